@@ -1,0 +1,3 @@
+from clusterbuild.cli.main import main
+
+main()

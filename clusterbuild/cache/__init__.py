@@ -1,0 +1,1 @@
+"""The cache: a content-addressed blob store, step results, and file-digest memory."""

@@ -1,0 +1,1 @@
+"""The thin command line: parse options, call ``workflow``, print, turn errors into exit codes."""

@@ -1,0 +1,160 @@
+"""``clusterbuild``: plan and apply cluster image builds.
+
+Exit codes: 0 success; 1 unexpected error; 2 usage error; 3 bad input (workspace,
+spec, Kubefile); 4 a build step failed; 5 the cache is unusable; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from clusterbuild.errors import EXIT_INTERRUPTED, ClusterbuildError, InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Declarative, content-addressed builds of Sealos cluster images.")
+cache_app = typer.Typer(no_args_is_help=True, help="Inspect and clean the cache.")
+app.add_typer(cache_app, name="cache")
+
+_state: dict[str, Any] = {"debug": False, "verbose": False}
+
+WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-C", help="Workspace directory "
+                                            "(holds apps.yaml).", file_okay=False)]
+CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", envvar="CLUSTERBUILD_CACHE_DIR",
+                                               help="Cache directory [default: <workspace>/cache].")]
+TargetsArg = Annotated[list[str] | None, typer.Argument(
+    metavar="[APP[:VERSION]]...", help="What to build (default: everything in apps.yaml).")]
+PlatformOpt = Annotated[list[str] | None, typer.Option(
+    "--platform", "-p", help="Only these platforms, e.g. linux/arm64 (repeatable).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+          debug: Annotated[bool, typer.Option("--debug", help="Tracebacks on errors.")] = False,
+          ) -> None:
+    _state.update(verbose=verbose, debug=debug)
+
+
+def _settings(workspace: Path, cache_dir: Path | None, targets: list[str] | None,
+              platforms: list[str] | None, **extra: Any) -> Any:
+    from clusterbuild.oci.platform import Platform
+    from clusterbuild.workflow import Settings
+
+    try:
+        only = tuple(Platform.parse(p) for p in platforms or [])
+    except ValueError as exc:
+        raise InputError(f"--platform: {exc}") from None
+    root = workspace.resolve()
+    return Settings(workspace=root, cache_dir=(cache_dir or root / "cache").resolve(),
+                    targets=tuple(targets or ()), platforms=only, **extra)
+
+
+@app.command()
+def plan(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
+         cache_dir: CacheOpt = None, platform: PlatformOpt = None,
+         as_json: JsonOpt = False) -> None:
+    """Show every step, fresh or stale, and why. Reads only; writes nothing."""
+    from clusterbuild.cli.output import Printer, plan_json, print_plan
+    from clusterbuild.workflow import plan_workspace
+
+    planned = plan_workspace(_settings(workspace, cache_dir, targets, platform))
+    if as_json:
+        print(json.dumps(plan_json(planned), indent=2))
+    else:
+        print_plan(planned, Printer(_state["verbose"]))
+
+
+@app.command()
+def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
+          cache_dir: CacheOpt = None, platform: PlatformOpt = None,
+          archive: Annotated[bool, typer.Option("--archive", help="Also write an oci-archive "
+                                                "per app version under <layout>/archives/.")]
+          = False,
+          jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Steps run at once.")]
+          = os.cpu_count() or 2,
+          as_json: JsonOpt = False) -> None:
+    """Run the stale steps and write images to the OCI layout (default out/)."""
+    from clusterbuild.cli.output import Printer, apply_json, print_summary
+    from clusterbuild.workflow import apply_workspace
+
+    printer = Printer(_state["verbose"])
+    settings = _settings(workspace, cache_dir, targets, platform, archive=archive, jobs=jobs)
+    applied = apply_workspace(settings, printer if not as_json else _Quiet())
+    if as_json:
+        print(json.dumps(apply_json(applied), indent=2))
+    else:
+        print_summary(applied, printer)
+
+
+class _Quiet:
+    def started(self, step: Any) -> None: ...
+    def finished(self, step: Any, seconds: float) -> None: ...
+
+
+@app.command()
+def schema(which: Annotated[str, typer.Argument(help="workspace (apps.yaml) or app "
+                                                "(clusterbuild.yaml)")] = "workspace") -> None:
+    """Print the JSON Schema of apps.yaml or clusterbuild.yaml (for editor completion)."""
+    from clusterbuild.schema.json_schema import json_schema
+
+    print(json_schema(which))
+
+
+@app.command()
+def new(name: Annotated[str, typer.Argument(help="App name, e.g. my-app.")],
+        workspace: WorkspaceOpt = Path("."),
+        version: Annotated[str, typer.Option(help="Version to add to apps.yaml.")] = "v0.1.0",
+        ) -> None:
+    """Scaffold applications/NAME/latest/ with an app that builds, and list it in apps.yaml."""
+    from clusterbuild.workspace.scaffold import scaffold_app
+
+    for line in scaffold_app(workspace.resolve(), name, version):
+        print(line)
+
+
+@cache_app.command("gc")
+def cache_gc(workspace: WorkspaceOpt = Path("."), cache_dir: CacheOpt = None,
+             dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
+    """Remove what no app of the workspace still needs."""
+    from clusterbuild.cache.gc import collect_garbage
+
+    settings = _settings(workspace, cache_dir, None, None)
+    report = collect_garbage(settings, dry_run=dry_run)
+    print(report.describe(dry_run))
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except ClusterbuildError as exc:
+        if _state["debug"]:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.TyperException as exc:  # usage errors (typer's bundled click)
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        sys.exit(getattr(exc, "exit_code", 2))
+    except Exception as exc:
+        if _state["debug"]:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for a "
+              "traceback)", file=sys.stderr)
+        sys.exit(1)
+
+if __name__ == "__main__":
+    main()

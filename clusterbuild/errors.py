@@ -1,0 +1,54 @@
+"""The one error tree of clusterbuild.
+
+Every error a user can cause or meet is a ``ClusterbuildError``; only the CLI
+turns them into exit codes. Each message is one line: what happened, where,
+and (``hint``) what to do about it.
+
+    ClusterbuildError            exit 1
+    ├── InputError               exit 3  bad workspace, spec, Kubefile, arguments
+    │   └── ConfigError                  a file failed validation (file + field path)
+    ├── BuildError               exit 4  a step failed while running
+    └── CacheError               exit 5  the cache cannot be used (permissions, disk)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ClusterbuildError(Exception):
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} (hint: {self.hint})" if self.hint else self.message
+
+
+class InputError(ClusterbuildError):
+    exit_code = 3
+
+
+class ConfigError(InputError):
+    """A file of the workspace is invalid: names the file, the field path and the fix."""
+
+    def __init__(self, path: Path | str, field: str, problem: str, *, hint: str = "") -> None:
+        where = f"{path}: {field}" if field else f"{path}"
+        super().__init__(f"{where}: {problem}", hint=hint)
+        self.path = str(path)
+        self.field = field
+
+
+class BuildError(ClusterbuildError):
+    exit_code = 4
+
+
+class CacheError(ClusterbuildError):
+    exit_code = 5
+
+
+EXIT_OK = 0
+EXIT_INTERRUPTED = 130

@@ -1,0 +1,1 @@
+"""Doing the work: one runner per step kind, and the scheduler that runs stale steps."""

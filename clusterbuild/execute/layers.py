@@ -1,0 +1,54 @@
+"""Run a layer step: stream its files as a reproducible tar into the content store."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import Any
+
+from clusterbuild.cache.store import BlobStore, HashingWriter
+from clusterbuild.errors import BuildError
+from clusterbuild.places.tar_stream import write_tar
+from clusterbuild.oci.digest import Digest
+from clusterbuild.oci.model import Descriptor, MediaType
+from clusterbuild.plan.steps import LayerStep
+
+GZIP_LEVEL = 6
+
+
+class GzipWriter:
+    """gzip with a fixed header (mtime 0, no name), so equal input gives equal bytes."""
+
+    def __init__(self, sink: HashingWriter) -> None:
+        self._sink = sink
+        self._zlib = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: gzip wrapper
+
+    def write(self, data: bytes) -> int:
+        self._sink.write(self._zlib.compress(data))
+        return len(data)
+
+    def close(self) -> None:
+        self._sink.write(self._zlib.flush())
+
+
+def run_layer(step: LayerStep, store: BlobStore) -> dict[str, Any]:
+    def source_of(digest: Digest) -> Path:
+        path = step.sources.get(str(digest))
+        if path is not None:
+            return path
+        if store.has(digest):
+            return store.path(digest)
+        raise BuildError(f"{step.label}: content {digest} is neither local nor in the cache")
+
+    with store.writer() as blob:
+        if step.media_type is MediaType.LAYER_GZIP:
+            gzip = GzipWriter(blob)
+            tar = HashingWriter(gzip)
+            write_tar(step.entries, source_of, tar, step.mtime)
+            gzip.close()
+            diff_id = tar.digest
+        else:
+            write_tar(step.entries, source_of, blob, step.mtime)
+            diff_id = blob.digest
+    layer = Descriptor(step.media_type.value, blob.digest, blob.size)
+    return {"layer": layer.to_json(), "diff_id": str(diff_id), "blobs": [str(blob.digest)]}

@@ -1,0 +1,103 @@
+"""Run the stale steps of a plan in dependency order, several at a time.
+
+Each completed step is recorded at once, so an interrupted apply resumes where
+it stopped. The first failure stops new work; running steps finish; the error
+is raised with the step that failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from clusterbuild.cache.store import BlobStore
+from clusterbuild.errors import BuildError, ClusterbuildError
+from clusterbuild.execute.export import run_export
+from clusterbuild.execute.images import run_image, run_index
+from clusterbuild.execute.layers import run_layer
+from clusterbuild.execute.records import CacheRecords
+from clusterbuild.plan.graph import Plan
+from clusterbuild.plan.status import Assessment, Status
+from clusterbuild.plan.steps import ExportStep, ImageStep, IndexStep, LayerStep, Step
+
+Results = dict[str, dict[str, Any]]
+
+
+class Progress(Protocol):
+    def started(self, step: Step) -> None: ...
+    def finished(self, step: Step, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class StepRun:
+    step: Step
+    seconds: float
+
+
+def _run_one(step: Step, store: BlobStore, results: Results) -> dict[str, Any]:
+    if isinstance(step, LayerStep):
+        return run_layer(step, store)
+    if isinstance(step, ImageStep):
+        return run_image(step, store, results)
+    if isinstance(step, IndexStep):
+        return run_index(step, store, results)
+    if isinstance(step, ExportStep):
+        return run_export(step, store, results)
+    raise TypeError(f"no runner for {type(step).__name__}")
+
+
+def _timed(fn: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
+    start = time.perf_counter()
+    return fn(), time.perf_counter() - start
+
+
+def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecords,
+             jobs: int, progress: Progress) -> list[StepRun]:
+    results: Results = {}
+    pending: list[Step] = []
+    for step in plan.steps:
+        if assessments[step.key].status is Status.FRESH:
+            found = records.result(step.key)
+            assert found is not None
+            results[step.key] = found
+        else:
+            pending.append(step)
+    ran: list[StepRun] = []
+    running: dict[Future[tuple[dict[str, Any], float]], Step] = {}
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        while pending or running:
+            if failure is None:
+                for step in [s for s in pending if all(n in results for n in s.needs)]:
+                    pending.remove(step)
+                    progress.started(step)
+                    running[pool.submit(_timed, lambda s=step: _run_one(  # type: ignore[misc]
+                        s, records.store, results))] = step
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                step = running.pop(future)
+                try:
+                    result, seconds = future.result()
+                except BaseException as exc:  # noqa: BLE001 - re-raised below with context
+                    failure = failure or _with_step(step, exc)
+                    continue
+                records.record(step, result)
+                results[step.key] = result
+                progress.finished(step, seconds)
+                ran.append(StepRun(step, seconds))
+    if failure is not None:
+        raise failure
+    return ran
+
+
+def _with_step(step: Step, exc: BaseException) -> BaseException:
+    if isinstance(exc, ClusterbuildError):
+        return exc
+    if isinstance(exc, OSError):
+        return BuildError(f"{step.label}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+    return exc

@@ -1,0 +1,106 @@
+"""An OCI image layout directory (``oci-layout``, ``index.json``, ``blobs/sha256``).
+
+Blobs are hard-linked from the content store when on the same filesystem,
+copied otherwise; every write is temp file + rename, so an interrupted export
+leaves the previous layout intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from clusterbuild.oci.digest import Digest
+from clusterbuild.oci.model import REF_NAME, Descriptor, Index, MediaType, to_bytes
+
+LAYOUT_MARKER = b'{"imageLayoutVersion":"1.0.0"}'
+_INDEX_LOCK = threading.Lock()
+_CHILD_TYPES = {MediaType.INDEX.value, MediaType.MANIFEST.value,
+                MediaType.DOCKER_LIST.value, MediaType.DOCKER_MANIFEST.value}
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class OciLayout:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blobs = root / "blobs" / "sha256"
+
+    def blob_path(self, digest: Digest) -> Path:
+        return self.blobs / digest.hex
+
+    def has_blob(self, digest: Digest, size: int | None = None) -> bool:
+        try:
+            return size is None or self.blob_path(digest).stat().st_size == size
+        except FileNotFoundError:
+            return False
+
+    def put_blob(self, source: Path, digest: Digest) -> None:
+        """Place the store's blob ``source`` here (hard link, else copy), if missing."""
+        target = self.blob_path(digest)
+        if target.exists():
+            return
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{digest.hex}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+
+    def read_index(self) -> Index:
+        try:
+            return Index.from_json(json.loads((self.root / "index.json").read_bytes()))
+        except FileNotFoundError:
+            return Index(())
+
+    def refs(self) -> dict[str, Descriptor]:
+        return {dict(d.annotations).get(REF_NAME, ""): d for d in self.read_index().manifests}
+
+    def set_refs(self, refs: dict[str, Descriptor]) -> None:
+        """Point each ref name at its descriptor, keeping the other refs."""
+        with _INDEX_LOCK:
+            current = self.refs()
+            current.update({name: d.with_annotations(**{REF_NAME: name}) for name, d in refs.items()})
+            ordered = tuple(current[name] for name in sorted(current))
+            write_atomic(self.root / "oci-layout", LAYOUT_MARKER)
+            write_atomic(self.root / "index.json", to_bytes(Index(ordered).to_json()))
+
+    def reachable(self, roots: Iterable[Descriptor]) -> Iterator[Digest]:
+        """Every blob digest reachable from ``roots`` (manifests, configs, layers)."""
+        stack = list(roots)
+        while stack:
+            desc = stack.pop()
+            yield desc.digest
+            if desc.media_type in _CHILD_TYPES and self.has_blob(desc.digest):
+                stack += _children(json.loads(self.blob_path(desc.digest).read_bytes()))
+
+    def prune(self) -> int:
+        """Remove blobs no ref reaches; return how many."""
+        with _INDEX_LOCK:
+            keep = {d.hex for d in self.reachable(self.read_index().manifests)}
+            removed = 0
+            if self.blobs.is_dir():
+                for entry in os.scandir(self.blobs):
+                    if entry.name not in keep:
+                        os.unlink(entry.path)
+                        removed += 1
+            return removed
+
+
+def _children(doc: dict[str, Any]) -> list[Descriptor]:
+    found = [Descriptor.from_json(m) for m in doc.get("manifests", [])]
+    if "config" in doc:
+        found.append(Descriptor.from_json(doc["config"]))
+    found += [Descriptor.from_json(layer) for layer in doc.get("layers", [])]
+    return found

@@ -1,0 +1,70 @@
+"""Write a ``FileTree`` as a reproducible tar stream.
+
+Entries are sorted, owned by 0:0 with empty user/group names, stamped with one
+mtime, and carry no xattrs or access times. File data is streamed in large
+chunks; a file that changed since it was hashed is an error, not a silent
+difference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+from clusterbuild.cache.store import Sink
+from clusterbuild.errors import BuildError
+from clusterbuild.oci.digest import Digest
+from clusterbuild.oci.filetree import EntryKind, FileEntry
+
+CHUNK = 1 << 20
+BLOCK = tarfile.BLOCKSIZE
+
+SourceOf = Callable[[Digest], Path]
+
+
+def _header(entry: FileEntry, mtime: int) -> bytes:
+    info = tarfile.TarInfo(entry.path + ("/" if entry.kind is EntryKind.DIR else ""))
+    info.mode = entry.mode
+    info.mtime = mtime
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if entry.kind is EntryKind.FILE:
+        info.type, info.size = tarfile.REGTYPE, entry.size
+    elif entry.kind is EntryKind.DIR:
+        info.type = tarfile.DIRTYPE
+    else:
+        info.type, info.linkname = tarfile.SYMTYPE, entry.link
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+def _copy_file(entry: FileEntry, path: Path, out: Sink) -> None:
+    with open(path, "rb") as src:
+        if os.fstat(src.fileno()).st_size != entry.size:
+            raise BuildError(f"{path}: file changed while building", hint="run apply again")
+        hasher = hashlib.sha256()
+        remaining = entry.size
+        while remaining:
+            chunk = src.read(min(CHUNK, remaining))
+            if not chunk:
+                break
+            hasher.update(chunk)
+            out.write(chunk)
+            remaining -= len(chunk)
+    if remaining or Digest(hasher.hexdigest()) != entry.digest:
+        raise BuildError(f"{path}: file changed while building", hint="run apply again")
+    padding = -entry.size % BLOCK
+    if padding:
+        out.write(b"\0" * padding)
+
+
+def write_tar(entries: tuple[FileEntry, ...], source_of: SourceOf, out: Sink,
+              mtime: int) -> None:
+    for entry in entries:
+        out.write(_header(entry, mtime))
+        if entry.kind is EntryKind.FILE and entry.size:
+            assert entry.digest is not None
+            _copy_file(entry, source_of(entry.digest), out)
+    out.write(b"\0" * (2 * BLOCK))

@@ -1,0 +1,138 @@
+"""Turn evaluated recipes and build contexts into a plan of typed steps.
+
+Per platform: one layer step per COPY (the ``registry/`` part of a layer goes
+into a layer of its own, stored uncompressed because its blobs are already
+compressed), one image step. Per app version: one index step and one export
+step. Layers equal across platforms are one step.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from clusterbuild.kubefile.copy import Placed, resolve_copy
+from clusterbuild.kubefile.evaluate import BuildRecipe, CopyOp
+from clusterbuild.oci.filetree import EntryKind, FileEntry, with_parents
+from clusterbuild.oci.model import ImageConfig, MediaType
+from clusterbuild.oci.platform import Platform
+from clusterbuild.plan.graph import Plan
+from clusterbuild.plan.steps import ExportStep, ImageStep, IndexStep, LayerStep
+from clusterbuild.workspace.context import Context
+
+REGISTRY_DIR = "registry"
+
+
+@dataclass(frozen=True)
+class PlatformBuild:
+    app: str
+    version: str
+    platform: Platform
+    recipe: BuildRecipe
+    context: Context
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    registry: str  # repository prefix, e.g. docker.io/labring
+    layout: Path
+    archive_dir: Path | None = None
+    mtime: int = 0  # SOURCE_DATE_EPOCH
+
+
+def created_timestamp(mtime: int) -> str:
+    return datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _split_registry(placed: list[Placed]) -> list[tuple[list[Placed], MediaType]]:
+    """Separate what lands under /registry (already-compressed blobs) from the rest."""
+    def in_registry(p: Placed) -> bool:
+        return p.entry.path == REGISTRY_DIR or p.entry.path.startswith(REGISTRY_DIR + "/")
+
+    registry = [p for p in placed if in_registry(p)]
+    rest = [p for p in placed if not in_registry(p)]
+    parts = [(registry, MediaType.LAYER_TAR)] if registry else []
+    if rest or not registry:
+        parts.append((rest, MediaType.LAYER_GZIP))
+    return parts
+
+
+def _layer_step(build: PlatformBuild, n: int, placed: list[Placed], media_type: MediaType,
+                op: CopyOp, mtime: int) -> LayerStep:
+    entries = with_parents(p.entry for p in placed)
+    sources = {str(p.entry.digest): p.source for p in placed
+               if p.entry.kind is EntryKind.FILE and p.source is not None}
+    return LayerStep(
+        app=build.app, version=build.version, platforms=(build.platform,),
+        slot=f"layer/{build.app}/{build.version}/{build.platform}/{n}",
+        entries=entries, media_type=media_type, mtime=mtime, created_by=op.created_by,
+        sources=sources)
+
+
+def _image_dirs(entries: Iterable[FileEntry]) -> set[str]:
+    return {e.path for e in entries if e.kind is EntryKind.DIR}
+
+
+def plan_platform(plan: Plan, build: PlatformBuild, mtime: int) -> str:
+    """Add the layer and image steps of one platform; return the image step key."""
+    recipe = build.recipe
+    layer_keys: list[str] = []
+    layer_names: list[str] = []
+    history: list[tuple[str, bool]] = []
+    image_dirs: set[str] = set()
+    for item in recipe.steps:
+        if isinstance(item, str):
+            history.append((item, True))
+            continue
+        placed = resolve_copy(item, build.context, image_dirs)
+        for part, media_type in _split_registry(placed):
+            step = _layer_step(build, len(layer_keys), part, media_type, item, mtime)
+            layer_keys.append(plan.add(step))
+            layer_names.append(item.created_by)
+            history.append((item.created_by, False))
+            image_dirs |= _image_dirs(step.entries)
+    config = ImageConfig(
+        platform=build.platform, created=created_timestamp(mtime),
+        env=tuple(f"{k}={v}" for k, v in recipe.env), cmd=recipe.cmd,
+        entrypoint=recipe.entrypoint, labels=recipe.labels, working_dir=recipe.working_dir,
+        user=recipe.user, exposed_ports=recipe.exposed_ports, volumes=recipe.volumes,
+        stop_signal=recipe.stop_signal, history=tuple(history))
+    return plan.add(ImageStep(
+        app=build.app, version=build.version, platforms=(build.platform,),
+        slot=f"image/{build.app}/{build.version}/{build.platform}/0",
+        needs=tuple(layer_keys), config=config, layer_names=tuple(layer_names)))
+
+
+def image_ref(registry: str, app: str, tag: str) -> str:
+    return f"{registry}/{app}:{tag}"
+
+
+def plan_builds(builds: list[PlatformBuild], options: PlanOptions) -> Plan:
+    plan = Plan()
+    groups: dict[tuple[str, str], list[tuple[Platform, str]]] = {}
+    for build in builds:
+        key = plan_platform(plan, build, options.mtime)
+        groups.setdefault((build.app, build.version), []).append((build.platform, key))
+    for (app, version), images in groups.items():
+        platforms = tuple(p for p, _ in images)
+        index_key = plan.add(IndexStep(
+            app=app, version=version, platforms=platforms, slot=f"index/{app}/{version}/-/0",
+            needs=tuple(k for _, k in images)))
+        archive = None
+        if options.archive_dir is not None:
+            archive = options.archive_dir / f"{app}-{version}.tar"
+        plan.add(ExportStep(
+            app=app, version=version, platforms=platforms, slot=f"export/{app}/{version}/-/0",
+            needs=(index_key, *(k for _, k in images)), layout=options.layout,
+            index_ref=image_ref(options.registry, app, version),
+            platform_refs=tuple(image_ref(options.registry, app, f"{version}-{p.tag_suffix}")
+                                for p in platforms),
+            archive=archive))
+    return plan
+
+
+def image_path(dest: str) -> str:
+    return posixpath.normpath("/" + dest).lstrip("/")

@@ -1,0 +1,108 @@
+"""The typed steps of a plan.
+
+Each step names who needs it (app, version, platforms), the keys of the steps
+it consumes (``needs``), and a fingerprint; its key comes from ``keys.step_key``.
+A step whose key equals another's is the same work and is planned once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import ClassVar
+
+from clusterbuild.oci.filetree import FileEntry
+from clusterbuild.oci.model import ImageConfig, MediaType, to_bytes
+from clusterbuild.oci.platform import Platform
+from clusterbuild.plan.keys import Fingerprint, step_key, value_digest
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: ClassVar[str]
+    implementation: ClassVar[int] = 1
+
+    app: str
+    version: str
+    platforms: tuple[Platform, ...]
+    slot: str  # stable identity across runs: "<kind>/<app>/<version>/<platform>/<n>"
+    needs: tuple[str, ...] = ()  # keys of consumed steps, in order
+
+    def fingerprint(self) -> Fingerprint:
+        return {f"input {i}": key for i, key in enumerate(self.needs)}
+
+    @cached_property
+    def key(self) -> str:
+        return step_key(self.kind, self.implementation, self.fingerprint())
+
+    @property
+    def label(self) -> str:
+        where = ",".join(str(p) for p in self.platforms) or "all platforms"
+        return f"{self.kind} {self.app}:{self.version} [{where}]"
+
+
+@dataclass(frozen=True)
+class LayerStep(Step):
+    """Write a set of files as one reproducible layer blob."""
+
+    kind: ClassVar[str] = "layer"
+    entries: tuple[FileEntry, ...] = ()
+    media_type: MediaType = MediaType.LAYER_GZIP
+    mtime: int = 0
+    created_by: str = ""
+    sources: dict[str, Path] = field(default_factory=dict, compare=False, hash=False)
+
+    def fingerprint(self) -> Fingerprint:
+        out = {f"file {e.path}": e.fingerprint() for e in self.entries}
+        out["media type"] = self.media_type.value
+        out["mtime"] = str(self.mtime)
+        return out
+
+
+@dataclass(frozen=True)
+class ImageStep(Step):
+    """Write the config and manifest of one platform's image from its layers (``needs``)."""
+
+    kind: ClassVar[str] = "image"
+    config: ImageConfig | None = None
+    layer_names: tuple[str, ...] = ()  # the instruction of each layer, for messages
+
+    def fingerprint(self) -> Fingerprint:
+        assert self.config is not None
+        out = {f"layer {i} ({name})": key
+               for i, (name, key) in enumerate(zip(self.layer_names, self.needs, strict=True))}
+        out["config"] = value_digest(to_bytes(self.config.to_json()).decode())
+        return out
+
+
+@dataclass(frozen=True)
+class IndexStep(Step):
+    """Write the multi-arch image index of an app version from its images (``needs``)."""
+
+    kind: ClassVar[str] = "index"
+
+    def fingerprint(self) -> Fingerprint:
+        return {f"image {p}": key for p, key in zip(self.platforms, self.needs, strict=True)}
+
+
+@dataclass(frozen=True)
+class ExportStep(Step):
+    """Place an app version's images in the OCI layout (and optionally an oci-archive)."""
+
+    kind: ClassVar[str] = "export"
+    implementation: ClassVar[int] = 1
+    layout: Path = Path("out")
+    index_ref: str = ""  # e.g. docker.io/labring/app:v1
+    platform_refs: tuple[str, ...] = ()  # one per platform, same order as platforms
+    archive: Path | None = None
+
+    def fingerprint(self) -> Fingerprint:
+        out = {f"ref {ref}": key for ref, key in zip(self.refs, self.needs, strict=True)}
+        out["layout"] = str(self.layout)
+        out["archive"] = str(self.archive or "")
+        return out
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        return (self.index_ref, *self.platform_refs)

@@ -1,0 +1,95 @@
+"""The commands' work, without the terminal: load → prepare → plan → assess → run.
+
+``plan_workspace`` reads only (files, the cache index); ``apply_workspace``
+runs the stale steps and remembers file digests.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from clusterbuild.cache.file_digests import FileDigests
+from clusterbuild.cache.results import CacheIndex
+from clusterbuild.cache.store import BlobStore
+from clusterbuild.errors import InputError
+from clusterbuild.execute.records import CacheRecords
+from clusterbuild.execute.runner import Progress, StepRun, run_plan
+from clusterbuild.oci.platform import Platform
+from clusterbuild.plan.graph import Plan
+from clusterbuild.plan.planner import PlanOptions, plan_builds
+from clusterbuild.plan.status import Assessment, assess
+from clusterbuild.workspace.load import LoadedWorkspace, load_workspace, select
+from clusterbuild.workspace.prepare import prepare
+
+
+@dataclass(frozen=True)
+class Settings:
+    workspace: Path
+    cache_dir: Path
+    targets: tuple[str, ...] = ()
+    platforms: tuple[Platform, ...] = ()
+    archive: bool = False
+    jobs: int = os.cpu_count() or 2
+
+
+@dataclass(frozen=True)
+class Planned:
+    workspace: LoadedWorkspace
+    plan: Plan
+    assessments: dict[str, Assessment]
+
+
+@dataclass(frozen=True)
+class Applied:
+    planned: Planned
+    ran: list[StepRun]
+    seconds: float
+
+
+def source_date_epoch() -> int:
+    value = os.environ.get("SOURCE_DATE_EPOCH", "0")
+    if not value.isdigit():
+        raise InputError(f"SOURCE_DATE_EPOCH={value!r} is not a number of seconds",
+                         hint="unset it or set it to e.g. 0")
+    return int(value)
+
+
+def _plan(settings: Settings, index: CacheIndex, digests_index: CacheIndex | None
+          ) -> tuple[Planned, FileDigests]:
+    ws = load_workspace(settings.workspace)
+    digests = FileDigests(digests_index, ws.root)
+    builds = [b for av in select(ws, list(settings.targets), settings.platforms)
+              for b in prepare(ws, av, digests)]
+    archive_dir = ws.layout_dir / "archives" if settings.archive or ws.config.output.archive \
+        else None
+    options = PlanOptions(registry=ws.config.registry, layout=ws.layout_dir,
+                          archive_dir=archive_dir, mtime=source_date_epoch())
+    plan = plan_builds(builds, options)
+    records = CacheRecords(index, BlobStore(settings.cache_dir))
+    return Planned(ws, plan, assess(plan, records)), digests
+
+
+def plan_workspace(settings: Settings) -> Planned:
+    index = CacheIndex(settings.cache_dir)
+    try:
+        return _plan(settings, index, index)[0]
+    finally:
+        index.close()
+
+
+def apply_workspace(settings: Settings, progress: Progress) -> Applied:
+    start = time.perf_counter()
+    index = CacheIndex(settings.cache_dir)
+    try:
+        planned, digests = _plan(settings, index, index)
+        store = BlobStore(settings.cache_dir)
+        store.clean_temp()
+        digests.save()
+        ran = run_plan(planned.plan, planned.assessments, CacheRecords(index, store),
+                       settings.jobs, progress)
+    finally:
+        index.close()
+    return Applied(planned, ran, time.perf_counter() - start)

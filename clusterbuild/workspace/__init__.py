@@ -1,0 +1,1 @@
+"""From apps.yaml and app directories to what each build needs: versions, templates, contexts."""

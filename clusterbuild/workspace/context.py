@@ -1,0 +1,105 @@
+"""The build context of an app: its directory's files, hashed, plus declared inputs.
+
+A ``Context`` maps context-relative paths to entries whose bytes live at a
+known local path. Walking applies ``.dockerignore``, refuses symlinks that
+leave the app directory, and never follows them.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from clusterbuild.cache.file_digests import FileDigests
+from clusterbuild.errors import InputError
+from clusterbuild.kubefile.patterns import IgnoreMatcher, PatternError, read_ignore_file
+from clusterbuild.oci.filetree import EntryKind, FileEntry, normalised_mode
+
+SPEC_NAME = "clusterbuild.yaml"
+IGNORE_NAME = ".dockerignore"
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    entry: FileEntry  # entry.path is relative to the context root
+    source: Path | None  # where the bytes are (files only)
+
+
+@dataclass(frozen=True)
+class Context:
+    root: Path
+    files: dict[str, ContextFile]
+
+    def overlay(self, extra: dict[str, ContextFile]) -> Context:
+        merged = dict(self.files)
+        for path, item in extra.items():
+            parts = path.split("/")
+            for i in range(1, len(parts)):
+                parent = "/".join(parts[:i])
+                merged.setdefault(parent, ContextFile(FileEntry(parent, EntryKind.DIR, 0o755), None))
+            merged[path] = item
+        return Context(self.root, merged)
+
+
+def _ignore_matcher(app_dir: Path) -> IgnoreMatcher | None:
+    path = app_dir / IGNORE_NAME
+    if not path.is_file():
+        return None
+    try:
+        return IgnoreMatcher(read_ignore_file(path.read_text(encoding="utf-8")))
+    except PatternError as exc:
+        raise InputError(f"{path}: {exc}", hint="fix the pattern") from None
+
+
+def check_symlink(app_dir: Path, rel: str, target: str) -> None:
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+    if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+        raise InputError(
+            f"{app_dir / rel}: symlink to {target!r} leaves the app directory",
+            hint="copy the file into the app dir, or declare it as an input in clusterbuild.yaml",
+        )
+
+
+def walk_context(app_dir: Path, digests: FileDigests, digest_prefix: str) -> Context:
+    """Hash every file under ``app_dir`` (``digest_prefix`` names it in the digest memory)."""
+    matcher = _ignore_matcher(app_dir)
+    files: dict[str, ContextFile] = {}
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        with os.scandir(app_dir / rel_dir if rel_dir else app_dir) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if rel == SPEC_NAME:
+                continue
+            st = entry.stat(follow_symlinks=False)
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if matcher is not None and matcher.excludes(rel):
+                if is_dir and matcher.may_include_below(rel):
+                    stack.append(rel)
+                continue
+            files[rel] = _entry(app_dir, rel, st, digests, digest_prefix)
+            if is_dir:
+                stack.append(rel)
+    return Context(app_dir, files)
+
+
+def _entry(app_dir: Path, rel: str, st: os.stat_result, digests: FileDigests,
+           prefix: str) -> ContextFile:
+    path = app_dir / rel
+    if stat.S_ISDIR(st.st_mode):
+        return ContextFile(FileEntry(rel, EntryKind.DIR, 0o755), None)
+    if stat.S_ISLNK(st.st_mode):
+        target = os.readlink(path)
+        check_symlink(app_dir, rel, target)
+        return ContextFile(FileEntry(rel, EntryKind.SYMLINK, 0o777, link=target), None)
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path}: not a regular file, directory or symlink",
+                         hint="remove it or list it in .dockerignore")
+    digest = digests.digest(f"{prefix}/{rel}", path, st)
+    mode = normalised_mode(EntryKind.FILE, st.st_mode)
+    return ContextFile(FileEntry(rel, EntryKind.FILE, mode, st.st_size, digest), path)

@@ -1,0 +1,100 @@
+"""Load a workspace and select what to build: apps, versions (the catalogue's
+directory rule) and platforms."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+from clusterbuild.errors import InputError
+from clusterbuild.oci.platform import Platform
+from clusterbuild.schema.loading import load_model
+from clusterbuild.schema.models import AppSpec, Workspace
+from clusterbuild.workspace.context import SPEC_NAME
+
+WORKSPACE_FILE = "apps.yaml"
+APPS_DIR = "applications"
+LATEST = "latest"
+
+
+@dataclass(frozen=True)
+class LoadedWorkspace:
+    root: Path
+    config: Workspace
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / WORKSPACE_FILE
+
+    @property
+    def layout_dir(self) -> Path:
+        return self.root / self.config.output.layout
+
+
+@dataclass(frozen=True)
+class AppVersion:
+    """One version of one app, with where it comes from and what it builds for."""
+
+    app: str
+    version: str
+    app_dir: Path
+    spec: AppSpec
+    spec_path: Path
+    platforms: tuple[Platform, ...]
+    build_args: tuple[tuple[str, str], ...]  # templated; apps.yaml over clusterbuild.yaml
+
+    @property
+    def name(self) -> str:
+        return f"{self.app}:{self.version}"
+
+
+def load_workspace(root: Path) -> LoadedWorkspace:
+    return LoadedWorkspace(root, load_model(Workspace, root / WORKSPACE_FILE))
+
+
+def version_dir(ws: LoadedWorkspace, app: str, version: str) -> Path:
+    """``applications/<app>/<version>/`` if it exists, else ``latest/`` (the catalogue rule)."""
+    base = ws.root / APPS_DIR / app
+    for candidate in (base / version, base / LATEST):
+        if candidate.is_dir():
+            return candidate
+    raise InputError(f"{base}: neither {version}/ nor {LATEST}/ exists for {app}:{version}",
+                     hint=f"create {base / LATEST} or run `clusterbuild new {app}`")
+
+
+def _parse_target(ws: LoadedWorkspace, target: str) -> list[tuple[str, str]]:
+    app, _, version = target.partition(":")
+    entry = ws.config.apps.get(app)
+    if entry is None:
+        close = difflib.get_close_matches(app, list(ws.config.apps), n=1)
+        raise InputError(f"{ws.config_path}: unknown app {app!r}",
+                         hint=f"did you mean {close[0]!r}?" if close else "add it under apps:")
+    return [(app, version)] if version else [(app, v) for v in entry.versions]
+
+
+def select(ws: LoadedWorkspace, targets: list[str],
+           only: tuple[Platform, ...] = ()) -> list[AppVersion]:
+    pairs = [p for t in targets for p in _parse_target(ws, t)] if targets else [
+        (app, v) for app, entry in ws.config.apps.items() for v in entry.versions]
+    return [_app_version(ws, app, version, only) for app, version in dict.fromkeys(pairs)]
+
+
+def _app_version(ws: LoadedWorkspace, app: str, version: str,
+                 only: tuple[Platform, ...]) -> AppVersion:
+    entry = ws.config.apps[app]
+    app_dir = version_dir(ws, app, version)
+    spec_path = app_dir / SPEC_NAME
+    spec = load_model(AppSpec, spec_path) if spec_path.is_file() else AppSpec()
+    wanted = [Platform.parse(p) for p in (entry.platforms or ws.config.platforms)]
+    if spec.platforms is not None:
+        supported = {Platform.parse(p) for p in spec.platforms}
+        wanted = [p for p in wanted if p in supported]
+    if only:
+        wanted = [p for p in wanted if p in only]
+    if not wanted:
+        raise InputError(f"{app}:{version}: no platform left to build",
+                         hint="check platforms in apps.yaml, clusterbuild.yaml and --platform")
+    args = dict(spec.build_args) | dict(entry.build_args)
+    return AppVersion(app, version, app_dir, spec, spec_path, tuple(wanted),
+                      tuple(sorted(args.items())))
