@@ -223,10 +223,10 @@ class _Evaluator:
             if "://" in src or src.startswith("git@"):
                 raise self.fail(ins, f"{ins.command} {src}: remote sources are not fetched here",
                                 hint="declare the download in clusterbuild.yaml and COPY its dest")
-        dest = words[-1]
-        if not dest.startswith("/"):
-            base = self.out.working_dir or "/"
-            dest = posixpath.join(base, dest) + ("/" if dest.endswith(("/", ".")) else "")
+        raw_dest = words[-1]
+        dest = posixpath.normpath(posixpath.join(self.out.working_dir or "/", raw_dest))
+        if raw_dest.endswith(("/", "/.")) or raw_dest == ".":
+            dest = dest.rstrip("/") + "/"
         op = CopyOp(tuple(words[:-1]), dest, chmod, tuple(excludes), self.recipe.where(ins),
                     " ".join(ins.original.split()), ins.command == "ADD")
         self.out = replace(self.out, steps=(*self.out.steps, op))

@@ -12,14 +12,21 @@ import posixpath
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from clusterbuild.cache.file_digests import FileDigests
 from clusterbuild.errors import InputError
 from clusterbuild.kubefile.patterns import IgnoreMatcher, PatternError, read_ignore_file
+from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind, FileEntry, normalised_mode
 
 SPEC_NAME = "clusterbuild.yaml"
 IGNORE_NAME = ".dockerignore"
+
+
+class Digester(Protocol):
+    """Gives the content digest of a local file (``cache.file_digests`` remembers them)."""
+
+    def digest(self, rel: str, path: Path, st: os.stat_result) -> Digest: ...
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ def check_symlink(app_dir: Path, rel: str, target: str) -> None:
         )
 
 
-def walk_context(app_dir: Path, digests: FileDigests, digest_prefix: str) -> Context:
+def walk_context(app_dir: Path, digests: Digester, digest_prefix: str) -> Context:
     """Hash every file under ``app_dir`` (``digest_prefix`` names it in the digest memory)."""
     matcher = _ignore_matcher(app_dir)
     files: dict[str, ContextFile] = {}
@@ -88,7 +95,7 @@ def walk_context(app_dir: Path, digests: FileDigests, digest_prefix: str) -> Con
     return Context(app_dir, files)
 
 
-def _entry(app_dir: Path, rel: str, st: os.stat_result, digests: FileDigests,
+def _entry(app_dir: Path, rel: str, st: os.stat_result, digests: Digester,
            prefix: str) -> ContextFile:
     path = app_dir / rel
     if stat.S_ISDIR(st.st_mode):

@@ -10,7 +10,6 @@ import posixpath
 import stat
 from pathlib import Path
 
-from clusterbuild.cache.file_digests import FileDigests
 from clusterbuild.errors import ConfigError
 from clusterbuild.kubefile.evaluate import evaluate
 from clusterbuild.kubefile.parse import find_recipe, parse_recipe
@@ -18,7 +17,7 @@ from clusterbuild.oci.filetree import EntryKind, FileEntry, normalised_mode
 from clusterbuild.oci.platform import Platform
 from clusterbuild.plan.planner import PlatformBuild
 from clusterbuild.schema.models import FileInput
-from clusterbuild.workspace.context import Context, ContextFile, walk_context
+from clusterbuild.workspace.context import Context, ContextFile, Digester, walk_context
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
 from clusterbuild.workspace.templates import render
 
@@ -36,7 +35,7 @@ def _relative(ws: LoadedWorkspace, path: Path) -> str:
 
 
 def _file_input(ws: LoadedWorkspace, av: AppVersion, n: int, item: FileInput,
-                variables: dict[str, str], digests: FileDigests) -> ContextFile:
+                variables: dict[str, str], digests: Digester) -> ContextFile:
     field = f"inputs[{n}]"
     src = render(item.src, variables, av.spec_path, f"{field}.src")
     dest = posixpath.normpath(render(item.dest, variables, av.spec_path, f"{field}.dest"))
@@ -60,7 +59,7 @@ def _file_input(ws: LoadedWorkspace, av: AppVersion, n: int, item: FileInput,
 
 
 def _inputs(ws: LoadedWorkspace, av: AppVersion, platform: Platform,
-            digests: FileDigests) -> dict[str, ContextFile]:
+            digests: Digester) -> dict[str, ContextFile]:
     variables = template_variables(ws, av, platform)
     out: dict[str, ContextFile] = {}
     for n, item in enumerate(av.spec.inputs):
@@ -71,7 +70,7 @@ def _inputs(ws: LoadedWorkspace, av: AppVersion, platform: Platform,
     return out
 
 
-def prepare(ws: LoadedWorkspace, av: AppVersion, digests: FileDigests) -> list[PlatformBuild]:
+def prepare(ws: LoadedWorkspace, av: AppVersion, digests: Digester) -> list[PlatformBuild]:
     recipe = parse_recipe(find_recipe(av.app_dir))
     base = walk_context(av.app_dir, digests, _relative(ws, av.app_dir))
     builds = []

@@ -1,0 +1,109 @@
+"""Fixtures: a copy of the example workspace, the real CLI, a real docker-registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def copy_workspace(target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "apps.yaml", target / "apps.yaml")
+    shutil.copytree(REPO / "applications", target / "applications", symlinks=True)
+    return target
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return copy_workspace(tmp_path / "ws")
+
+
+def cli(*args: str, cwd: Path | None = None, check: bool = True,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real ``clusterbuild`` command line in a subprocess."""
+    full_env = {k: v for k, v in os.environ.items() if k != "CLUSTERBUILD_CACHE_DIR"}
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", "clusterbuild", *args], cwd=cwd,
+                          capture_output=True, text=True, env=full_env, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"clusterbuild {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def apply_json(ws: Path, *args: str, cache: Path | None = None) -> dict[str, Any]:
+    cache_args = ["--cache-dir", str(cache)] if cache else []
+    out = cli("apply", "-C", str(ws), *cache_args, "--json", *args).stdout
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def ran_steps(result: dict[str, Any]) -> set[tuple[str, str, tuple[str, ...]]]:
+    """What an apply ran, as (kind, app, platforms)."""
+    return {(r["kind"], r["app"], tuple(r["platforms"])) for r in result["ran"]}
+
+
+def images(result: dict[str, Any]) -> dict[str, str]:
+    return {i["ref"]: i["digest"] for i in result["images"]}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Debian's docker-registry (distribution 2.8) on 127.0.0.1, anonymous, filesystem storage."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.fail("docker-registry is not installed: run .ci/run or scripts/install.sh")
+    root = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n")
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    address = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"http://{address}/v2/", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("docker-registry did not start")
+        time.sleep(0.1)
+    yield address
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def tree_state(*roots: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``roots`` with its size and mtime, to prove nothing was touched."""
+    state: dict[str, tuple[int, int]] = {}
+    for root in roots:
+        for path in sorted(root.rglob("*")) if root.exists() else []:
+            st = path.lstat()
+            state[str(path)] = (st.st_size, st.st_mtime_ns)
+    return state

@@ -1,0 +1,157 @@
+"""End to end: the example workspace through the real CLI, checked by skopeo and a registry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+from conftest import apply_json, cli, copy_workspace, images, ran_steps
+
+TOOLS = "docker.io/labring/hello-tools:v1.0.0"
+CHART = "docker.io/labring/hello-chart:v0.1.0"
+BOTH = ("linux/amd64", "linux/arm64")
+
+
+def skopeo(*args: str) -> str:
+    proc = subprocess.run(["skopeo", *args], capture_output=True, text=True)
+    assert proc.returncode == 0, f"skopeo {' '.join(args)}: {proc.stderr}"
+    return proc.stdout
+
+
+def layer_files(layout: Path, ref: str, tmp: Path) -> dict[str, tuple[int, bytes]]:
+    """Copy the image out with skopeo and read its layers with tarfile: path -> (mode, data)."""
+    dest = tmp / "copied"
+    dest.mkdir(parents=True)
+    skopeo("copy", f"oci:{layout}:{ref}", f"dir:{dest}")
+    manifest = json.loads((dest / "manifest.json").read_text())
+    files: dict[str, tuple[int, bytes]] = {}
+    for layer in manifest["layers"]:
+        with tarfile.open(dest / layer["digest"].split(":")[1]) as tar:
+            for member in tar:
+                assert (member.uid, member.gid, member.mtime) == (0, 0, 0), member.name
+                data = tar.extractfile(member).read() if member.isfile() else b""  # type: ignore[union-attr]
+                files[member.name.rstrip("/")] = (member.mode, data)
+    return files
+
+
+def test_apply_writes_multi_arch_images_that_skopeo_reads(workspace: Path, tmp_path: Path) -> None:
+    result = apply_json(workspace)
+    layout = workspace / "out"
+    index = json.loads(skopeo("inspect", "--raw", f"oci:{layout}:{TOOLS}"))
+    assert index["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
+    for arch in ("amd64", "arm64"):
+        config = json.loads(skopeo("inspect", "--config", f"oci:{layout}:{TOOLS}-{arch}"))
+        assert config["architecture"] == arch
+        assert config["config"]["Cmd"] == ["bash entrypoint.sh"]
+        assert config["config"]["Env"] == ["NAMESPACE=hello-tools"]
+        assert config["config"]["Labels"]["org.opencontainers.image.version"] == "v1.0.0"
+        files = layer_files(layout, f"{TOOLS}-{arch}", tmp_path / arch)
+        mode, data = files["opt/hello"]
+        assert mode == 0o755 and f"hello from {arch}".encode() in data
+        assert "files/amd64/hello" not in files and "README.md" not in files  # .dockerignore
+        assert "clusterbuild.yaml" not in files
+        assert files["manifests/job.yaml"][0] == 0o644
+    raw = (layout / "blobs/sha256" / images(result)[TOOLS].split(":")[1]).read_bytes()
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == images(result)[TOOLS]
+
+
+def test_shell_form_env_defaults_and_labels_follow_buildkit(workspace: Path) -> None:
+    apply_json(workspace, "hello-chart")
+    config = json.loads(skopeo("inspect", "--config", f"oci:{workspace / 'out'}:{CHART}-amd64"))
+    env = dict(e.split("=", 1) for e in config["config"]["Env"])
+    assert env == {"NAME": "hello-chart", "NAMESPACE": "hello",
+                   "HELM_OPTS": "--set replicaCount=1"}
+    assert config["config"]["Cmd"] == [
+        "helm upgrade -i $(NAME) charts/hello-chart -n $(NAMESPACE) --create-namespace "
+        "$(HELM_OPTS)"]
+    assert config["config"]["Labels"]["sealos.io.type"] == "application"
+
+
+def test_two_clones_with_separate_caches_give_identical_digests(tmp_path: Path) -> None:
+    first = copy_workspace(tmp_path / "one")
+    second = copy_workspace(tmp_path / "elsewhere" / "two")
+    for path in second.rglob("*"):  # different mtimes and inodes, same content
+        os.utime(path, (1_700_000_000, 1_700_000_000), follow_symlinks=False)
+    a = apply_json(first, cache=tmp_path / "cache-a")
+    b = apply_json(second, cache=tmp_path / "cache-b")
+    assert images(a) == images(b)
+    assert len(images(a)) == 6
+
+
+def test_second_apply_runs_nothing_and_an_edit_reruns_only_that_app(workspace: Path) -> None:
+    first = apply_json(workspace)
+    assert len(first["ran"]) == first["cached"] + len(first["ran"]) == 12
+    again = apply_json(workspace)
+    assert again["ran"] == [] and images(again) == images(first)
+
+    values = workspace / "applications/hello-chart/latest/charts/hello-chart/values.yaml"
+    values.write_text(values.read_text().replace("replicaCount: 2", "replicaCount: 3"))
+    edited = apply_json(workspace)
+    assert ran_steps(edited) == {
+        ("layer", "hello-chart", BOTH),  # one layer step serves both platforms
+        ("image", "hello-chart", ("linux/amd64",)),
+        ("image", "hello-chart", ("linux/arm64",)),
+        ("index", "hello-chart", BOTH),
+        ("export", "hello-chart", BOTH),
+    }
+    changed = {ref for ref in images(edited) if images(edited)[ref] != images(first)[ref]}
+    assert changed == {CHART, f"{CHART}-amd64", f"{CHART}-arm64"}
+
+
+def test_adding_a_platform_adds_only_that_platforms_steps(workspace: Path) -> None:
+    apps_yaml = workspace / "apps.yaml"
+    text = apps_yaml.read_text()
+    apps_yaml.write_text(text.replace("[linux/amd64, linux/arm64]", "[linux/amd64]"))
+    apply_json(workspace)
+    apps_yaml.write_text(text)
+    result = apply_json(workspace)
+    assert ran_steps(result) == {
+        ("layer", "hello-tools", ("linux/arm64",)),
+        ("image", "hello-tools", ("linux/arm64",)),
+        ("image", "hello-chart", ("linux/arm64",)),
+        ("index", "hello-tools", BOTH), ("export", "hello-tools", BOTH),
+        ("index", "hello-chart", BOTH), ("export", "hello-chart", BOTH),
+    }
+
+
+def test_plan_says_which_input_changed_and_writes_nothing(workspace: Path) -> None:
+    cli("plan", "-C", str(workspace))
+    assert not (workspace / "cache").exists() and not (workspace / "out").exists()
+    apply_json(workspace)
+    (workspace / "applications/hello-tools/latest/manifests/job.yaml").write_text("kind: Job\n")
+    plan = json.loads(cli("plan", "-C", str(workspace), "--json").stdout)
+    stale = {(s["kind"], s["app"], tuple(s["platforms"])): s["reason"]
+             for s in plan["steps"] if s["status"] == "stale"}
+    assert stale[("layer", "hello-tools", ("linux/amd64",))] == \
+        "changed: file manifests/job.yaml"
+    assert stale[("image", "hello-tools", ("linux/arm64",))].startswith("changed: layer 0 (COPY . .)")
+    assert {app for _, app, _ in stale} == {"hello-tools"}
+    text = cli("plan", "-C", str(workspace)).stdout
+    assert "stale" in text and "manifests/job.yaml" in text
+
+
+def test_pushed_index_digest_equals_ours(workspace: Path, registry: str) -> None:
+    ours = images(apply_json(workspace, "hello-tools"))[TOOLS]
+    target = f"docker://{registry}/labring/hello-tools:v1.0.0"
+    skopeo("copy", "--all", "--dest-tls-verify=false", f"oci:{workspace / 'out'}:{TOOLS}", target)
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", target).encode()
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == ours
+    pulled = json.loads(skopeo("inspect", "--tls-verify=false", "--override-arch", "arm64",
+                               target))
+    assert pulled["Architecture"] == "arm64"
+
+
+def test_oci_archive_output(workspace: Path, tmp_path: Path) -> None:
+    result = apply_json(workspace, "hello-tools", "--archive")
+    archive = workspace / "out/archives/hello-tools-v1.0.0.tar"
+    raw = skopeo("inspect", "--raw", f"oci-archive:{archive}:{TOOLS}")
+    assert "sha256:" + hashlib.sha256(raw.encode()).hexdigest() == images(result)[TOOLS]
+    again = apply_json(workspace, "hello-tools", "--archive")
+    assert again["ran"] == []
+    archive.unlink()
+    assert {r["kind"] for r in apply_json(workspace, "hello-tools", "--archive")["ran"]} == {"export"}
