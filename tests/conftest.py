@@ -100,10 +100,11 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def tree_state(*roots: Path) -> dict[str, tuple[int, int]]:
-    """Every file under ``roots`` with its size and mtime, to prove nothing was touched."""
+    """Every entry under ``roots`` with its size and mtime (files only: SQLite may touch
+    its directory when opening the index read-only), to prove nothing was changed."""
     state: dict[str, tuple[int, int]] = {}
     for root in roots:
         for path in sorted(root.rglob("*")) if root.exists() else []:
             st = path.lstat()
-            state[str(path)] = (st.st_size, st.st_mtime_ns)
+            state[str(path)] = (0, 0) if path.is_dir() else (st.st_size, st.st_mtime_ns)
     return state

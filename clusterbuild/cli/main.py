@@ -122,7 +122,7 @@ def new(name: Annotated[str, typer.Argument(help="App name, e.g. my-app.")],
 def cache_gc(workspace: WorkspaceOpt = Path("."), cache_dir: CacheOpt = None,
              dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
     """Remove what no app of the workspace still needs."""
-    from clusterbuild.cache.gc import collect_garbage
+    from clusterbuild.gc import collect_garbage
 
     settings = _settings(workspace, cache_dir, None, None)
     report = collect_garbage(settings, dry_run=dry_run)
