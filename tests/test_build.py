@@ -155,3 +155,48 @@ def test_oci_archive_output(workspace: Path, tmp_path: Path) -> None:
     assert again["ran"] == []
     archive.unlink()
     assert {r["kind"] for r in apply_json(workspace, "hello-tools", "--archive")["ran"]} == {"export"}
+
+
+def _add_registry_app(ws: Path) -> str:
+    app = ws / "applications/with-registry/latest"
+    blob = app / "registry/docker/registry/v2/blobs/sha256/ab/abcd/data"
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(os.urandom(4096))
+    link = app / "registry/docker/registry/v2/repositories/library/nginx/_layers/sha256/abcd/link"
+    link.parent.mkdir(parents=True)
+    link.write_text("sha256:abcd")
+    (app / "manifests").mkdir()
+    (app / "manifests/app.yaml").write_text("kind: ConfigMap\n")
+    (app / "Kubefile").write_text("FROM scratch\nCOPY . .\nCMD [\"kubectl apply -f manifests\"]\n")
+    apps_yaml = ws / "apps.yaml"
+    apps_yaml.write_text(apps_yaml.read_text() + "  with-registry:\n    versions: [\"v1\"]\n")
+    return "docker.io/labring/with-registry:v1"
+
+
+def test_registry_dir_is_an_uncompressed_layer_that_buildah_and_skopeo_read(
+        workspace: Path, tmp_path: Path) -> None:
+    ref = _add_registry_app(workspace)
+    apply_json(workspace, "with-registry")
+    layout = workspace / "out"
+    manifest = json.loads(skopeo("inspect", "--raw", f"oci:{layout}:{ref}-arm64"))
+    assert [layer["mediaType"] for layer in manifest["layers"]] == [
+        "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip"]
+    files = layer_files(layout, f"{ref}-arm64", tmp_path / "skopeo")
+    assert files["registry/docker/registry/v2/repositories/library/nginx/_layers/sha256/abcd/link"][1] \
+        == b"sha256:abcd"
+
+    storage = ["--root", str(tmp_path / "b-root"), "--runroot", str(tmp_path / "b-run"),
+               "--storage-driver", "vfs"]
+
+    def buildah(*args: str) -> str:
+        proc = subprocess.run(["buildah", *storage, *args], capture_output=True, text=True)
+        assert proc.returncode == 0, f"buildah {' '.join(args)}: {proc.stderr}"
+        return proc.stdout.strip()
+
+    image_id = buildah("pull", "-q", f"oci:{layout}:{ref}-arm64")
+    container = buildah("from", "--pull=never", image_id)
+    root = Path(buildah("mount", container))
+    assert (root / "manifests/app.yaml").read_text() == "kind: ConfigMap\n"
+    assert (root / "registry/docker/registry/v2/blobs/sha256/ab/abcd/data").stat().st_size == 4096
+    buildah("rm", container)
+    buildah("rmi", "--all", "--force")
