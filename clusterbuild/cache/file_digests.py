@@ -46,10 +46,8 @@ class FileDigests:
     def digest(self, rel: str, path: Path, st: os.stat_result) -> Digest:
         stamp: list[object] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         known = self._known.get(rel)
-        if known is not None and known[:4] == stamp:
-            digest = Digest(str(known[4]))
-        else:
-            digest = hash_file(path)
+        unchanged = known is not None and known[:4] == stamp
+        digest = Digest(str(known[4])) if known is not None and unchanged else hash_file(path)
         if self._now - st.st_mtime > RACY_SECONDS and self._now - st.st_ctime > RACY_SECONDS:
             self._seen[rel] = [*stamp, digest.hex]
         else:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-import diskcache_community as diskcache  # type: ignore[import-untyped]
+import diskcache_community as diskcache
 
 from clusterbuild.errors import CacheError
 

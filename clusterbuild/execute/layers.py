@@ -8,9 +8,9 @@ from typing import Any
 
 from clusterbuild.cache.store import BlobStore, HashingWriter
 from clusterbuild.errors import BuildError
-from clusterbuild.places.tar_stream import write_tar
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, MediaType
+from clusterbuild.places.tar_stream import write_tar
 from clusterbuild.plan.steps import LayerStep
 
 GZIP_LEVEL = 6

@@ -83,7 +83,7 @@ def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecor
                 step = running.pop(future)
                 try:
                     result, seconds = future.result()
-                except BaseException as exc:  # noqa: BLE001 - re-raised below with context
+                except BaseException as exc:
                     failure = failure or _with_step(step, exc)
                     continue
                 records.record(step, result)

@@ -1,1 +1,4 @@
-"""The OCI model: what an image is. No I/O here; places (layout, archive, registry) live in ``clusterbuild.places``."""
+"""The OCI model: what an image is. No I/O here.
+
+Places where images live (layout, archive, registry) are in ``clusterbuild.places``.
+"""

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 from clusterbuild.cache.store import BlobStore, HashingWriter
-from clusterbuild.places.tar_stream import write_tar
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind, FileEntry, with_parents
 from clusterbuild.oci.model import REF_NAME, Descriptor, Index, to_bytes
 from clusterbuild.places.layout import LAYOUT_MARKER
+from clusterbuild.places.tar_stream import write_tar
 
 
 def write_oci_archive(path: Path, refs: dict[str, Descriptor], blobs: list[Digest],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 import networkx as nx
@@ -53,8 +53,3 @@ class Plan:
     def __iter__(self) -> Iterator[Step]:
         return iter(self.steps)
 
-    def dependents(self, key: str) -> Iterable[str]:
-        return self._graph.successors(key)
-
-    def needs(self, key: str) -> Iterable[str]:
-        return self._graph.predecessors(key)

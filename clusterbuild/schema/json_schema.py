@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+from pydantic import BaseModel
+
 from clusterbuild.errors import InputError
 from clusterbuild.schema.models import AppSpec, Workspace
 
-SCHEMAS = {"workspace": (Workspace, "apps.yaml"), "app": (AppSpec, "clusterbuild.yaml")}
+SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
+    "workspace": (Workspace, "apps.yaml"), "app": (AppSpec, "clusterbuild.yaml")}
 
 
 def json_schema(which: str) -> str:
