@@ -18,9 +18,11 @@ from clusterbuild.errors import InputError
 from clusterbuild.execute.records import CacheRecords
 from clusterbuild.execute.runner import Progress, StepRun, run_plan
 from clusterbuild.oci.platform import Platform
+from clusterbuild.places.layout import OciLayout
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.planner import PlanOptions, plan_builds
 from clusterbuild.plan.status import Assessment, assess
+from clusterbuild.plan.steps import ExportStep
 from clusterbuild.workspace.load import LoadedWorkspace, load_workspace, select
 from clusterbuild.workspace.prepare import prepare
 
@@ -90,6 +92,8 @@ def apply_workspace(settings: Settings, progress: Progress) -> Applied:
         digests.save()
         ran = run_plan(planned.plan, planned.assessments, CacheRecords(index, store),
                        settings.jobs, progress)
+        if any(isinstance(r.step, ExportStep) for r in ran):
+            OciLayout(planned.workspace.layout_dir).prune()  # blobs of replaced images
     finally:
         index.close()
     return Applied(planned, ran, time.perf_counter() - start)

@@ -4,7 +4,7 @@ directory rule) and platforms."""
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clusterbuild.errors import InputError
@@ -75,13 +75,23 @@ def _parse_target(ws: LoadedWorkspace, target: str) -> list[tuple[str, str]]:
 
 def select(ws: LoadedWorkspace, targets: list[str],
            only: tuple[Platform, ...] = ()) -> list[AppVersion]:
+    """The app versions to build. Named targets must build for ``only``; when building
+    everything, apps with none of the ``only`` platforms are left out."""
     pairs = [p for t in targets for p in _parse_target(ws, t)] if targets else [
         (app, v) for app, entry in ws.config.apps.items() for v in entry.versions]
-    return [_app_version(ws, app, version, only) for app, version in dict.fromkeys(pairs)]
+    selected = []
+    for app, version in dict.fromkeys(pairs):
+        av = _app_version(ws, app, version)
+        platforms = tuple(p for p in av.platforms if not only or p in only)
+        if platforms:
+            selected.append(replace(av, platforms=platforms))
+        elif targets:
+            raise InputError(f"{app}:{version} builds for {', '.join(map(str, av.platforms))}, "
+                             f"not {', '.join(map(str, only))}", hint="change --platform")
+    return selected
 
 
-def _app_version(ws: LoadedWorkspace, app: str, version: str,
-                 only: tuple[Platform, ...]) -> AppVersion:
+def _app_version(ws: LoadedWorkspace, app: str, version: str) -> AppVersion:
     entry = ws.config.apps[app]
     app_dir = version_dir(ws, app, version)
     spec_path = app_dir / SPEC_NAME
@@ -90,11 +100,9 @@ def _app_version(ws: LoadedWorkspace, app: str, version: str,
     if spec.platforms is not None:
         supported = {Platform.parse(p) for p in spec.platforms}
         wanted = [p for p in wanted if p in supported]
-    if only:
-        wanted = [p for p in wanted if p in only]
     if not wanted:
-        raise InputError(f"{app}:{version}: no platform left to build",
-                         hint="check platforms in apps.yaml, clusterbuild.yaml and --platform")
+        raise InputError(f"{app}:{version}: none of the platforms in apps.yaml is supported "
+                         f"by {spec_path}", hint="align platforms in apps.yaml and clusterbuild.yaml")
     args = dict(spec.build_args) | dict(entry.build_args)
     return AppVersion(app, version, app_dir, spec, spec_path, tuple(wanted),
                       tuple(sorted(args.items())))

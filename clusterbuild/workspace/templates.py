@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from jinja2 import StrictUndefined, TemplateError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from clusterbuild.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 
 @lru_cache(maxsize=1)
 def _environment() -> SandboxedEnvironment:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
     return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
                                 keep_trailing_newline=True)
 
 
 def render(text: str, variables: dict[str, Any], path: Path, field: str) -> str:
+    """Render ``text`` (jinja2 is imported only when the text holds template syntax)."""
     if "{{" not in text and "{%" not in text:
         return text
+    from jinja2 import TemplateError, UndefinedError
+
     try:
         return _environment().from_string(text).render(variables)
     except UndefinedError as exc:
