@@ -54,6 +54,7 @@ import json
 import os
 import random
 import shutil
+import stat
 import statistics
 import subprocess
 import sys
@@ -126,9 +127,7 @@ def write_blobs(context: Path, total: int, rng: random.Random) -> None:
 
 def small_yaml(kind: str, index: int, rng: random.Random) -> str:
     """A small, plausible Kubernetes object of 0.5-3 KB."""
-    data = "\n".join(
-        f"  key-{k}: \"{rng.getrandbits(128):032x}\"" for k in range(rng.randint(8, 60))
-    )
+    data = "\n".join(f'  key-{k}: "{rng.getrandbits(128):032x}"' for k in range(rng.randint(8, 60)))
     return (
         f"apiVersion: v1\nkind: {kind}\nmetadata:\n  name: bench-{index:03d}\n"
         f"  labels:\n    app: bench\ndata:\n{data}\n"
@@ -156,7 +155,7 @@ def generate_workspace(workspace: Path, size_mb: float) -> Path:
     """Create the workspace (or reuse one made earlier); return the app context."""
     context = workspace / "applications/bench/latest"
     if (workspace / "apps.yaml").is_file() and (context / "Kubefile").is_file():
-        print(f"reusing workspace {workspace}")
+        print(f"reusing workspace {workspace} (--size-mb is ignored)")
         return context
     print(f"generating a {size_mb:g} MB workspace in {workspace} ...", flush=True)
     started = time.perf_counter()
@@ -169,14 +168,18 @@ def generate_workspace(workspace: Path, size_mb: float) -> Path:
     return context
 
 
-def tree_stats(root: Path) -> tuple[int, int]:
-    """(number of files, total bytes) under ``root``."""
-    count = total = 0
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            count += 1
-            total += path.stat().st_size
-    return count, total
+def tree_stats(*roots: Path) -> tuple[int, int]:
+    """(files, bytes) under ``roots``; a hardlinked file is counted once."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for root in roots:
+        for path in root.rglob("*"):
+            info = path.lstat()
+            key = (info.st_dev, info.st_ino)
+            if stat.S_ISREG(info.st_mode) and key not in seen:
+                seen.add(key)
+                total += info.st_size
+    return len(seen), total
 
 
 # -------------------------------------------------------------------- measuring
@@ -253,8 +256,15 @@ class Setup:
 
     def apply_cmd(self) -> list[str]:
         return [
-            self.clusterbuild, "apply", "-C", str(self.workspace),
-            "--cache-dir", str(self.cache), "--json", "--platform", PLATFORM,
+            self.clusterbuild,
+            "apply",
+            "-C",
+            str(self.workspace),
+            "--cache-dir",
+            str(self.cache),
+            "--json",
+            "--platform",
+            PLATFORM,
         ]
 
 
@@ -279,17 +289,13 @@ def clusterbuild_cold(setup: Setup) -> Sample:
     remove(setup.cache, setup.workspace / "out")
     setup.cache.mkdir(parents=True)
     settle_page_cache(setup.context)
-    sample, stdout = run_measured(
-        setup.apply_cmd(), setup.workspace, setup.scratch / "cold.log"
-    )
+    sample, stdout = run_measured(setup.apply_cmd(), setup.workspace, setup.scratch / "cold.log")
     return check_apply(sample, stdout, want_noop=False)
 
 
 def clusterbuild_noop(setup: Setup) -> Sample:
     settle_page_cache(setup.context)
-    sample, stdout = run_measured(
-        setup.apply_cmd(), setup.workspace, setup.scratch / "noop.log"
-    )
+    sample, stdout = run_measured(setup.apply_cmd(), setup.workspace, setup.scratch / "noop.log")
     return check_apply(sample, stdout, want_noop=True)
 
 
@@ -298,14 +304,28 @@ def buildah_build(setup: Setup) -> Sample:
     storage, out = setup.scratch / "buildah-storage", setup.scratch / "buildah-out"
     remove(storage, out)
     base = [
-        setup.buildah, "--root", str(storage / "root"),
-        "--runroot", str(storage / "run"), "--storage-driver", "vfs",
+        setup.buildah,
+        "--root",
+        str(storage / "root"),
+        "--runroot",
+        str(storage / "run"),
+        "--storage-driver",
+        "vfs",
     ]
-    bud = base + [
-        "bud", "--isolation", "chroot", "--timestamp", "0",
-        "-f", str(setup.context / "Kubefile"), "-t", "bench:latest", str(setup.context),
+    bud = [
+        *base,
+        "bud",
+        "--isolation",
+        "chroot",
+        "--timestamp",
+        "0",
+        "-f",
+        str(setup.context / "Kubefile"),
+        "-t",
+        "bench:latest",
+        str(setup.context),
     ]
-    push = base + ["push", "bench:latest", f"oci:{out}:bench"]
+    push = [*base, "push", "bench:latest", f"oci:{out}:bench"]
     settle_page_cache(setup.context)
     first, _ = run_measured(bud, setup.context, setup.scratch / "bud.log")
     if first.error:
@@ -340,8 +360,7 @@ def run_all(setup: Setup, runs: int) -> dict[str, Result]:
             results[name].samples.append(sample)
             status = "FAILED: " + sample.error if sample.error else "ok"
             print(
-                f"  run {round_no}/{runs} {name:<20} {sample.wall:8.2f}s "
-                f"{sample.rss_mb:8.1f} MB  {status}",
+                f"  run {round_no}/{runs} {name:<20} {sample.wall:8.2f}s {sample.rss_mb:8.1f} MB  {status}",
                 flush=True,
             )
     return results
@@ -359,9 +378,7 @@ def print_table(results: dict[str, Result]) -> None:
     print(f"{'contender':<22}{'wall s (median)':>16}{'peak RSS MB':>13}   wall s per run")
     print("-" * 78)
     for result in results.values():
-        runs = " ".join(
-            f"{s.wall:.2f}" if s.error is None else "FAIL" for s in result.samples
-        )
+        runs = " ".join(f"{s.wall:.2f}" if s.error is None else "FAIL" for s in result.samples)
         print(
             f"{result.name:<22}{fmt(result.median_wall(), '.2f'):>16}"
             f"{fmt(result.median_rss(), '.1f'):>13}   {runs}"
@@ -387,12 +404,24 @@ def print_targets(results: dict[str, Result]) -> None:
     cb_samples = results["clusterbuild cold"].good + results["clusterbuild no-op"].good
     rss = max((s.rss_mb for s in cb_samples), default=None)
     rows = [
-        ("cold / buildah", fmt(ratio(cold, peer), ".3f"), f"<= {TARGET_COLD}x",
-         verdict(ratio(cold, peer), TARGET_COLD)),
-        ("no-op / buildah", fmt(ratio(noop, peer), ".3f"), f"<= {TARGET_NOOP}x",
-         verdict(ratio(noop, peer), TARGET_NOOP)),
-        ("clusterbuild peak RSS MB", fmt(rss, ".1f"), f"< {TARGET_RSS_MB:g}",
-         verdict(rss, TARGET_RSS_MB, strict=True)),
+        (
+            "cold / buildah",
+            fmt(ratio(cold, peer), ".3f"),
+            f"<= {TARGET_COLD}x",
+            verdict(ratio(cold, peer), TARGET_COLD),
+        ),
+        (
+            "no-op / buildah",
+            fmt(ratio(noop, peer), ".3f"),
+            f"<= {TARGET_NOOP}x",
+            verdict(ratio(noop, peer), TARGET_NOOP),
+        ),
+        (
+            "clusterbuild peak RSS MB",
+            fmt(rss, ".1f"),
+            f"< {TARGET_RSS_MB:g}",
+            verdict(rss, TARGET_RSS_MB, strict=True),
+        ),
         ("cold / floor", fmt(ratio(cold, base), ".2f"), "(info)", ""),
     ]
     print()
@@ -404,13 +433,14 @@ def print_targets(results: dict[str, Result]) -> None:
 
 def print_outputs(setup: Setup) -> None:
     """Sizes of what the last runs wrote, to explain differences (e.g. compression)."""
-    for label, path in [
-        ("clusterbuild out/", setup.workspace / "out"),
-        ("clusterbuild cache", setup.cache),
-        ("buildah oci out", setup.scratch / "buildah-out"),
+    out = setup.workspace / "out"
+    for label, roots in [
+        ("clusterbuild out/", [out]),
+        ("clusterbuild out/ + cache", [out, setup.cache]),  # hardlinks counted once
+        ("buildah oci out", [setup.scratch / "buildah-out"]),
     ]:
-        count, size = tree_stats(path)
-        print(f"  {label:<20} {size / MB:9.1f} MB in {count} files")
+        count, size = tree_stats(*roots)
+        print(f"  {label:<26} {size / MB:9.1f} MB in {count} distinct files")
 
 
 # ----------------------------------------------------------------------- main
@@ -425,13 +455,14 @@ def find_tool(name: str, fallback: str) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size-mb", type=float, default=400.0,
-                        help="context size in MB (10^6 bytes); default 400")
+    parser.add_argument(
+        "--size-mb", type=float, default=400.0, help="context size in MB (10^6 bytes); default 400"
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per contender")
-    parser.add_argument("--keep", type=Path, metavar="DIR",
-                        help="generate (or reuse) the workspace in DIR and keep it")
-    parser.add_argument("--clusterbuild",
-                        default=find_tool("clusterbuild", "/tmp/venv/bin/clusterbuild"))
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="generate (or reuse) the workspace in DIR and keep it"
+    )
+    parser.add_argument("--clusterbuild", default=find_tool("clusterbuild", "/tmp/venv/bin/clusterbuild"))
     parser.add_argument("--buildah", default=shutil.which("buildah") or "/usr/bin/buildah")
     return parser.parse_args(argv)
 
@@ -441,10 +472,14 @@ def describe(setup: Setup, runs: int) -> None:
     print(f"context: {count} files, {size / MB:.1f} MB ({size / 2**20:.1f} MiB)")
     print(f"clusterbuild: {setup.clusterbuild}   buildah: {setup.buildah}")
     print(f"runs: {runs} per contender, round-robin; medians reported")
-    print("page cache: before every timed run, untimed `sync` + the same "
-          "`find CONTEXT -type f -exec cat {} +` > /dev/null for every contender (warm)")
-    print("peak RSS: ru_maxrss from os.wait4() on each command = largest single "
-          "process in its tree; buildah = max(bud, push); MB = 10^6 bytes")
+    print(
+        "page cache: before every timed run, untimed `sync` + the same "
+        "`find CONTEXT -type f -exec cat {} +` > /dev/null for every contender (warm)"
+    )
+    print(
+        "peak RSS: ru_maxrss from os.wait4() on each command = largest single "
+        "process in its tree; buildah = max(bud, push); MB = 10^6 bytes"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,8 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from clusterbuild.kubefile.evaluate import DEFAULT_PATH
+
 from conftest import apply_json, cli, copy_workspace, images, ran_steps
 
 TOOLS = "docker.io/labring/hello-tools:v1.0.0"
@@ -48,7 +50,7 @@ def test_apply_writes_multi_arch_images_that_skopeo_reads(workspace: Path, tmp_p
         config = json.loads(skopeo("inspect", "--config", f"oci:{layout}:{TOOLS}-{arch}"))
         assert config["architecture"] == arch
         assert config["config"]["Cmd"] == ["bash entrypoint.sh"]
-        assert config["config"]["Env"] == ["NAMESPACE=hello-tools"]
+        assert config["config"]["Env"] == [f"PATH={DEFAULT_PATH}", "NAMESPACE=hello-tools"]
         assert config["config"]["Labels"]["org.opencontainers.image.version"] == "v1.0.0"
         files = layer_files(layout, f"{TOOLS}-{arch}", tmp_path / arch)
         mode, data = files["opt/hello"]
@@ -64,7 +66,7 @@ def test_shell_form_env_defaults_and_labels_follow_buildkit(workspace: Path) -> 
     apply_json(workspace, "hello-chart")
     config = json.loads(skopeo("inspect", "--config", f"oci:{workspace / 'out'}:{CHART}-amd64"))
     env = dict(e.split("=", 1) for e in config["config"]["Env"])
-    assert env == {"NAME": "hello-chart", "NAMESPACE": "hello",
+    assert env == {"PATH": DEFAULT_PATH, "NAME": "hello-chart", "NAMESPACE": "hello",
                    "HELM_OPTS": "--set replicaCount=1"}
     assert config["config"]["Cmd"] == [
         "helm upgrade -i $(NAME) charts/hello-chart -n $(NAMESPACE) --create-namespace "

@@ -19,6 +19,8 @@ from typing import Protocol
 from clusterbuild.errors import BuildError
 from clusterbuild.oci.digest import Digest
 
+BLOB_MODE = 0o444  # world-readable, and read-only: layouts hard-link these very files
+
 
 class Sink(Protocol):
     def write(self, data: bytes, /) -> int: ...
@@ -73,6 +75,7 @@ class BlobStore:
             if expect is not None and writer.digest != expect:
                 raise BuildError(f"content digest {writer.digest} does not match expected {expect}")
             if not self.has(writer.digest, writer.size):
+                os.chmod(tmp_name, BLOB_MODE)
                 os.replace(tmp_name, self.path(writer.digest))
         finally:
             if os.path.exists(tmp_name):

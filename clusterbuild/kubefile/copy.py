@@ -5,23 +5,25 @@
   existing directory of the image, or there are several sources.
 - Globs use Go's ``filepath.Match`` on context paths; ``..`` never leaves the context.
 - A symlink named as a source is followed; symlinks inside directories are kept.
+- ``--exclude`` patterns are ``.dockerignore``-style, relative to each source directory.
+- ADD of a local tar archive (found by content, as BuildKit does) is an error: it would unpack.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+import tarfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clusterbuild.errors import InputError
 from clusterbuild.kubefile.evaluate import CopyOp
-from clusterbuild.kubefile.patterns import PatternError, match_path
+from clusterbuild.kubefile.patterns import IgnoreMatcher, PatternError, match_path
 from clusterbuild.oci.filetree import EntryKind, FileEntry
 from clusterbuild.workspace.context import Context, ContextFile
 
 _GLOB = re.compile(r"[*?\[\\]")
-ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ class Placed:
 
 def _clean_source(op: CopyOp, src: str) -> str:
     cleaned = posixpath.normpath("/" + src).lstrip("/")
-    if posixpath.normpath(src).startswith("..") or src.startswith("../"):
+    relative = posixpath.normpath(src)
+    if relative == ".." or relative.startswith("../"):
         raise InputError(f"{op.where}: {src!r} is outside the build context (the app dir)",
                          hint="move the file into the app dir or declare it in clusterbuild.yaml")
     return "" if cleaned == "." else cleaned
@@ -56,19 +59,35 @@ def _matches(op: CopyOp, context: Context, src: str) -> list[str]:
     return found
 
 
-def _follow(op: CopyOp, context: Context, path: str, depth: int = 0) -> ContextFile:
+def _follow(op: CopyOp, context: Context, path: str, depth: int = 0) -> tuple[str, ContextFile]:
+    """The context path a source names, following symlinks, and its entry."""
     item = context.files[path] if path else ContextFile(FileEntry("", EntryKind.DIR, 0o755), None)
     if item.entry.kind is not EntryKind.SYMLINK:
-        return item
+        return path, item
     target = posixpath.normpath(posixpath.join(posixpath.dirname(path), item.entry.link))
-    if depth > 16 or target not in context.files:
+    target = "" if target == "." else target
+    if depth > 16 or (target and target not in context.files):
         raise InputError(f"{op.where}: symlink {path!r} points to a missing file",
                          hint="fix the link or copy its target instead")
     return _follow(op, context, target, depth + 1)
 
 
-def _excluded(op: CopyOp, rel: str, full: str) -> bool:
-    return any(match_path(p, rel) or match_path(p, full) for p in op.excludes)
+def _exclude_matcher(op: CopyOp) -> IgnoreMatcher | None:
+    try:
+        return IgnoreMatcher(op.excludes) if op.excludes else None
+    except PatternError as exc:
+        raise InputError(f"{op.where}: --exclude {exc}", hint="fix the pattern") from None
+
+
+def _is_archive(path: Path | None) -> bool:
+    """BuildKit's test for ADD: a tar, maybe compressed, whose first header reads."""
+    if path is None:
+        return False
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            return tar.next() is not None
+    except (tarfile.TarError, OSError, EOFError):
+        return False
 
 
 def _place(entry: FileEntry, image_path: str, source: Path | None, chmod: int | None) -> Placed:
@@ -78,19 +97,22 @@ def _place(entry: FileEntry, image_path: str, source: Path | None, chmod: int | 
 
 def resolve_copy(op: CopyOp, context: Context, image_dirs: set[str]) -> list[Placed]:
     """What ``op`` puts into the image; ``image_dirs`` are directories earlier layers made."""
+    # A directory .dockerignore excludes still exists when it holds re-included files.
+    context = Context(context.root, {}).overlay(context.files)
     sources = [m for src in op.sources for m in _matches(op, context, _clean_source(op, src))]
     dest = op.dest.lstrip("/").rstrip("/")
     into_dir = op.dest.endswith("/") or len(sources) > 1 or dest in image_dirs or dest == ""
     if len(sources) > 1 and not op.dest.endswith("/"):
         raise InputError(f"{op.where}: several sources need a destination directory ending in '/'",
                          hint=f"write {op.dest}/")
+    excludes = _exclude_matcher(op)
     placed: list[Placed] = []
     for src in sources:
-        item = _follow(op, context, src)
+        resolved, item = _follow(op, context, src)
         if item.entry.kind is EntryKind.DIR:
-            placed += _copy_dir(op, context, src, dest)
+            placed += _copy_dir(op, context, resolved, dest, excludes)
             continue
-        if op.is_add and src.endswith(ARCHIVE_SUFFIXES):
+        if op.is_add and _is_archive(item.source):
             raise InputError(f"{op.where}: ADD {src} would unpack the archive, which is not "
                              "supported", hint="use COPY to copy it as is, or unpack it first")
         name = posixpath.basename(src)
@@ -99,7 +121,8 @@ def resolve_copy(op: CopyOp, context: Context, image_dirs: set[str]) -> list[Pla
     return placed
 
 
-def _copy_dir(op: CopyOp, context: Context, src: str, dest: str) -> list[Placed]:
+def _copy_dir(op: CopyOp, context: Context, src: str, dest: str,
+              excludes: IgnoreMatcher | None) -> list[Placed]:
     prefix = f"{src}/" if src else ""
     placed = []
     if dest:
@@ -108,7 +131,7 @@ def _copy_dir(op: CopyOp, context: Context, src: str, dest: str) -> list[Placed]
         if not path.startswith(prefix):
             continue
         rel = path[len(prefix):]
-        if op.excludes and _excluded(op, rel, path):
+        if excludes is not None and excludes.excludes(rel):
             continue
         placed.append(_place(item.entry, posixpath.join(dest, rel) if dest else rel,
                              item.source, op.chmod))

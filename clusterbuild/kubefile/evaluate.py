@@ -17,15 +17,20 @@ from clusterbuild.kubefile.expand import ExpansionError, expand_word, expand_wor
 from clusterbuild.kubefile.parse import Instruction, Recipe
 from clusterbuild.oci.platform import Platform
 
-NEEDS_ENGINE = {
-    "RUN": "RUN needs a container engine, and a cluster image is built FROM scratch: "
-           "do the work in the app spec (declared inputs) or at install time in entrypoint.sh",
-    "HEALTHCHECK": "HEALTHCHECK has no meaning for a cluster image: remove it",
-    "SHELL": "SHELL has no meaning for a cluster image: remove it",
-    "ONBUILD": "ONBUILD has no meaning for a cluster image: remove it",
-    "MAINTAINER": "MAINTAINER is deprecated: use LABEL maintainer=...",
+NEEDS_ENGINE = {  # instruction -> (problem, hint)
+    "RUN": ("RUN needs a container engine, and a cluster image is built FROM scratch",
+            "do the work in the app spec (declared inputs) or at install time in entrypoint.sh"),
+    "HEALTHCHECK": ("HEALTHCHECK has no meaning for a cluster image", "remove it"),
+    "SHELL": ("SHELL has no meaning for a cluster image", "remove it"),
+    "ONBUILD": ("ONBUILD has no meaning for a cluster image", "remove it"),
+    "MAINTAINER": ("MAINTAINER is deprecated", "use LABEL maintainer=..."),
 }
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 COPY_FLAGS = ("--chmod", "--chown", "--exclude", "--link")
+FLAG_HINTS = {
+    "--from": "a cluster image has one FROM scratch stage: COPY from the app dir, "
+              "and declare downloads in clusterbuild.yaml",
+}
 
 
 @dataclass(frozen=True)
@@ -69,29 +74,40 @@ class _Evaluator:
     def __init__(self, recipe: Recipe, platform: Platform, build_args: Mapping[str, str]):
         self.recipe = recipe
         self.build_args = dict(build_args)
-        self.auto_args = platform_args(platform)
-        self.global_args: dict[str, str] = {}
-        self.args: dict[str, str] = {}
-        self.env: dict[str, str] = {}
+        # BuildKit's global scope starts with the platform ARGs (--build-arg may override them)
+        auto = platform_args(platform)
+        self.global_args = {k: self.build_args.get(k, v) for k, v in auto.items()}
+        self.scope: dict[str, str] = {}  # the stage's variables: ARGs and ENVs, latest wins
+        self.env: dict[str, str] = {}  # the image's Env: ENVs only
+        self.workdirs: set[str] = set()  # directories WORKDIR made (BuildKit mkdirs them)
         self.out = BuildRecipe(platform)
         self.seen_from = False
 
     def fail(self, ins: Instruction, problem: str, hint: str = "") -> InputError:
         return InputError(f"{self.recipe.where(ins)}: {problem}", hint=hint)
 
+    def variables(self) -> dict[str, str]:
+        """What ``$NAME`` sees: the global ARGs before FROM, the stage's ARGs and ENVs after."""
+        return self.scope if self.seen_from else self.global_args
+
+    def expansion_error(self, ins: Instruction, word: str, exc: ExpansionError) -> InputError:
+        return self.fail(ins, f"cannot expand {word!r}: {exc}",
+                         hint="declare the variable with ARG or ENV (pass ARGs with --build-arg), "
+                              "or give it a default: ${NAME:-default}")
+
     def expand(self, ins: Instruction, word: str) -> str:
         try:
-            return expand_word(word, self.args | self.env, self.recipe.escape)
+            return expand_word(word, self.variables(), self.recipe.escape)
         except ExpansionError as exc:
-            raise self.fail(ins, f"cannot expand {word!r}: {exc}") from None
+            raise self.expansion_error(ins, word, exc) from None
 
     def expand_list(self, ins: Instruction, words: tuple[str, ...]) -> list[str]:
         out: list[str] = []
         for word in words:
             try:
-                out += expand_words(word, self.args | self.env, self.recipe.escape)
+                out += expand_words(word, self.variables(), self.recipe.escape)
             except ExpansionError as exc:
-                raise self.fail(ins, f"cannot expand {word!r}: {exc}") from None
+                raise self.expansion_error(ins, word, exc) from None
         return out
 
     def pairs(self, ins: Instruction) -> list[tuple[str, str]]:
@@ -109,7 +125,7 @@ class _Evaluator:
 
     def step(self, ins: Instruction) -> None:
         if ins.command in NEEDS_ENGINE:
-            raise self.fail(ins, NEEDS_ENGINE[ins.command])
+            raise self.fail(ins, *NEEDS_ENGINE[ins.command])
         if ins.command == "FROM":
             return self.do_from(ins)
         if ins.command == "ARG":
@@ -118,7 +134,8 @@ class _Evaluator:
             raise self.fail(ins, f"{ins.command} before FROM", hint="only ARG may come before FROM")
         handler = getattr(self, f"do_{ins.command.lower()}", None)
         if handler is None:
-            raise self.fail(ins, f"unknown instruction {ins.command}")
+            raise self.fail(ins, f"unknown instruction {ins.command}",
+                            hint="check the spelling; see the Dockerfile reference")
         handler(ins)
 
     def record(self, ins: Instruction, **changes: object) -> None:
@@ -134,26 +151,32 @@ class _Evaluator:
             raise self.fail(ins, f"FROM {base or '?'}: a cluster image is built FROM scratch",
                             hint="use FROM scratch; put images the app runs in images/shim/")
         self.seen_from = True
-        self.args = {}
+        # BuildKit and buildah give every Linux image a default PATH (sealos drops it at run)
+        self.env = {"PATH": DEFAULT_PATH}
+        self.scope["PATH"] = DEFAULT_PATH
+        self.out = replace(self.out, env=tuple(self.env.items()))
 
     def do_arg(self, ins: Instruction) -> None:
+        """BuildKit's rule: --build-arg, else the default, else (in the stage) the global
+        value; an ARG with none of these leaves its variable as it was (unset)."""
         for word in ins.words:
             name, has_default, default = word.partition("=")
             if name in self.build_args:
                 value = self.build_args[name]
             elif has_default:
                 value = self.expand(ins, default)
-            elif name in self.global_args:
+            elif self.seen_from and name in self.global_args:
                 value = self.global_args[name]
             else:
-                value = self.auto_args.get(name, "")
-            (self.args if self.seen_from else self.global_args)[name] = value
+                continue
+            self.variables()[name] = value
         if self.seen_from:
             self.record(ins)
 
     def do_env(self, ins: Instruction) -> None:
-        pairs = self.pairs(ins)
+        pairs = self.pairs(ins)  # every pair sees the variables from before this ENV
         self.env.update(pairs)
+        self.scope.update(pairs)
         self.record(ins, env=tuple(self.env.items()))
 
     def do_label(self, ins: Instruction) -> None:
@@ -171,13 +194,21 @@ class _Evaluator:
         self.record(ins, cmd=self.command_form(ins))
 
     def do_entrypoint(self, ins: Instruction) -> None:
-        self.record(ins, entrypoint=self.command_form(ins), cmd=None)
+        # Docker drops only a CMD inherited from the base image (scratch has none);
+        # a CMD set earlier in this Kubefile is kept.
+        self.record(ins, entrypoint=self.command_form(ins))
 
     def do_workdir(self, ins: Instruction) -> None:
         path = self.expand(ins, ins.words[0]) if ins.words else ""
         if not path:
-            raise self.fail(ins, "WORKDIR needs a path")
-        self.record(ins, working_dir=posixpath.join(self.out.working_dir or "/", path))
+            raise self.fail(ins, "WORKDIR needs a path", hint="e.g. WORKDIR /app")
+        # BuildKit keeps an absolute path as written; a relative one is joined and cleaned
+        working_dir = path if path.startswith("/") else _join(self.out.working_dir, path)
+        made = _join(working_dir, ".")  # it and its parents now exist as directories
+        while made != "/":
+            self.workdirs.add(made)
+            made = posixpath.dirname(made)
+        self.record(ins, working_dir=working_dir)
 
     def do_user(self, ins: Instruction) -> None:
         self.record(ins, user=self.expand(ins, ins.words[0]) if ins.words else "")
@@ -202,11 +233,10 @@ class _Evaluator:
             name, _, value = flag.partition("=")
             value = self.expand(ins, value)
             if name == "--chmod":
-                try:
-                    chmod = int(value, 8)
-                except ValueError:
-                    raise self.fail(ins, f"--chmod={value}: not an octal mode",
-                                    hint="use e.g. --chmod=0755") from None
+                chmod = _octal_mode(value)
+                if chmod is None:
+                    raise self.fail(ins, f"--chmod={value}: not an octal mode up to 7777",
+                                    hint="use e.g. --chmod=0755")
             elif name == "--chown":
                 if value not in ("0", "0:0", "root", "root:root"):
                     raise self.fail(ins, f"--chown={value}: layers are owned by 0:0",
@@ -215,23 +245,38 @@ class _Evaluator:
                 excludes.append(value)
             elif name != "--link":
                 raise self.fail(ins, f"{ins.command} {name} is not supported",
-                                hint=f"supported flags: {', '.join(COPY_FLAGS)}")
+                                hint=FLAG_HINTS.get(name, f"supported flags: {', '.join(COPY_FLAGS)}"))
         words = [self.expand(ins, w) for w in ins.words]
         if len(words) < 2:
-            raise self.fail(ins, f"{ins.command} needs at least one source and a destination")
+            raise self.fail(ins, f"{ins.command} needs at least one source and a destination",
+                            hint=f"e.g. {ins.command} charts charts")
         for src in words[:-1]:
             if "://" in src or src.startswith("git@"):
                 raise self.fail(ins, f"{ins.command} {src}: remote sources are not fetched here",
                                 hint="declare the download in clusterbuild.yaml and COPY its dest")
         raw_dest = words[-1]
-        dest = posixpath.normpath(posixpath.join(self.out.working_dir or "/", raw_dest))
-        if raw_dest.endswith(("/", "/.")) or raw_dest == ".":
+        dest = _join(self.out.working_dir, raw_dest)
+        if raw_dest.endswith(("/", "/.")) or raw_dest == "." or dest in self.workdirs:
             dest = dest.rstrip("/") + "/"
         op = CopyOp(tuple(words[:-1]), dest, chmod, tuple(excludes), self.recipe.where(ins),
                     " ".join(ins.original.split()), ins.command == "ADD")
         self.out = replace(self.out, steps=(*self.out.steps, op))
 
     do_add = do_copy
+
+
+def _join(working_dir: str, path: str) -> str:
+    """Go's path.Join(working_dir or "/", path): cleaned, one leading '/'."""
+    joined = posixpath.normpath(posixpath.join(working_dir or "/", path))
+    return "/" + joined.lstrip("/")
+
+
+def _octal_mode(text: str) -> int | None:
+    """Go's strconv.ParseUint(text, 8, 32), up to 0o7777 as BuildKit allows."""
+    if not text or text.strip("01234567"):
+        return None
+    mode = int(text, 8)
+    return mode if mode <= 0o7777 else None
 
 
 def evaluate(recipe: Recipe, platform: Platform, build_args: Mapping[str, str]) -> BuildRecipe:
