@@ -97,8 +97,6 @@ def _place(entry: FileEntry, image_path: str, source: Path | None, chmod: int | 
 
 def resolve_copy(op: CopyOp, context: Context, image_dirs: set[str]) -> list[Placed]:
     """What ``op`` puts into the image; ``image_dirs`` are directories earlier layers made."""
-    # A directory .dockerignore excludes still exists when it holds re-included files.
-    context = Context(context.root, {}).overlay(context.files)
     sources = [m for src in op.sources for m in _matches(op, context, _clean_source(op, src))]
     dest = op.dest.lstrip("/").rstrip("/")
     into_dir = op.dest.endswith("/") or len(sources) > 1 or dest in image_dirs or dest == ""

@@ -92,7 +92,8 @@ def walk_context(app_dir: Path, digests: Digester, digest_prefix: str) -> Contex
             files[rel] = _entry(app_dir, rel, st, digests, digest_prefix)
             if is_dir:
                 stack.append(rel)
-    return Context(app_dir, files)
+    # overlay adds the parents of re-included files: an excluded dir still holds them
+    return Context(app_dir, {}).overlay(files)
 
 
 def _entry(app_dir: Path, rel: str, st: os.stat_result, digests: Digester,
