@@ -40,7 +40,8 @@ A cluster image built with clusterbuild. Install it with `sealos run <registry>/
 """
 
 
-def _add_to_apps_yaml(path: Path, name: str, version: str) -> None:
+def _with_app(path: Path, name: str, version: str) -> str:
+    """The text of apps.yaml with the app added under ``apps:`` (comments kept)."""
     text = path.read_text(encoding="utf-8")
     match = re.search(r"^apps:[ \t]*(#.*)?$", text, flags=re.MULTILINE)
     if match is None:
@@ -49,7 +50,7 @@ def _add_to_apps_yaml(path: Path, name: str, version: str) -> None:
     indent = re.search(r"\n([ \t]+)\S", text[match.end():])
     pad = indent.group(1) if indent else "  "
     entry = f"\n{pad}{name}:\n{pad}{pad}versions: [\"{version}\"]"
-    path.write_text(text[:match.end()] + entry + text[match.end():], encoding="utf-8")
+    return text[:match.end()] + entry + text[match.end():]
 
 
 def scaffold_app(root: Path, name: str, version: str) -> list[str]:
@@ -64,6 +65,7 @@ def scaffold_app(root: Path, name: str, version: str) -> list[str]:
     app_dir = root / APPS_DIR / name / LATEST
     if (root / APPS_DIR / name).exists():
         raise InputError(f"{root / APPS_DIR / name} already exists", hint="choose another name")
+    new_apps_yaml = _with_app(apps_yaml, name, version)  # fails before anything is written
     files = {"Kubefile": KUBEFILE, "entrypoint.sh": ENTRYPOINT,
              f"manifests/{name}.yaml": MANIFEST, "README.md": README}
     for rel, template in files.items():
@@ -71,6 +73,6 @@ def scaffold_app(root: Path, name: str, version: str) -> list[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(template.format(name=name), encoding="utf-8")
     (app_dir / "entrypoint.sh").chmod(0o755)
-    _add_to_apps_yaml(apps_yaml, name, version)
+    apps_yaml.write_text(new_apps_yaml, encoding="utf-8")
     return [f"created {app_dir.relative_to(root)}/", f"added {name} {version} to {WORKSPACE_FILE}",
             f"next: clusterbuild plan {name}"]
