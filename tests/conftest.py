@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,36 +68,46 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Debian's docker-registry (distribution 2.8) on 127.0.0.1, anonymous, filesystem storage."""
+@contextmanager
+def running_registry(storage: Path, workdir: Path) -> Iterator[str]:
+    """Debian's docker-registry (distribution 2.8) on 127.0.0.1 serving ``storage`` anonymously."""
     binary = shutil.which("docker-registry")
     if binary is None:
         pytest.fail("docker-registry is not installed: run .ci/run or scripts/install.sh")
-    root = tmp_path_factory.mktemp("registry")
     port = free_port()
-    config = root / "config.yml"
+    config = workdir / f"registry-{port}.yml"
     config.write_text(
         "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
+        f"    rootdirectory: {storage}\n  delete:\n    enabled: true\n"
         f"http:\n  addr: 127.0.0.1:{port}\n")
     proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"http://{address}/v2/", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("docker-registry did not start")
-        time.sleep(0.1)
-    yield address
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        deadline = time.monotonic() + 20
+        while not _answers(address):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("docker-registry did not start")
+            time.sleep(0.1)
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _answers(address: str) -> bool:
+    try:
+        return httpx.get(f"http://{address}/v2/", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An empty anonymous docker-registry for the whole session."""
+    root = tmp_path_factory.mktemp("registry")
+    with running_registry(root / "data", root) as address:
+        yield address
 
 
 def tree_state(*roots: Path) -> dict[str, tuple[int, int]]:
