@@ -15,6 +15,7 @@ from clusterbuild.cache.file_digests import FileDigests
 from clusterbuild.cache.results import CacheIndex
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.errors import InputError
+from clusterbuild.execute.pulling import lazy_puller
 from clusterbuild.execute.records import CacheRecords
 from clusterbuild.execute.runner import Progress, StepRun, run_plan
 from clusterbuild.oci.platform import Platform
@@ -25,6 +26,7 @@ from clusterbuild.plan.status import Assessment, assess
 from clusterbuild.plan.steps import ExportStep
 from clusterbuild.workspace.load import LoadedWorkspace, load_workspace, select
 from clusterbuild.workspace.prepare import prepare
+from clusterbuild.workspace.scanning import scan_app
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Settings:
     platforms: tuple[Platform, ...] = ()
     archive: bool = False
     jobs: int = os.cpu_count() or 2
+    insecure_registries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,14 +66,18 @@ def _plan(settings: Settings, index: CacheIndex, digests_index: CacheIndex | Non
           ) -> tuple[Planned, FileDigests]:
     ws = load_workspace(settings.workspace)
     digests = FileDigests(digests_index, ws.root)
-    builds = [b for av in select(ws, list(settings.targets), settings.platforms)
-              for b in prepare(ws, av, digests)]
+    records = CacheRecords(index, BlobStore(settings.cache_dir))
+    builds = []
+    images = {}
+    for av in select(ws, list(settings.targets), settings.platforms):
+        app_builds = prepare(ws, av, digests)
+        builds += app_builds
+        images[(av.app, av.version)] = scan_app(ws, av, app_builds[0], records)
     archive_dir = ws.layout_dir / "archives" if settings.archive or ws.config.output.archive \
         else None
     options = PlanOptions(registry=ws.config.registry, layout=ws.layout_dir,
                           archive_dir=archive_dir, mtime=source_date_epoch())
-    plan = plan_builds(builds, options)
-    records = CacheRecords(index, BlobStore(settings.cache_dir))
+    plan = plan_builds(builds, options, images)
     return Planned(ws, plan, assess(plan, records)), digests
 
 
@@ -91,7 +98,7 @@ def apply_workspace(settings: Settings, progress: Progress) -> Applied:
         store.clean_temp()
         digests.save()
         ran = run_plan(planned.plan, planned.assessments, CacheRecords(index, store),
-                       settings.jobs, progress)
+                       settings.jobs, progress, lazy_puller(planned.workspace, settings))
         if any(isinstance(r.step, ExportStep) for r in ran):
             OciLayout(planned.workspace.layout_dir).prune()  # blobs of replaced images
     finally:

@@ -16,6 +16,7 @@ from clusterbuild.oci.model import Descriptor, MediaType
 from clusterbuild.oci.reference import Reference
 from clusterbuild.places.distribution import StoredImage, tree_entries
 from clusterbuild.plan.steps import LayerStep
+
 from conftest import apply_json, images, running_registry
 
 TOOLS = "docker.io/labring/hello-tools:v1.0.0"

@@ -32,6 +32,8 @@ TargetsArg = Annotated[list[str] | None, typer.Argument(
 PlatformOpt = Annotated[list[str] | None, typer.Option(
     "--platform", "-p", help="Only these platforms, e.g. linux/arm64 (repeatable).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+InsecureOpt = Annotated[list[str] | None, typer.Option(
+    "--insecure-registry", help="Reach this registry host over plain HTTP (repeatable).")]
 
 
 @app.callback()
@@ -78,13 +80,15 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
           = False,
           jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Steps run at once.")]
           = os.cpu_count() or 2,
+          insecure: InsecureOpt = None,
           as_json: JsonOpt = False) -> None:
     """Run the stale steps and write images to the OCI layout (default out/)."""
     from clusterbuild.cli.output import Printer, apply_json, print_summary
     from clusterbuild.workflow import apply_workspace
 
     printer = Printer(_state["verbose"])
-    settings = _settings(workspace, cache_dir, targets, platform, archive=archive, jobs=jobs)
+    settings = _settings(workspace, cache_dir, targets, platform, archive=archive, jobs=jobs,
+                         insecure_registries=tuple(insecure or ()))
     applied = apply_workspace(settings, printer if not as_json else _Quiet())
     if as_json:
         print(json.dumps(apply_json(applied), indent=2))
@@ -95,6 +99,22 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
 class _Quiet:
     def started(self, step: Any) -> None: ...
     def finished(self, step: Any, seconds: float) -> None: ...
+
+
+@app.command()
+def images(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
+           cache_dir: CacheOpt = None,
+           why: Annotated[bool, typer.Option("--why", help="Say where each image was found.")]
+           = False, as_json: JsonOpt = False) -> None:
+    """List the images each app ships in registry/ (what the build pulls)."""
+    from clusterbuild.cli.output import Printer, found_images, print_images
+    from clusterbuild.workflow import plan_workspace
+
+    planned = plan_workspace(_settings(workspace, cache_dir, targets, None))
+    if as_json:
+        print(json.dumps(found_images(planned), indent=2))
+    else:
+        print_images(planned, Printer(_state["verbose"]), why)
 
 
 @app.command()

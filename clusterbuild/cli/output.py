@@ -8,7 +8,7 @@ from typing import Any
 
 from clusterbuild.execute.runner import StepRun
 from clusterbuild.plan.status import Status
-from clusterbuild.plan.steps import ExportStep, Step
+from clusterbuild.plan.steps import ExportStep, PullStep, ScanStep, Step
 from clusterbuild.workflow import Applied, Planned
 
 
@@ -63,6 +63,10 @@ def print_plan(planned: Planned, printer: Printer) -> None:
 
 
 def _what(step: Step) -> str:
+    if isinstance(step, PullStep):
+        return step.reference
+    if isinstance(step, ScanStep):
+        return f"{len(step.found)} images"
     created_by = getattr(step, "created_by", "")
     if created_by:
         return created_by if len(created_by) <= 40 else created_by[:37] + "..."
@@ -116,3 +120,21 @@ def print_summary(applied: Applied, printer: Printer) -> None:
     total = len(applied.planned.plan)
     printer.line(f"{len(applied.ran)} steps ran, {total - len(applied.ran)} cached, "
                  f"{applied.seconds:.2f}s; layout: {applied.planned.workspace.layout_dir}")
+
+
+def found_images(planned: Planned) -> list[dict[str, Any]]:
+    """Every image each app version ships, with where it was found."""
+    out = []
+    for step in planned.plan.steps:
+        if isinstance(step, ScanStep):
+            for image in step.found:
+                out.append({"app": step.app, "version": step.version, **image})
+    return out
+
+
+def print_images(planned: Planned, printer: Printer, why: bool) -> None:
+    for image in found_images(planned):
+        printer.line(str(image["reference"]))
+        if why:
+            for source in image["sources"]:
+                printer.line(f"    {source}", "dim")

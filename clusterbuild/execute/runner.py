@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from clusterbuild.cache.store import BlobStore
@@ -19,9 +20,19 @@ from clusterbuild.execute.export import run_export
 from clusterbuild.execute.images import run_image, run_index
 from clusterbuild.execute.layers import run_layer
 from clusterbuild.execute.records import CacheRecords
+from clusterbuild.execute.registry import Puller, run_pull, run_registry, run_scan
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.status import Assessment, Status
-from clusterbuild.plan.steps import ExportStep, ImageStep, IndexStep, LayerStep, Step
+from clusterbuild.plan.steps import (
+    ExportStep,
+    ImageStep,
+    IndexStep,
+    LayerStep,
+    PullStep,
+    RegistryStep,
+    ScanStep,
+    Step,
+)
 
 Results = dict[str, dict[str, Any]]
 
@@ -37,15 +48,28 @@ class StepRun:
     seconds: float
 
 
-def _run_one(step: Step, store: BlobStore, results: Results) -> dict[str, Any]:
+@dataclass
+class RunContext:
+    store: BlobStore
+    results: Results
+    puller: Callable[[], Puller]  # made on first use: only pulls need the network
+
+
+def _run_one(step: Step, ctx: RunContext) -> dict[str, Any]:
     if isinstance(step, LayerStep):
-        return run_layer(step, store)
+        return run_layer(step, ctx.store)
     if isinstance(step, ImageStep):
-        return run_image(step, store, results)
+        return run_image(step, ctx.store, ctx.results)
     if isinstance(step, IndexStep):
-        return run_index(step, store, results)
+        return run_index(step, ctx.store, ctx.results)
     if isinstance(step, ExportStep):
-        return run_export(step, store, results)
+        return run_export(step, ctx.store, ctx.results)
+    if isinstance(step, ScanStep):
+        return run_scan(step)
+    if isinstance(step, PullStep):
+        return run_pull(step, ctx.puller(), ctx.store)
+    if isinstance(step, RegistryStep):
+        return run_registry(step, ctx.store, ctx.results)
     raise TypeError(f"no runner for {type(step).__name__}")
 
 
@@ -55,8 +79,9 @@ def _timed(fn: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
 
 
 def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecords,
-             jobs: int, progress: Progress) -> list[StepRun]:
+             jobs: int, progress: Progress, puller: Callable[[], Puller]) -> list[StepRun]:
     results: Results = {}
+    ctx = RunContext(records.store, results, puller)
     pending: list[Step] = []
     for step in plan.steps:
         if assessments[step.key].status is Status.FRESH:
@@ -74,8 +99,7 @@ def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecor
                 for step in [s for s in pending if all(n in results for n in s.needs)]:
                     pending.remove(step)
                     progress.started(step)
-                    running[pool.submit(_timed, lambda s=step: _run_one(  # type: ignore[misc]
-                        s, records.store, results))] = step
+                    running[pool.submit(_timed, partial(_run_one, step, ctx))] = step
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)

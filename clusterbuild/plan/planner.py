@@ -8,7 +8,6 @@ step. Layers equal across platforms are one step.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,8 +19,16 @@ from clusterbuild.oci.filetree import EntryKind, FileEntry, with_parents
 from clusterbuild.oci.model import ImageConfig, MediaType
 from clusterbuild.oci.platform import Platform
 from clusterbuild.plan.graph import Plan
-from clusterbuild.plan.steps import ExportStep, ImageStep, IndexStep, LayerStep
-from clusterbuild.workspace.context import Context
+from clusterbuild.plan.steps import (
+    ExportStep,
+    ImageStep,
+    IndexStep,
+    LayerStep,
+    PullStep,
+    RegistryStep,
+    ScanStep,
+)
+from clusterbuild.workspace.context import Context, ContextFile
 
 REGISTRY_DIR = "registry"
 
@@ -33,6 +40,15 @@ class PlatformBuild:
     platform: Platform
     recipe: BuildRecipe
     context: Context
+
+
+@dataclass(frozen=True)
+class AppImages:
+    """What an app version ships in registry/: found by its scan step."""
+
+    scan: ScanStep
+    references: tuple[str, ...]  # normalised, as stored under their tags
+    all_platforms: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,24 +92,59 @@ def _image_dirs(entries: Iterable[FileEntry]) -> set[str]:
     return {e.path for e in entries if e.kind is EntryKind.DIR}
 
 
-def plan_platform(plan: Plan, build: PlatformBuild, mtime: int) -> str:
+def _without_local_registry(context: Context) -> Context:
+    """The generated registry/ tree replaces whatever registry/ the app dir holds (a stale
+    tree from an earlier `sealos build` must never leak into the image)."""
+    files = {p: f for p, f in context.files.items()
+             if p != REGISTRY_DIR and not p.startswith(REGISTRY_DIR + "/")}
+    files[REGISTRY_DIR] = ContextFile(FileEntry(REGISTRY_DIR, EntryKind.DIR, 0o755), None)
+    return Context(context.root, files)
+
+
+def _registry_step(plan: Plan, build: PlatformBuild, images: AppImages, mtime: int) -> str:
+    platform = build.platform
+    pulls = [plan.add(PullStep(
+        app=build.app, version=build.version, platforms=(platform,),
+        slot=f"pull/-/-/{'all' if images.all_platforms else platform}/{ref}",
+        needs=(images.scan.key,), reference=ref, all_platforms=images.all_platforms))
+        for ref in images.references]
+    return plan.add(RegistryStep(
+        app=build.app, version=build.version, platforms=(platform,),
+        slot=f"registry/{build.app}/{build.version}/{platform}/0", needs=tuple(pulls),
+        references=images.references, mtime=mtime,
+        created_by=f"clusterbuild: registry/ with {len(images.references)} images"))
+
+
+def plan_platform(plan: Plan, build: PlatformBuild, mtime: int, images: AppImages | None) -> str:
     """Add the layer and image steps of one platform; return the image step key."""
     recipe = build.recipe
+    context = build.context if images is None else _without_local_registry(build.context)
+    registry_key = None if images is None else _registry_step(plan, build, images, mtime)
     layer_keys: list[str] = []
     layer_names: list[str] = []
     history: list[tuple[str, bool]] = []
     image_dirs: set[str] = set()
+
+    def add_layer(key: str, name: str) -> None:
+        layer_keys.append(key)
+        layer_names.append(name)
+        history.append((name, False))
+
     for item in recipe.steps:
         if isinstance(item, str):
             history.append((item, True))
             continue
-        placed = resolve_copy(item, build.context, image_dirs)
+        placed = resolve_copy(item, context, image_dirs)
         for part, media_type in _split_registry(placed):
+            if media_type is MediaType.LAYER_TAR and registry_key is not None:
+                add_layer(registry_key, item.created_by)  # the generated tree, where COPY put it
+                registry_key = None
+                continue
             step = _layer_step(build, len(layer_keys), part, media_type, item, mtime)
-            layer_keys.append(plan.add(step))
-            layer_names.append(item.created_by)
-            history.append((item.created_by, False))
+            add_layer(plan.add(step), item.created_by)
             image_dirs |= _image_dirs(step.entries)
+    if registry_key is not None:  # no COPY brings registry/ in: sealos needs it at the root
+        add_layer(registry_key, "clusterbuild: registry/")
     config = ImageConfig(
         platform=build.platform, created=created_timestamp(mtime),
         env=tuple(f"{k}={v}" for k, v in recipe.env), cmd=recipe.cmd,
@@ -110,29 +161,33 @@ def image_ref(registry: str, app: str, tag: str) -> str:
     return f"{registry}/{app}:{tag}"
 
 
-def plan_builds(builds: list[PlatformBuild], options: PlanOptions) -> Plan:
+def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
+                images: dict[tuple[str, str], AppImages] | None = None) -> Plan:
     plan = Plan()
     groups: dict[tuple[str, str], list[tuple[Platform, str]]] = {}
+    for found in (images or {}).values():
+        plan.add(found.scan)
     for build in builds:
-        key = plan_platform(plan, build, options.mtime)
+        app_images = (images or {}).get((build.app, build.version))
+        if app_images is not None and not app_images.references:
+            app_images = None
+        key = plan_platform(plan, build, options.mtime, app_images)
         groups.setdefault((build.app, build.version), []).append((build.platform, key))
-    for (app, version), images in groups.items():
-        platforms = tuple(p for p, _ in images)
+    for (app, version), per_platform in groups.items():
+        platforms = tuple(p for p, _ in per_platform)
+        image_keys = tuple(k for _, k in per_platform)
         index_key = plan.add(IndexStep(
             app=app, version=version, platforms=platforms, slot=f"index/{app}/{version}/-/0",
-            needs=tuple(k for _, k in images)))
+            needs=image_keys))
         archive = None
         if options.archive_dir is not None:
             archive = options.archive_dir / f"{app}-{version}.tar"
         plan.add(ExportStep(
             app=app, version=version, platforms=platforms, slot=f"export/{app}/{version}/-/0",
-            needs=(index_key, *(k for _, k in images)), layout=options.layout,
+            needs=(index_key, *image_keys), layout=options.layout,
             index_ref=image_ref(options.registry, app, version),
             platform_refs=tuple(image_ref(options.registry, app, f"{version}-{p.tag_suffix}")
                                 for p in platforms),
             archive=archive))
     return plan
 
-
-def image_path(dest: str) -> str:
-    return posixpath.normpath("/" + dest).lstrip("/")

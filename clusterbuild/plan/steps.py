@@ -106,3 +106,54 @@ class ExportStep(Step):
     @property
     def refs(self) -> tuple[str, ...]:
         return (self.index_ref, *self.platform_refs)
+
+
+@dataclass(frozen=True)
+class ScanStep(Step):
+    """Find the images an app version ships. Computed while planning (it reads only local
+    files), so that pulls can be planned; running it records the result."""
+
+    kind: ClassVar[str] = "scan"
+    files: tuple[tuple[str, str], ...] = ()  # (context path, content digest) of what is read
+    options: str = ""  # canonical JSON of the discovery options
+    engine: str = ""
+    found: tuple[dict[str, object], ...] = field(default=(), compare=False, hash=False)
+
+    def fingerprint(self) -> Fingerprint:
+        out = {f"file {path}": digest for path, digest in self.files}
+        out["app"] = f"{self.app}:{self.version}"  # results are reported per app version
+        out["options"] = value_digest(self.options)
+        out["engine"] = self.engine
+        return out
+
+
+@dataclass(frozen=True)
+class PullStep(Step):
+    """Pull one image (one platform, or every platform) into the content store."""
+
+    kind: ClassVar[str] = "pull"
+    reference: str = ""
+    all_platforms: bool = False
+
+    def fingerprint(self) -> Fingerprint:
+        platform = "all" if self.all_platforms else ",".join(str(p) for p in self.platforms)
+        return {"reference": self.reference, "platform": platform}
+
+    @property
+    def label(self) -> str:
+        return f"pull {self.reference} [{'all platforms' if self.all_platforms else self.platforms[0]}]"
+
+
+@dataclass(frozen=True)
+class RegistryStep(Step):
+    """Write the registry/ tree of one platform's images (``needs``: pull steps) as a layer."""
+
+    kind: ClassVar[str] = "registry"
+    references: tuple[str, ...] = ()  # as stored under their tags, same order as needs
+    mtime: int = 0
+    created_by: str = ""
+
+    def fingerprint(self) -> Fingerprint:
+        out = {f"image {ref}": key for ref, key in zip(self.references, self.needs, strict=True)}
+        out["mtime"] = str(self.mtime)
+        return out

@@ -11,7 +11,7 @@ variables ``app``, ``version``, ``arch``, ``os``, ``variant``, ``platform``,
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -58,6 +58,18 @@ class Output(Strict):
                           "<app>-<version>.tar as an oci-archive.")
 
 
+class Registries(Strict):
+    """How to reach registries when pulling images and pushing results."""
+
+    insecure: list[str] = Field(default_factory=list, description="Registry hosts reached over "
+                                "plain HTTP, e.g. 127.0.0.1:5000.")
+    ca_file: str | None = Field(default=None, description="Extra CA bundle (PEM) for registries "
+                                "with self-signed certificates.")
+    mirrors: dict[str, list[str]] = Field(default_factory=dict, description="Upstream registry "
+                                          "host -> mirror hosts tried first, e.g. docker.io: "
+                                          "[mirror.internal:5000].")
+
+
 class Workspace(Strict):
     """apps.yaml: the apps of a workspace and where their images go."""
 
@@ -66,6 +78,7 @@ class Workspace(Strict):
         description="Repository prefix of the images, e.g. docker.io/labring.")
     platforms: PlatformList = Field(default_factory=lambda: ["linux/amd64", "linux/arm64"])
     output: Output = Field(default_factory=Output)
+    registries: Registries = Field(default_factory=Registries)
     apps: dict[Annotated[str, Field(pattern=APP_NAME.pattern)], AppEntry] = Field(
         description="App name (a directory under applications/) to what to build.")
 
@@ -90,6 +103,24 @@ INPUT_KINDS: tuple[type[Strict], ...] = (FileInput,)
 Input = Annotated[FileInput, Field(discriminator="kind")]
 
 
+class ImageOptions(Strict):
+    """Which images the app ships in registry/ and how they are found."""
+
+    discover: Literal["full", "sealos", "off"] = Field(
+        default="full", description="full: render charts and walk YAML (finds more); sealos: "
+        "sealos build's line scan only; off: only the extra images.")
+    extra: list[str] = Field(default_factory=list, description="More images to ship (templated).")
+    exclude: list[str] = Field(default_factory=list, description="Images not to ship: "
+                               "references or patterns such as docker.io/library/busybox:*.")
+    profiles: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Named chart values rendered in addition to the "
+        "defaults, so images behind disabled features are shipped too.")
+    keep_digests: bool = Field(default=False, description="Keep @sha256 digests of tagged "
+                               "references (sealos drops them and copies by tag).")
+    all_platforms: bool = Field(default=False, description="Store every platform of each image "
+                                "(the whole index) instead of only the target platform.")
+
+
 class AppSpec(Strict):
     """clusterbuild.yaml in an app directory: declared inputs and build settings."""
 
@@ -98,5 +129,6 @@ class AppSpec(Strict):
     build_args: dict[str, str] = Field(
         default_factory=dict, description="Kubefile ARG values (templated); apps.yaml wins.")
     inputs: list[Input] = Field(default_factory=list, description="Declared inputs.")
+    images: ImageOptions = Field(default_factory=ImageOptions)
 
     _platforms = field_validator("platforms")(_check_platforms)

@@ -1,0 +1,154 @@
+"""Charts under ``charts/``: rendered like ``helm template``, then scanned.
+
+Each first-level directory of ``charts/`` and each first-level ``*tgz`` is a chart
+(as sealos reads them). Values: the chart's defaults plus the optional sibling
+``charts/<chart name>.values.yaml``; release ``dryrun``; hooks included; subcharts
+in the chart's own ``charts/`` rendered as their ``condition``/``tags`` say.
+
+    sealos mode   one render (the defaults), sealos' line scan of every template
+    full mode     line scan + YAML walk of that render, of a render with the
+                  ``helm_set`` values over it, and of one render per profile
+                  (over the defaults and ``helm_set``)
+
+Sources read ``charts/web (templates/deployment.yaml, release dryrun)``; the label
+is ``--set`` or ``profile <name>`` for the extra renders.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clusterbuild.discover.helm_opts import merge_values, values_from_flags
+from clusterbuild.discover.helm_render import check_dependencies, load_chart, render_chart, value_parsers
+from clusterbuild.discover.line_scan import scan_lines
+from clusterbuild.discover.model import DiscoverOptions, Hit
+from clusterbuild.discover.yaml_walk import walk_text
+from clusterbuild.errors import InputError
+
+if TYPE_CHECKING:
+    import helm_python
+
+CHARTS_DIR = "charts/"
+DEFAULT_LABEL = "release dryrun"
+ValueSet = tuple[str, dict[str, Any]]  # (label, values over the chart's own)
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    where: str  # context path: charts/web or charts/web-1.0.tgz
+    keys: tuple[str, ...]  # context paths of its files (the archive itself for a .tgz)
+
+    @property
+    def is_archive(self) -> bool:
+        return self.where.endswith("tgz")
+
+
+def find_charts(context: Mapping[str, Path]) -> list[ChartSource]:
+    """First-level ``charts/<dir>`` and ``charts/*tgz`` entries, sorted by path."""
+    entries: dict[str, list[str]] = {}
+    for key in context:
+        first, slash, _ = key.removeprefix(CHARTS_DIR).partition("/")
+        if key.startswith(CHARTS_DIR) and (slash or first.endswith("tgz")):
+            entries.setdefault(CHARTS_DIR + first, []).append(key)
+    return [ChartSource(where, tuple(sorted(keys))) for where, keys in sorted(entries.items())]
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    chart: ChartSource
+    path: Path  # a local directory or archive holding exactly the chart's files
+    label: str
+    values: dict[str, Any]
+    loaded: helm_python.Chart | None = None  # loaded already (for its name), not yet rendered
+
+
+def chart_hits(context: Mapping[str, Path], options: DiscoverOptions) -> list[Hit]:
+    """Every hit of every chart and render, in chart then render order.
+
+    Renders run on a thread per core (helm_python releases the GIL while rendering).
+    """
+    charts = find_charts(context)
+    if not charts:
+        return []
+    value_sets = _value_sets(context, options)
+    with tempfile.TemporaryDirectory(prefix="clusterbuild-charts-") as scratch, \
+            ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        def plan(chart: ChartSource) -> list[RenderJob]:
+            path = chart_path(chart, context, Path(scratch))
+            check_dependencies(path, chart.where)
+            loaded = load_chart(path, chart.where)
+            base = _sibling_values(loaded.name, context)
+            return [RenderJob(chart, path, label, merge_values(base, extra), None if number else loaded)
+                    for number, (label, extra) in enumerate(value_sets)]
+
+        def run(job: RenderJob) -> list[Hit]:
+            return list(_scan_render(job, options))
+
+        jobs = [job for chart_jobs in pool.map(plan, charts) for job in chart_jobs]
+        return [hit for hits in pool.map(run, jobs) for hit in hits]
+
+
+def _value_sets(context: Mapping[str, Path], options: DiscoverOptions) -> list[ValueSet]:
+    sets: list[ValueSet] = [(DEFAULT_LABEL, {})]
+    if options.mode == "sealos":
+        return sets
+    overrides = values_from_flags(options.helm_set, context, value_parsers()) if options.helm_set else {}
+    if overrides:
+        sets.append(("--set", overrides))
+    for name, profile in sorted(options.profiles.items()):
+        sets.append((f"profile {name}", merge_values(overrides, profile)))
+    return sets
+
+
+def _scan_render(job: RenderJob, options: DiscoverOptions) -> Iterator[Hit]:
+    loaded = job.loaded or load_chart(job.path, job.chart.where)
+    rendered = render_chart(loaded, job.values, where=job.chart.where, label=job.label,
+                            kube_version=options.kube_version)
+    for template, text in rendered.items():
+        source = f"{job.chart.where} ({template}, {job.label})"
+        yield from scan_lines(text, source, lines=False)
+        if options.mode == "full":
+            yield from walk_text(text, source, strict=False, lines=False)
+
+
+def _sibling_values(name: str, context: Mapping[str, Path]) -> dict[str, Any]:
+    """``charts/<chart name>.values.yaml``, read as Helm reads ``-f`` files."""
+    key = f"{CHARTS_DIR}{name}.values.yaml"
+    if key not in context:
+        return {}
+    return values_from_flags(("-f", key), context, value_parsers())
+
+
+def chart_path(chart: ChartSource, context: Mapping[str, Path], scratch: Path) -> Path:
+    """A local path holding exactly the chart's context files: its own directory when
+    that is so, else a copy under ``scratch``."""
+    if chart.is_archive:
+        return context[chart.where]
+    if f"{chart.where}/Chart.yaml" not in context:
+        raise InputError(f"{chart.where}: a directory of charts/ without Chart.yaml",
+                         hint="each first-level directory of charts/ must be a Helm chart")
+    prefix = f"{chart.where}/"
+    wanted = {key.removeprefix(prefix): context[key] for key in chart.keys}
+    root = context[f"{chart.where}/Chart.yaml"].parent
+    if all(path == root / name for name, path in wanted.items()) and _files_under(root) == set(wanted):
+        return root
+    target = scratch / chart.where
+    for name, path in wanted.items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target / name)
+    return target
+
+
+def _files_under(root: Path) -> set[str]:
+    found: set[str] = set()
+    for directory, _, names in os.walk(root):
+        relative = Path(directory).relative_to(root)
+        found.update((relative / name).as_posix() for name in names)
+    return found

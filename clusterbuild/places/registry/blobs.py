@@ -1,0 +1,160 @@
+"""Moving one blob between a registry and the content store, streamed and verified.
+
+Downloads go to a temp file of the store, hashed on the way; an interrupted body is
+resumed with ``Range`` when the server offers byte ranges, else fetched again; bytes that
+do not match the digest never enter the store. Uploads are monolithic (POST + PUT) up to
+the config's ``chunk_size`` and chunked (PATCH … + PUT) above it; a failed upload restarts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+
+from clusterbuild.cache.store import BlobStore, HashingWriter
+from clusterbuild.oci.model import Descriptor
+from clusterbuild.places.registry.auth import Scopes, pull_scope, push_scope
+from clusterbuild.places.registry.config import Endpoint
+from clusterbuild.places.registry.errors import RegistryError, error_from_transport
+from clusterbuild.places.registry.retry import backoff_delay
+from clusterbuild.places.registry.session import RegistrySession
+
+READ_SIZE = 1 << 20
+
+
+class _Restart(Exception):
+    """The partial download cannot be resumed: start over with a new temp file."""
+
+
+def download_blob(session: RegistrySession, endpoint: Endpoint, repository: str, blob: Descriptor,
+                  store: BlobStore) -> None:
+    doing = f"fetching blob {blob.digest}"
+    for restart in range(session.config.retries + 1):
+        try:
+            with store.writer() as out:
+                _fill(session, endpoint, repository, blob, out, doing)
+                if out.size != blob.size or out.digest != blob.digest:
+                    raise RegistryError(f"{doing}: received {out.size} bytes of digest {out.digest}, "
+                                        f"expected {blob.size} bytes", code="DIGEST_INVALID")
+            return
+        except _Restart:
+            time.sleep(backoff_delay(session.config, restart))
+    raise RegistryError(f"{doing}: the body kept breaking off", code="CONNECTION", temporary=True)
+
+
+def _fill(session: RegistrySession, endpoint: Endpoint, repository: str, blob: Descriptor,
+          out: HashingWriter, doing: str) -> None:
+    """Write the blob's bytes to ``out``, resuming broken bodies with Range requests."""
+    url, ranges, breaks = f"/v2/{repository}/blobs/{blob.digest}", False, 0
+    while True:
+        headers = {"Accept-Encoding": "identity"}
+        if out.size:
+            headers["Range"] = f"bytes={out.size}-"
+        response = session.request("GET", endpoint, url, pull_scope(repository), doing, headers=headers,
+                                   stream=True, ok=(200, 206))
+        try:
+            if out.size and not _resumes_at(response, out.size):
+                raise _Restart()
+            ranges = ranges or response.headers.get("accept-ranges", "").lower() == "bytes"
+            for chunk in response.iter_bytes():  # as received: a broken body keeps what arrived
+                out.write(chunk)
+                if out.size > blob.size:
+                    raise RegistryError(f"{doing}: the registry sent more than the {blob.size} bytes "
+                                        "the descriptor declares", code="SIZE_INVALID")
+            return
+        except httpx.TransportError as e:
+            breaks += 1
+            if breaks > session.config.retries:
+                raise error_from_transport(e, doing) from e
+            if not ranges or not out.size:
+                raise _Restart() from e
+            time.sleep(backoff_delay(session.config, breaks - 1))
+        finally:
+            response.close()
+
+
+def _resumes_at(response: httpx.Response, offset: int) -> bool:
+    content_range = response.headers.get("content-range", "")
+    return response.status_code == 206 and content_range.startswith(f"bytes {offset}-")
+
+
+def blob_exists(session: RegistrySession, endpoint: Endpoint, repository: str, blob: Descriptor) -> bool:
+    response = session.request("HEAD", endpoint, f"/v2/{repository}/blobs/{blob.digest}",
+                               push_scope(repository), f"checking for blob {blob.digest}", ok=(200, 404))
+    return response.status_code == 200
+
+
+def mount_blob(session: RegistrySession, endpoint: Endpoint, repository: str, blob: Descriptor,
+               source: str) -> str | None:
+    """Mount ``blob`` from repository ``source``; None when mounted, else an upload location."""
+    response = session.request("POST", endpoint, f"/v2/{repository}/blobs/uploads/",
+                               push_scope(repository, source), f"mounting blob {blob.digest} from {source}",
+                               params={"mount": str(blob.digest), "from": source}, ok=(201, 202))
+    return None if response.status_code == 201 else _location(response)
+
+
+def _location(response: httpx.Response) -> str:
+    location = response.headers.get("location")
+    if not location:
+        raise RegistryError(f"{response.request.method} {response.request.url.path}: "
+                            "the registry gave no upload location", code="BLOB_UPLOAD_INVALID")
+    return str(response.url.join(location))
+
+
+def _chunks(path: Path, start: int, length: int) -> Callable[[], Iterator[bytes]]:
+    def read() -> Iterator[bytes]:
+        with open(path, "rb") as f:
+            f.seek(start)
+            left = length
+            while left > 0:
+                data = f.read(min(READ_SIZE, left))
+                if not data:
+                    raise RegistryError(f"{path}: the blob is shorter than its descriptor says")
+                left -= len(data)
+                yield data
+    return read
+
+
+def upload_blob(session: RegistrySession, endpoint: Endpoint, repository: str, blob: Descriptor,
+                store: BlobStore, location: str | None = None) -> None:
+    """Upload a blob of the store; restart the whole upload on a temporary failure."""
+    doing = f"uploading blob {blob.digest}"
+    scopes = push_scope(repository)
+    for attempt in range(session.config.retries + 1):
+        try:
+            if location is None:
+                started = session.request("POST", endpoint, f"/v2/{repository}/blobs/uploads/", scopes,
+                                          doing, ok=(202,))
+                location = _location(started)
+            _send(session, endpoint, scopes, blob, store.path(blob.digest), location, doing)
+            return
+        except RegistryError as e:
+            if not e.temporary or attempt == session.config.retries:
+                raise
+            location = None
+            time.sleep(backoff_delay(session.config, attempt))
+
+
+def _send(session: RegistrySession, endpoint: Endpoint, scopes: Scopes, blob: Descriptor, path: Path,
+          location: str, doing: str) -> None:
+    chunk, offset = session.config.chunk_size, 0
+    octets = {"Content-Type": "application/octet-stream"}
+    if blob.size > chunk:
+        while offset < blob.size:
+            length = min(chunk, blob.size - offset)
+            headers = {**octets, "Content-Length": str(length),
+                       "Content-Range": f"{offset}-{offset + length - 1}"}
+            patched = session.request("PATCH", endpoint, location, scopes, doing, headers=headers,
+                                      content=_chunks(path, offset, length), ok=(202,), attempts=1)
+            location, offset = _location(patched), offset + length
+    rest = blob.size - offset
+    url = str(httpx.URL(location).copy_merge_params({"digest": str(blob.digest)}))
+    done = session.request("PUT", endpoint, url, scopes, doing,
+                           headers={**octets, "Content-Length": str(rest)},
+                           content=_chunks(path, offset, rest) if rest else b"", ok=(201,), attempts=1)
+    told = done.headers.get("docker-content-digest", "")
+    if told and told != str(blob.digest):
+        raise RegistryError(f"{doing}: the registry stored it as {told}", code="DIGEST_INVALID")

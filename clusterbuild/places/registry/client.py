@@ -1,0 +1,94 @@
+"""The registry client: resolve, pull, push and copy images (OCI and Docker schema 2).
+
+One client holds one HTTP connection pool, the tokens it obtained, and where it saw
+blobs (for cross-repository mounts); it is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from types import TracebackType
+
+import httpx
+
+from clusterbuild.cache.store import BlobStore
+from clusterbuild.oci.digest import Digest
+from clusterbuild.oci.model import Descriptor, to_bytes
+from clusterbuild.oci.platform import Platform
+from clusterbuild.oci.reference import Reference
+from clusterbuild.places.registry.config import RegistryConfig
+from clusterbuild.places.registry.credentials import Credentials
+from clusterbuild.places.registry.errors import RegistryError
+from clusterbuild.places.registry.locations import BlobLocations
+from clusterbuild.places.registry.manifests import Resolved
+from clusterbuild.places.registry.platform_match import host_platform
+from clusterbuild.places.registry.pull import PulledImage, Puller
+from clusterbuild.places.registry.push import Pusher
+from clusterbuild.places.registry.resolve import Resolver
+from clusterbuild.places.registry.session import RegistrySession
+
+
+class RegistryClient:
+    def __init__(self, config: RegistryConfig | None = None, credentials: Credentials | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        """``credentials=None`` is anonymous access; pass ``Credentials()`` for the user's logins."""
+        self.config = config or RegistryConfig()
+        self._session = RegistrySession(self.config, credentials, transport)
+        self._locations = BlobLocations()
+        self._resolver = Resolver(self._session)
+        self._puller = Puller(self._resolver, self._locations)
+        self._pusher = Pusher(self._session, self._locations)
+
+    def __repr__(self) -> str:
+        return f"RegistryClient({self.config!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    def resolve(self, ref: Reference) -> Resolved:
+        """The manifest or index ``ref`` names (by tag or digest): media type, digest, size, bytes."""
+        try:
+            return self._resolver.resolve(ref)[0]
+        except RegistryError as e:
+            raise e.within(f"resolving {ref}") from e
+
+    def pull(self, refs: Sequence[Reference], platforms: Sequence[Platform] | None,
+             store: BlobStore) -> dict[Reference, PulledImage]:
+        """Store each reference's index, manifests and blobs for ``platforms`` (all when None)."""
+        return self._puller.pull(refs, platforms, store)
+
+    def push(self, target: Reference, root: Descriptor, store: BlobStore) -> Digest:
+        """Push the image or index ``root`` (everything it needs in ``store``); the registry's digest."""
+        return self._pusher.push(target, root, store)
+
+    def copy(self, src: Reference, dst: Reference, store: BlobStore, all_platforms: bool = True,
+             platforms: Sequence[Platform] | None = None) -> Digest:
+        """Copy ``src`` to ``dst`` through the store. Without ``all_platforms`` only ``platforms``
+        (default: this machine's) are copied: one manifest as is, several as a reduced index."""
+        wanted = None if all_platforms else list(platforms or [host_platform()])
+        pulled = self.pull([src], wanted, store)[src]
+        root = pulled.root
+        if wanted is not None and len(pulled.images) == 1:
+            root = pulled.images[0].manifest
+        elif wanted is not None and len(pulled.images) > 1:
+            root = reduced_index(store, pulled)
+        return self.push(dst, root, store)
+
+
+def reduced_index(store: BlobStore, pulled: PulledImage) -> Descriptor:
+    """The pulled index with only the selected manifests (a new index, of the same media type)."""
+    index = json.loads(store.read_bytes(pulled.root.digest))
+    keep = {str(image.manifest.digest) for image in pulled.images}
+    if {m["digest"] for m in index["manifests"]} <= keep:
+        return pulled.root
+    index["manifests"] = [m for m in index["manifests"] if m["digest"] in keep]
+    data = to_bytes(index)
+    return Descriptor(pulled.root.media_type, store.put_bytes(data), len(data))

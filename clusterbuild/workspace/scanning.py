@@ -1,0 +1,99 @@
+"""Which images an app version ships: the scan step, computed while planning.
+
+Scanning reads only local files (charts, manifests, image lists), so ``plan``
+can run it and show every pull; a recorded result with the same key is reused.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import replace
+from typing import Any, Protocol
+
+from clusterbuild.errors import ConfigError
+from clusterbuild.kubefile.evaluate import BuildRecipe
+from clusterbuild.oci.filetree import EntryKind
+from clusterbuild.oci.reference import Reference, ReferenceError
+from clusterbuild.plan.planner import AppImages, PlatformBuild
+from clusterbuild.plan.steps import ScanStep
+from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
+from clusterbuild.workspace.prepare import template_variables
+from clusterbuild.workspace.templates import render
+
+SCANNED = ("charts/", "manifests/", "images/")
+IGNORE_FILE = ".sealignore"
+
+
+class ScanResults(Protocol):
+    def result(self, key: str) -> dict[str, Any] | None: ...
+
+
+def _options(av: AppVersion, recipe: BuildRecipe) -> Any:
+    from clusterbuild.discover import DiscoverOptions, helm_opts_from_env
+
+    spec = av.spec.images
+    return DiscoverOptions(mode="sealos" if spec.discover == "sealos" else "full",
+                           keep_digests=spec.keep_digests, profiles=spec.profiles,
+                           helm_set=helm_opts_from_env(dict(recipe.env)))
+
+
+def _scan_step(av: AppVersion, build: PlatformBuild, options: Any,
+               extra: list[dict[str, Any]]) -> tuple[ScanStep, dict[str, Any]]:
+    from clusterbuild.discover import ENGINE_VERSION
+
+    files = {path: item for path, item in build.context.files.items()
+             if options is not None and item.entry.kind is EntryKind.FILE
+             and item.source is not None and (path.startswith(SCANNED) or path == IGNORE_FILE)}
+    settings = {"discover": av.spec.images.discover, "exclude": av.spec.images.exclude,
+                "extra": extra, "options": options.fingerprint() if options is not None else None}
+    step = ScanStep(
+        app=av.app, version=av.version, platforms=av.platforms,
+        slot=f"scan/{av.app}/{av.version}/-/0",
+        files=tuple(sorted((p, str(f.entry.digest)) for p, f in files.items())),
+        options=json.dumps(settings, sort_keys=True), engine=ENGINE_VERSION)
+    return step, {p: f.source for p, f in files.items()}
+
+
+def _extra(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild) -> list[dict[str, Any]]:
+    variables = template_variables(ws, av, build.platform)
+    out = []
+    for n, text in enumerate(av.spec.images.extra):
+        field = f"images.extra[{n}]"
+        value = render(text, variables, av.spec_path, field)
+        try:
+            ref = Reference.parse(value)
+        except ReferenceError as exc:
+            raise ConfigError(av.spec_path, field, str(exc),
+                              hint="e.g. docker.io/library/nginx:1.27") from None
+        out.append({"reference": str(ref.tagged()), "sources": [f"clusterbuild.yaml {field}"]})
+    return out
+
+
+def _merge(found: list[dict[str, Any]], exclude: list[str]) -> tuple[dict[str, object], ...]:
+    merged: dict[str, set[str]] = {}
+    for item in found:
+        if not any(fnmatch.fnmatchcase(item["reference"], pattern) for pattern in exclude):
+            merged.setdefault(item["reference"], set()).update(item["sources"])
+    return tuple({"reference": ref, "sources": sorted(src)} for ref, src in sorted(merged.items()))
+
+
+def scan_app(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild,
+             records: ScanResults) -> AppImages:
+    """The scan step of ``av`` (read from ``build``, its first platform) and what it found."""
+    options = _options(av, build.recipe) if av.spec.images.discover != "off" else None
+    extra = _extra(ws, av, build)
+    step, paths = _scan_step(av, build, options, extra)
+    recorded = records.result(step.key)
+    if recorded is not None:
+        images = tuple(recorded["images"])
+    else:
+        found = extra[:]
+        if options is not None:
+            from clusterbuild.discover import discover_images
+
+            found += [{"reference": str(f.reference), "sources": list(f.sources)}
+                      for f in discover_images(paths, options)]
+        images = _merge(found, av.spec.images.exclude)
+    step = replace(step, found=images)
+    return AppImages(step, tuple(str(i["reference"]) for i in images), av.spec.images.all_platforms)

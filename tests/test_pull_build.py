@@ -1,0 +1,97 @@
+"""Images found in an app are pulled from a real registry into its registry/ tree."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conftest import apply_json, cli, copy_workspace, images, running_registry
+
+TOOLS = "docker.io/labring/hello-tools:v1.0.0"
+
+
+def skopeo(*args: str) -> str:
+    proc = subprocess.run(["skopeo", *args], capture_output=True, text=True)
+    assert proc.returncode == 0, f"skopeo {' '.join(args)}: {proc.stderr}"
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def seeded(registry: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Two multi-arch images in the test registry (our own example images, pushed by skopeo)."""
+    ws = copy_workspace(tmp_path_factory.mktemp("seed") / "ws")
+    built = images(apply_json(ws))
+    refs = {"hello": f"{registry}/seed/hello:1", "chart": f"{registry}/seed/chart:2"}
+    sources = {"hello": TOOLS, "chart": "docker.io/labring/hello-chart:v0.1.0"}
+    for name, ref in refs.items():
+        skopeo("copy", "--all", "--dest-tls-verify=false", f"oci:{ws / 'out'}:{sources[name]}",
+               f"docker://{ref}")
+    return {"registry": registry, **refs,
+            "hello-index": built[TOOLS], "hello-amd64": built[f"{TOOLS}-amd64"]}
+
+
+def _add_app(ws: Path, seeded: dict[str, str], all_platforms: bool = False) -> None:
+    app = ws / "applications/with-images/latest"
+    (app / "images/shim").mkdir(parents=True)
+    (app / "images/shim/list").write_text(f"# extra images\n{seeded['hello']}\n")
+    (app / "manifests").mkdir()
+    (app / "manifests/deploy.yaml").write_text(
+        "kind: Pod\nspec:\n  containers:\n    - name: x\n"
+        f"      image: \"{seeded['chart']}\"  # the app\n")
+    (app / "Kubefile").write_text("FROM scratch\nCOPY . .\nCMD [\"kubectl apply -f manifests\"]\n")
+    if all_platforms:
+        (app / "clusterbuild.yaml").write_text("images:\n  all_platforms: true\n")
+    text = (ws / "apps.yaml").read_text()
+    text = text.replace("apps:\n", f"registries:\n  insecure: [\"{seeded['registry']}\"]\napps:\n")
+    (ws / "apps.yaml").write_text(text + "  with-images:\n    versions: [\"v1\"]\n")
+
+
+def _registry_root(layout: Path, ref: str, tmp: Path) -> Path:
+    """Unpack the image's layers (as copied out by skopeo) into a directory."""
+    copied = tmp / "copied"
+    copied.mkdir(parents=True)
+    skopeo("copy", f"oci:{layout}:{ref}", f"dir:{copied}")
+    root = tmp / "root"
+    for layer in json.loads((copied / "manifest.json").read_text())["layers"]:
+        with tarfile.open(copied / layer["digest"].split(":")[1]) as tar:
+            tar.extractall(root, filter="tar")
+    return root
+
+
+def test_found_images_are_pulled_into_the_registry_tree(tmp_path: Path, seeded: dict[str, str]) -> None:
+    ws = copy_workspace(tmp_path / "ws")
+    _add_app(ws, seeded)
+    listed = cli("images", "-C", str(ws), "with-images", "--why").stdout
+    assert seeded["hello"] in listed and "images/shim/list:2" in listed
+    assert seeded["chart"] in listed and "manifests/deploy.yaml:5" in listed
+
+    result = apply_json(ws, "with-images")
+    pulls = sorted((r["platforms"][0], r["slot"]) for r in result["ran"] if r["kind"] == "pull")
+    assert len(pulls) == 4  # two images x two platforms
+    ref = "docker.io/labring/with-images:v1-amd64"
+    root = _registry_root(ws / "out", ref, tmp_path / "amd64")
+    with running_registry(root / "registry", tmp_path) as address:
+        served = f"docker://{address}/seed/hello:1"
+        raw = skopeo("inspect", "--raw", "--tls-verify=false", served).encode()
+        assert "sha256:" + hashlib.sha256(raw).hexdigest() == seeded["hello-amd64"]
+        skopeo("copy", "--src-tls-verify=false", served, f"dir:{tmp_path / 'pulled'}")
+        skopeo("inspect", "--tls-verify=false", f"docker://{address}/seed/chart:2")
+    assert apply_json(ws, "with-images")["ran"] == []
+
+
+def test_all_platforms_stores_the_whole_index(tmp_path: Path, seeded: dict[str, str]) -> None:
+    ws = copy_workspace(tmp_path / "ws")
+    _add_app(ws, seeded, all_platforms=True)
+    result = apply_json(ws, "with-images")
+    assert sum(r["kind"] == "pull" for r in result["ran"]) == 2  # one per image, all platforms
+    root = _registry_root(ws / "out", "docker.io/labring/with-images:v1-arm64", tmp_path / "arm64")
+    with running_registry(root / "registry", tmp_path) as address:
+        served = f"docker://{address}/seed/hello:1"
+        raw = skopeo("inspect", "--raw", "--tls-verify=false", served).encode()
+        assert "sha256:" + hashlib.sha256(raw).hexdigest() == seeded["hello-index"]
+        skopeo("copy", "--all", "--src-tls-verify=false", served, f"oci:{tmp_path / 'all'}:x")
