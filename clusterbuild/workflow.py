@@ -15,7 +15,7 @@ from clusterbuild.cache.file_digests import FileDigests
 from clusterbuild.cache.results import CacheIndex
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.errors import InputError
-from clusterbuild.execute.pulling import lazy_puller
+from clusterbuild.execute.pulling import lazy_registry
 from clusterbuild.execute.records import CacheRecords
 from clusterbuild.execute.runner import Progress, StepRun, run_plan
 from clusterbuild.oci.platform import Platform
@@ -38,6 +38,8 @@ class Settings:
     archive: bool = False
     jobs: int = os.cpu_count() or 2
     insecure_registries: tuple[str, ...] = ()
+    push: bool = False
+    push_to: str | None = None  # repository prefix overriding apps.yaml's registry
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,9 @@ def _plan(settings: Settings, index: CacheIndex, digests_index: CacheIndex | Non
         images[(av.app, av.version)] = scan_app(ws, av, app_builds[0], records)
     archive_dir = ws.layout_dir / "archives" if settings.archive or ws.config.output.archive \
         else None
+    push_to = (settings.push_to or ws.config.registry) if settings.push else None
     options = PlanOptions(registry=ws.config.registry, layout=ws.layout_dir,
-                          archive_dir=archive_dir, mtime=source_date_epoch())
+                          archive_dir=archive_dir, mtime=source_date_epoch(), push_to=push_to)
     plan = plan_builds(builds, options, images)
     return Planned(ws, plan, assess(plan, records)), digests
 
@@ -98,7 +101,7 @@ def apply_workspace(settings: Settings, progress: Progress) -> Applied:
         store.clean_temp()
         digests.save()
         ran = run_plan(planned.plan, planned.assessments, CacheRecords(index, store),
-                       settings.jobs, progress, lazy_puller(planned.workspace, settings))
+                       settings.jobs, progress, lazy_registry(planned.workspace, settings))
         if any(isinstance(r.step, ExportStep) for r in ran):
             OciLayout(planned.workspace.layout_dir).prune()  # blobs of replaced images
     finally:

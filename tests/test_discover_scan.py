@@ -142,3 +142,10 @@ def test_options_fingerprint_is_json() -> None:
     assert json.loads(json.dumps(options.fingerprint()))["profiles"] == {"a": {}, "b": {"x": {"y": [1, 2]}}}
     with pytest.raises(ValueError, match="mode must be"):
         DiscoverOptions(mode="Full")  # type: ignore[arg-type]
+
+
+def test_walk_ignores_scalars_that_are_not_strings() -> None:
+    text = "containers:\n  - {name: a, image: null}\n  - {name: b, image: 5}\n  - {name: c, image: ''}\n"
+    assert list(walk_text(text, "m.yaml", strict=True)) == []
+    assert [str(hit.reference) for hit in walk_text("image: '5'\n", "m.yaml", strict=True)] == [
+        "docker.io/library/5:latest"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -95,3 +97,42 @@ def test_all_platforms_stores_the_whole_index(tmp_path: Path, seeded: dict[str, 
         raw = skopeo("inspect", "--raw", "--tls-verify=false", served).encode()
         assert "sha256:" + hashlib.sha256(raw).hexdigest() == seeded["hello-index"]
         skopeo("copy", "--all", "--src-tls-verify=false", served, f"oci:{tmp_path / 'all'}:x")
+
+
+def test_apply_push_sends_every_platform_and_the_index(workspace: Path, registry: str) -> None:
+    prefix = f"{registry}/pushed"
+    result = apply_json(workspace, "hello-tools", "--push-to", prefix,
+                        "--insecure-registry", registry)
+    assert sum(r["kind"] == "push" for r in result["ran"]) == 1
+    ours = images(result)
+    for tag in ("v1.0.0", "v1.0.0-amd64", "v1.0.0-arm64"):
+        raw = skopeo("inspect", "--raw", "--tls-verify=false",
+                     f"docker://{prefix}/hello-tools:{tag}").encode()
+        assert "sha256:" + hashlib.sha256(raw).hexdigest() == ours[f"docker.io/labring/hello-tools:{tag}"]
+    again = apply_json(workspace, "hello-tools", "--push-to", prefix, "--insecure-registry", registry)
+    assert again["ran"] == []
+
+
+def test_sync_copies_every_platform(tmp_path: Path, seeded: dict[str, str]) -> None:
+    registry = seeded["registry"]
+    with running_registry(tmp_path / "second", tmp_path) as second:
+        out = cli("sync", seeded["hello"], f"{second}/mirror/hello:1", "-C", str(tmp_path),
+                  "--insecure-registry", registry, "--insecure-registry", second).stdout
+        assert out.split()[-1] == seeded["hello-index"]
+        raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{second}/mirror/hello:1")
+        assert "sha256:" + hashlib.sha256(raw.encode()).hexdigest() == seeded["hello-index"]
+    bad = cli("sync", "not a ref", "x/y:1", "-C", str(tmp_path), check=False)
+    assert bad.returncode == 3 and "source" in bad.stderr
+
+
+def test_login_stores_credentials_privately(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = subprocess.run(
+        [sys.executable, "-m", "clusterbuild", "login", "registry.example.com", "-u", "bot",
+         "--password-stdin"], input="s3cret\n", capture_output=True, text=True,
+        env={**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")})
+    assert proc.returncode == 0, proc.stderr
+    assert "s3cret" not in proc.stdout + proc.stderr
+    stored = next(home.rglob("auth.json"))
+    assert stored.stat().st_mode & 0o777 == 0o600
+    assert "registry.example.com" in json.loads(stored.read_text())["auths"]

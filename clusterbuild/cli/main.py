@@ -81,6 +81,11 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
           jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Steps run at once.")]
           = os.cpu_count() or 2,
           insecure: InsecureOpt = None,
+          push: Annotated[bool, typer.Option("--push", help="Push each platform image and the "
+                                             "index to the registry of apps.yaml.")] = False,
+          push_to: Annotated[str | None, typer.Option(
+              "--push-to", help="Push under this repository prefix instead, e.g. "
+              "registry.internal:5000/labring (implies --push).")] = None,
           as_json: JsonOpt = False) -> None:
     """Run the stale steps and write images to the OCI layout (default out/)."""
     from clusterbuild.cli.output import Printer, apply_json, print_summary
@@ -88,7 +93,8 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
 
     printer = Printer(_state["verbose"])
     settings = _settings(workspace, cache_dir, targets, platform, archive=archive, jobs=jobs,
-                         insecure_registries=tuple(insecure or ()))
+                         insecure_registries=tuple(insecure or ()), push=push or bool(push_to),
+                         push_to=push_to)
     applied = apply_workspace(settings, printer if not as_json else _Quiet())
     if as_json:
         print(json.dumps(apply_json(applied), indent=2))
@@ -115,6 +121,37 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
         print(json.dumps(found_images(planned), indent=2))
     else:
         print_images(planned, Printer(_state["verbose"]), why)
+
+
+@app.command()
+def sync(source: Annotated[str, typer.Argument(help="Image to copy, e.g. quay.io/x/y:1.")],
+         target: Annotated[str, typer.Argument(help="Where to, e.g. registry.internal/x/y:1.")],
+         all_platforms: Annotated[bool, typer.Option("--all/--platform-only", help="Every "
+                                                     "platform (default), or only --platform.")]
+         = True,
+         platform: PlatformOpt = None, workspace: WorkspaceOpt = Path("."),
+         cache_dir: CacheOpt = None, insecure: InsecureOpt = None) -> None:
+    """Copy an image between registries, all platforms by default (the bot's /imagesync)."""
+    from clusterbuild.registry_commands import sync_image
+
+    settings = _settings(workspace, cache_dir, None, platform,
+                         insecure_registries=tuple(insecure or ()))
+    print(sync_image(settings, source, target, all_platforms))
+
+
+@app.command()
+def login(registry: Annotated[str, typer.Argument(help="Registry host, e.g. docker.io.")],
+          username: Annotated[str, typer.Option("--username", "-u")],
+          password_stdin: Annotated[bool, typer.Option(
+              "--password-stdin", help="Read the password from standard input.")] = False) -> None:
+    """Store credentials for a registry in ~/.config/clusterbuild/auth.json (mode 0600)."""
+    from clusterbuild.registry_commands import store_login
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True)
+    print(store_login(registry, username, password))
 
 
 @app.command()

@@ -108,7 +108,7 @@ def _value_sets(context: Mapping[str, Path], options: DiscoverOptions) -> list[V
 
 
 def _scan_render(job: RenderJob, options: DiscoverOptions) -> Iterator[Hit]:
-    loaded = job.loaded or load_chart(job.path, job.chart.where)
+    loaded = job.loaded if job.loaded is not None else load_chart(job.path, job.chart.where)
     rendered = render_chart(loaded, job.values, where=job.chart.where, label=job.label,
                             kube_version=options.kube_version)
     for template, text in rendered.items():

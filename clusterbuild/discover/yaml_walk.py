@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, TypeGuard
 
 import yaml
 
@@ -34,6 +34,7 @@ Candidate = tuple[int, str, Rule]  # (0-based line in the document, text, rule)
 _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$|^---[ \t]", re.MULTILINE)
 _TEMPLATED = re.compile(r"\{\{|\$\{|\$\(|[<>\s]")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR = "tag:yaml.org,2002:str"
 
 
 def walk_text(text: str, source: str, *, strict: bool, lines: bool = True) -> Iterator[Hit]:
@@ -87,7 +88,7 @@ def _keyed(key: str, value: yaml.Node, container: bool) -> Iterator[Candidate]:
         composed = _compose(value)
         if composed:
             yield line, composed, "plain"
-    elif not isinstance(value, yaml.ScalarNode) or not isinstance(value.value, str):
+    elif not _is_text(value):  # a list, a map, or null/true/5: names no image
         if container and isinstance(value, yaml.SequenceNode):
             yield from _container_list(key, value)
     elif key == "image":
@@ -102,13 +103,16 @@ def _container_list(key: str, value: yaml.SequenceNode) -> Iterator[Candidate]:
         if key == "env" and isinstance(item, yaml.MappingNode):
             fields = {k.value: v for k, v in item.value if isinstance(k, yaml.ScalarNode)}
             name, text = fields.get("name"), fields.get("value")
-            if isinstance(name, yaml.ScalarNode) and isinstance(text, yaml.ScalarNode) \
-                    and "IMAGE" in str(name.value).upper():
+            if isinstance(name, yaml.ScalarNode) and _is_text(text) and "IMAGE" in str(name.value).upper():
                 yield text.start_mark.line, str(text.value), "explicit"
-        elif key in COMMAND_LISTS and isinstance(item, yaml.ScalarNode):
+        elif key in COMMAND_LISTS and _is_text(item):
             flag, equals, text = str(item.value).partition("=")
             if flag.startswith("-") and equals:
                 yield item.start_mark.line, text, "flag"
+
+
+def _is_text(node: yaml.Node | None) -> TypeGuard[yaml.ScalarNode]:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _STR
 
 
 def _compose(node: yaml.MappingNode) -> str:

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from clusterbuild.cache.store import BlobStore
-from clusterbuild.oci.model import MediaType
+from clusterbuild.oci.digest import Digest
+from clusterbuild.oci.model import Descriptor, MediaType
 from clusterbuild.oci.platform import Platform
 from clusterbuild.oci.reference import Reference
 from clusterbuild.places.distribution import StoredImage
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 _INDEXES = {MediaType.INDEX.value, MediaType.DOCKER_LIST.value}
 
 
-class ClientPuller:
+class RegistryAccess:
     def __init__(self, client: RegistryClient) -> None:
         self.client = client
 
@@ -35,6 +36,9 @@ class ClientPuller:
             return StoredImage(ref, pulled.root, (pulled.root, *manifests), blobs)
         return StoredImage(ref, manifests[0], manifests, blobs)
 
+    def push(self, target: Reference, root: Descriptor, store: BlobStore) -> Digest:
+        return self.client.push(target, root, store)
+
 
 def registry_config(ws: LoadedWorkspace, settings: Settings) -> RegistryConfig:
     from clusterbuild.places.registry import RegistryConfig
@@ -47,18 +51,18 @@ def registry_config(ws: LoadedWorkspace, settings: Settings) -> RegistryConfig:
         jobs=max(2, settings.jobs * 2))
 
 
-def lazy_puller(ws: LoadedWorkspace, settings: Settings) -> Callable[[], ClientPuller]:
-    """A factory giving one shared puller, made on first use (only pulls need the network),
+def lazy_registry(ws: LoadedWorkspace, settings: Settings) -> Callable[[], RegistryAccess]:
+    """A factory giving one shared registry access, made on first use (only pulls need the network),
     with the user's credentials (docker config, `clusterbuild login`)."""
     lock = threading.Lock()
-    made: list[ClientPuller] = []
+    made: list[RegistryAccess] = []
 
-    def get() -> ClientPuller:
+    def get() -> RegistryAccess:
         from clusterbuild.places.registry import Credentials, RegistryClient
 
         with lock:
             if not made:
-                made.append(ClientPuller(RegistryClient(registry_config(ws, settings), Credentials())))
+                made.append(RegistryAccess(RegistryClient(registry_config(ws, settings), Credentials())))
             return made[0]
 
     return get

@@ -5,20 +5,23 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from clusterbuild.cache.store import BlobStore
+from clusterbuild.errors import BuildError
+from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, MediaType
 from clusterbuild.oci.platform import Platform
 from clusterbuild.oci.reference import Reference
 from clusterbuild.places.distribution import StoredImage, tree_entries
 from clusterbuild.places.tar_stream import write_tar
-from clusterbuild.plan.steps import PullStep, RegistryStep, ScanStep
+from clusterbuild.plan.steps import PullStep, PushStep, RegistryStep, ScanStep
 
 Results = dict[str, dict[str, Any]]
 
 
-class Puller(Protocol):
-    """Pulls one reference into the store (``places.registry`` implements it)."""
+class Registry(Protocol):
+    """Registries as steps use them (``execute.pulling`` implements it over the client)."""
 
     def pull_stored(self, ref: Reference, platform: Platform | None, store: BlobStore) -> StoredImage: ...
+    def push(self, target: Reference, root: Descriptor, store: BlobStore) -> Digest: ...
 
 
 def run_scan(step: ScanStep) -> dict[str, Any]:
@@ -37,9 +40,9 @@ def stored_from_json(obj: dict[str, Any]) -> StoredImage:
                        tuple(Descriptor.from_json(d) for d in obj["blobs"]))
 
 
-def run_pull(step: PullStep, puller: Puller, store: BlobStore) -> dict[str, Any]:
+def run_pull(step: PullStep, registry: Registry, store: BlobStore) -> dict[str, Any]:
     platform = None if step.all_platforms else step.platforms[0]
-    image = puller.pull_stored(Reference.parse(step.reference), platform, store)
+    image = registry.pull_stored(Reference.parse(step.reference), platform, store)
     digests = [str(d.digest) for d in (*image.manifests, *image.blobs)]
     return {"image": stored_to_json(image), "blobs": list(dict.fromkeys(digests))}
 
@@ -55,3 +58,18 @@ def run_registry(step: RegistryStep, store: BlobStore, results: Results) -> dict
     referenced = {str(e.digest) for e in entries if e.digest is not None}
     return {"layer": layer.to_json(), "diff_id": str(blob.digest),
             "blobs": [str(blob.digest), *sorted(referenced - {str(blob.digest)})]}
+
+
+def run_push(step: PushStep, registry: Registry, store: BlobStore, results: Results) -> dict[str, Any]:
+    index_key, *image_keys = step.needs
+    pushes = [(ref, Descriptor.from_json(results[key]["manifest"]))
+              for ref, key in zip(step.platform_refs, image_keys, strict=True)]
+    pushes.append((step.index_ref, Descriptor.from_json(results[index_key]["index"])))
+    pushed = {}
+    for ref, root in pushes:
+        digest = registry.push(Reference.parse(ref), root, store)
+        if digest != root.digest:
+            raise BuildError(f"pushing {ref}: the registry stored {digest}, not {root.digest}",
+                             hint="the registry rewrote the manifest; push to another registry")
+        pushed[ref] = str(digest)
+    return {"pushed": pushed, "blobs": []}

@@ -20,7 +20,7 @@ from clusterbuild.execute.export import run_export
 from clusterbuild.execute.images import run_image, run_index
 from clusterbuild.execute.layers import run_layer
 from clusterbuild.execute.records import CacheRecords
-from clusterbuild.execute.registry import Puller, run_pull, run_registry, run_scan
+from clusterbuild.execute.registry import Registry, run_pull, run_push, run_registry, run_scan
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.status import Assessment, Status
 from clusterbuild.plan.steps import (
@@ -29,6 +29,7 @@ from clusterbuild.plan.steps import (
     IndexStep,
     LayerStep,
     PullStep,
+    PushStep,
     RegistryStep,
     ScanStep,
     Step,
@@ -52,7 +53,7 @@ class StepRun:
 class RunContext:
     store: BlobStore
     results: Results
-    puller: Callable[[], Puller]  # made on first use: only pulls need the network
+    registry: Callable[[], Registry]  # made on first use: only pulls need the network
 
 
 def _run_one(step: Step, ctx: RunContext) -> dict[str, Any]:
@@ -67,9 +68,11 @@ def _run_one(step: Step, ctx: RunContext) -> dict[str, Any]:
     if isinstance(step, ScanStep):
         return run_scan(step)
     if isinstance(step, PullStep):
-        return run_pull(step, ctx.puller(), ctx.store)
+        return run_pull(step, ctx.registry(), ctx.store)
     if isinstance(step, RegistryStep):
         return run_registry(step, ctx.store, ctx.results)
+    if isinstance(step, PushStep):
+        return run_push(step, ctx.registry(), ctx.store, ctx.results)
     raise TypeError(f"no runner for {type(step).__name__}")
 
 
@@ -79,9 +82,9 @@ def _timed(fn: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
 
 
 def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecords,
-             jobs: int, progress: Progress, puller: Callable[[], Puller]) -> list[StepRun]:
+             jobs: int, progress: Progress, registry: Callable[[], Registry]) -> list[StepRun]:
     results: Results = {}
-    ctx = RunContext(records.store, results, puller)
+    ctx = RunContext(records.store, results, registry)
     pending: list[Step] = []
     for step in plan.steps:
         if assessments[step.key].status is Status.FRESH:

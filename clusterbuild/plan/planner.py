@@ -25,6 +25,7 @@ from clusterbuild.plan.steps import (
     IndexStep,
     LayerStep,
     PullStep,
+    PushStep,
     RegistryStep,
     ScanStep,
 )
@@ -57,6 +58,7 @@ class PlanOptions:
     layout: Path
     archive_dir: Path | None = None
     mtime: int = 0  # SOURCE_DATE_EPOCH
+    push_to: str | None = None  # repository prefix to push to, e.g. registry.example.com/labring
 
 
 def created_timestamp(mtime: int) -> str:
@@ -189,5 +191,11 @@ def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
             platform_refs=tuple(image_ref(options.registry, app, f"{version}-{p.tag_suffix}")
                                 for p in platforms),
             archive=archive))
+        if options.push_to is not None:
+            plan.add(PushStep(
+                app=app, version=version, platforms=platforms, slot=f"push/{app}/{version}/-/0",
+                needs=(index_key, *image_keys), index_ref=image_ref(options.push_to, app, version),
+                platform_refs=tuple(image_ref(options.push_to, app, f"{version}-{p.tag_suffix}")
+                                    for p in platforms)))
     return plan
 

@@ -157,3 +157,19 @@ class RegistryStep(Step):
         out = {f"image {ref}": key for ref, key in zip(self.references, self.needs, strict=True)}
         out["mtime"] = str(self.mtime)
         return out
+
+
+@dataclass(frozen=True)
+class PushStep(Step):
+    """Push an app version's images (each platform, then the index) to a registry."""
+
+    kind: ClassVar[str] = "push"
+    index_ref: str = ""
+    platform_refs: tuple[str, ...] = ()  # same order as needs[1:]
+
+    def fingerprint(self) -> Fingerprint:
+        return {f"ref {ref}": key for ref, key in zip(self.refs, self.needs, strict=True)}
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        return (self.index_ref, *self.platform_refs)

@@ -13,6 +13,7 @@ registry's own error text only.
 from __future__ import annotations
 
 import json
+import ssl
 from typing import Any
 
 import httpx
@@ -80,7 +81,22 @@ def error_from_response(response: httpx.Response, doing: str) -> RegistryError:
                          temporary=response.status_code in TEMPORARY_STATUSES, hint=hint)
 
 
+def _tls_failure(error: BaseException) -> ssl.SSLError | None:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def error_from_transport(error: httpx.TransportError, doing: str) -> RegistryError:
+    """A connection error: temporary, unless TLS failed (retrying will not fix a certificate)."""
     kind = type(error).__name__
     detail = str(error) or kind
+    tls = _tls_failure(error)
+    if tls is not None:
+        host = error.request.url.netloc.decode() if error._request is not None else "the registry"
+        return RegistryError(f"{doing}: TLS: {tls}", code="TLS",
+                             hint=f"give the CA of {host} as ca_file, or list it as insecure for plain HTTP")
     return RegistryError(f"{doing}: {kind}: {detail}", code="CONNECTION", temporary=True)

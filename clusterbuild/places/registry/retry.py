@@ -57,8 +57,9 @@ def send_retrying(client: httpx.Client, build: Callable[[], httpx.Request], conf
         try:
             response = client.send(build(), stream=stream)
         except httpx.TransportError as e:
-            if last:
-                raise error_from_transport(e, doing) from e
+            error = error_from_transport(e, doing)
+            if last or not error.temporary:
+                raise error from e
             delay = backoff_delay(config, attempt)
             log.debug("%s: %s, retrying in %.2fs", doing, type(e).__name__, delay)
             time.sleep(delay)
