@@ -36,6 +36,7 @@ class Settings:
     targets: tuple[str, ...] = ()
     platforms: tuple[Platform, ...] = ()
     archive: bool = False
+    docker_archive: bool = False
     jobs: int = os.cpu_count() or 2
     insecure_registries: tuple[str, ...] = ()
     push: bool = False
@@ -75,11 +76,14 @@ def _plan(settings: Settings, index: CacheIndex, digests_index: CacheIndex | Non
         app_builds = prepare(ws, av, digests)
         builds += app_builds
         images[(av.app, av.version)] = scan_app(ws, av, app_builds[0], records)
-    archive_dir = ws.layout_dir / "archives" if settings.archive or ws.config.output.archive \
-        else None
+    archives = ws.layout_dir / "archives"
+    oci = settings.archive or ws.config.output.archive
+    docker = settings.docker_archive or ws.config.output.docker_archive
     push_to = (settings.push_to or ws.config.registry) if settings.push else None
     options = PlanOptions(registry=ws.config.registry, layout=ws.layout_dir,
-                          archive_dir=archive_dir, mtime=source_date_epoch(), push_to=push_to)
+                          archive_dir=archives if oci else None,
+                          docker_archive_dir=archives if docker else None,
+                          mtime=source_date_epoch(), push_to=push_to)
     plan = plan_builds(builds, options, images)
     return Planned(ws, plan, assess(plan, records)), digests
 

@@ -18,6 +18,7 @@ import json
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -48,10 +49,21 @@ def htpasswd_line(user: str, password: str) -> str:
     return f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()}"
 
 
-class RegistryProcess:
-    """docker-registry serving ``root/data``; ``auth`` is the YAML of its ``auth:`` section."""
+def self_signed(root: Path, name: str) -> tuple[Path, Path]:
+    """(certificate, key) for 127.0.0.1, made by openssl; the certificate is its own CA."""
+    cert, key = root / f"{name}.crt", root / f"{name}.key"
+    root.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-subj", f"/CN={name}", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-days", "2"], check=True, capture_output=True)
+    return cert, key
 
-    def __init__(self, root: Path, auth: str = "") -> None:
+
+class RegistryProcess:
+    """docker-registry serving ``root/data``; ``auth`` is the YAML of its ``auth:`` section;
+    with ``tls`` (certificate, key) it serves HTTPS."""
+
+    def __init__(self, root: Path, auth: str = "", tls: tuple[Path, Path] | None = None) -> None:
         binary = shutil.which("docker-registry")
         if binary is None:
             raise RuntimeError("docker-registry is not installed: run scripts/install.sh")
@@ -61,7 +73,10 @@ class RegistryProcess:
         config.write_text(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
             f"    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
-            f"http:\n  addr: {self.address}\n{auth}")
+            f"http:\n  addr: {self.address}\n"
+            + (f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n" if tls else "") + auth)
+        self.url = f"{'https' if tls else 'http'}://{self.address}"
+        self._verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(tls[0])) if tls else True
         self.process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         self._wait()
@@ -70,7 +85,7 @@ class RegistryProcess:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                if httpx.get(f"http://{self.address}/v2/", timeout=1).status_code in (200, 401):
+                if httpx.get(f"{self.url}/v2/", timeout=1, verify=self._verify).status_code in (200, 401):
                     return
             except httpx.TransportError:
                 time.sleep(0.05)
@@ -110,6 +125,7 @@ class TokenServer:
     lifetime: float = 300.0  # seconds the registry accepts a token
     advertised: int = 300  # expires_in told to the client
     requests: list[TokenRequest] = field(default_factory=list)
+    issued: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -120,7 +136,7 @@ class TokenServer:
         der = subprocess.run(["openssl", "x509", "-in", str(self.cert), "-outform", "DER"],
                              check=True, capture_output=True).stdout
         self.x5c = base64.b64encode(der).decode()
-        self.server = _serve(self._handler())
+        self.server = _serve(_TokenHandler, self)
         self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
 
     def registry_auth(self) -> str:
@@ -150,41 +166,46 @@ class TokenServer:
         user, _, password = base64.b64decode(authorization[6:]).decode().partition(":")
         return user if self.users.get(user) == password else None
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                self._answer(parse_qs(urlsplit(self.path).query), "GET")
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self._answer(parse_qs(self.rfile.read(length).decode()), "POST")
-
-            def _answer(self, form: dict[str, list[str]], method: str) -> None:
-                scopes = tuple(s for value in form.get("scope", []) for s in value.split(" ") if s)
-                account = server.account(self.headers.get("Authorization", ""), form)
-                server.requests.append(TokenRequest(account or "", scopes, method))
-                if account is None:
-                    _reply(self, 401, b'{"details":"unauthorized"}', {"Content-Type": "application/json"})
-                    return
-                token = server.sign(account, scopes)
-                body = {"token": token, "access_token": token, "expires_in": server.advertised}
-                _reply(self, 200, json.dumps(body).encode(), {"Content-Type": "application/json"})
-
-        return Handler
-
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+class _TokenHandler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._answer(parse_qs(urlsplit(self.path).query), "GET")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._answer(parse_qs(self.rfile.read(length).decode()), "POST")
+
+    def _answer(self, form: dict[str, list[str]], method: str) -> None:
+        tokens: TokenServer = self.server.owner
+        scopes = tuple(s for value in form.get("scope", []) for s in value.split(" ") if s)
+        account = tokens.account(self.headers.get("Authorization", ""), form)
+        tokens.requests.append(TokenRequest(account or "", scopes, method))
+        if account is None:
+            _reply(self, 401, b'{"details":"unauthorized"}', {"Content-Type": "application/json"})
+            return
+        token = tokens.sign(account, scopes)
+        tokens.issued.append(token)
+        body = {"token": token, "access_token": token, "expires_in": tokens.advertised}
+        _reply(self, 200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: Any  # the TokenServer or FaultProxy the handlers serve
+
+
+def _serve(handler: type[BaseHTTPRequestHandler], owner: object) -> _Server:
+    server = _Server(("127.0.0.1", 0), handler)
+    server.owner = owner
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -233,7 +254,7 @@ class FaultProxy:
         self.log: list[Exchange] = []
         self.ranges = True  # False: Range requests are ignored and Accept-Ranges hidden
         self._lock = threading.Lock()
-        self.server = _serve(_proxy_handler(self))
+        self.server = _serve(_ProxyHandler, self)
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
 
     def inject(self, *faults: Fault) -> None:
@@ -280,75 +301,79 @@ def _read_request_body(handler: BaseHTTPRequestHandler) -> bytes:
     return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
 
 
-def _proxy_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+    @property
+    def proxy(self) -> FaultProxy:
+        owner: FaultProxy = self.server.owner
+        return owner
 
-        def do_GET(self) -> None:
-            self._handle()
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
-        do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
+    def do_GET(self) -> None:
+        self._handle()
 
-        def _handle(self) -> None:
-            body = _read_request_body(self)
-            parts = urlsplit(self.path)
-            fault = proxy.take_fault(self.command, parts.path)
-            exchange = Exchange(self.command, parts.path, parts.query, 0, 0,
-                                self.headers.get("Range", ""), fault.action if fault else "")
-            proxy.record(exchange)  # filled in before the client can see the answer
-            if fault is not None and fault.action == "status":
-                exchange.status = fault.status
-                exchange.sent = 0 if self.command == "HEAD" else len(fault.body)
-                headers = {"Content-Type": "application/json", **fault.headers}
-                _reply(self, fault.status, fault.body, headers)
-            else:
-                self._forward(body, fault, exchange)
+    do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
 
-        def _forward(self, body: bytes, fault: Fault | None, exchange: Exchange) -> None:
-            host, port = proxy.upstream.split(":")
-            upstream = http.client.HTTPConnection(host, int(port), timeout=60)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-            if not proxy.ranges:
-                headers.pop("Range", None)
-            headers["Content-Length"] = str(len(body))
-            upstream.request(self.command, self.path, body=body, headers=headers)
-            answer = upstream.getresponse()
-            try:
-                self._relay(answer, fault, exchange)
-            finally:
-                upstream.close()
+    def _handle(self) -> None:
+        body = _read_request_body(self)
+        parts = urlsplit(self.path)
+        fault = self.proxy.take_fault(self.command, parts.path)
+        exchange = Exchange(self.command, parts.path, parts.query, 0, 0,
+                            self.headers.get("Range", ""), fault.action if fault else "")
+        self.proxy.record(exchange)  # filled in before the client can see the answer
+        if fault is not None and fault.action == "status":
+            exchange.status = fault.status
+            exchange.sent = 0 if self.command == "HEAD" else len(fault.body)
+            headers = {"Content-Type": "application/json", **fault.headers}
+            _reply(self, fault.status, fault.body, headers)
+        else:
+            self._forward(body, fault, exchange)
 
-        def _relay(self, answer: http.client.HTTPResponse, fault: Fault | None, exchange: Exchange) -> None:
-            if fault is not None and fault.action == "replace":
-                answer.read()
-                exchange.status, exchange.sent = fault.status, len(fault.body)
-                _reply(self, fault.status, fault.body, fault.headers)
-                return
-            data = b"" if self.command == "HEAD" else answer.read()
-            exchange.status = answer.status
-            self.send_response(answer.status)
-            for name, value in answer.getheaders():
-                lower = name.lower()
-                if lower in HOP_BY_HOP or lower == "content-length" or (lower == "accept-ranges"
-                                                                        and not proxy.ranges):
-                    continue
-                self.send_header(name, value)
-            length = answer.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
-            self.send_header("Content-Length", length or "0")
-            self.end_headers()
-            if fault is not None and fault.action == "corrupt" and data:
-                data = bytes([data[0] ^ 0xFF]) + data[1:]
-            if fault is not None and fault.action == "drop":
-                exchange.sent = min(len(data), fault.after)
-                self.wfile.write(data[: fault.after])
-                self.wfile.flush()
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            exchange.sent = len(data)
-            self.wfile.write(data)
+    def _forward(self, body: bytes, fault: Fault | None, exchange: Exchange) -> None:
+        host, port = self.proxy.upstream.split(":")
+        upstream = http.client.HTTPConnection(host, int(port), timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        if not self.proxy.ranges:
+            headers.pop("Range", None)
+        headers["Content-Length"] = str(len(body))
+        upstream.request(self.command, self.path, body=body, headers=headers)
+        answer = upstream.getresponse()
+        try:
+            self._relay(answer, fault, exchange)
+        finally:
+            upstream.close()
 
-    return Handler
+    def _relay(self, answer: http.client.HTTPResponse, fault: Fault | None, exchange: Exchange) -> None:
+        if fault is not None and fault.action == "replace":
+            answer.read()
+            exchange.status, exchange.sent = fault.status, len(fault.body)
+            _reply(self, fault.status, fault.body, fault.headers)
+            return
+        data = b"" if self.command == "HEAD" else answer.read()
+        exchange.status = answer.status
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            lower = name.lower()
+            if lower in HOP_BY_HOP or lower == "content-length" or (lower == "accept-ranges"
+                                                                    and not self.proxy.ranges):
+                continue
+            self.send_header(name, value)
+        length = answer.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
+        self.send_header("Content-Length", length or "0")
+        self.end_headers()
+        if fault is not None and fault.action == "corrupt" and data:
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        if fault is not None and fault.action == "drop":
+            exchange.sent = min(len(data), fault.after)
+            self.wfile.write(data[: fault.after])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        exchange.sent = len(data)
+        self.wfile.write(data)
+

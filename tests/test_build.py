@@ -202,3 +202,23 @@ def test_registry_dir_is_an_uncompressed_layer_that_buildah_and_skopeo_read(
     assert (root / "registry/docker/registry/v2/blobs/sha256/ab/abcd/data").stat().st_size == 4096
     buildah("rm", container)
     buildah("rmi", "--all", "--force")
+
+
+def test_docker_archive_per_platform_is_read_by_skopeo(workspace: Path, tmp_path: Path) -> None:
+    result = apply_json(workspace, "hello-tools", "--docker-archive")
+    archive = workspace / "out/archives/hello-tools-v1.0.0-arm64.docker.tar"
+    config = json.loads(skopeo("inspect", "--config", f"docker-archive:{archive}"))
+    assert config["architecture"] == "arm64" and config["config"]["Cmd"] == ["bash entrypoint.sh"]
+    ours = json.loads(skopeo("inspect", "--raw", f"oci:{workspace / 'out'}:{TOOLS}-arm64"))
+    theirs = json.loads(skopeo("inspect", "--raw", f"docker-archive:{archive}"))
+    assert theirs["config"]["digest"] == ours["config"]["digest"]
+    assert [layer["digest"] for layer in theirs["layers"]] == config["rootfs"]["diff_ids"]
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    assert manifest[0]["RepoTags"] == [f"{TOOLS}-arm64"]
+    first = hashlib.sha256(archive.read_bytes()).hexdigest()
+    archive.unlink()
+    rerun = apply_json(workspace, "hello-tools", "--docker-archive")
+    assert [r["kind"] for r in rerun["ran"]] == ["export"]
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() == first
+    assert images(rerun) == images(result)

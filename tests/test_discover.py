@@ -16,7 +16,8 @@ APP = DATA / "app"
 DIGEST = "sha256:" + "ab" * 32
 
 # What `sealos build` would find: the line scan of manifests and of the default render,
-# shim lists, tar.txt. (.sealignore drops alpine:3.19, listed as docker.io/library/alpine:3.19.)
+# shim lists, tar.txt. (.sealignore drops alpine:3.19, listed as docker.io/library/alpine:3.19;
+# sealos would also line-scan NOTES.txt and find example/notes-only:1: NOTES are dropped here.)
 SEALOS = {
     "docker.io/example/api:2.1",             # manifests: single-quoted image
     "docker.io/example/embedded:1.0",        # manifests: `image:` line inside a ConfigMap block scalar

@@ -90,6 +90,9 @@ def test_values_file_not_in_the_context(tmp_path: Path) -> None:
     files = context(DATA / "app")
     problem = error(files, DiscoverOptions(helm_set=("-f", "prod.yaml")))
     assert problem.message == "-f prod.yaml: no such file in the build context"
+    install_time = ("-f", "/root/v.yaml", "-f", "https://example.com/v.yaml", "--set", "worker.enabled=true")
+    found = discover_images(files, DiscoverOptions(helm_set=install_time))
+    assert "docker.io/example/worker:1.4.2" in {str(image.reference) for image in found}
 
 
 def test_malformed_set_expression() -> None:

@@ -8,9 +8,11 @@ pushes is read back by ``skopeo inspect --raw`` and ``skopeo copy``.
 from __future__ import annotations
 
 import base64
+import email.utils
 import gzip
 import io
 import json
+import logging
 import os
 import random
 import stat
@@ -23,7 +25,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from registry_servers import Fault, FaultProxy, RegistryProcess, TokenServer, free_port, htpasswd_auth
+from registry_servers import (
+    Fault,
+    FaultProxy,
+    RegistryProcess,
+    TokenServer,
+    free_port,
+    htpasswd_auth,
+    self_signed,
+)
 
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.oci.digest import Digest
@@ -39,6 +49,7 @@ from clusterbuild.places.registry import (
     login,
 )
 from clusterbuild.places.registry.platform_match import candidates, normalize, select
+from clusterbuild.places.registry.retry import backoff_delay
 
 PLATFORMS = ("linux/amd64", "linux/arm64/v8", "linux/arm")  # as written in the index
 USER, PASSWORD = "builder", "s3cret-Pa55word"
@@ -404,20 +415,30 @@ def test_basic_auth_refusals_say_what_and_hide_the_password(servers: Servers, ba
         assert PASSWORD not in f"{error}{error!r}{client!r}"
 
 
+@pytest.mark.parametrize("key", ["credHelpers", "credsStore"])
 def test_credential_helper_from_docker_config(servers: Servers, basic_registry: str, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                              monkeypatch: pytest.MonkeyPatch, key: str) -> None:
     bin_dir, asked = tmp_path / "bin", tmp_path / "asked.txt"
     bin_dir.mkdir()
     helper = bin_dir / "docker-credential-test"
-    helper.write_text(f"#!/bin/sh\n[ \"$1\" = get ] || exit 2\ncat >> {asked}\necho >> {asked}\n"
-                      f"echo '{{\"ServerURL\":\"x\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n")
+    answer = json.dumps({"ServerURL": basic_registry, "Username": USER, "Secret": PASSWORD})
+    helper.write_text(
+        f'#!/bin/sh\n[ "$1" = get ] || exit 2\nread server\necho "$server" >> {asked}\n'
+        f'if [ "$server" != "{basic_registry}" ]; then\n'
+        '  echo "credentials not found in native keychain"; exit 1\nfi\n'
+        f"echo '{answer}'\n")
     helper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    docker_config(tmp_path / "docker", {"auths": {}, "credHelpers": {basic_registry: "test"}})
-    round_trip(servers, basic_registry, "helper/app", Credentials(), tmp_path)
+    helpers: object = {basic_registry: "test"} if key == "credHelpers" else "test"
+    docker_config(tmp_path / "docker", {"auths": {basic_registry: {}}, key: helpers})
+    credentials = Credentials()
+    round_trip(servers, basic_registry, f"helper/{key.lower()}", credentials, tmp_path)
     assert asked.read_text().split() == [basic_registry]  # asked once, with the server on stdin
+    if key == "credsStore":
+        assert credentials.for_registry("quay.io") is None  # "not found": no login, no error
+        assert asked.read_text().split() == [basic_registry, "quay.io"]
 
 
 def test_login_writes_a_private_file_that_hub_aliases_share(servers: Servers, basic_registry: str,
@@ -453,7 +474,8 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenRe
 
 
 def test_token_auth_push_pull_and_mount_scopes(servers: Servers, token_registry: TokenRegistry,
-                                               tmp_path: Path) -> None:
+                                               tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     host, tokens = token_registry.address, token_registry.tokens
     tokens.requests.clear()
     entry = {host: {"username": USER, "password": PASSWORD}}
@@ -470,6 +492,8 @@ def test_token_auth_push_pull_and_mount_scopes(servers: Servers, token_registry:
     assert ("repository:token/second:pull,push", "repository:token/first:pull") in scopes  # mounts
     assert ("repository:token/second:pull",) in scopes
     assert len(tokens.requests) == 4 and {r.account for r in tokens.requests} == {USER}  # one per scope
+    assert caplog.text and PASSWORD not in caplog.text
+    assert not [t for t in tokens.issued if t in caplog.text or t.split(".")[2] in caplog.text]
 
 
 def test_expired_token_is_renewed_once(servers: Servers, token_registry: TokenRegistry,
@@ -610,6 +634,32 @@ def test_errors_name_the_operation_and_the_registry_code(servers: Servers, proxy
     assert str(blob_missing.value) == (f"pulling {target}: fetching blob {layer.digest}: "
                                        "404 BLOB_UNKNOWN blob unknown to registry")
     assert unavailable.value.temporary and unavailable.value.status == 503
+
+
+def test_retry_after_is_read_as_seconds_or_a_date() -> None:
+    config = RegistryConfig(max_delay=30.0)
+    later = email.utils.formatdate(time.time() + 12, usegmt=True)
+    assert backoff_delay(config, 0, httpx.Response(429, headers={"Retry-After": "3"})) == 3.0
+    assert 10.0 <= backoff_delay(config, 0, httpx.Response(503, headers={"Retry-After": later})) <= 12.0
+    assert backoff_delay(config, 0, httpx.Response(429, headers={"Retry-After": "3600"})) == 30.0  # capped
+
+
+def test_https_registry_is_trusted_through_ca_file(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path / "tls", "registry")
+    registry = RegistryProcess(tmp_path / "registry", tls=(cert, key))
+    store = fresh_store(tmp_path)
+    root = unique_index(store, 7000)
+    target = ref(f"{registry.address}/tls/app:1")
+    try:
+        with RegistryClient(RegistryConfig(ca_file=cert, backoff=0.01)) as client:
+            assert client.push(target, root, store) == root.digest
+            assert client.resolve(target).digest == root.digest
+        with RegistryClient(RegistryConfig(backoff=0.01)) as client, pytest.raises(RegistryError) as caught:
+            client.resolve(target)
+    finally:
+        registry.stop()
+    assert caught.value.code == "TLS" and not caught.value.temporary
+    assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value) and "as ca_file" in str(caught.value)
 
 
 # ----------------------------------------------------------------- mirrors

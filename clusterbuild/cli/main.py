@@ -78,6 +78,9 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
           archive: Annotated[bool, typer.Option("--archive", help="Also write an oci-archive "
                                                 "per app version under <layout>/archives/.")]
           = False,
+          docker_archive: Annotated[bool, typer.Option(
+              "--docker-archive", help="Also write a docker-archive per platform image "
+              "(for `sealos load`).")] = False,
           jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Steps run at once.")]
           = os.cpu_count() or 2,
           insecure: InsecureOpt = None,
@@ -93,6 +96,7 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
 
     printer = Printer(_state["verbose"])
     settings = _settings(workspace, cache_dir, targets, platform, archive=archive, jobs=jobs,
+                         docker_archive=docker_archive,
                          insecure_registries=tuple(insecure or ()), push=push or bool(push_to),
                          push_to=push_to)
     applied = apply_workspace(settings, printer if not as_json else _Quiet())

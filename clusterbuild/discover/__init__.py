@@ -1,12 +1,19 @@
 """Image discovery: every image an app's cluster image needs, with provenance.
 
-    discover_images(files, DiscoverOptions(mode="full")) -> [FoundImage(reference, sources)]
+    discover_images(files, DiscoverOptions(mode="full")) -> [FoundImage(reference, sources, archives)]
 
 ``sealos`` mode finds what ``sealos build`` finds (the compatibility floor): shim
-lists, ``images/skopeo/tar.txt``, a line scan of manifests and of rendered charts.
-``full`` mode adds a YAML walk of manifests and rendered documents, renders with
-the install command's ``--set``/``-f`` values (``helm_opts_from_env``) and with
-named value profiles. ``ENGINE_VERSION`` changes whenever results may change.
+lists, ``images/skopeo/tar.txt``, a line scan of manifests and of each chart
+rendered with its defaults. ``full`` mode adds a YAML walk of manifests and
+rendered documents, renders with the install command's ``--set``/``-f`` values
+(``helm_opts_from_env``) and with named value profiles. ``.sealignore`` leaves
+references out. ``FoundImage.archives`` names the local archives (tar.txt) an
+image is loaded from instead of being pulled. ``ENGINE_VERSION`` changes whenever
+results may change; ``DiscoverOptions.fingerprint()`` is the options' part of a key.
+
+Modules: ``collect`` (the entry point) reads ``line_scan`` (sealos' scanners),
+``yaml_walk`` (full mode) and ``charts`` (which renders through ``helm_render``,
+the only module importing helm_python, with values from ``helm_opts``).
 """
 
 from clusterbuild.discover.collect import discover_images

@@ -67,7 +67,8 @@ def values_from_flags(helm_set: tuple[str, ...], files: Mapping[str, Path],
     """Values of the flag pairs, merged as Helm does: every ``-f`` in order, then
     ``--set-json``, ``--set``, ``--set-string``, ``--set-literal``.
 
-    ``-f`` paths are context-relative keys of ``files``; ``parsers`` maps each flag
+    ``-f`` paths are context-relative keys of ``files`` (absolute paths and URLs are
+    install-time files, left out); ``parsers`` maps each flag
     to Helm's own parser (helm_python.values_from_yaml, parse_set_string, …).
     """
     pairs = flag_pairs(list(helm_set))
@@ -94,6 +95,10 @@ def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[s
 
 def _values_file(name: str, files: Mapping[str, Path],
                  parsers: Mapping[str, Parser]) -> dict[str, Any]:
+    """A context file's values; {} for what exists only at install time (an absolute
+    path, a URL, ``-`` for stdin): the build cannot read those."""
+    if name.startswith("/") or "://" in name or name == "-":
+        return {}
     key = name.removeprefix("./")
     if key not in files:
         raise InputError(f"-f {name}: no such file in the build context",

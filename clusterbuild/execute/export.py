@@ -9,6 +9,7 @@ from clusterbuild.cache.store import BlobStore
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor
 from clusterbuild.places.archive import write_oci_archive
+from clusterbuild.places.docker_archive import write_docker_archive
 from clusterbuild.places.layout import OciLayout
 from clusterbuild.plan.steps import ExportStep
 
@@ -32,9 +33,12 @@ def run_export(step: ExportStep, store: BlobStore, results: Results) -> dict[str
         layout.put_blob(store.path(digest), digest)
     layout.set_refs(refs)
     record: dict[str, Any] = {"refs": {name: d.to_json() for name, d in refs.items()}}
+    files = {}
     if step.archive is not None:
-        size = write_oci_archive(step.archive, refs, blobs, store)
-        record["archive"] = {"path": str(step.archive), "size": size}
+        files[str(step.archive)] = write_oci_archive(step.archive, refs, blobs, store)
+    for path, ref, key in zip(step.docker_archives, step.platform_refs, step.needs[1:], strict=False):
+        files[str(path)] = write_docker_archive(path, ref, results[key], store)
+    record["files"] = files
     return record
 
 
@@ -48,8 +52,8 @@ def export_present(step: ExportStep, record: dict[str, Any]) -> bool:
             return False
     if not all(layout.has_blob(d) for d in layout.reachable(wanted.values())):
         return False
-    archive = record.get("archive")
-    if archive is not None:
-        path = Path(archive["path"])
-        return path.is_file() and path.stat().st_size == archive["size"]
+    for name, size in record.get("files", {}).items():
+        path = Path(name)
+        if not path.is_file() or path.stat().st_size != size:
+            return False
     return True

@@ -27,7 +27,10 @@ def run_image(step: ImageStep, store: BlobStore, results: Results) -> dict[str, 
     manifest = _put(store, MediaType.MANIFEST, manifest_doc.to_json())
     platform_manifest = replace(manifest, platform=step.config.platform)
     blobs = [str(manifest.digest), str(config.digest), *(layer["blobs"][0] for layer in layers)]
-    return {"manifest": platform_manifest.to_json(), "blobs": blobs}
+    unpacked = [{"layer": layer["layer"], "diff_id": layer["diff_id"], "diff_size": layer["diff_size"]}
+                for layer in layers]
+    return {"manifest": platform_manifest.to_json(), "config": config.to_json(),
+            "layers": unpacked, "blobs": blobs}
 
 
 def run_index(step: IndexStep, store: BlobStore, results: Results) -> dict[str, Any]:

@@ -46,9 +46,10 @@ def run_layer(step: LayerStep, store: BlobStore) -> dict[str, Any]:
             tar = HashingWriter(gzip)
             write_tar(step.entries, source_of, tar, step.mtime)
             gzip.close()
-            diff_id = tar.digest
+            diff_id, diff_size = tar.digest, tar.size
         else:
             write_tar(step.entries, source_of, blob, step.mtime)
-            diff_id = blob.digest
+            diff_id, diff_size = blob.digest, blob.size
     layer = Descriptor(step.media_type.value, blob.digest, blob.size)
-    return {"layer": layer.to_json(), "diff_id": str(diff_id), "blobs": [str(blob.digest)]}
+    return {"layer": layer.to_json(), "diff_id": str(diff_id), "diff_size": diff_size,
+            "blobs": [str(blob.digest)]}

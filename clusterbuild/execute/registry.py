@@ -56,7 +56,7 @@ def run_registry(step: RegistryStep, store: BlobStore, results: Results) -> dict
         write_tar(entries, store.path, blob, step.mtime)
     layer = Descriptor(MediaType.LAYER_TAR.value, blob.digest, blob.size)
     referenced = {str(e.digest) for e in entries if e.digest is not None}
-    return {"layer": layer.to_json(), "diff_id": str(blob.digest),
+    return {"layer": layer.to_json(), "diff_id": str(blob.digest), "diff_size": blob.size,
             "blobs": [str(blob.digest), *sorted(referenced - {str(blob.digest)})]}
 
 

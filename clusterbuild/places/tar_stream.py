@@ -9,10 +9,10 @@ difference.
 from __future__ import annotations
 
 import hashlib
-import os
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from clusterbuild.cache.store import Sink
 from clusterbuild.errors import BuildError
@@ -22,7 +22,8 @@ from clusterbuild.oci.filetree import EntryKind, FileEntry
 CHUNK = 1 << 20
 BLOCK = tarfile.BLOCKSIZE
 
-SourceOf = Callable[[Digest], Path]
+Source = Path | Callable[[], BinaryIO]  # a file, or something that opens a stream
+SourceOf = Callable[[Digest], Source]
 
 
 def _header(entry: FileEntry, mtime: int) -> bytes:
@@ -40,10 +41,16 @@ def _header(entry: FileEntry, mtime: int) -> bytes:
     return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
-def _copy_file(entry: FileEntry, path: Path, out: Sink) -> None:
-    with open(path, "rb") as src:
-        if os.fstat(src.fileno()).st_size != entry.size:
-            raise BuildError(f"{path}: file changed while building", hint="run apply again")
+def _open(source: Source) -> tuple[BinaryIO, str]:
+    if isinstance(source, Path):
+        return open(source, "rb"), str(source)
+    stream = source()
+    return stream, getattr(stream, "name", "stream")
+
+
+def _copy_file(entry: FileEntry, source: Source, out: Sink) -> None:
+    src, name = _open(source)
+    with src:
         hasher = hashlib.sha256()
         remaining = entry.size
         while remaining:
@@ -54,7 +61,8 @@ def _copy_file(entry: FileEntry, path: Path, out: Sink) -> None:
             out.write(chunk)
             remaining -= len(chunk)
     if remaining or Digest(hasher.hexdigest()) != entry.digest:
-        raise BuildError(f"{path}: file changed while building", hint="run apply again")
+        raise BuildError(f"{name}: content changed while building (expected {entry.digest})",
+                         hint="run apply again")
     padding = -entry.size % BLOCK
     if padding:
         out.write(b"\0" * padding)

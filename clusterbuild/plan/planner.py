@@ -56,7 +56,8 @@ class AppImages:
 class PlanOptions:
     registry: str  # repository prefix, e.g. docker.io/labring
     layout: Path
-    archive_dir: Path | None = None
+    archive_dir: Path | None = None  # oci-archive per app version
+    docker_archive_dir: Path | None = None  # docker-archive per platform image
     mtime: int = 0  # SOURCE_DATE_EPOCH
     push_to: str | None = None  # repository prefix to push to, e.g. registry.example.com/labring
 
@@ -181,16 +182,19 @@ def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
         index_key = plan.add(IndexStep(
             app=app, version=version, platforms=platforms, slot=f"index/{app}/{version}/-/0",
             needs=image_keys))
-        archive = None
+        archive = docker = None
         if options.archive_dir is not None:
             archive = options.archive_dir / f"{app}-{version}.tar"
+        if options.docker_archive_dir is not None:
+            docker = tuple(options.docker_archive_dir / f"{app}-{version}-{p.tag_suffix}.docker.tar"
+                           for p in platforms)
         plan.add(ExportStep(
             app=app, version=version, platforms=platforms, slot=f"export/{app}/{version}/-/0",
             needs=(index_key, *image_keys), layout=options.layout,
             index_ref=image_ref(options.registry, app, version),
             platform_refs=tuple(image_ref(options.registry, app, f"{version}-{p.tag_suffix}")
                                 for p in platforms),
-            archive=archive))
+            archive=archive, docker_archives=docker or ()))
         if options.push_to is not None:
             plan.add(PushStep(
                 app=app, version=version, platforms=platforms, slot=f"push/{app}/{version}/-/0",

@@ -47,6 +47,7 @@ class LayerStep(Step):
     """Write a set of files as one reproducible layer blob."""
 
     kind: ClassVar[str] = "layer"
+    implementation: ClassVar[int] = 2  # 2: records the uncompressed size (for docker-archive)
     entries: tuple[FileEntry, ...] = ()
     media_type: MediaType = MediaType.LAYER_GZIP
     mtime: int = 0
@@ -65,6 +66,7 @@ class ImageStep(Step):
     """Write the config and manifest of one platform's image from its layers (``needs``)."""
 
     kind: ClassVar[str] = "image"
+    implementation: ClassVar[int] = 2  # 2: records config and layer sizes (for docker-archive)
     config: ImageConfig | None = None
     layer_names: tuple[str, ...] = ()  # the instruction of each layer, for messages
 
@@ -91,16 +93,18 @@ class ExportStep(Step):
     """Place an app version's images in the OCI layout (and optionally an oci-archive)."""
 
     kind: ClassVar[str] = "export"
-    implementation: ClassVar[int] = 1
+    implementation: ClassVar[int] = 2  # 2: records every archive written under "files"
     layout: Path = Path("out")
     index_ref: str = ""  # e.g. docker.io/labring/app:v1
     platform_refs: tuple[str, ...] = ()  # one per platform, same order as platforms
     archive: Path | None = None
+    docker_archives: tuple[Path, ...] = ()  # one per platform, same order as platforms
 
     def fingerprint(self) -> Fingerprint:
         out = {f"ref {ref}": key for ref, key in zip(self.refs, self.needs, strict=True)}
         out["layout"] = str(self.layout)
         out["archive"] = str(self.archive or "")
+        out["docker archives"] = ",".join(str(p) for p in self.docker_archives)
         return out
 
     @property
@@ -149,6 +153,7 @@ class RegistryStep(Step):
     """Write the registry/ tree of one platform's images (``needs``: pull steps) as a layer."""
 
     kind: ClassVar[str] = "registry"
+    implementation: ClassVar[int] = 2
     references: tuple[str, ...] = ()  # as stored under their tags, same order as needs
     mtime: int = 0
     created_by: str = ""

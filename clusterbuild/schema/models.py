@@ -56,6 +56,9 @@ class Output(Strict):
                         "to the workspace.")
     archive: bool = Field(default=False, description="Also write <layout>/archives/"
                           "<app>-<version>.tar as an oci-archive.")
+    docker_archive: bool = Field(default=False, description="Also write <layout>/archives/"
+                                 "<app>-<version>-<arch>.docker.tar per platform (for "
+                                 "`sealos load` / `docker load`).")
 
 
 class Registries(Strict):

@@ -54,7 +54,7 @@ def _fill(session: RegistrySession, endpoint: Endpoint, repository: str, blob: D
         if out.size:
             headers["Range"] = f"bytes={out.size}-"
         response = session.request("GET", endpoint, url, pull_scope(repository), doing, headers=headers,
-                                   stream=True, ok=(200, 206))
+                                   stream=True, ok=(200, 206), attempts=1 if endpoint.mirror else None)
         try:
             if out.size and not _resumes_at(response, out.size):
                 raise _Restart()

@@ -96,7 +96,10 @@ def error_from_transport(error: httpx.TransportError, doing: str) -> RegistryErr
     detail = str(error) or kind
     tls = _tls_failure(error)
     if tls is not None:
-        host = error.request.url.netloc.decode() if error._request is not None else "the registry"
+        try:
+            host = error.request.url.netloc.decode()
+        except RuntimeError:  # raised outside a request
+            host = "the registry"
         return RegistryError(f"{doing}: TLS: {tls}", code="TLS",
                              hint=f"give the CA of {host} as ca_file, or list it as insecure for plain HTTP")
     return RegistryError(f"{doing}: {kind}: {detail}", code="CONNECTION", temporary=True)

@@ -1,0 +1,58 @@
+"""A ``docker-archive``: what ``docker save`` writes and ``docker load`` / ``sealos load`` read.
+
+One platform image per archive: ``manifest.json``, the config as ``<hex>.json``, and each
+layer *uncompressed* as ``<diff id hex>/layer.tar`` (gzip layers are decompressed while
+streaming). Written reproducibly and atomically.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from clusterbuild.cache.store import BlobStore, HashingWriter
+from clusterbuild.oci.digest import Digest
+from clusterbuild.oci.filetree import EntryKind, FileEntry, with_parents
+from clusterbuild.oci.model import MediaType
+from clusterbuild.places.tar_stream import Source, write_tar
+
+_GZIP = {MediaType.LAYER_GZIP.value, MediaType.DOCKER_LAYER_GZIP.value}
+
+
+def write_docker_archive(path: Path, tag: str, image: dict[str, Any], store: BlobStore) -> int:
+    """Write the image recorded by an image step (config, layers with diff ids) as ``tag``."""
+    config = Digest.parse(image["config"]["digest"])
+    layers = image["layers"]
+    manifest = [{"Config": f"{config.hex}.json", "RepoTags": [tag],
+                 "Layers": [f"{Digest.parse(layer['diff_id']).hex}/layer.tar" for layer in layers]}]
+    manifest_bytes = json.dumps(manifest, separators=(",", ":")).encode()
+    entries = [FileEntry("manifest.json", EntryKind.FILE, 0o644, len(manifest_bytes),
+                         store.put_bytes(manifest_bytes)),
+               FileEntry(f"{config.hex}.json", EntryKind.FILE, 0o644,
+                         store.path(config).stat().st_size, config)]
+    sources: dict[Digest, Source] = {}
+    for layer in layers:
+        diff_id = Digest.parse(layer["diff_id"])
+        blob = store.path(Digest.parse(layer["layer"]["digest"]))
+        entries.append(FileEntry(f"{diff_id.hex}/layer.tar", EntryKind.FILE, 0o644,
+                                 int(layer["diff_size"]), diff_id))
+        sources[diff_id] = _gunzip(blob) if layer["layer"]["mediaType"] in _GZIP else blob
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as raw:
+            out = HashingWriter(raw)
+            write_tar(with_parents(entries), lambda d: sources.get(d) or store.path(d), out, 0)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out.size
+
+
+def _gunzip(blob: Path) -> Source:
+    def open_stream() -> BinaryIO:
+        return gzip.open(blob, "rb")  # type: ignore[return-value]
+    return open_stream
