@@ -38,13 +38,23 @@ def _options(av: AppVersion, recipe: BuildRecipe) -> Any:
                            helm_set=helm_opts_from_env(dict(recipe.env)))
 
 
+def _values_files(helm_set: tuple[str, ...]) -> list[str]:
+    """Context files named by -f/--values in the install command's Helm options."""
+    out = []
+    for flag, value in zip(helm_set, helm_set[1:], strict=False):
+        if flag in ("-f", "--values"):
+            out.append(value.removeprefix("./"))
+    return out
+
+
 def _scan_step(av: AppVersion, build: PlatformBuild, options: Any,
                extra: list[dict[str, Any]]) -> tuple[ScanStep, dict[str, Any]]:
     from clusterbuild.discover import ENGINE_VERSION
 
+    values_files = set(_values_files(options.helm_set)) if options is not None else set()
     files = {path: item for path, item in build.context.files.items()
-             if options is not None and item.entry.kind is EntryKind.FILE
-             and item.source is not None and (path.startswith(SCANNED) or path == IGNORE_FILE)}
+             if options is not None and item.entry.kind is EntryKind.FILE and item.source is not None
+             and (path.startswith(SCANNED) or path == IGNORE_FILE or path in values_files)}
     settings = {"discover": av.spec.images.discover, "exclude": av.spec.images.exclude,
                 "extra": extra, "options": options.fingerprint() if options is not None else None}
     step = ScanStep(
