@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from dataclasses import replace
+from itertools import pairwise
 from typing import Any, Protocol
 
 from clusterbuild.errors import ConfigError
@@ -41,7 +42,7 @@ def _options(av: AppVersion, recipe: BuildRecipe) -> Any:
 def _values_files(helm_set: tuple[str, ...]) -> list[str]:
     """Context files named by -f/--values in the install command's Helm options."""
     out = []
-    for flag, value in zip(helm_set, helm_set[1:], strict=False):
+    for flag, value in pairwise(helm_set):
         if flag in ("-f", "--values"):
             out.append(value.removeprefix("./"))
     return out
