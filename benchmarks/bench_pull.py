@@ -296,13 +296,17 @@ def fmt(value: float | None, spec: str) -> str:
 
 
 def report(results: dict[str, Result], data: Dataset) -> None:
-    print(f"\n{'contender':<16}{'wall s (median)':>16}{'peak RSS MB':>13}{'MB moved':>10}   wall s per run")
-    print("-" * 80)
+    print(f"\n{'contender':<16}{'wall s (median)':>16}{'peak RSS MB':>13}{'MB moved':>10}{'MB/s':>8}"
+          "   wall s per run")
+    print("-" * 88)
     for result in results.values():
         runs = " ".join(f"{s.wall:.2f}" if s.error is None else "FAIL" for s in result.samples)
         moved = result.median("transferred")
         wall, peak = fmt(result.median("wall"), ".2f"), fmt(result.median("rss_mb"), ".1f")
-        print(f"{result.name:<16}{wall:>16}{peak:>13}{fmt(moved and moved / MB, '.1f'):>10}   {runs}")
+        median_wall = result.median("wall")
+        rate = fmt(moved / MB / median_wall if moved and median_wall else None, ".0f")
+        megabytes = fmt(moved and moved / MB, ".1f")
+        print(f"{result.name:<16}{wall:>16}{peak:>13}{megabytes:>10}{rate:>8}   {runs}")
     ours, peer = results["clusterbuild"], results["skopeo x N"]
     ratio = None
     if ours.median("wall") and peer.median("wall") is not None:
