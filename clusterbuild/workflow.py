@@ -14,16 +14,21 @@ from pathlib import Path
 from clusterbuild.cache.file_digests import FileDigests
 from clusterbuild.cache.results import CacheIndex
 from clusterbuild.cache.store import BlobStore
-from clusterbuild.errors import InputError
+from clusterbuild.errors import BuildError, InputError
+from clusterbuild.execute.downloads import lazy_downloads, make_downloads
+from clusterbuild.execute.locking import LockChange, lock_inputs
 from clusterbuild.execute.pulling import lazy_registry
 from clusterbuild.execute.records import CacheRecords
 from clusterbuild.execute.runner import Progress, StepRun, run_plan
+from clusterbuild.lockfile import LockFile
 from clusterbuild.oci.platform import Platform
 from clusterbuild.places.layout import OciLayout
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.planner import PlanOptions, plan_builds
 from clusterbuild.plan.status import Assessment, assess
 from clusterbuild.plan.steps import ExportStep
+from clusterbuild.workspace.fetched import pinned, plan_inputs
+from clusterbuild.workspace.inputs import InputPlan, remote_inputs
 from clusterbuild.workspace.load import LoadedWorkspace, load_workspace, select
 from clusterbuild.workspace.prepare import prepare
 from clusterbuild.workspace.scanning import scan_app
@@ -41,6 +46,7 @@ class Settings:
     insecure_registries: tuple[str, ...] = ()
     push: bool = False
     push_to: str | None = None  # repository prefix overriding apps.yaml's registry
+    frozen: bool = False  # CI: apps.lock must pin every input; it is never changed
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class Planned:
     workspace: LoadedWorkspace
     plan: Plan
     assessments: dict[str, Assessment]
+    blocked: tuple[str, ...] = ()  # app versions whose build waits for remote inputs, and why
 
 
 @dataclass(frozen=True)
@@ -69,23 +76,32 @@ def _plan(settings: Settings, index: CacheIndex, digests_index: CacheIndex | Non
           ) -> tuple[Planned, FileDigests]:
     ws = load_workspace(settings.workspace)
     digests = FileDigests(digests_index, ws.root)
-    records = CacheRecords(index, BlobStore(settings.cache_dir))
-    builds = []
-    images = {}
+    store = BlobStore(settings.cache_dir)
+    records = CacheRecords(index, store)
+    lock = LockFile.read(ws.root)
+    builds, images, input_steps, blocked = [], {}, [], []
     for av in select(ws, list(settings.targets), settings.platforms):
-        app_builds = prepare(ws, av, digests)
+        fetched = plan_inputs(ws, av, lock, records, store.path)
+        input_steps += fetched.steps
+        if fetched.blocked:
+            blocked += fetched.blocked
+            continue
+        app_builds = prepare(ws, av, digests, fetched.files)
         builds += app_builds
         images[(av.app, av.version)] = scan_app(ws, av, app_builds[0], records)
+    plan = plan_builds(builds, _options(settings, ws), images, input_steps)
+    return Planned(ws, plan, assess(plan, records), tuple(blocked)), digests
+
+
+def _options(settings: Settings, ws: LoadedWorkspace) -> PlanOptions:
     archives = ws.layout_dir / "archives"
     oci = settings.archive or ws.config.output.archive
     docker = settings.docker_archive or ws.config.output.docker_archive
     push_to = (settings.push_to or ws.config.registry) if settings.push else None
-    options = PlanOptions(registry=ws.config.registry, layout=ws.layout_dir,
-                          archive_dir=archives if oci else None,
-                          docker_archive_dir=archives if docker else None,
-                          mtime=source_date_epoch(), push_to=push_to)
-    plan = plan_builds(builds, options, images)
-    return Planned(ws, plan, assess(plan, records)), digests
+    return PlanOptions(registry=ws.config.registry, layout=ws.layout_dir,
+                       archive_dir=archives if oci else None,
+                       docker_archive_dir=archives if docker else None,
+                       mtime=source_date_epoch(), push_to=push_to)
 
 
 def plan_workspace(settings: Settings) -> Planned:
@@ -96,16 +112,54 @@ def plan_workspace(settings: Settings) -> Planned:
         index.close()
 
 
+def input_plans(settings: Settings) -> tuple[LoadedWorkspace, list[InputPlan]]:
+    ws = load_workspace(settings.workspace)
+    plans = [p for av in select(ws, list(settings.targets), settings.platforms)
+             for p in remote_inputs(ws, av)]
+    return ws, plans
+
+
+def lock_workspace(settings: Settings, update: bool = False) -> list[LockChange]:
+    """Pin the remote inputs of the selected apps in apps.lock (network)."""
+    ws, plans = input_plans(settings)
+    lock = LockFile.read(ws.root)
+    if settings.frozen:
+        unpinned = [why for p in plans if isinstance(why := pinned(p, lock), str)]
+        if unpinned:
+            raise InputError(f"{lock.path}: {unpinned[0]}" + (f" (and {len(unpinned) - 1} more)"
+                             if len(unpinned) > 1 else ""),
+                             hint="run `clusterbuild lock` and commit apps.lock (--frozen never "
+                                  "changes it)")
+        return []
+    todo = [p for p in plans if update or isinstance(pinned(p, lock), str)]
+    if not todo:
+        return []
+    with make_downloads(ws, settings) as downloads:
+        changes = lock_inputs(todo, lock, downloads, BlobStore(settings.cache_dir), update)
+    lock.write()
+    return changes
+
+
 def apply_workspace(settings: Settings, progress: Progress) -> Applied:
+    """Lock what is not pinned (unless frozen), then run stale steps; when remote inputs
+    were only just fetched, plan again with their files and run the rest."""
     start = time.perf_counter()
+    lock_workspace(settings)
+    ran: list[StepRun] = []
     index = CacheIndex(settings.cache_dir)
     try:
-        planned, digests = _plan(settings, index, index)
-        store = BlobStore(settings.cache_dir)
-        store.clean_temp()
-        digests.save()
-        ran = run_plan(planned.plan, planned.assessments, CacheRecords(index, store),
-                       settings.jobs, progress, lazy_registry(planned.workspace, settings))
+        for _ in range(2):
+            planned, digests = _plan(settings, index, index)
+            store = BlobStore(settings.cache_dir)
+            store.clean_temp()
+            digests.save()
+            ran += run_plan(planned.plan, planned.assessments, CacheRecords(index, store),
+                            settings.jobs, progress, lazy_registry(planned.workspace, settings),
+                            lazy_downloads(planned.workspace, settings))
+            if not planned.blocked:
+                break
+        if planned.blocked:
+            raise BuildError(f"still blocked after fetching: {planned.blocked[0]}")
         if any(isinstance(r.step, ExportStep) for r in ran):
             OciLayout(planned.workspace.layout_dir).prune()  # blobs of replaced images
     finally:

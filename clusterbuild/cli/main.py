@@ -89,6 +89,9 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
           push_to: Annotated[str | None, typer.Option(
               "--push-to", help="Push under this repository prefix instead, e.g. "
               "registry.internal:5000/labring (implies --push).")] = None,
+          frozen: Annotated[bool, typer.Option("--frozen", help="CI mode: every remote input "
+                                               "must be pinned by apps.lock; it is never changed.")]
+          = False,
           as_json: JsonOpt = False) -> None:
     """Run the stale steps and write images to the OCI layout (default out/)."""
     from clusterbuild.cli.output import Printer, apply_json, print_summary
@@ -98,7 +101,7 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
     settings = _settings(workspace, cache_dir, targets, platform, archive=archive, jobs=jobs,
                          docker_archive=docker_archive,
                          insecure_registries=tuple(insecure or ()), push=push or bool(push_to),
-                         push_to=push_to)
+                         push_to=push_to, frozen=frozen)
     applied = apply_workspace(settings, printer if not as_json else _Quiet())
     if as_json:
         print(json.dumps(apply_json(applied), indent=2))
@@ -109,6 +112,24 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
 class _Quiet:
     def started(self, step: Any) -> None: ...
     def finished(self, step: Any, seconds: float) -> None: ...
+
+
+@app.command()
+def lock(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
+         cache_dir: CacheOpt = None, insecure: InsecureOpt = None,
+         update: Annotated[bool, typer.Option("--update", help="Resolve again what is already "
+                                              "locked (new chart versions, moved URLs).")] = False,
+         ) -> None:
+    """Resolve every remote input (chart versions, archive and binary sha256) into apps.lock."""
+    from clusterbuild.workflow import lock_workspace
+
+    settings = _settings(workspace, cache_dir, targets, None,
+                         insecure_registries=tuple(insecure or ()))
+    changes = lock_workspace(settings, update=update)
+    for change in changes:
+        before = change.before[:12] or "(new)"
+        print(f"{change.input}: {before} -> {change.after[:12]}")
+    print(f"apps.lock: {len(changes)} inputs changed")
 
 
 @app.command()

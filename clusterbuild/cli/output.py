@@ -8,7 +8,7 @@ from typing import Any
 
 from clusterbuild.execute.runner import StepRun
 from clusterbuild.plan.status import Status
-from clusterbuild.plan.steps import ExportStep, PullStep, ScanStep, Step
+from clusterbuild.plan.steps import ExportStep, FetchStep, PullStep, ScanStep, Step, UnpackStep
 from clusterbuild.workflow import Applied, Planned
 
 
@@ -58,13 +58,20 @@ def print_plan(planned: Planned, printer: Printer) -> None:
         style = "yellow" if verdict.status is Status.STALE else "dim"
         printer.line(f"  {verdict.status.value:<5}  {step.kind:<6}  {_platforms(step):<24}"
                      f"{_what(step)}{detail}", style)
+    for reason in planned.blocked:
+        printer.line(f"blocked  {reason}", "yellow")
     total = len(planned.plan)
-    printer.line(f"{total} steps: {stale} stale, {total - stale} fresh")
+    blocked = f", {len(planned.blocked)} app inputs blocking builds" if planned.blocked else ""
+    printer.line(f"{total} steps: {stale} stale, {total - stale} fresh{blocked}")
 
 
 def _what(step: Step) -> str:
     if isinstance(step, PullStep):
         return step.reference
+    if isinstance(step, FetchStep):
+        return step.url
+    if isinstance(step, UnpackStep):
+        return f"{step.input_id} {step.what}"
     if isinstance(step, ScanStep):
         return f"{len(step.found)} images"
     created_by = getattr(step, "created_by", "")
@@ -85,8 +92,8 @@ def plan_json(planned: Planned) -> dict[str, Any]:
             "status": verdict.status.value, "reason": verdict.reason, "needs": list(step.needs),
         })
     stale = sum(s["status"] == Status.STALE.value for s in steps)
-    return {"steps": steps, "summary": {"steps": len(steps), "stale": stale,
-                                        "fresh": len(steps) - stale}}
+    return {"steps": steps, "blocked": list(planned.blocked),
+            "summary": {"steps": len(steps), "stale": stale, "fresh": len(steps) - stale}}
 
 
 def _run_json(run: StepRun) -> dict[str, Any]:

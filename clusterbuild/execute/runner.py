@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.errors import BuildError, ClusterbuildError
 from clusterbuild.execute.export import run_export
+from clusterbuild.execute.fetching import Downloads, run_fetch, run_unpack
 from clusterbuild.execute.images import run_image, run_index
 from clusterbuild.execute.layers import run_layer
 from clusterbuild.execute.records import CacheRecords
@@ -25,6 +26,7 @@ from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.status import Assessment, Status
 from clusterbuild.plan.steps import (
     ExportStep,
+    FetchStep,
     ImageStep,
     IndexStep,
     LayerStep,
@@ -33,6 +35,7 @@ from clusterbuild.plan.steps import (
     RegistryStep,
     ScanStep,
     Step,
+    UnpackStep,
 )
 
 Results = dict[str, dict[str, Any]]
@@ -54,6 +57,7 @@ class RunContext:
     store: BlobStore
     results: Results
     registry: Callable[[], Registry]  # made on first use: only pulls need the network
+    downloads: Callable[[], Downloads]  # likewise, for fetch steps
 
 
 def _run_one(step: Step, ctx: RunContext) -> dict[str, Any]:
@@ -71,6 +75,10 @@ def _run_one(step: Step, ctx: RunContext) -> dict[str, Any]:
         return run_pull(step, ctx.registry(), ctx.store)
     if isinstance(step, RegistryStep):
         return run_registry(step, ctx.store, ctx.results)
+    if isinstance(step, FetchStep):
+        return run_fetch(step, ctx.downloads(), ctx.store)
+    if isinstance(step, UnpackStep):
+        return run_unpack(step, ctx.store)
     if isinstance(step, PushStep):
         return run_push(step, ctx.registry(), ctx.store, ctx.results)
     raise TypeError(f"no runner for {type(step).__name__}")
@@ -82,9 +90,10 @@ def _timed(fn: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
 
 
 def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecords,
-             jobs: int, progress: Progress, registry: Callable[[], Registry]) -> list[StepRun]:
+             jobs: int, progress: Progress, registry: Callable[[], Registry],
+             downloads: Callable[[], Downloads]) -> list[StepRun]:
     results: Results = {}
-    ctx = RunContext(records.store, results, registry)
+    ctx = RunContext(records.store, results, registry, downloads)
     pending: list[Step] = []
     for step in plan.steps:
         if assessments[step.key].status is Status.FRESH:

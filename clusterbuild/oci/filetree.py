@@ -40,6 +40,12 @@ class FileEntry:
         return [self.path, self.kind.value, self.mode, self.size,
                 str(self.digest) if self.digest else "", self.link]
 
+    @classmethod
+    def from_json(cls, obj: list[Any]) -> FileEntry:
+        path, kind, mode, size, digest, link = obj
+        return cls(path, EntryKind(kind), int(mode), int(size),
+                   Digest.parse(digest) if digest else None, link)
+
 
 def normalised_mode(kind: EntryKind, st_mode: int) -> int:
     """Reproducible permissions: dirs 0755, symlinks 0777, files 0644 or 0755 if any x bit."""

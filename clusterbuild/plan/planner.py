@@ -8,7 +8,7 @@ step. Layers equal across platforms are one step.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from clusterbuild.plan.steps import (
     PushStep,
     RegistryStep,
     ScanStep,
+    Step,
 )
 from clusterbuild.workspace.context import Context, ContextFile
 
@@ -165,8 +166,12 @@ def image_ref(registry: str, app: str, tag: str) -> str:
 
 
 def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
-                images: dict[tuple[str, str], AppImages] | None = None) -> Plan:
+                images: dict[tuple[str, str], AppImages] | None = None,
+                inputs: Sequence[Step] = ()) -> Plan:
+    """The plan of ``builds``; ``inputs`` are the fetch and unpack steps of remote inputs."""
     plan = Plan()
+    for step in inputs:
+        plan.add(step)
     groups: dict[tuple[str, str], list[tuple[Platform, str]]] = {}
     for found in (images or {}).values():
         plan.add(found.scan)

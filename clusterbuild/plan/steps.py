@@ -178,3 +178,35 @@ class PushStep(Step):
     @property
     def refs(self) -> tuple[str, ...]:
         return (self.index_ref, *self.platform_refs)
+
+
+@dataclass(frozen=True)
+class FetchStep(Step):
+    """Download one remote input into the store. Keyed by its content digest, like a
+    fixed-output derivation: a new URL serving the same bytes changes nothing."""
+
+    kind: ClassVar[str] = "fetch"
+    url: str = ""  # where from (http(s)://, or oci://host/repo@sha256:... for OCI charts)
+    digest: str = ""  # sha256:<hex>, from the lock or the spec
+
+    def fingerprint(self) -> Fingerprint:
+        return {"content": self.digest}
+
+    @property
+    def label(self) -> str:
+        return f"fetch {self.url}"
+
+
+@dataclass(frozen=True)
+class UnpackStep(Step):
+    """Turn a fetched input into context files: unpack, pick members, edit chart values,
+    check binaries' architecture."""
+
+    kind: ClassVar[str] = "unpack"
+    input_id: str = ""
+    what: str = ""  # e.g. "chart ingress-nginx"
+    digest: str = ""  # the fetched content
+    params: str = ""  # canonical JSON of how to unpack (kind, dest, member, values, ...)
+
+    def fingerprint(self) -> Fingerprint:
+        return {"content": self.digest, "unpacking": value_digest(self.params)}

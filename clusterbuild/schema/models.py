@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clusterbuild.oci.platform import Platform
 
@@ -73,6 +73,15 @@ class Registries(Strict):
                                           "[mirror.internal:5000].")
 
 
+class DownloadSettings(Strict):
+    """How remote inputs are downloaded."""
+
+    mirrors: dict[str, str] = Field(default_factory=dict, description="URL prefix -> "
+                                    "replacement, e.g. https://github.com/: "
+                                    "https://nexus.internal/github/ (digests stay the identity).")
+    jobs: int = Field(default=4, ge=1, description="Parallel downloads.")
+
+
 class Workspace(Strict):
     """apps.yaml: the apps of a workspace and where their images go."""
 
@@ -82,6 +91,7 @@ class Workspace(Strict):
     platforms: PlatformList = Field(default_factory=lambda: ["linux/amd64", "linux/arm64"])
     output: Output = Field(default_factory=Output)
     registries: Registries = Field(default_factory=Registries)
+    downloads: DownloadSettings = Field(default_factory=DownloadSettings)
     apps: dict[Annotated[str, Field(pattern=APP_NAME.pattern)], AppEntry] = Field(
         description="App name (a directory under applications/) to what to build.")
 
@@ -102,8 +112,93 @@ class FileInput(Strict):
     _platforms = field_validator("platforms")(_check_platforms)
 
 
-INPUT_KINDS: tuple[type[Strict], ...] = (FileInput,)
-Input = Annotated[FileInput, Field(discriminator="kind")]
+Sha256 = Annotated[str, Field(pattern=r"^(sha256:)?[0-9a-f]{64}$")]
+
+
+class Fetched(Strict):
+    """What every remote input has: a checksum to verify, and the platforms it is for."""
+
+    sha256: Sha256 | dict[str, Sha256] | None = Field(
+        default=None, description="Expected sha256 of the download (per platform for binaries: "
+        "{linux/amd64: ..., linux/arm64: ...}); otherwise pinned by `clusterbuild lock`.")
+    platforms: list[str] | None = Field(
+        default=None, description="Only for these platforms (default: all).")
+
+    _platforms = field_validator("platforms")(_check_platforms)
+
+
+class ValuesEdits(Strict):
+    set: dict[str, Any] = Field(default_factory=dict, description="Dotted keys to set, e.g. "
+                                "image.digest: null (so the mirror can copy by tag).")
+    delete: list[str] = Field(default_factory=list, description="Dotted keys to remove.")
+
+
+class ChartInput(Fetched):
+    """A Helm chart, unpacked into charts/<name>/: from a chart repository (by chart version,
+    or by app version as the catalogue does), an OCI registry, or an archive URL."""
+
+    kind: Literal["chart"]
+    name: str = Field(description="Chart name; the chart lands in charts/<name>/.")
+    repo: str | None = Field(default=None, description="HTTP chart repository (has index.yaml).")
+    oci: str | None = Field(default=None, description="oci://host/path/chart")
+    url: str | None = Field(default=None, description="A chart .tgz, or a source archive "
+                            "holding the chart at `path` (templated).")
+    path: str | None = Field(default=None, description="The chart's directory inside `url`.")
+    version: str | None = Field(default=None, description="Chart version (templated).")
+    app_version: str | None = Field(default=None, description="Pick the highest chart version "
+                                    "whose appVersion equals this, with or without a leading v.")
+    values: ValuesEdits | None = Field(default=None, description="Edits of values.yaml.")
+    values_file: str | None = Field(default=None, description="A workspace file placed as "
+                                    "charts/<name>.values.yaml (read by the image scan too).")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ChartInput:
+        sources = [k for k in ("repo", "oci", "url") if getattr(self, k)]
+        if len(sources) != 1:
+            raise ValueError("a chart needs exactly one of repo, oci, url")
+        if self.repo and not (self.version or self.app_version):
+            raise ValueError("a chart from a repo needs version or app_version")
+        if self.oci and not self.version:
+            raise ValueError("a chart from an OCI registry needs version")
+        return self
+
+
+class ManifestInput(Fetched):
+    """A Kubernetes manifest downloaded into manifests/."""
+
+    kind: Literal["manifest"]
+    url: str = Field(description="Download URL (templated).")
+    dest: str | None = Field(default=None, description="Default manifests/<file name>.")
+
+
+class BinaryInput(Fetched):
+    """A per-architecture binary, from a bare file or a member of an archive, into opt/."""
+
+    kind: Literal["binary"]
+    url: str = Field(description="Download URL (templated; {{ arch_name }} is arch after arch_map).")
+    arch_map: dict[str, str] = Field(default_factory=dict, description="Release names of "
+                                     "architectures, e.g. {amd64: x86_64, arm64: aarch64}.")
+    member: str | None = Field(default=None, description="Path of the binary inside a .tar.gz, "
+                               ".tgz, .zip archive (templated); none for a bare or .gz file.")
+    dest: str = Field(description="Path in the build context, e.g. opt/helm (templated).")
+    mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] = "0755"
+    check_arch: bool = Field(default=True, description="Refuse an ELF binary built for "
+                             "another architecture.")
+
+
+class UrlInput(Fetched):
+    """Any file by URL, placed as is."""
+
+    kind: Literal["url"]
+    url: str = Field(description="Download URL (templated).")
+    dest: str = Field(description="Path in the build context (templated).")
+    mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] | None = None
+
+
+INPUT_KINDS: tuple[type[Strict], ...] = (FileInput, ChartInput, ManifestInput, BinaryInput, UrlInput)
+Input = Annotated[FileInput | ChartInput | ManifestInput | BinaryInput | UrlInput,
+                  Field(discriminator="kind")]
+RemoteInput = ChartInput | ManifestInput | BinaryInput | UrlInput
 
 
 class ImageOptions(Strict):

@@ -16,7 +16,7 @@ from clusterbuild.kubefile.parse import find_recipe, parse_recipe
 from clusterbuild.oci.filetree import EntryKind, FileEntry, normalised_mode
 from clusterbuild.oci.platform import Platform
 from clusterbuild.plan.planner import PlatformBuild
-from clusterbuild.schema.models import FileInput
+from clusterbuild.schema.models import ChartInput, FileInput
 from clusterbuild.workspace.context import Context, ContextFile, Digester, walk_context
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
 from clusterbuild.workspace.templates import render
@@ -34,11 +34,10 @@ def _relative(ws: LoadedWorkspace, path: Path) -> str:
     return os.path.relpath(path, ws.root)
 
 
-def _file_input(ws: LoadedWorkspace, av: AppVersion, n: int, item: FileInput,
-                variables: dict[str, str], digests: Digester) -> ContextFile:
-    field = f"inputs[{n}]"
-    src = render(item.src, variables, av.spec_path, f"{field}.src")
-    dest = posixpath.normpath(render(item.dest, variables, av.spec_path, f"{field}.dest"))
+def _local_file(ws: LoadedWorkspace, av: AppVersion, field: str, src: str, dest: str,
+                mode: str | None, variables: dict[str, str], digests: Digester) -> ContextFile:
+    """A workspace file (``src`` relative to the app dir) placed at context path ``dest``."""
+    dest = posixpath.normpath(dest)
     if dest.startswith(("/", "..")) or dest == ".":
         raise ConfigError(av.spec_path, f"{field}.dest", f"{dest!r} must be a relative path "
                           "inside the build context", hint="e.g. opt/helm")
@@ -53,31 +52,46 @@ def _file_input(ws: LoadedWorkspace, av: AppVersion, n: int, item: FileInput,
                           f"(for {variables['platform']})", hint="check the path") from None
     if not stat.S_ISREG(st.st_mode):
         raise ConfigError(av.spec_path, f"{field}.src", f"{src!r} is not a regular file")
-    mode = int(item.mode, 8) if item.mode else normalised_mode(EntryKind.FILE, st.st_mode)
+    file_mode = int(mode, 8) if mode else normalised_mode(EntryKind.FILE, st.st_mode)
     digest = digests.digest(_relative(ws, path), path, st)
-    return ContextFile(FileEntry(dest, EntryKind.FILE, mode, st.st_size, digest), path)
+    return ContextFile(FileEntry(dest, EntryKind.FILE, file_mode, st.st_size, digest), path)
 
 
-def _inputs(ws: LoadedWorkspace, av: AppVersion, platform: Platform,
-            digests: Digester) -> dict[str, ContextFile]:
+def _local_inputs(ws: LoadedWorkspace, av: AppVersion, platform: Platform,
+                  digests: Digester) -> dict[str, ContextFile]:
+    """Declared workspace files: ``kind: file`` inputs and charts' ``values_file``."""
     variables = template_variables(ws, av, platform)
     out: dict[str, ContextFile] = {}
     for n, item in enumerate(av.spec.inputs):
         if item.platforms is not None and str(platform) not in item.platforms:
             continue
-        placed = _file_input(ws, av, n, item, variables, digests)
+        field = f"inputs[{n}]"
+        if isinstance(item, FileInput):
+            src = render(item.src, variables, av.spec_path, f"{field}.src")
+            dest = render(item.dest, variables, av.spec_path, f"{field}.dest")
+            placed = _local_file(ws, av, field, src, dest, item.mode, variables, digests)
+        elif isinstance(item, ChartInput) and item.values_file:
+            src = render(item.values_file, variables, av.spec_path, f"{field}.values_file")
+            placed = _local_file(ws, av, f"{field}.values_file", src,
+                                 f"charts/{item.name}.values.yaml", None, variables, digests)
+        else:
+            continue
         out[placed.entry.path] = placed
     return out
 
 
-def prepare(ws: LoadedWorkspace, av: AppVersion, digests: Digester) -> list[PlatformBuild]:
+def prepare(ws: LoadedWorkspace, av: AppVersion, digests: Digester,
+            fetched: dict[Platform, dict[str, ContextFile]] | None = None) -> list[PlatformBuild]:
+    """Each platform's build: the app dir, declared local files and ``fetched`` remote
+    inputs (already unpacked in the store) as its context, and its evaluated Kubefile."""
     recipe = parse_recipe(find_recipe(av.app_dir))
     base = walk_context(av.app_dir, digests, _relative(ws, av.app_dir))
     builds = []
     for platform in av.platforms:
         variables = template_variables(ws, av, platform)
         args = {k: _render_arg(ws, av, k, v, variables) for k, v in av.build_args}
-        context: Context = base.overlay(_inputs(ws, av, platform, digests))
+        context: Context = base.overlay(_local_inputs(ws, av, platform, digests))
+        context = context.overlay((fetched or {}).get(platform, {}))
         evaluated = evaluate(recipe, platform, args)
         builds.append(PlatformBuild(av.app, av.version, platform, evaluated, context))
     return builds

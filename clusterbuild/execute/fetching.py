@@ -1,0 +1,130 @@
+"""Run fetch and unpack steps: remote inputs into the store, then into context files."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import replace
+from typing import Any
+
+from clusterbuild.cache.store import BlobStore
+from clusterbuild.errors import BuildError
+from clusterbuild.oci.digest import Digest
+from clusterbuild.oci.filetree import EntryKind, FileEntry
+from clusterbuild.oci.platform import Platform
+from clusterbuild.plan.steps import FetchStep, UnpackStep
+
+
+class Downloads:
+    """Fetches URLs and OCI chart blobs into the store (made on first use: network)."""
+
+    def __init__(self, fetcher: Any, registry: Any) -> None:
+        self.fetcher = fetcher
+        self.registry = registry
+
+    def fetch(self, url: str, digest: Digest | None, what: str, store: BlobStore) -> Digest:
+        if url.startswith("oci://"):  # oci://host/path/chart@<manifest digest>, as locked
+            from clusterbuild.fetch.charts import pull_oci_chart
+
+            ref, _, manifest = url.rpartition("@")
+            chart = pull_oci_chart(ref, manifest, self.registry, store)
+            if digest is not None and chart.layer != digest:
+                raise BuildError(f"{what}: the chart is {chart.layer}, the lock says {digest}",
+                                 hint="run clusterbuild lock --update")
+            return chart.layer
+        fetched = self.fetcher.fetch(url, store, expect=digest, what=what)
+        digest_found: Digest = fetched.digest
+        return digest_found
+
+
+def run_fetch(step: FetchStep, downloads: Downloads, store: BlobStore) -> dict[str, Any]:
+    digest = Digest.parse(step.digest)
+    if not store.has(digest):
+        downloads.fetch(step.url, digest, f"{step.app}:{step.version} {step.url}", store)
+    return {"blob": step.digest, "blobs": [step.digest]}
+
+
+def _rerooted(entries: list[FileEntry], prefix: str, dest: str) -> list[FileEntry]:
+    """The entries under ``prefix``, moved under ``dest``."""
+    out = []
+    for entry in entries:
+        if prefix and not entry.path.startswith(prefix + "/"):
+            continue
+        rel = entry.path[len(prefix) + 1:] if prefix else entry.path
+        out.append(replace(entry, path=posixpath.join(dest, rel)))
+    return out
+
+
+def _chart_root(entries: list[FileEntry], path: str | None, what: str) -> str:
+    if path:
+        return posixpath.normpath(path).strip("/")
+    tops = {e.path.split("/", 1)[0] for e in entries}
+    charts = [e.path.rsplit("/", 1)[0] for e in entries if e.path.count("/") == 1
+              and e.path.endswith("/Chart.yaml")]
+    if len(tops) == 1 and charts:
+        return charts[0]
+    raise BuildError(f"{what}: no chart at the top of the archive (found {', '.join(sorted(tops)[:5])})",
+                     hint="set `path` to the chart's directory inside the archive")
+
+
+def _edit_values(entries: list[FileEntry], dest: str, edits: dict[str, Any], store: BlobStore,
+                 what: str) -> list[FileEntry]:
+    from clusterbuild.fetch.values import edit_values
+
+    target = f"{dest}/values.yaml"
+    for i, entry in enumerate(entries):
+        if entry.path == target and entry.digest is not None:
+            text = store.read_bytes(entry.digest).decode()
+            data = edit_values(text, edits.get("set", {}), edits.get("delete", [])).encode()
+            entries[i] = replace(entry, size=len(data), digest=store.put_bytes(data))
+            return entries
+    raise BuildError(f"{what}: the chart has no values.yaml to edit", hint="drop `values`")
+
+
+def _unpack_chart(blob: Digest, params: dict[str, Any], store: BlobStore, what: str) -> list[FileEntry]:
+    from clusterbuild.fetch.archives import unpack
+
+    entries = unpack(store.path(blob), None, store, what=what)
+    root = _chart_root(entries, params.get("path"), what)
+    placed = _rerooted(entries, root, params["dest"])
+    if not any(e.path == f"{params['dest']}/Chart.yaml" for e in placed):
+        raise BuildError(f"{what}: no Chart.yaml under {root or 'the archive root'}",
+                         hint="check `path`")
+    if params.get("values"):
+        placed = _edit_values(placed, params["dest"], params["values"], store, what)
+    return placed
+
+
+def _unpack_binary(blob: Digest, params: dict[str, Any], store: BlobStore, what: str) -> list[FileEntry]:
+    from clusterbuild.fetch.archives import unpack
+    from clusterbuild.fetch.elf import check_arch
+
+    member = params.get("member")
+    if member:
+        files = [e for e in unpack(store.path(blob), None, store, members=[member], what=what)
+                 if e.kind is EntryKind.FILE]
+    else:
+        files = unpack(store.path(blob), None, store, what=what)  # a bare or .gz file
+    if len(files) != 1 or files[0].digest is None:
+        raise BuildError(f"{what}: {member or 'the download'} is not one file",
+                         hint="name the binary with `member`")
+    binary, digest = files[0], files[0].digest
+    if params.get("check_arch", True) and params.get("platform"):
+        check_arch(store.path(digest), Platform.parse(params["platform"]), what)
+    return [replace(binary, path=params["dest"], mode=int(params.get("mode") or "0755", 8))]
+
+
+def run_unpack(step: UnpackStep, store: BlobStore) -> dict[str, Any]:
+    params = json.loads(step.params)
+    blob = Digest.parse(step.digest)
+    what = f"{step.app}:{step.version} {step.input_id} ({step.what})"
+    if params["kind"] == "chart":
+        entries = _unpack_chart(blob, params, store, what)
+    elif params["kind"] == "binary":
+        entries = _unpack_binary(blob, params, store, what)
+    else:  # manifest, url: the download itself
+        mode = int(params["mode"], 8) if params.get("mode") else 0o644
+        size = store.path(blob).stat().st_size
+        entries = [FileEntry(params["dest"], EntryKind.FILE, mode, size, blob)]
+    files = sorted({str(e.digest) for e in entries if e.digest is not None})
+    return {"entries": [e.to_json() for e in entries], "blobs": files}

@@ -1,0 +1,189 @@
+"""Remote inputs end to end: a chart repository, per-arch binaries and a manifest served on
+127.0.0.1, locked, fetched once, unpacked into each platform's image."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import subprocess
+import tarfile
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import apply_json, cli, copy_workspace, images
+
+APP = "docker.io/labring/remote:v2.0.0"
+ELF_MACHINE = {"x86_64": 62, "aarch64": 183}
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A static HTTP server on 127.0.0.1 over a directory the test fills."""
+    root = tmp_path / "www"
+    root.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root
+    server.shutdown()
+    server.server_close()
+
+
+def _tgz(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755 if "bin" in name or "tool" in name else 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _elf(machine: str) -> bytes:
+    header = b"\x7fELF\x02\x01\x01" + b"\0" * 9 + (2).to_bytes(2, "little")
+    return header + ELF_MACHINE[machine].to_bytes(2, "little") + b"\0" * 44 + machine.encode()
+
+
+def _chart(version: str, app_version: str) -> bytes:
+    return _tgz({
+        "web/Chart.yaml": (f"apiVersion: v2\nname: web\nversion: {version}\n"
+                           f"appVersion: {app_version}\n").encode(),
+        "web/values.yaml": b"image:\n  repository: nginx\n  tag: '1.27'\n  digest: sha256:abc\n",
+        "web/templates/deploy.yaml": b"kind: Deployment\n",
+    })
+
+
+def _publish(root: Path, url: str) -> None:
+    (root / "charts").mkdir()
+    entries = []
+    for version, app_version in [("1.1.0", "v2.0.0"), ("1.2.0", "v2.0.0"), ("1.3.0", "2.1.0"),
+                                 ("1.10.0-rc.1", "v2.0.0")]:
+        data = _chart(version, app_version)
+        (root / f"charts/web-{version}.tgz").write_bytes(data)
+        entries.append({"name": "web", "version": version, "appVersion": app_version,
+                        "urls": [f"web-{version}.tgz"], "digest": hashlib.sha256(data).hexdigest()})
+    (root / "charts/index.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "entries": {"web": entries}}))
+    (root / "bin").mkdir()
+    for machine in ELF_MACHINE:
+        (root / f"bin/tool-linux-{machine}.tar.gz").write_bytes(_tgz({"tool/tool": _elf(machine)}))
+    (root / "install.yaml").write_text("kind: ConfigMap\nmetadata:\n  name: remote\n")
+
+
+SPEC = """\
+images: {{discover: "off"}}
+inputs:
+  - kind: chart
+    repo: {url}/charts
+    name: web
+    app_version: "{{{{ version }}}}"
+    values: {{set: {{image.digest: null}}}}
+  - kind: binary
+    url: {url}/{bin}/tool-linux-{{{{ arch_name }}}}.tar.gz
+    arch_map: {{amd64: x86_64, arm64: aarch64}}
+    member: tool/tool
+    dest: opt/tool
+  - kind: manifest
+    url: {url}/install.yaml
+"""
+
+
+def _workspace(tmp: Path, url: str, bin_dir: str = "bin") -> Path:
+    ws = copy_workspace(tmp / "ws")
+    app = ws / "applications/remote/latest"
+    app.mkdir(parents=True)
+    (app / "Kubefile").write_text("FROM scratch\nCOPY . .\nCMD [\"bash entrypoint.sh\"]\n")
+    (app / "entrypoint.sh").write_text("helm upgrade -i web charts/web\n")
+    (app / "clusterbuild.yaml").write_text(SPEC.format(url=url, bin=bin_dir))
+    (ws / "apps.yaml").write_text((ws / "apps.yaml").read_text() + "  remote:\n    versions: [\"v2.0.0\"]\n")
+    return ws
+
+
+def _files(layout: Path, ref: str, tmp: Path) -> dict[str, bytes]:
+    copied = tmp / "copied"
+    copied.mkdir(parents=True)
+    subprocess.run(["skopeo", "copy", f"oci:{layout}:{ref}", f"dir:{copied}"], check=True,
+                   capture_output=True)
+    out = {}
+    for layer in json.loads((copied / "manifest.json").read_text())["layers"]:
+        with tarfile.open(copied / layer["digest"].split(":")[1]) as tar:
+            for member in tar:
+                if member.isfile():
+                    out[member.name] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    return out
+
+
+def test_lock_then_frozen_apply_places_each_platforms_inputs(tmp_path: Path,
+                                                             served: tuple[str, Path]) -> None:
+    url, root = served
+    _publish(root, url)
+    ws = _workspace(tmp_path, url)
+    plan = json.loads(cli("plan", "-C", str(ws), "remote", "--json").stdout)
+    assert any("not locked" in reason for reason in plan["blocked"])
+    frozen = cli("apply", "-C", str(ws), "remote", "--frozen", check=False)
+    assert frozen.returncode == 3 and "not locked" in frozen.stderr and "clusterbuild lock" in frozen.stderr
+
+    out = cli("lock", "-C", str(ws), "remote").stdout
+    assert "4 inputs changed" in out  # chart, manifest, one binary per platform
+    locked = yaml.safe_load((ws / "apps.lock").read_text())["inputs"]["remote"]["v2.0.0"]
+    assert locked["inputs[0]"]["*"]["chart_version"] == "1.2.0"  # highest stable with appVersion v2.0.0
+    assert set(locked["inputs[1]"]) == {"linux/amd64", "linux/arm64"}
+
+    result = apply_json(ws, "remote", "--frozen")
+    for arch, machine in (("amd64", "x86_64"), ("arm64", "aarch64")):
+        files = _files(ws / "out", f"{APP}-{arch}", tmp_path / arch)
+        assert files["opt/tool"].endswith(machine.encode())
+        values = yaml.safe_load(files["charts/web/values.yaml"])
+        assert values["image"] == {"repository": "nginx", "tag": "1.27", "digest": None}
+        assert b"version: 1.2.0" in files["charts/web/Chart.yaml"]
+        assert files["manifests/install.yaml"].startswith(b"kind: ConfigMap")
+    fetches = [r for r in result["ran"] if r["kind"] == "fetch"]
+    assert len(fetches) == 4
+
+    other = tmp_path / "second"
+    other.mkdir()
+    clean = apply_json(ws, "remote", "--frozen", cache=other / "cache")
+    assert images(clean) == images(result)
+
+
+def test_edited_spec_fails_frozen_and_a_moved_url_reruns_nothing(tmp_path: Path,
+                                                                 served: tuple[str, Path]) -> None:
+    url, root = served
+    _publish(root, url)
+    ws = _workspace(tmp_path, url)
+    cli("lock", "-C", str(ws), "remote")
+    apply_json(ws, "remote", "--frozen")
+    (root / "mirror").mkdir()
+    for machine in ELF_MACHINE:  # the same bytes under another URL
+        name = f"tool-linux-{machine}.tar.gz"
+        (root / "mirror" / name).write_bytes((root / "bin" / name).read_bytes())
+    spec = ws / "applications/remote/latest/clusterbuild.yaml"
+    spec.write_text(SPEC.format(url=url, bin="mirror"))
+    frozen = cli("apply", "-C", str(ws), "remote", "--frozen", check=False)
+    assert frozen.returncode == 3 and "inputs[1]" in frozen.stderr
+    assert "changed since locked" in frozen.stderr
+    cli("lock", "-C", str(ws), "remote")
+    assert apply_json(ws, "remote", "--frozen")["ran"] == []
+
+
+def test_a_binary_for_the_wrong_architecture_is_refused(tmp_path: Path, served: tuple[str, Path]) -> None:
+    url, root = served
+    _publish(root, url)
+    x86 = (root / "bin/tool-linux-x86_64.tar.gz").read_bytes()
+    (root / "bin/tool-linux-aarch64.tar.gz").write_bytes(x86)  # what the catalogue ships today
+    ws = _workspace(tmp_path, url)
+    proc = cli("apply", "-C", str(ws), "remote", check=False)
+    assert proc.returncode == 4, proc.stderr
+    assert "amd64" in proc.stderr and "arm64" in proc.stderr and "inputs[1]" in proc.stderr
+    assert not (ws / "out/index.json").exists()
