@@ -16,7 +16,7 @@ from clusterbuild.cache.results import CacheIndex
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.errors import BuildError, InputError
 from clusterbuild.execute.downloads import lazy_downloads, make_downloads
-from clusterbuild.execute.locking import LockChange, lock_inputs
+from clusterbuild.execute.locking import LockChange, check_script_lock, lock_inputs, record_script_outputs
 from clusterbuild.execute.pulling import lazy_registry
 from clusterbuild.execute.records import CacheRecords
 from clusterbuild.execute.runner import Progress, StepRun, run_plan
@@ -29,6 +29,7 @@ from clusterbuild.plan.status import Assessment, assess
 from clusterbuild.plan.steps import ExportStep
 from clusterbuild.workspace.fetched import pinned, plan_inputs
 from clusterbuild.workspace.inputs import InputPlan, remote_inputs
+from clusterbuild.workspace.legacy import is_legacy, plan_legacy
 from clusterbuild.workspace.load import LoadedWorkspace, load_workspace, select
 from clusterbuild.workspace.prepare import prepare
 from clusterbuild.workspace.scanning import scan_app
@@ -81,12 +82,21 @@ def _plan(settings: Settings, index: CacheIndex, digests_index: CacheIndex | Non
     lock = LockFile.read(ws.root)
     builds, images, input_steps, blocked = [], {}, [], []
     for av in select(ws, list(settings.targets), settings.platforms):
-        fetched = plan_inputs(ws, av, lock, records, store.path)
-        input_steps += fetched.steps
-        if fetched.blocked:
-            blocked += fetched.blocked
-            continue
-        app_builds = prepare(ws, av, digests, fetched.files)
+        if is_legacy(av):
+            legacy = plan_legacy(ws, av, digests, records, store.path)
+            check_script_lock(legacy.steps, lock, settings.frozen)
+            input_steps += legacy.steps
+            blocked += legacy.blocked
+            if legacy.blocked:
+                continue
+            app_builds = legacy.builds
+        else:
+            fetched = plan_inputs(ws, av, lock, records, store.path)
+            input_steps += fetched.steps
+            if fetched.blocked:
+                blocked += fetched.blocked
+                continue
+            app_builds = prepare(ws, av, digests, fetched.files)
         builds += app_builds
         images[(av.app, av.version)] = scan_app(ws, av, app_builds[0], records)
     plan = plan_builds(builds, _options(settings, ws), images, input_steps)
@@ -156,6 +166,7 @@ def apply_workspace(settings: Settings, progress: Progress) -> Applied:
             ran += run_plan(planned.plan, planned.assessments, CacheRecords(index, store),
                             settings.jobs, progress, lazy_registry(planned.workspace, settings),
                             lazy_downloads(planned.workspace, settings))
+            record_script_outputs(ran, index, LockFile.read(planned.workspace.root), settings.frozen)
             if not planned.blocked:
                 break
         if planned.blocked:

@@ -269,3 +269,13 @@ def test_check_arch_refuses_a_binary_for_another_arch(tmp_path: Path, store: Blo
     script = tmp_path / "install.sh"
     script.write_text("#!/bin/sh\n")
     check_arch(script, Platform.parse("linux/arm64"), "a script")  # not ELF: nothing to check
+
+
+def test_links_beside_the_selected_members_do_not_matter(tmp_path: Path, store: BlobStore) -> None:
+    """A chart directory inside a source archive whose other files include an absolute symlink."""
+    archive = make_tar(tmp_path / "src.tgz", [("repo-1.0/charts/demo/Chart.yaml", b"name: demo\n", 0o644),
+                                              ("repo-1.0/hack/null", "/dev/null", 0o777)])
+    [chart] = unpack(archive, None, store, members=["repo-1.0/charts/demo"], strip_components=3)
+    assert chart.path == "Chart.yaml"
+    with pytest.raises(BuildError, match="points outside"):
+        unpack(archive, None, store)

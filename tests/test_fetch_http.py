@@ -164,6 +164,9 @@ def test_redirects_are_followed(server: FileServer, store: BlobStore, fetcher: F
     url = server.redirect("/releases/latest/tool", "/cdn/tool-1.0")
     fetched = fetcher.fetch(url, store)
     assert store.read_bytes(fetched.digest) == b"the tool" and fetched.url_used == url
+    loop = server.redirect("/loop", "/loop")
+    with pytest.raises(BuildError, match=r"fetching .*/loop: Exceeded maximum allowed redirects"):
+        fetcher.fetch(loop, store)
 
 
 def test_mirrors_rewrite_url_prefixes(server: FileServer, store: BlobStore) -> None:

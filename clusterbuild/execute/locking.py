@@ -7,15 +7,23 @@ its URL. Each is fetched into the store and its sha256 recorded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from clusterbuild.cache.results import CacheIndex
 from clusterbuild.cache.store import BlobStore
+from clusterbuild.errors import BuildError, InputError
 from clusterbuild.execute.fetching import Downloads
 from clusterbuild.lockfile import Locked, LockFile
 from clusterbuild.oci.digest import Digest
+from clusterbuild.plan.keys import value_digest
+from clusterbuild.plan.steps import ScriptStep, Step
 from clusterbuild.workspace.fetched import pinned
 from clusterbuild.workspace.inputs import InputPlan
+
+if TYPE_CHECKING:
+    from clusterbuild.execute.runner import StepRun
 
 
 @dataclass(frozen=True)
@@ -43,8 +51,6 @@ def _resolve_chart_oci(plan: InputPlan, downloads: Downloads, store: BlobStore) 
     fields = plan.fields
     chart = pull_oci_chart(fields["oci"], fields["version"], downloads.registry, store)
     if plan.expect is not None and plan.expect != chart.layer:
-        from clusterbuild.errors import BuildError
-
         raise BuildError(f"{plan.name}: the chart is {chart.layer}, the spec expects {plan.expect}",
                          hint="fix sha256 in clusterbuild.yaml or the chart version")
     return Locked(plan.spec_digest, f"{fields['oci']}@{chart.manifest}", chart.layer,
@@ -74,3 +80,47 @@ def lock_inputs(plans: Iterable[InputPlan], lock: LockFile, downloads: Downloads
         if before != locked:
             changes.append(LockChange(plan.name, before.digest.hex if before else "", locked.digest.hex))
     return changes
+
+
+SCRIPT_ID = "init.sh"
+
+
+def outputs_digest(result: dict[str, object]) -> Digest:
+    """One digest for everything a script left (paths, modes, contents)."""
+    return Digest(value_digest(result["entries"]))
+
+
+def check_script_lock(steps: Sequence[Step], lock: LockFile, frozen: bool) -> None:
+    """In --frozen, a script must be the one locked (same script, dir, arguments, tools)."""
+    if not frozen:
+        return
+    for step in steps:
+        locked = lock.get(step.app, step.version, SCRIPT_ID, str(step.platforms[0]))
+        if locked is None or locked.spec != step.key:
+            state = "not locked" if locked is None else "changed since locked (the script, its " \
+                "directory or the tools it calls)"
+            raise InputError(f"{lock.path}: {step.app}:{step.version} [{step.platforms[0]}] init.sh "
+                             f"{state}", hint="run `clusterbuild apply` without --frozen and commit "
+                                              "apps.lock")
+
+
+def record_script_outputs(ran: Sequence[StepRun], index: CacheIndex, lock: LockFile, frozen: bool) -> None:
+    """Pin what each script that ran left; in --frozen it must equal what was pinned."""
+    changed = False
+    for run in ran:
+        step = run.step
+        if not isinstance(step, ScriptStep):
+            continue
+        result = index.get("step", step.key) or {}
+        digest = outputs_digest(result)
+        platform = str(step.platforms[0])
+        locked = lock.get(step.app, step.version, SCRIPT_ID, platform)
+        if frozen and locked is not None and locked.digest != digest:
+            raise BuildError(f"{step.app}:{step.version} [{platform}]: init.sh left other files "
+                             f"than apps.lock pins ({digest.hex[:12]} vs {locked.digest.hex[:12]})",
+                             hint="the script is not reproducible: pin what it downloads")
+        if not frozen:
+            lock.set(step.app, step.version, SCRIPT_ID, platform, Locked(step.key, SCRIPT_ID, digest))
+            changed = True
+    if changed:
+        lock.write()

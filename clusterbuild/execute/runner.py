@@ -22,6 +22,7 @@ from clusterbuild.execute.images import run_image, run_index
 from clusterbuild.execute.layers import run_layer
 from clusterbuild.execute.records import CacheRecords
 from clusterbuild.execute.registry import Registry, run_pull, run_push, run_registry, run_scan
+from clusterbuild.execute.scripts import run_script
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.status import Assessment, Status
 from clusterbuild.plan.steps import (
@@ -34,6 +35,7 @@ from clusterbuild.plan.steps import (
     PushStep,
     RegistryStep,
     ScanStep,
+    ScriptStep,
     Step,
     UnpackStep,
 )
@@ -79,6 +81,8 @@ def _run_one(step: Step, ctx: RunContext) -> dict[str, Any]:
         return run_fetch(step, ctx.downloads(), ctx.store)
     if isinstance(step, UnpackStep):
         return run_unpack(step, ctx.store)
+    if isinstance(step, ScriptStep):
+        return run_script(step, ctx.store, ctx.store.root)
     if isinstance(step, PushStep):
         return run_push(step, ctx.registry(), ctx.store, ctx.results)
     raise TypeError(f"no runner for {type(step).__name__}")

@@ -7,9 +7,11 @@ Nothing is written outside the store: every selected regular file streams into a
 directories and symlinks become entries. Kinds: ``tar`` (also compressed with xz or bzip2),
 ``tar.gz``/``tgz``, ``zip``, ``gz`` (one compressed file) and ``file`` (the blob as is);
 ``None`` detects the kind from the content. An archive is refused, with a one-line
-``BuildError``, for absolute or ``..`` member names, links pointing outside the tree, device
-files and fifos, and when its expanded size passes ``max_bytes`` (counted while streaming,
-whatever the headers claim: zip bombs). Member selection and stripping: see ``members``.
+``BuildError``, for absolute or ``..`` member names (anywhere in it), links pointing outside
+the extracted tree, device files and fifos (among the members extracted: a source archive may
+hold an odd link beside the chart directory wanted), and when its expanded size passes
+``max_bytes`` (counted while streaming, whatever the headers claim: zip bombs). Member
+selection and stripping: see ``members``.
 """
 
 from __future__ import annotations

@@ -165,7 +165,9 @@ def _describe(error: httpx.TransportError, doing: str) -> str:
     if isinstance(error, httpx.UnsupportedProtocol):
         raise BuildError(f"{doing}: {error}", hint="use an http:// or https:// URL") from error
     seen: BaseException | None = error
-    while seen is not None:
+    for _ in range(16):  # causes, bounded: a chain may loop
+        if seen is None:
+            break
         if isinstance(seen, ssl.SSLError):
             raise BuildError(f"{doing}: TLS: {seen}", hint="check the server's certificate and "
                              "SSL_CERT_FILE, or the proxy in HTTPS_PROXY") from error

@@ -59,6 +59,11 @@ def parse_recipe(path: Path) -> Recipe:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from None
+    return parse_recipe_text(text, path)
+
+
+def parse_recipe_text(text: str, path: Path) -> Recipe:
+    """Parse recipe ``text``; ``path`` names it in errors."""
     try:
         commands = dockerfile.parse_string(text)
     except dockerfile.GoParseError as exc:

@@ -210,3 +210,25 @@ class UnpackStep(Step):
 
     def fingerprint(self) -> Fingerprint:
         return {"content": self.digest, "unpacking": value_digest(self.params)}
+
+
+@dataclass(frozen=True)
+class ScriptStep(Step):
+    """Run a catalogue app's ``init.sh <arch> <app> <version>`` in a scratch copy of its
+    directory; the directory it leaves is the build context. Impure: keyed by the script,
+    the directory's content, the arguments and the tools it calls; its outputs are hashed."""
+
+    kind: ClassVar[str] = "script"
+    files: tuple[tuple[str, str], ...] = ()  # (path, fingerprint) of the app directory
+    args: tuple[str, ...] = ()
+    tools: tuple[tuple[str, str], ...] = ()  # (tool, identity) of what the script calls
+    refresh: str = ""  # time bucket when a time-to-live is set
+    app_dir: Path = field(default=Path("."), compare=False, hash=False)
+    timeout: int = 1800
+
+    def fingerprint(self) -> Fingerprint:
+        out = {f"file {path}": fp for path, fp in self.files}
+        out |= {f"tool {name}": identity for name, identity in self.tools}
+        out["arguments"] = " ".join(self.args)
+        out["refresh"] = self.refresh
+        return out

@@ -47,6 +47,11 @@ class AppEntry(Strict):
         default=None, description="Overrides the workspace platforms for this app.")
     build_args: dict[str, str] = Field(
         default_factory=dict, description="Kubefile ARG values (templated).")
+    script_ttl: int | None = Field(
+        default=None, ge=60, description="Apps built by init.sh: run the script again once its "
+        "last run is older than this many seconds (for scripts that fetch 'latest').")
+    script_timeout: int = Field(default=1800, ge=1, description="Apps built by init.sh: "
+                                "seconds before the script is stopped.")
 
     _platforms = field_validator("platforms")(_check_platforms)
 

@@ -69,7 +69,7 @@ def _steps(av: AppVersion, plan: InputPlan, url: str, digest: Digest) -> tuple[F
     return fetch, unpack
 
 
-def _context_files(record: dict[str, Any], blob_path: Callable[[Digest], Path]) -> dict[str, ContextFile]:
+def context_files(record: dict[str, Any], blob_path: Callable[[Digest], Path]) -> dict[str, ContextFile]:
     out = {}
     for raw in record["entries"]:
         entry = FileEntry.from_json(raw)
@@ -93,5 +93,5 @@ def plan_inputs(ws: LoadedWorkspace, av: AppVersion, lock: LockFile, records: In
             result.blocked.append(f"{plan.name}: not fetched yet")
             continue
         for platform in unpack.platforms:
-            result.files[platform].update(_context_files(record, blob_path))
+            result.files[platform].update(context_files(record, blob_path))
     return result

@@ -100,6 +100,10 @@ def _app_version(ws: LoadedWorkspace, app: str, version: str) -> AppVersion:
     if spec.platforms is not None:
         supported = {Platform.parse(p) for p in spec.platforms}
         wanted = [p for p in wanted if p in supported]
+    build_arch = app_dir / "build_arch"  # the catalogue's per-app architecture restriction
+    if build_arch.is_file():
+        arches = set(build_arch.read_text(encoding="utf-8").split())
+        wanted = [p for p in wanted if p.architecture in arches]
     if not wanted:
         raise InputError(f"{app}:{version}: none of the platforms in apps.yaml is supported "
                          f"by {spec_path}", hint="align platforms in apps.yaml and clusterbuild.yaml")

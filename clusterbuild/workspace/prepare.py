@@ -88,13 +88,18 @@ def prepare(ws: LoadedWorkspace, av: AppVersion, digests: Digester,
     base = walk_context(av.app_dir, digests, _relative(ws, av.app_dir))
     builds = []
     for platform in av.platforms:
-        variables = template_variables(ws, av, platform)
-        args = {k: _render_arg(ws, av, k, v, variables) for k, v in av.build_args}
+        args = build_args(ws, av, platform)
         context: Context = base.overlay(_local_inputs(ws, av, platform, digests))
         context = context.overlay((fetched or {}).get(platform, {}))
         evaluated = evaluate(recipe, platform, args)
         builds.append(PlatformBuild(av.app, av.version, platform, evaluated, context))
     return builds
+
+
+def build_args(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> dict[str, str]:
+    """The Kubefile ARG values of ``av`` for ``platform``, templates rendered."""
+    variables = template_variables(ws, av, platform)
+    return {k: _render_arg(ws, av, k, v, variables) for k, v in av.build_args}
 
 
 def _render_arg(ws: LoadedWorkspace, av: AppVersion, name: str, value: str,
