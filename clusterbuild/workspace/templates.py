@@ -17,8 +17,15 @@ def _environment() -> SandboxedEnvironment:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                keep_trailing_newline=True)
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                               keep_trailing_newline=True)
+    env.filters["strip_v"] = strip_v
+    return env
+
+
+def strip_v(value: str) -> str:
+    """``v1.2.3`` -> ``1.2.3`` (release URLs often drop the v of the tag)."""
+    return value[1:] if value[:1] in ("v", "V") and value[1:2].isdigit() else value
 
 
 def render(text: str, variables: dict[str, Any], path: Path, field: str) -> str:
