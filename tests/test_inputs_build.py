@@ -187,3 +187,67 @@ def test_a_binary_for_the_wrong_architecture_is_refused(tmp_path: Path, served: 
     assert proc.returncode == 4, proc.stderr
     assert "amd64" in proc.stderr and "arm64" in proc.stderr and "inputs[1]" in proc.stderr
     assert not (ws / "out/index.json").exists()
+
+
+def _push_oci_chart(registry: str, store_dir: Path, chart: bytes, version: str) -> None:
+    """Push a chart the way `helm push` lays it out (Helm's OCI media types)."""
+    from clusterbuild.cache.store import BlobStore
+    from clusterbuild.oci.model import Descriptor
+    from clusterbuild.oci.reference import Reference
+    from clusterbuild.places.registry import RegistryClient, RegistryConfig
+
+    store = BlobStore(store_dir)
+    config = json.dumps({"name": "web", "version": version, "apiVersion": "v2"}).encode()
+    layers = [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+               "digest": str(store.put_bytes(chart)), "size": len(chart)}]
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json",
+                                      "digest": str(store.put_bytes(config)), "size": len(config)},
+                           "layers": layers}).encode()
+    root = Descriptor("application/vnd.oci.image.manifest.v1+json", store.put_bytes(manifest), len(manifest))
+    with RegistryClient(RegistryConfig(insecure=frozenset({registry}))) as client:
+        client.push(Reference.parse(f"{registry}/charts/web:{version}"), root, store)
+
+
+OCI_SPEC = """\
+images: {{discover: "off"}}
+inputs:
+  - kind: chart
+    oci: oci://{registry}/charts/web
+    version: "{version}"
+  - kind: chart
+    url: {url}/src/project-{{{{ version }}}}.tar.gz
+    path: "project-{{{{ version | strip_v }}}}/deploy/chart"
+    name: bundled
+"""
+
+
+def test_oci_and_source_archive_charts_and_a_version_change_reruns_only_that_app(
+        tmp_path: Path, served: tuple[str, Path], registry: str) -> None:
+    url, root = served
+    _publish(root, url)
+    (root / "src").mkdir()
+    (root / "src/project-v2.0.0.tar.gz").write_bytes(_tgz({
+        "project-2.0.0/README.md": b"source tree\n",
+        "project-2.0.0/deploy/chart/Chart.yaml": b"apiVersion: v2\nname: bundled\nversion: 0.1.0\n",
+        "project-2.0.0/deploy/chart/values.yaml": b"replicas: 1\n"}))
+    for version in ("1.2.0", "1.3.0"):
+        _push_oci_chart(registry, tmp_path / "push-store", _chart(version, "v2.0.0"), version)
+    ws = _workspace(tmp_path, url)
+    spec = ws / "applications/remote/latest/clusterbuild.yaml"
+    spec.write_text(OCI_SPEC.format(registry=registry, version="1.2.0", url=url))
+    apps = (ws / "apps.yaml").read_text().replace("apps:\n", f"registries:\n  insecure: [\"{registry}\"]\napps:\n")
+    (ws / "apps.yaml").write_text(apps)
+    apply_json(ws)
+    files = _files(ws / "out", f"{APP}-amd64", tmp_path / "one")
+    assert b"version: 1.2.0" in files["charts/web/Chart.yaml"]
+    assert files["charts/bundled/values.yaml"] == b"replicas: 1\n"
+    assert "charts/bundled/README.md" not in files and "README.md" not in files
+
+    spec.write_text(OCI_SPEC.format(registry=registry, version="1.3.0", url=url))
+    result = apply_json(ws)
+    assert {r["app"] for r in result["ran"]} == {"remote"}
+    assert {r["kind"] for r in result["ran"]} >= {"fetch", "unpack", "layer", "image", "index", "export"}
+    assert sum(r["kind"] == "fetch" for r in result["ran"]) == 1  # the bundled chart is unchanged
+    files = _files(ws / "out", f"{APP}-amd64", tmp_path / "two")
+    assert b"version: 1.3.0" in files["charts/web/Chart.yaml"]

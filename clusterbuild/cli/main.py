@@ -211,6 +211,41 @@ def cache_gc(workspace: WorkspaceOpt = Path("."), cache_dir: CacheOpt = None,
     print(report.describe(dry_run))
 
 
+@app.command()
+def bot(event: Annotated[Path | None, typer.Option(
+            "--event", envvar="GITHUB_EVENT_PATH", dir_okay=False,
+            help="GitHub event payload (default: $GITHUB_EVENT_PATH).")] = None,
+        workspace: WorkspaceOpt = Path("."), cache_dir: CacheOpt = None,
+        robot: Annotated[list[str] | None, typer.Option(
+            "--robot", help="Account allowed to /imagesync (repeatable; default: "
+            "$CLUSTERBUILD_BOT_ROBOTS, comma-separated).")] = None,
+        push: Annotated[bool, typer.Option("--push", help="Publish builds to the registry "
+                                           "of apps.yaml.")] = False,
+        push_to: Annotated[str | None, typer.Option(
+            "--push-to", help="Publish builds under this repository prefix (implies --push).")]
+        = None,
+        sync_to: Annotated[str | None, typer.Option(
+            "--sync-to", help="Repository prefix /imagesync copies to.")] = None,
+        insecure: InsecureOpt = None,
+        frozen: Annotated[bool, typer.Option("--frozen", help="apps.lock must pin every "
+                                             "remote input.")] = False,
+        jobs: Annotated[int, typer.Option("--jobs", "-j", min=1)] = os.cpu_count() or 2,
+        ) -> None:
+    """Run the command of an issue event (/imagebuild_apps, /imagebuild_dockerimages,
+    /imagesync) if every rule allows it; print the decision as JSON; comment on the issue."""
+    from clusterbuild.bot.config import BotConfig, find_buildah, robots_from
+    from clusterbuild.bot.handle import bot_main
+
+    if event is None:
+        raise InputError("no event payload", hint="pass --event FILE or set GITHUB_EVENT_PATH")
+    root = workspace.resolve()
+    config = BotConfig(workspace=root, cache_dir=(cache_dir or root / "cache").resolve(),
+                       robots=robots_from(robot or [], os.environ), push=push, push_to=push_to,
+                       sync_to=sync_to, insecure_registries=tuple(insecure or ()),
+                       frozen=frozen, jobs=jobs, buildah=find_buildah(os.environ))
+    raise typer.Exit(bot_main(config, event, os.environ))
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

@@ -143,7 +143,8 @@ class ChartInput(Fetched):
     or by app version as the catalogue does), an OCI registry, or an archive URL."""
 
     kind: Literal["chart"]
-    name: str = Field(description="Chart name; the chart lands in charts/<name>/.")
+    name: str = Field(description="Chart name; the chart lands in charts/<name>/ (default for "
+                      "oci: the last path segment).")
     repo: str | None = Field(default=None, description="HTTP chart repository (has index.yaml).")
     oci: str | None = Field(default=None, description="oci://host/path/chart")
     url: str | None = Field(default=None, description="A chart .tgz, or a source archive "
@@ -155,6 +156,13 @@ class ChartInput(Fetched):
     values: ValuesEdits | None = Field(default=None, description="Edits of values.yaml.")
     values_file: str | None = Field(default=None, description="A workspace file placed as "
                                     "charts/<name>.values.yaml (read by the image scan too).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_oci(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "name" not in data and isinstance(data.get("oci"), str):
+            return {**data, "name": data["oci"].rstrip("/").rsplit("/", 1)[-1]}
+        return data
 
     @model_validator(mode="after")
     def _one_source(self) -> ChartInput:

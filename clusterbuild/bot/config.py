@@ -1,0 +1,82 @@
+"""The bot's settings: command-line options first, then the environment GitHub Actions sets.
+
+    --robot NAME (repeatable)      else CLUSTERBUILD_BOT_ROBOTS=a,b   who may /imagesync
+    --push / --push-to PREFIX      where /imagebuild_* publish (default: apps.yaml's registry)
+    --sync-to PREFIX               where /imagesync copies to (required for /imagesync)
+    GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL (default https://api.github.com)
+
+Without ``GITHUB_TOKEN`` the labels and title are taken from the event payload (and the
+decision says so) and no comment can be posted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from clusterbuild.bot.github import DEFAULT_API_URL, GitHubAccess
+from clusterbuild.errors import InputError
+from clusterbuild.oci.reference import Reference, ReferenceError
+from clusterbuild.workflow import Settings
+
+ROBOTS_ENV = "CLUSTERBUILD_BOT_ROBOTS"
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    workspace: Path
+    cache_dir: Path
+    robots: frozenset[str] = frozenset()
+    push: bool = False  # publish builds to apps.yaml's registry (implied by push_to)
+    push_to: str | None = None  # repository prefix to publish builds under instead
+    sync_to: str | None = None  # repository prefix /imagesync copies to
+    insecure_registries: tuple[str, ...] = ()
+    frozen: bool = False
+    jobs: int = os.cpu_count() or 2
+    buildah: tuple[str, ...] | None = None  # the buildah command; None: not installed
+
+    def __post_init__(self) -> None:
+        for option, prefix in (("--push-to", self.push_to), ("--sync-to", self.sync_to)):
+            if prefix is not None:
+                check_prefix(option, prefix)
+
+    @property
+    def publishes(self) -> bool:
+        return self.push or self.push_to is not None
+
+    def settings(self, *targets: str) -> Settings:
+        return Settings(workspace=self.workspace, cache_dir=self.cache_dir, targets=targets,
+                        insecure_registries=self.insecure_registries, push=self.publishes,
+                        push_to=self.push_to, frozen=self.frozen, jobs=self.jobs)
+
+
+def check_prefix(option: str, prefix: str) -> None:
+    try:
+        Reference.parse(f"{prefix.rstrip('/')}/name:tag")
+    except ReferenceError:
+        raise InputError(f"{option} {prefix!r} is not a repository prefix",
+                         hint="e.g. registry.internal:5000/labring") from None
+
+
+def robots_from(names: list[str], environ: Mapping[str, str]) -> frozenset[str]:
+    """``--robot`` names, else the comma-separated ``CLUSTERBUILD_BOT_ROBOTS``."""
+    given = names or environ.get(ROBOTS_ENV, "").split(",")
+    return frozenset(name.strip() for name in given if name.strip())
+
+
+def github_from(environ: Mapping[str, str], payload_repository: str) -> GitHubAccess | None:
+    """API access from the environment, or None without a token."""
+    token = environ.get("GITHUB_TOKEN", "")
+    if not token:
+        return None
+    repository = environ.get("GITHUB_REPOSITORY") or payload_repository
+    return GitHubAccess(environ.get("GITHUB_API_URL") or DEFAULT_API_URL, repository, token)
+
+
+def find_buildah(environ: Mapping[str, str]) -> tuple[str, ...] | None:
+    """The buildah command on ``PATH``, or None."""
+    found = shutil.which("buildah", path=environ.get("PATH", os.defpath))
+    return (found,) if found else None

@@ -1,0 +1,127 @@
+"""What the bot decided and did, for machines (JSON, ``$GITHUB_OUTPUT``) and people (the
+one comment on the issue).
+
+    ignored    no command, or not an event to act on    exit 0, no comment
+    refused    a rule said no; the reason says which     exit 3, one comment
+    failed     the build, push or sync failed            exit 4, one comment
+    succeeded  images built and published                exit 0, one comment with digests
+
+Every string in a decision is either fixed text, a checked token, or a one-line error
+of clusterbuild: nothing the issue's author typed is repeated unchecked.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from clusterbuild.bot.commands import Command
+from clusterbuild.bot.event import BOT_MARKER
+
+EXIT_REFUSED = 3
+EXIT_FAILED = 4
+
+
+class Outcome(StrEnum):
+    IGNORED = "ignored"
+    REFUSED = "refused"
+    FAILED = "failed"
+    SUCCEEDED = "succeeded"
+
+
+@dataclass(frozen=True)
+class Image:
+    ref: str
+    digest: str  # sha256:..., or an image ID when only built
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    reason: str  # one line
+    issue: int | None = None
+    command: Command | None = None
+    images: tuple[Image, ...] = ()
+    notes: tuple[str, ...] = ()  # e.g. where the labels were read from
+
+    @property
+    def exit_code(self) -> int:
+        return {Outcome.REFUSED: EXIT_REFUSED, Outcome.FAILED: EXIT_FAILED}.get(self.outcome, 0)
+
+    @property
+    def wants_comment(self) -> bool:
+        return self.outcome is not Outcome.IGNORED and self.issue is not None
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What became of the comment."""
+
+    posted: bool
+    url: str = ""
+    error: str = ""  # why it was not posted
+
+
+def one_line(text: str, limit: int = 1000) -> str:
+    """``text`` as one line of at most ``limit`` characters (for reasons and outputs)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit - 3] + "..."
+
+
+def decision_json(decision: Decision, feedback: Feedback) -> dict[str, Any]:
+    command = decision.command
+    return {
+        "outcome": decision.outcome.value,
+        "reason": decision.reason,
+        "issue": decision.issue,
+        "command": None if command is None else {
+            "name": command.name, "args": list(command.args),
+            "build_args": dict(command.build_args), "line": command.line},
+        "images": [{"ref": i.ref, "digest": i.digest} for i in decision.images],
+        "notes": list(decision.notes),
+        "comment": {"posted": feedback.posted, "url": feedback.url, "error": feedback.error},
+        "exit_code": decision.exit_code,
+    }
+
+
+def write_github_output(path: Path, decision: Decision, document: dict[str, Any]) -> None:
+    """Step outputs: outcome, reason, command, images (JSON) and decision (JSON)."""
+    values = {
+        "outcome": decision.outcome.value,
+        "reason": decision.reason,
+        "command": "" if decision.command is None else decision.command.name,
+        "images": json.dumps(document["images"], separators=(",", ":")),
+        "decision": json.dumps(document, separators=(",", ":")),
+    }
+    with path.open("a", encoding="utf-8") as out:
+        for key, value in values.items():
+            delimiter = f"EOF_{uuid.uuid4().hex}"  # never inside a value: safe for any text
+            out.write(f"{key}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+def comment_body(decision: Decision) -> str:
+    """The Markdown of the one comment the decision posts."""
+    command = f"`{decision.command}`" if decision.command is not None else "The request"
+    if decision.outcome is Outcome.SUCCEEDED:
+        lines = [f"✅ {command}: {decision.reason}", "", "| image | digest |", "|---|---|"]
+        lines += [f"| `{image.ref}` | `{image.digest}` |" for image in decision.images]
+    elif decision.outcome is Outcome.REFUSED:
+        lines = [f"🚫 {command} was refused: {decision.reason}", "",
+                 "Commands run on issues labelled `accepted` whose title is "
+                 "`【Auto-build】<app>`; one command per comment, outside code blocks and quotes."]
+    else:
+        lines = [f"❌ {command} failed: {decision.reason}"]
+    lines += [f"<sub>{note}</sub>" for note in decision.notes]
+    return "\n".join([BOT_MARKER, *lines]) + "\n"
+
+
+def human_line(decision: Decision, feedback: Feedback) -> str:
+    """The one line for the log (stderr)."""
+    where = f"issue #{decision.issue}: " if decision.issue is not None else ""
+    comment = (f" (commented: {feedback.url or 'yes'})" if feedback.posted
+               else f" (no comment: {feedback.error})" if feedback.error else "")
+    return f"bot: {where}{decision.outcome.value}: {decision.reason}{comment}"
