@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tarfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +123,37 @@ def tree_state(*roots: Path) -> dict[str, tuple[int, int]]:
             st = path.lstat()
             state[str(path)] = (0, 0) if path.is_dir() else (st.st_size, st.st_mtime_ns)
     return state
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def static_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real HTTP server on 127.0.0.1 over a directory the test fills: (base URL, root)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root
+    server.shutdown()
+    server.server_close()
+
+
+def image_files(layout: Path, ref: str, tmp: Path) -> dict[str, bytes]:
+    """The regular files of an image in an OCI layout, copied out by skopeo, read by tarfile."""
+    copied = tmp / "copied"
+    copied.mkdir(parents=True)
+    proc = subprocess.run(["skopeo", "copy", f"oci:{layout}:{ref}", f"dir:{copied}"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = {}
+    for layer in json.loads((copied / "manifest.json").read_text())["layers"]:
+        with tarfile.open(copied / layer["digest"].split(":")[1]) as tar:
+            for member in tar:
+                extracted = tar.extractfile(member) if member.isfile() else None
+                if extracted is not None:
+                    out[member.name] = extracted.read()
+    return out

@@ -3,42 +3,24 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
-import subprocess
 import tarfile
-import threading
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import apply_json, cli, copy_workspace, images
+from conftest import apply_json, cli, copy_workspace, image_files, images
 
 APP = "docker.io/labring/remote:v2.0.0"
 ELF_MACHINE = {"x86_64": 62, "aarch64": 183}
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A static HTTP server on 127.0.0.1 over a directory the test fills."""
-    root = tmp_path / "www"
-    root.mkdir()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", root
-    server.shutdown()
-    server.server_close()
+def served(static_server: tuple[str, Path]) -> tuple[str, Path]:
+    return static_server
 
 
 def _tgz(files: dict[str, bytes]) -> bytes:
@@ -110,20 +92,6 @@ def _workspace(tmp: Path, url: str, bin_dir: str = "bin") -> Path:
     return ws
 
 
-def _files(layout: Path, ref: str, tmp: Path) -> dict[str, bytes]:
-    copied = tmp / "copied"
-    copied.mkdir(parents=True)
-    subprocess.run(["skopeo", "copy", f"oci:{layout}:{ref}", f"dir:{copied}"], check=True,
-                   capture_output=True)
-    out = {}
-    for layer in json.loads((copied / "manifest.json").read_text())["layers"]:
-        with tarfile.open(copied / layer["digest"].split(":")[1]) as tar:
-            for member in tar:
-                if member.isfile():
-                    out[member.name] = tar.extractfile(member).read()  # type: ignore[union-attr]
-    return out
-
-
 def test_lock_then_frozen_apply_places_each_platforms_inputs(tmp_path: Path,
                                                              served: tuple[str, Path]) -> None:
     url, root = served
@@ -142,7 +110,7 @@ def test_lock_then_frozen_apply_places_each_platforms_inputs(tmp_path: Path,
 
     result = apply_json(ws, "remote", "--frozen")
     for arch, machine in (("amd64", "x86_64"), ("arm64", "aarch64")):
-        files = _files(ws / "out", f"{APP}-{arch}", tmp_path / arch)
+        files = image_files(ws / "out", f"{APP}-{arch}", tmp_path / arch)
         assert files["opt/tool"].endswith(machine.encode())
         values = yaml.safe_load(files["charts/web/values.yaml"])
         assert values["image"] == {"repository": "nginx", "tag": "1.27", "digest": None}
@@ -236,10 +204,10 @@ def test_oci_and_source_archive_charts_and_a_version_change_reruns_only_that_app
     ws = _workspace(tmp_path, url)
     spec = ws / "applications/remote/latest/clusterbuild.yaml"
     spec.write_text(OCI_SPEC.format(registry=registry, version="1.2.0", url=url))
-    apps = (ws / "apps.yaml").read_text().replace("apps:\n", f"registries:\n  insecure: [\"{registry}\"]\napps:\n")
-    (ws / "apps.yaml").write_text(apps)
+    insecure = f"registries:\n  insecure: [\"{registry}\"]\napps:\n"
+    (ws / "apps.yaml").write_text((ws / "apps.yaml").read_text().replace("apps:\n", insecure))
     apply_json(ws)
-    files = _files(ws / "out", f"{APP}-amd64", tmp_path / "one")
+    files = image_files(ws / "out", f"{APP}-amd64", tmp_path / "one")
     assert b"version: 1.2.0" in files["charts/web/Chart.yaml"]
     assert files["charts/bundled/values.yaml"] == b"replicas: 1\n"
     assert "charts/bundled/README.md" not in files and "README.md" not in files
@@ -249,5 +217,5 @@ def test_oci_and_source_archive_charts_and_a_version_change_reruns_only_that_app
     assert {r["app"] for r in result["ran"]} == {"remote"}
     assert {r["kind"] for r in result["ran"]} >= {"fetch", "unpack", "layer", "image", "index", "export"}
     assert sum(r["kind"] == "fetch" for r in result["ran"]) == 1  # the bundled chart is unchanged
-    files = _files(ws / "out", f"{APP}-amd64", tmp_path / "two")
+    files = image_files(ws / "out", f"{APP}-amd64", tmp_path / "two")
     assert b"version: 1.3.0" in files["charts/web/Chart.yaml"]

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import json
-import subprocess
-import tarfile
-import threading
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import apply_json, cli, copy_workspace, images, tree_state
+from conftest import apply_json, cli, copy_workspace, image_files, images, tree_state
 
 INIT = """\
 #!/bin/bash
@@ -45,22 +38,13 @@ EOF
 """
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    root = tmp_path / "www"
-    (root / "bin").mkdir(parents=True)
+def served(static_server: tuple[str, Path]) -> str:
+    url, root = static_server
+    (root / "bin").mkdir()
     for arch in ("amd64", "arm64"):
         (root / f"bin/tool-{arch}").write_text(f"#!/bin/sh\necho tool for {arch}\n")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    return url
 
 
 def _app(ws: Path, name: str, url: str, extra: str = "", build_arch: str = "",
@@ -76,20 +60,6 @@ def _app(ws: Path, name: str, url: str, extra: str = "", build_arch: str = "",
     return app
 
 
-def _layer_files(layout: Path, ref: str, tmp: Path) -> dict[str, bytes]:
-    copied = tmp / "copied"
-    copied.mkdir(parents=True)
-    subprocess.run(["skopeo", "copy", f"oci:{layout}:{ref}", f"dir:{copied}"], check=True,
-                   capture_output=True)
-    out = {}
-    for layer in json.loads((copied / "manifest.json").read_text())["layers"]:
-        with tarfile.open(copied / layer["digest"].split(":")[1]) as tar:
-            for member in tar:
-                if member.isfile():
-                    out[member.name] = tar.extractfile(member).read()  # type: ignore[union-attr]
-    return out
-
-
 def _scripts(result: dict[str, Any]) -> list[tuple[str, str]]:
     return sorted((r["app"], r["platforms"][0]) for r in result["ran"] if r["kind"] == "script")
 
@@ -103,7 +73,7 @@ def test_init_sh_apps_build_per_platform_and_rerun_only_when_changed(tmp_path: P
                                ("only-amd", "linux/amd64")]
     assert "docker.io/labring/only-amd:v1.2.3-arm64" not in images(first)
     for arch in ("amd64", "arm64"):
-        files = _layer_files(ws / "out", f"docker.io/labring/legacy:v1.2.3-{arch}", tmp_path / arch)
+        files = image_files(ws / "out", f"docker.io/labring/legacy:v1.2.3-{arch}", tmp_path / arch)
         assert files["opt/tool"] == f"#!/bin/sh\necho tool for {arch}\n".encode()
         assert b'version: "v1.2.3"' in files["manifests/cm.yaml"]
         assert b"kubectl apply -f manifests" in files["Kubefile"]

@@ -15,8 +15,7 @@ Errors: every failure is a one-line ``BuildError`` naming what was fetched and t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from types import MappingProxyType, TracebackType
@@ -28,6 +27,7 @@ from clusterbuild.cache.store import BlobStore
 from clusterbuild.errors import BuildError
 from clusterbuild.fetch.transfer import Attempts, Body, Restart, html_error, is_html, receive
 from clusterbuild.oci.digest import Digest
+from clusterbuild.places.transfers import run_parallel
 
 T = TypeVar("T")
 
@@ -132,20 +132,3 @@ class Fetcher:
 
 def _identity(url: str, expect: Digest | None) -> str:
     return str(expect) if expect is not None else f"url {url}"
-
-
-def run_parallel(jobs: int, tasks: Sequence[Callable[[], T]]) -> list[T]:
-    """Run ``tasks`` on at most ``jobs`` threads; results in task order; the first failure raised
-    after the running tasks finish (so their temp files are gone), the pending ones cancelled."""
-    if len(tasks) <= 1 or jobs <= 1:
-        return [task() for task in tasks]
-    with ThreadPoolExecutor(max_workers=min(jobs, len(tasks)), thread_name_prefix="fetch") as pool:
-        futures = [pool.submit(task) for task in tasks]
-        _, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in pending:
-            future.cancel()
-    for future in futures:
-        error = None if future.cancelled() else future.exception()
-        if error is not None:
-            raise error
-    return [future.result() for future in futures]

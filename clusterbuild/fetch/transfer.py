@@ -17,14 +17,13 @@ import logging
 import random
 import ssl
 import time
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 import httpx
 
 from clusterbuild.cache.store import HashingWriter
 from clusterbuild.errors import BuildError
+from clusterbuild.places.transfers import retry_after
 
 if TYPE_CHECKING:
     from clusterbuild.fetch.http import FetchConfig
@@ -65,20 +64,6 @@ def retry_delay(config: FetchConfig, attempt: int, retry_after: float | None = N
     if retry_after is not None:
         return min(retry_after, config.max_delay)
     return min(config.max_delay, config.backoff * 2.0 ** attempt * random.uniform(0.8, 1.2))
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    """The ``Retry-After`` header in seconds (it may be a number of seconds or an HTTP date)."""
-    value = response.headers.get("retry-after", "").strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class Body:

@@ -27,9 +27,9 @@ from clusterbuild.places.registry.manifests import (
     image_parts,
     index_children,
 )
-from clusterbuild.places.registry.parallel import run_parallel
 from clusterbuild.places.registry.platform_match import candidates, normalize, select
 from clusterbuild.places.registry.resolve import Resolver, Source
+from clusterbuild.places.transfers import run_parallel
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from clusterbuild.places.registry.config import Endpoint
 from clusterbuild.places.registry.errors import RegistryError
 from clusterbuild.places.registry.locations import BlobLocations
 from clusterbuild.places.registry.manifests import INDEX_TYPES, image_parts, index_children
-from clusterbuild.places.registry.parallel import run_parallel
 from clusterbuild.places.registry.session import RegistrySession
+from clusterbuild.places.transfers import run_parallel
 
 
 @dataclass(frozen=True)

@@ -12,30 +12,14 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 
 from clusterbuild.places.registry.config import RegistryConfig
 from clusterbuild.places.registry.errors import TEMPORARY_STATUSES, RegistryError, error_from_transport
+from clusterbuild.places.transfers import retry_after
 
 log = logging.getLogger(__name__)
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def backoff_delay(config: RegistryConfig, attempt: int, response: httpx.Response | None = None) -> float:

@@ -1,0 +1,46 @@
+"""What every network transfer here shares: reading ``Retry-After`` and a bounded thread pool."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The ``Retry-After`` header in seconds (it may be a number of seconds or an HTTP date)."""
+    value = response.headers.get("retry-after", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def run_parallel(jobs: int, tasks: Sequence[Callable[[], T]], name: str = "transfer") -> list[T]:
+    """Run ``tasks`` on at most ``jobs`` threads; results in task order.
+
+    On the first failure, tasks not yet started are cancelled and that failure is raised
+    once the running ones have finished (temp files of the store are cleaned by then)."""
+    if len(tasks) <= 1 or jobs <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=min(jobs, len(tasks)), thread_name_prefix=name) as pool:
+        futures = [pool.submit(task) for task in tasks]
+        _, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+    for future in futures:
+        error = None if future.cancelled() else future.exception()
+        if error is not None:
+            raise error
+    return [future.result() for future in futures]
