@@ -83,27 +83,23 @@ def find_command(text: str) -> Command | None:
 
 
 def command_lines(text: str) -> Iterator[tuple[int, str]]:
-    """The (line number, stripped line) of each visible line that starts with ``/image``."""
+    """The (line number, stripped line) of each visible line that starts with ``/image``
+    (in any letter case, so that ``/ImageSync`` is refused as unknown, not ignored)."""
     fence = ""
     in_comment = False
     for number, line in enumerate(_LINE_BREAK.split(text), 1):
         if fence:
             fence = "" if _closes(line, fence) else fence
-            continue
-        if in_comment:
+        elif in_comment:
             in_comment = "-->" not in line
-            continue
-        if opened := _FENCE.match(line):
+        elif opened := _FENCE.match(line):
             fence = opened.group(1)
-            continue
-        stripped = line.lstrip(" ")
-        if stripped.startswith("<!--"):
-            in_comment = "-->" not in stripped[4:]
-            continue
-        if len(line) - len(stripped) > 3 or stripped.startswith(("\t", ">")):
-            continue  # indented code or a quote
-        if stripped.startswith("/image"):
-            yield number, stripped.rstrip()
+        else:
+            stripped = line.lstrip(" ")
+            visible = len(line) - len(stripped) <= 3 and not stripped.startswith(("\t", ">"))
+            if visible and stripped[:6].lower() == "/image":
+                yield number, stripped.rstrip()
+            in_comment = line.rfind("<!--") > line.rfind("-->")  # opened, not closed
 
 
 def _closes(line: str, fence: str) -> bool:
@@ -118,7 +114,7 @@ def parse_command(number: int, line: str) -> Command:
     name, *args = line.split()
     if name not in USAGE:
         known = ", ".join(USAGE)
-        close = difflib.get_close_matches(_safe(name), list(USAGE), n=1)
+        close = difflib.get_close_matches(_safe(name).lower(), list(USAGE), n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         raise Refusal(f"unknown command on line {number}; the bot knows {known}{hint}")
     if name == SYNC:

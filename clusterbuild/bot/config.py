@@ -12,17 +12,19 @@ decision says so) and no comment can be posted.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from clusterbuild.bot.github import DEFAULT_API_URL, GitHubAccess
 from clusterbuild.errors import InputError
 from clusterbuild.oci.reference import Reference, ReferenceError
 from clusterbuild.workflow import Settings
 
 ROBOTS_ENV = "CLUSTERBUILD_BOT_ROBOTS"
+DEFAULT_API_URL = "https://api.github.com"
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,21 @@ class BotConfig:
         return Settings(workspace=self.workspace, cache_dir=self.cache_dir, targets=targets,
                         insecure_registries=self.insecure_registries, push=self.publishes,
                         push_to=self.push_to, frozen=self.frozen, jobs=self.jobs)
+
+
+@dataclass(frozen=True)
+class GitHubAccess:
+    api_url: str
+    repository: str  # owner/name
+    token: str
+
+    def __post_init__(self) -> None:
+        if not _REPOSITORY.fullmatch(self.repository):
+            raise InputError(f"GITHUB_REPOSITORY={self.repository!r} is not owner/name",
+                             hint="GitHub Actions sets it; elsewhere export it")
+        if not self.api_url.startswith(("https://", "http://")):
+            raise InputError(f"GITHUB_API_URL={self.api_url!r} is not an http(s) URL",
+                             hint=f"unset it to use {DEFAULT_API_URL}")
 
 
 def check_prefix(option: str, prefix: str) -> None:

@@ -105,7 +105,8 @@ def _event(payload: dict[str, Any], issue: dict[str, Any], kind: str, text: str,
 
 
 def _login(holder: dict[str, Any], where: str) -> str:
-    return _field(_object(holder, "user", where), "login", str, f"{where}.login")
+    login: str = _field(_object(holder, "user", where), "login", str, f"{where}.login")
+    return login
 
 
 def _object(holder: dict[str, Any], key: str, where: str = "") -> dict[str, Any]:

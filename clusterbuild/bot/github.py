@@ -10,40 +10,22 @@ never to another host, and never appears in a message.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from clusterbuild.bot.config import GitHubAccess
 from clusterbuild.bot.rules import IssueState
-from clusterbuild.errors import BuildError, InputError
+from clusterbuild.errors import BuildError
 
-DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 MAX_COMMENT = 65_536  # GitHub refuses longer comment bodies
 MAX_LABEL_PAGES = 10
-_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
 class GitHubError(BuildError):
     """A GitHub API call failed; the message names the call and GitHub's answer."""
-
-
-@dataclass(frozen=True)
-class GitHubAccess:
-    api_url: str
-    repository: str  # owner/name
-    token: str
-
-    def __post_init__(self) -> None:
-        if not _REPOSITORY.fullmatch(self.repository):
-            raise InputError(f"GITHUB_REPOSITORY={self.repository!r} is not owner/name",
-                             hint="GitHub Actions sets it; elsewhere export it")
-        if not self.api_url.startswith(("https://", "http://")):
-            raise InputError(f"GITHUB_API_URL={self.api_url!r} is not an http(s) URL",
-                             hint=f"unset it to use {DEFAULT_API_URL}")
 
 
 class GitHub:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from clusterbuild.bot.actions import build_app, sync
+from clusterbuild.bot.actions import build_app, build_dockerimage, sync
 from clusterbuild.bot.commands import BUILD_APPS, BUILD_DOCKERIMAGES, Command, Refusal, find_command
 from clusterbuild.bot.config import BotConfig, github_from
 from clusterbuild.bot.decision import (
@@ -29,7 +29,6 @@ from clusterbuild.bot.decision import (
     one_line,
     write_github_output,
 )
-from clusterbuild.bot.dockerimages import build_dockerimage
 from clusterbuild.bot.event import IssueEvent, parse_event, read_payload
 from clusterbuild.bot.github import GitHub, GitHubError
 from clusterbuild.bot.rules import IssueState, check_app, check_dockerimage, check_issue
@@ -43,7 +42,7 @@ def bot_main(config: BotConfig, event_path: Path, environ: Mapping[str, str]) ->
     """Handle the event of ``event_path``; print the decision; return the exit code."""
     decision, feedback = handle_event(config, read_payload(event_path), environ)
     document = decision_json(decision, feedback)
-    print(json.dumps(document, indent=2, ensure_ascii=False))
+    print(json.dumps(document, indent=2))
     if environ.get("GITHUB_OUTPUT"):
         write_github_output(Path(environ["GITHUB_OUTPUT"]), decision, document)
     print(human_line(decision, feedback), file=sys.stderr)
@@ -104,10 +103,11 @@ def run_command(config: BotConfig, command: Command, context: Path | None, issue
     images: tuple[Image, ...]
     try:
         if command.name == BUILD_APPS:
-            images = build_app(config, *command.args)
+            images = build_app(config, command.args[0], command.args[1])
         elif command.name == BUILD_DOCKERIMAGES:
             assert context is not None
-            images = build_dockerimage(config, *command.args, context, command.build_args)
+            images = build_dockerimage(config, command.args[0], command.args[1], context,
+                                       command.build_args)
         else:
             images = sync(config, command.target)
     except ClusterbuildError as exc:

@@ -23,8 +23,8 @@ from clusterbuild.workspace.load import LATEST, LoadedWorkspace, version_dir
 
 TITLE_PREFIX = "【Auto-build】"
 DOCKERIMAGES_DIR = "dockerimages"
-_LOOK_ALIKE = re.compile(r"\s*[\[【［〔〖〘(（<《〈]\s*auto\s*[-_‐‑–— ]?\s*build\s*"
-                         r"[\]】］〕〗〙)）>》〉]", re.IGNORECASE)
+# "Auto-build" behind and before anything but letters and digits: [Auto-build], 【 Auto build】...
+_LOOK_ALIKE = re.compile(r"[\W_]{0,3}auto[\W_]{0,3}build[\W_]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,8 @@ def check_title(title: str, name: str) -> None:
 def _title_problem(title: str) -> str:
     if not title.startswith(TITLE_PREFIX):
         if _LOOK_ALIKE.match(title):
-            return ("it uses look-alike brackets or spaces around Auto-build: the title starts "
-                    "with 【 (U+3010) and 】 (U+3011), no spaces")
+            return ("it spells the prefix differently (look-alike brackets, spaces or letter "
+                    "case): copy it exactly, 【 is U+3010 and 】 is U+3011")
         return f"it does not start with {TITLE_PREFIX}"
     rest = title[len(TITLE_PREFIX):]
     if rest != rest.strip():

@@ -243,7 +243,9 @@ def bot(event: Annotated[Path | None, typer.Option(
                        robots=robots_from(robot or [], os.environ), push=push, push_to=push_to,
                        sync_to=sync_to, insecure_registries=tuple(insecure or ()),
                        frozen=frozen, jobs=jobs, buildah=find_buildah(os.environ))
-    raise typer.Exit(bot_main(config, event, os.environ))
+    code = bot_main(config, event, os.environ)
+    if code:
+        sys.exit(code)  # refused or failed: the decision is printed, no "error:" line to add
 
 
 def main() -> None:

@@ -1,0 +1,217 @@
+"""What a script leaves in its app dir, gathered while it is read, then turned into inputs.
+
+Downloads are *pending files* at the path they have reached (a ``wget`` into the app dir, a
+``tar`` member, a ``mv`` to ``opt/``); only at the end is each classified by where it landed
+and what its URL holds: under ``manifests/`` a manifest; an archive member, or a per-arch URL
+that is no archive, a binary; anything else a file by URL. Charts are inputs as soon as they
+are pulled, so that ``yq`` edits can reach them. Every command read is either an origin of an
+input (reported as converted) or a ``Skip`` with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
+from typing import Any
+
+from clusterbuild.importer.values import ARCH, ARCH_NAME, Origin, Text
+from clusterbuild.importer.yq import Edits
+
+STANDARD_DIRS = frozenset({".", "opt", "manifests", "charts", "images", "images/shim", "etc", "scripts",
+                           "bin", "files"})
+ARCHIVES = (".tar.gz", ".tgz", ".zip", ".tar", ".tar.xz", ".txz", ".tar.bz2", ".gz", ".xz", ".bz2")
+
+
+@dataclass
+class Pending:
+    url: Text
+    origins: list[Origin]
+    member: str | None = None  # the file is this member of the archive at url
+    unpacked: bool = False  # an archive member, or a decompressed .gz
+    mode: str | None = None
+
+
+@dataclass
+class Archive:
+    """An archive extracted whole into ``into``: files are taken out of it by ``mv``/``cp``."""
+
+    url: Text
+    into: str
+    origins: list[Origin]
+    taken: bool = False
+
+
+@dataclass
+class Draft:
+    fields: dict[str, Any]
+    origins: list[Origin] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Skip:
+    origin: Origin
+    reason: str
+    end_line: int = 0
+
+
+def url_name(url: Text) -> str:
+    return posixpath.basename(url.template().split("?")[0])
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.files: dict[str, Pending] = {}
+        self.archives: list[Archive] = []
+        self.charts: dict[str, Draft] = {}
+        self.repos: dict[str, tuple[Text, Origin]] = {}
+        self.used_repos: set[str] = set()
+        self.images: list[tuple[str, Origin]] = []
+        self.skips: list[Skip] = []
+        self.dirs: set[str] = set(STANDARD_DIRS)
+        self.arch_map: dict[str, str] = {}
+        self.arch_origin: Origin | None = None
+
+    def not_needed(self, origin: Origin, why: str, end_line: int = 0) -> None:
+        self.skips.append(Skip(origin, f"not needed ({why})", end_line))
+
+    def not_convertible(self, origin: Origin, why: str, end_line: int = 0) -> None:
+        self.skips.append(Skip(origin, f"not convertible ({why})", end_line))
+
+    def set_arch_map(self, mapping: dict[str, str], origin: Origin) -> bool:
+        """Remember the script's arch map; False if it already had another one."""
+        if self.arch_origin is not None and mapping != self.arch_map:
+            return False
+        self.arch_map, self.arch_origin = mapping, origin
+        return True
+
+    def download(self, url: Text, path: str, origin: Origin, unpacked: bool = False) -> None:
+        self.files[path] = Pending(url, [origin], unpacked=unpacked)
+
+    def take(self, path: str) -> Pending | None:
+        return self.files.pop(path, None)
+
+    def extract(self, source: Pending, members: list[str], into: str, origin: Origin) -> None:
+        origins = [*source.origins, origin]
+        if not members:
+            self.archives.append(Archive(source.url, into, origins))
+        for member in members:
+            path = posixpath.normpath(posixpath.join(into, member))
+            self.files[path] = Pending(source.url, origins, member=member, unpacked=True)
+
+    def move(self, source: str, dest: str, origin: Origin, keep: bool) -> str | None:
+        """Move (or copy, ``keep``) the file at ``source`` to ``dest``; why not, if it cannot be."""
+        pending = self.files.get(source)
+        if pending is not None:
+            if not keep:
+                del self.files[source]
+            self.files[dest] = replace(pending, origins=[*pending.origins, origin])
+            return None
+        for archive in reversed(self.archives):
+            if archive.into == "." or source.startswith(archive.into + "/"):
+                archive.taken = True
+                member = source if archive.into == "." else source[len(archive.into) + 1:]
+                self.files[dest] = Pending(archive.url, [*archive.origins, origin], member, True)
+                return None
+        return f"{source} is not a file the script downloaded"
+
+    def matching(self, pattern: str) -> list[str]:
+        """Pending files at ``pattern`` (a path or glob), or under it when it names a directory."""
+        return [p for p in self.files if fnmatchcase(p, pattern) or p.startswith(pattern.rstrip("/") + "/")]
+
+    def chmod(self, pattern: str, mode: str, origin: Origin) -> bool:
+        paths = self.matching(pattern)
+        for path in paths:
+            pending = self.files[path]
+            pending.mode = mode
+            pending.origins.append(replace(origin, detail=f"mode {mode}"))
+        return bool(paths)
+
+    def remove(self, pattern: str) -> None:
+        for path in self.matching(pattern):
+            del self.files[path]
+        self.archives = [a for a in self.archives if not fnmatchcase(a.into, pattern)]
+
+    def chart(self, fields: dict[str, Any], origins: list[Origin]) -> None:
+        self.charts[fields["name"]] = Draft(fields, origins)
+
+    def edit_values(self, name: str, edits: Edits, origin: Origin) -> None:
+        draft = self.charts[name]
+        values = draft.fields.setdefault("values", {})
+        for path in edits.delete:
+            kept = {k: v for k, v in values.get("set", {}).items() if not _under(k, path)}
+            values["set"] = kept
+            values.setdefault("delete", []).append(path)
+        values.update(set={**values.get("set", {}), **edits.set})
+        for key in ("set", "delete"):
+            if not values.get(key):
+                values.pop(key, None)
+        draft.origins.append(origin)
+
+    def image(self, reference: Text, origin: Origin) -> None:
+        self.images.append((reference.template(), origin))
+
+    def place(self, path: str, pending: Pending) -> Draft | None:
+        """The input for a file the script leaves at ``path`` (None, and a skip, if there is none)."""
+        url, last = pending.url, pending.origins[-1]
+        kept_archive = not pending.unpacked and url_name(url).endswith(ARCHIVES)
+        per_arch = url.uses(ARCH) or url.uses(ARCH_NAME)
+        if path.startswith("manifests/") and not pending.unpacked:
+            fields: dict[str, Any] = {"kind": "manifest", "url": url.template()}
+            if path != f"manifests/{url_name(url)}":
+                fields["dest"] = path
+        elif pending.unpacked or (per_arch and not kept_archive):
+            return self._binary(path, pending)
+        else:
+            fields = {"kind": "url", "url": url.template(), "dest": path}
+            if pending.mode:
+                fields["mode"] = pending.mode
+        if url.uses(ARCH_NAME):
+            self.not_convertible(last, f"{path}: its URL needs the arch map, which only binary inputs have")
+            return None
+        return Draft(fields, pending.origins)
+
+    def _binary(self, path: str, pending: Pending) -> Draft:
+        url = pending.url
+        fields: dict[str, Any] = {"kind": "binary", "url": url.template()}
+        origins = list(pending.origins)
+        if url.uses(ARCH_NAME) and self.arch_origin is not None:
+            fields["arch_map"] = dict(self.arch_map)
+            origins.append(replace(self.arch_origin, detail="arch_map"))
+        if pending.member is not None:
+            fields["member"] = pending.member
+        fields["dest"] = path
+        if pending.mode and pending.mode != "0755":
+            fields["mode"] = pending.mode
+        if not (url.uses(ARCH) or url.uses(ARCH_NAME)):
+            fields["check_arch"] = False  # the same file for every platform, as the script ships it
+        return Draft(fields, origins)
+
+    def leftovers(self) -> None:
+        """Skips for what was read but placed nowhere: whole archives, unused repositories."""
+        for archive in self.archives:
+            origin = archive.origins[-1]
+            if archive.into != "." or not archive.taken:
+                what = "the rest of the archive" if archive.taken else "the whole archive"
+                self.not_convertible(origin, f"extracts {what} into {archive.into}/; name each file it "
+                                     "needs: a binary input with member")
+        for alias, (_, origin) in self.repos.items():
+            if alias not in self.used_repos:
+                self.not_needed(origin, "no chart is pulled from this repository")
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith((prefix + ".", prefix + "["))
+
+
+def unique_drafts(drafts: list[Draft]) -> list[Draft]:
+    """Drafts in script order, each spec once (a function called twice pulls the same chart twice)."""
+    seen: dict[str, Draft] = {}
+    for draft in sorted(drafts, key=lambda d: min(o.line for o in d.origins)):
+        key = json.dumps(draft.fields, sort_keys=True)
+        if key in seen:
+            seen[key].origins += draft.origins
+        else:
+            seen[key] = draft
+    return list(seen.values())
