@@ -157,6 +157,8 @@ def apply_workspace(settings: Settings, progress: Progress) -> Applied:
     lock_workspace(settings)
     ran: list[StepRun] = []
     index = CacheIndex(settings.cache_dir)
+    ws = load_workspace(settings.workspace)
+    registry, downloads = lazy_registry(ws, settings), lazy_downloads(ws, settings)
     try:
         for _ in range(2):
             planned, digests = _plan(settings, index, index)
@@ -164,15 +166,16 @@ def apply_workspace(settings: Settings, progress: Progress) -> Applied:
             store.clean_temp()
             digests.save()
             ran += run_plan(planned.plan, planned.assessments, CacheRecords(index, store),
-                            settings.jobs, progress, lazy_registry(planned.workspace, settings),
-                            lazy_downloads(planned.workspace, settings))
-            record_script_outputs(ran, index, LockFile.read(planned.workspace.root), settings.frozen)
+                            settings.jobs, progress, registry, downloads)
+            record_script_outputs(ran, index, LockFile.read(ws.root), settings.frozen)
             if not planned.blocked:
                 break
         if planned.blocked:
             raise BuildError(f"still blocked after fetching: {planned.blocked[0]}")
         if any(isinstance(r.step, ExportStep) for r in ran):
-            OciLayout(planned.workspace.layout_dir).prune()  # blobs of replaced images
+            OciLayout(ws.layout_dir).prune()  # blobs of replaced images
     finally:
+        registry.close()
+        downloads.close()
         index.close()
     return Applied(planned, ran, time.perf_counter() - start)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from clusterbuild.execute.fetching import Downloads
+from clusterbuild.execute.on_first_use import OnFirstUse
 from clusterbuild.execute.pulling import registry_config
 
 if TYPE_CHECKING:
@@ -30,18 +30,13 @@ def make_downloads(ws: LoadedWorkspace, settings: Settings) -> Iterator[Download
     try:
         yield downloads
     finally:
-        downloads.fetcher.close()
-        downloads.registry.close()
+        _close(downloads)
 
 
-def lazy_downloads(ws: LoadedWorkspace, settings: Settings) -> Callable[[], Downloads]:
-    lock = threading.Lock()
-    made: list[Downloads] = []
+def lazy_downloads(ws: LoadedWorkspace, settings: Settings) -> OnFirstUse[Downloads]:
+    return OnFirstUse(lambda: _downloads(ws, settings), _close)
 
-    def get() -> Downloads:
-        with lock:
-            if not made:
-                made.append(_downloads(ws, settings))
-            return made[0]
 
-    return get
+def _close(downloads: Downloads) -> None:
+    downloads.fetcher.close()
+    downloads.registry.close()

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from clusterbuild.cache.store import BlobStore
+from clusterbuild.execute.on_first_use import OnFirstUse
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, MediaType
 from clusterbuild.oci.platform import Platform
@@ -51,18 +50,13 @@ def registry_config(ws: LoadedWorkspace, settings: Settings) -> RegistryConfig:
         jobs=max(2, settings.jobs * 2))
 
 
-def lazy_registry(ws: LoadedWorkspace, settings: Settings) -> Callable[[], RegistryAccess]:
-    """A factory giving one shared registry access, made on first use (only pulls need the network),
+def lazy_registry(ws: LoadedWorkspace, settings: Settings) -> OnFirstUse[RegistryAccess]:
+    """One shared registry access, made on first use (only pulls and pushes need the network),
     with the user's credentials (docker config, `clusterbuild login`)."""
-    lock = threading.Lock()
-    made: list[RegistryAccess] = []
 
-    def get() -> RegistryAccess:
+    def make() -> RegistryAccess:
         from clusterbuild.places.registry import Credentials, RegistryClient
 
-        with lock:
-            if not made:
-                made.append(RegistryAccess(RegistryClient(registry_config(ws, settings), Credentials())))
-            return made[0]
+        return RegistryAccess(RegistryClient(registry_config(ws, settings), Credentials()))
 
-    return get
+    return OnFirstUse(make, lambda access: access.client.close())
