@@ -68,7 +68,8 @@ class _Scanner:
         self.scope = scope
 
     def scan(self, quotes: bool, start: int = 0, end: int | None = None) -> list[Part]:
-        raw, parts, i = self.raw, [], start
+        raw, i = self.raw, start
+        parts: list[Part] = []
         end = len(raw) if end is None else end
         while i < end:
             char = raw[i]
@@ -90,7 +91,8 @@ class _Scanner:
 
     def quoted(self, start: int, end: int) -> list[Part]:
         """Inside double quotes: only ``\\$ \\` \\" \\\\`` are escapes."""
-        raw, parts, i = self.raw, [], start
+        raw, i = self.raw, start
+        parts: list[Part] = []
         while i < end:
             if raw[i] == "\\" and i + 1 < end and raw[i + 1] in '$`"\\\n':
                 parts.append(raw[i + 1])

@@ -98,7 +98,7 @@ class _Lexer:
         word = delimiter.text
         quoted = any(q in word for q in "'\"\\")
         end_marker = re.sub(r"['\"\\]", "", word)
-        lines = []
+        lines: list[str] = []
         while self.i < len(self.text):
             end = self.text.find("\n", self.i)
             end = len(self.text) if end < 0 else end

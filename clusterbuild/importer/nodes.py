@@ -71,6 +71,7 @@ class Loop:
     line: int
     end_line: int
     header: str
+    body: tuple[Node, ...]
 
 
 @dataclass(frozen=True)

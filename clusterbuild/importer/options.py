@@ -26,7 +26,7 @@ class Options:
     args: tuple[str, ...]
 
 
-def _spec(values: str, flags: str = "") -> Spec:
+def spec_of(values: str, flags: str = "") -> Spec:
     """``"O=output output-document=output P=prefix"`` -> a Spec (a bare name is its own canonical)."""
     def table(text: str) -> dict[str, str]:
         pairs = (item.partition("=") for item in text.split())
@@ -34,20 +34,21 @@ def _spec(values: str, flags: str = "") -> Spec:
     return Spec(table(values), table(flags))
 
 
-WGET = _spec("O=output output-document=output P=prefix directory-prefix=prefix t tries T timeout "
+WGET = spec_of("O=output output-document=output P=prefix directory-prefix=prefix t tries T timeout "
              "o=log output-file=log a=log U user-agent header e", "c=continue continue")
-CURL = _spec("o=output output retry retry-delay retry-max-time m max-time connect-timeout H header "
+CURL = spec_of("o=output output retry retry-delay retry-max-time m max-time connect-timeout H header "
              "u user A user-agent x proxy X request w write-out C continue-at e referer",
              "O=remote-name remote-name J L=location location create-dirs")
-TAR = _spec("f=file file C=directory directory strip-components=strip strip T files-from exclude "
+TAR = spec_of("f=file file C=directory directory strip-components=strip strip T files-from exclude "
             "transform X exclude-from", "x=extract extract get=extract c=create create t=list list")
-UNZIP = _spec("d=directory x")
-HELM = _spec("version d=destination destination untardir repo username password ca-file cert-file "
+UNZIP = spec_of("d=directory x")
+HELM = spec_of("version d=destination destination untardir repo username password ca-file cert-file "
              "key-file keyring kube-context n=namespace namespace")
-YQ = _spec("I=indent indent o=output-format output-format p=input-format input-format",
+YQ = spec_of("I=indent indent o=output-format output-format p=input-format input-format",
            "i=inplace inplace")
-COPY = _spec("t=target target-directory=target")
-CHMOD = _spec("")
+COPY = spec_of("t=target target-directory=target")
+GREP = spec_of("e=regexp regexp f=file m A B C")
+SED = spec_of("e=expression expression f=file")
 ECHO_FLAGS = ("-n", "-e", "-E", "-ne", "-en")
 
 

@@ -183,7 +183,7 @@ class _Parser:
         line = self.take().line
         subject = self.take().text
         self.expect_word("in")
-        arms = []
+        arms: list[tuple[tuple[str, ...], tuple[Node, ...]]] = []
         while True:
             self.skip_newlines()
             if self.is_word("esac"):
@@ -210,9 +210,9 @@ class _Parser:
             if token.kind is not Kind.NEWLINE and token.text != ";":
                 header.append(token.text)
         self.take()
-        self.parse_list(stop_words=("done",))
+        body = self.parse_list(stop_words=("done",))
         end = self.expect_word("done")
-        return Loop(start.line, end.line, " ".join(header))
+        return Loop(start.line, end.line, " ".join(header), body)
 
     def parse_function(self) -> Function:
         token = self.take()
