@@ -179,6 +179,19 @@ def login(registry: Annotated[str, typer.Argument(help="Registry host, e.g. dock
     print(store_login(registry, username, password))
 
 
+@app.command("import")
+def import_app(name: Annotated[str, typer.Argument(metavar="APP[:VERSION]", help="A catalogue app "
+                                                   "with an init.sh.")],
+               workspace: WorkspaceOpt = Path("."),
+               write: Annotated[bool, typer.Option("--write", help="Write clusterbuild.yaml next "
+                                                   "to init.sh.")] = False) -> None:
+    """Convert an app's init.sh into a declarative clusterbuild.yaml (never runs the script)."""
+    from clusterbuild.importer_command import import_app as run_import
+
+    for line in run_import(workspace.resolve(), name, write):
+        print(line)
+
+
 @app.command()
 def schema(which: Annotated[str, typer.Argument(help="workspace (apps.yaml) or app "
                                                 "(clusterbuild.yaml)")] = "workspace") -> None:

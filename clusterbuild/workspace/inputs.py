@@ -45,7 +45,8 @@ class InputPlan:
 
     @property
     def name(self) -> str:
-        return f"{self.app}:{self.version} {self.input_id} ({self.label})"
+        where = "" if self.platform == ALL else f" [{self.platform}]"
+        return f"{self.app}:{self.version} {self.input_id} ({self.label}){where}"
 
 
 def _rendered(av: AppVersion, n: int, item: RemoteInput, variables: dict[str, str]) -> dict[str, Any]:
