@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
@@ -19,8 +20,7 @@ from typing import Any
 from clusterbuild.importer.values import ARCH, ARCH_NAME, Origin, Text
 from clusterbuild.importer.yq import Edits
 
-STANDARD_DIRS = frozenset({".", "opt", "manifests", "charts", "images", "images/shim", "etc", "scripts",
-                           "bin", "files"})
+DATA_FILES = (".yaml", ".yml", ".json", ".txt", ".md", ".tmpl", ".conf", ".toml")
 ARCHIVES = (".tar.gz", ".tgz", ".zip", ".tar", ".tar.xz", ".txz", ".tar.bz2", ".gz", ".xz", ".bz2")
 
 
@@ -47,6 +47,12 @@ class Archive:
 class Draft:
     fields: dict[str, Any]
     origins: list[Origin] = field(default_factory=list)
+    where: str = ""  # the path it lands at
+    line: int = 0  # the line of the command that made it (a pull, a download): inputs are in that order
+
+    @property
+    def label(self) -> str:
+        return f"{self.fields['kind']} {self.fields.get('name') or self.where}"
 
 
 @dataclass(frozen=True)
@@ -65,11 +71,11 @@ class Collector:
         self.files: dict[str, Pending] = {}
         self.archives: list[Archive] = []
         self.charts: dict[str, Draft] = {}
-        self.repos: dict[str, tuple[Text, Origin]] = {}
+        self.repos: dict[str, tuple[str, Origin]] = {}  # helm repo alias -> (URL, where it was added)
         self.used_repos: set[str] = set()
         self.images: list[tuple[str, Origin]] = []
         self.skips: list[Skip] = []
-        self.dirs: set[str] = set(STANDARD_DIRS)
+        self.dirs: set[str] = {"."}  # directories the script made
         self.arch_map: dict[str, str] = {}
         self.arch_origin: Origin | None = None
 
@@ -92,21 +98,29 @@ class Collector:
     def take(self, path: str) -> Pending | None:
         return self.files.pop(path, None)
 
-    def extract(self, source: Pending, members: list[str], into: str, origin: Origin) -> None:
+    def extract(self, source: Pending, members: list[str], into: str, origin: Origin, strip: int = 0) -> None:
+        """Files ``members`` of the archive ``source`` (its whole content when none) into ``into``."""
         origins = [*source.origins, origin]
         if not members:
             self.archives.append(Archive(source.url, into, origins))
         for member in members:
-            path = posixpath.normpath(posixpath.join(into, member))
-            self.files[path] = Pending(source.url, origins, member=member, unpacked=True)
+            landed = "/".join(member.split("/")[strip:])
+            if landed:
+                path = posixpath.normpath(posixpath.join(into, landed))
+                self.files[path] = Pending(source.url, origins, member=member, unpacked=True)
+
+    def is_dir(self, path: str) -> bool:
+        return path in self.dirs or any(p.startswith(path + "/") for p in self.files)
 
     def move(self, source: str, dest: str, origin: Origin, keep: bool) -> str | None:
-        """Move (or copy, ``keep``) the file at ``source`` to ``dest``; why not, if it cannot be."""
-        pending = self.files.get(source)
-        if pending is not None:
-            if not keep:
-                del self.files[source]
-            self.files[dest] = replace(pending, origins=[*pending.origins, origin])
+        """Move (or copy, ``keep``) the file or directory at ``source`` to ``dest``; why not, if not."""
+        if any(c in source for c in "*?["):
+            return f"moves the files matching {source}: name each one"
+        moved = [p for p in self.files if p == source or p.startswith(source + "/")]
+        for path in moved:
+            pending = self.files[path] if keep else self.files.pop(path)
+            self.files[dest + path[len(source):]] = replace(pending, origins=[*pending.origins, origin])
+        if moved:
             return None
         for archive in reversed(self.archives):
             if archive.into == "." or source.startswith(archive.into + "/"):
@@ -121,7 +135,11 @@ class Collector:
         return [p for p in self.files if fnmatchcase(p, pattern) or p.startswith(pattern.rstrip("/") + "/")]
 
     def chmod(self, pattern: str, mode: str, origin: Origin) -> bool:
+        """Set the mode of the pending files at ``pattern``; a file of a whole archive is taken out."""
         paths = self.matching(pattern)
+        plain = not any(c in pattern for c in "*?[")
+        if not paths and plain and self.move(pattern, pattern, origin, keep=True) is None:
+            paths = [pattern]
         for path in paths:
             pending = self.files[path]
             pending.mode = mode
@@ -132,9 +150,12 @@ class Collector:
         for path in self.matching(pattern):
             del self.files[path]
         self.archives = [a for a in self.archives if not fnmatchcase(a.into, pattern)]
+        self.dirs = {d for d in self.dirs if d == "." or (not fnmatchcase(d, pattern)
+                     and not d.startswith(pattern + "/"))}
 
     def chart(self, fields: dict[str, Any], origins: list[Origin]) -> None:
-        self.charts[fields["name"]] = Draft(fields, origins)
+        self.dirs.add("charts")
+        self.charts[fields["name"]] = Draft(fields, origins, f"charts/{fields['name']}", origins[-1].line)
 
     def edit_values(self, name: str, edits: Edits, origin: Origin) -> None:
         draft = self.charts[name]
@@ -157,7 +178,12 @@ class Collector:
         url, last = pending.url, pending.origins[-1]
         kept_archive = not pending.unpacked and url_name(url).endswith(ARCHIVES)
         per_arch = url.uses(ARCH) or url.uses(ARCH_NAME)
-        if path.startswith("manifests/") and not pending.unpacked:
+        if path.startswith(("/", "../")):
+            self.not_needed(last, f"{path} is outside the app dir, so not in the image")
+            return None
+        if pending.member is not None:
+            return self._member(path, pending)
+        if path.startswith("manifests/"):
             fields: dict[str, Any] = {"kind": "manifest", "url": url.template()}
             if path != f"manifests/{url_name(url)}":
                 fields["dest"] = path
@@ -170,7 +196,21 @@ class Collector:
         if url.uses(ARCH_NAME):
             self.not_convertible(last, f"{path}: its URL needs the arch map, which only binary inputs have")
             return None
-        return Draft(fields, pending.origins)
+        return Draft(fields, pending.origins, path, pending.origins[0].line)
+
+    def _member(self, path: str, pending: Pending) -> Draft | None:
+        """A file or directory taken out of an archive: a chart under charts/<name>, else a binary."""
+        member, last = str(pending.member), pending.origins[-1]
+        if re.fullmatch(r"charts/[^/]+", path) and not pending.url.uses(ARCH_NAME):
+            fields = {"kind": "chart", "name": path[len("charts/"):], "url": pending.url.template(),
+                      "path": member}
+            return Draft(fields, pending.origins, path, pending.origins[0].line)
+        one_file = path.startswith("opt/") or "/" not in path or "." in posixpath.basename(path)
+        if path == "charts" or path.startswith("charts/") or not (one_file or pending.mode):
+            self.not_convertible(last, f"places {member} of {url_name(pending.url)} at {path}: a binary "
+                                 "input takes one file (member), a chart input one chart (url and path)")
+            return None
+        return self._binary(path, pending)
 
     def _binary(self, path: str, pending: Pending) -> Draft:
         url = pending.url
@@ -184,9 +224,11 @@ class Collector:
         fields["dest"] = path
         if pending.mode and pending.mode != "0755":
             fields["mode"] = pending.mode
+        elif not pending.mode and path.endswith(DATA_FILES):
+            fields["mode"] = "0644"  # a manifest or list out of an archive, not a program
         if not (url.uses(ARCH) or url.uses(ARCH_NAME)):
             fields["check_arch"] = False  # the same file for every platform, as the script ships it
-        return Draft(fields, origins)
+        return Draft(fields, origins, path, pending.origins[0].line)
 
     def leftovers(self) -> None:
         """Skips for what was read but placed nowhere: whole archives, unused repositories."""
@@ -208,7 +250,7 @@ def _under(path: str, prefix: str) -> bool:
 def unique_drafts(drafts: list[Draft]) -> list[Draft]:
     """Drafts in script order, each spec once (a function called twice pulls the same chart twice)."""
     seen: dict[str, Draft] = {}
-    for draft in sorted(drafts, key=lambda d: min(o.line for o in d.origins)):
+    for draft in sorted(drafts, key=lambda d: d.line):
         key = json.dumps(draft.fields, sort_keys=True)
         if key in seen:
             seen[key].origins += draft.origins

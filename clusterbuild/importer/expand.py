@@ -54,7 +54,7 @@ def expand_word(raw: str, scope: Scope) -> Value:
         return Unknown(e.why)
 
 
-def expand_here_document(body: str, scope: Scope) -> Value:
+def expand_here_document(body: str, scope: Scope) -> Text | Unknown:
     """The text of an unquoted here-document: expansions, but quotes are plain characters."""
     try:
         return Text.of(*_Scanner(body, scope).scan(quotes=False))

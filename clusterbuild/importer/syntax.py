@@ -156,12 +156,25 @@ class _Parser:
                 continue
             self.take()
             if token.kind is Kind.WORD and not words and _ASSIGNMENT.match(token.text):
-                assignments.append(token.text)
+                assignments.append(token.text + self.array() if token.text.endswith("=") else token.text)
             else:
                 words.append(token.text)
             if in_test and token.text == "]]":
                 break
         return Simple(line, tuple(assignments), tuple(words), tuple(redirects))
+
+    def array(self) -> str:
+        """The ``(a b c)`` of an array assignment ``x=(a b c)``, as text (empty when there is none)."""
+        if not self.is_op("("):
+            return ""
+        self.take()
+        items = []
+        while not self.is_op(")"):
+            token = self.take()
+            if token.kind is Kind.WORD:
+                items.append(token.text)
+        self.take()
+        return "(" + " ".join(items) + ")"
 
     def parse_if(self) -> If:
         line = self.take().line

@@ -1,0 +1,160 @@
+"""Charts: ``helm repo add`` and ``helm pull`` as chart inputs, ``yq -i`` on their values.yaml as
+values edits.
+
+A pull names its repository by the alias ``helm repo add`` gave it (or ``--repo``, an
+``oci://`` reference, a chart URL); ``--version`` is a chart version, or the app version when
+it comes from the catalogue's ``helm search | grep`` idiom (``ChartByApp``). Only a chart
+unpacked into ``charts/`` (``--untar -d charts``) converts: that is where the input puts it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from clusterbuild.importer.expand import expand_word
+from clusterbuild.importer.files import origin_of, stdout_target
+from clusterbuild.importer.nodes import Simple
+from clusterbuild.importer.options import HELM, YQ, Options, parse_options
+from clusterbuild.importer.values import ChartByApp, Origin, Text, Unknown
+from clusterbuild.importer.yq import UnsupportedEdit, parse_edits
+
+if TYPE_CHECKING:
+    from clusterbuild.importer.walk import Walker
+
+
+def helm(w: Walker, node: Simple) -> None:
+    origin = origin_of(node)
+    sub = node.words[1] if len(node.words) > 1 else ""
+    if sub == "repo" and node.words[2:3] == ("add",):
+        _repo_add(w, node, origin)
+    elif sub == "repo":
+        w.out.not_needed(origin, "clusterbuild lock reads the chart index")
+    elif sub in ("pull", "fetch"):
+        _pull(w, node, origin)
+    elif sub == "search":
+        w.out.not_needed(origin, "app_version picks the chart version")
+    elif sub in ("version", "-h", "--help", "help", "env"):
+        w.out.not_needed(origin, "checks a tool")
+    elif sub == "template":
+        w.out.not_convertible(origin, "renders a chart; the image scan renders charts itself")
+    else:
+        w.out.not_convertible(origin, f"runs helm {sub}")
+
+
+def _repo_add(w: Walker, node: Simple, origin: Origin) -> None:
+    args = parse_options(node.words[3:], HELM).args
+    values = [w.text(a) for a in args] if len(args) == 2 else [Unknown("expects a name and a URL")]
+    unknown = next((v for v in values if isinstance(v, Unknown)), None)
+    if unknown is not None:
+        w.out.not_convertible(origin, unknown.why)
+        return
+    alias, url = (v.template() for v in values if isinstance(v, Text))
+    w.out.repos[alias] = (url.strip(), replace(origin, detail="repo"))
+
+
+def _pull(w: Walker, node: Simple, origin: Origin) -> None:
+    opts = parse_options(node.words[2:], HELM)
+    problem = _pull_problem(w, opts)
+    source = problem if problem is not None else _chart_source(w, opts.args[0], opts.values.get("repo"))
+    if isinstance(source, str):
+        w.out.not_convertible(origin, source)
+        return
+    fields, origins = source
+    version = _chart_version(w, opts.values.get("version"), fields)
+    if isinstance(version, str):
+        w.out.not_convertible(origin, version)
+        return
+    w.out.chart(fields | version[0], [*origins, *version[1], origin])
+
+
+def _pull_problem(w: Walker, opts: Options) -> str | None:
+    if len(opts.args) != 1:
+        return "pulls more than one chart"
+    if "untar" not in opts.flags:
+        return "keeps the chart archive: clusterbuild unpacks charts into charts/<name>/"
+    return _untar_problem(w, opts.values)
+
+
+def _untar_problem(w: Walker, values: Mapping[str, str]) -> str | None:
+    where = [w.path(values.get(k, ".")) for k in ("destination", "untardir")]
+    unknown = next((p for p in where if isinstance(p, Unknown)), None)
+    if unknown is not None:
+        return f"the destination: {unknown.why}"
+    path = posixpath.normpath(posixpath.join(*map(str, where)))
+    return None if path == "charts" else f"unpacks the chart into {path}/, not charts/"
+
+
+def _chart_source(w: Walker, raw: str, repo_raw: str | None) -> tuple[dict[str, Any], list[Origin]] | str:
+    """The chart's name and where it comes from (and the ``helm repo add`` naming its repository)."""
+    ref = w.text(raw)
+    repo = w.text(repo_raw) if repo_raw else None
+    if isinstance(ref, Unknown):
+        return f"the chart: {ref.why}"
+    if isinstance(repo, Unknown):
+        return f"the repository: {repo.why}"
+    text = ref.template()
+    if repo is not None:
+        return {"kind": "chart", "name": text, "repo": repo.template().strip()}, []
+    if text.startswith("oci://"):
+        return {"kind": "chart", "name": posixpath.basename(text), "oci": text}, []
+    if text.startswith(("http://", "https://")):
+        named = re.match(r"(.+?)-v?\d", posixpath.basename(text))
+        if named is None:
+            return "the chart name is not in its URL"
+        return {"kind": "chart", "name": named.group(1), "url": text}, []
+    alias, _, chart = text.partition("/")
+    if alias not in w.out.repos or not chart:
+        return f"the chart repository {alias} is not added by `helm repo add`"
+    w.out.used_repos.add(alias)
+    url, added = w.out.repos[alias]
+    return {"kind": "chart", "name": chart, "repo": url}, [added]
+
+
+def _chart_version(w: Walker, raw: str | None, fields: dict[str, Any]
+                   ) -> tuple[dict[str, str], list[Origin]] | str:
+    if raw is None:
+        return ({}, []) if "url" in fields else "no --version: pin the chart version in the spec"
+    value = expand_word(raw, w.scope)
+    if isinstance(value, ChartByApp):
+        app = value.app_version.template()
+        app = "{{ version }}" if app == "{{ version | strip_v }}" else app
+        return {"app_version": app}, [value.origin] if value.origin else []
+    if isinstance(value, Text):
+        return {"version": value.template()}, []
+    return f"the chart version: {value.why}" if isinstance(value, Unknown) else "the chart version"
+
+
+def yq(w: Walker, node: Simple) -> None:
+    origin = origin_of(node)
+    words = node.words[1:]
+    words = words[1:] if words[:1] in (("e",), ("eval",)) else words
+    opts = parse_options(words, YQ)
+    if "inplace" not in opts.flags and stdout_target(node):
+        w.out.not_convertible(origin, "derives a file from YAML")
+        return
+    if "inplace" not in opts.flags:
+        w.out.not_needed(origin, "prints YAML")
+        return
+    two = len(opts.args) == 2
+    expression = w.text(opts.args[0]) if two else Unknown("expects an expression and one file")
+    path = w.path(opts.args[1]) if two else Unknown("expects an expression and one file")
+    chart = next((n for n in w.out.charts if path == f"charts/{n}/values.yaml"), None)
+    if isinstance(expression, Unknown) or isinstance(path, Unknown):
+        w.out.not_convertible(origin, next(v.why for v in (expression, path) if isinstance(v, Unknown)))
+    elif expression.literal is None:
+        w.out.not_convertible(origin, "the edit uses values known only at build time")
+    elif chart is None:
+        w.out.not_convertible(origin, f"edits {path}, not the values.yaml of a chart the script pulled")
+    else:
+        try:
+            edits = parse_edits(expression.literal)
+        except UnsupportedEdit as e:
+            w.out.not_convertible(origin, str(e))
+            return
+        changes = [f"values.set {k}" for k in edits.set] + [f"values.delete {k}" for k in edits.delete]
+        detail = ", ".join(changes)
+        w.out.edit_values(chart, edits, replace(origin, detail=detail))

@@ -1,0 +1,181 @@
+"""One simple command or pipeline of a script: converted, or reported with the reason why not.
+
+Each command goes to its handler: downloads and file moves in ``files``, Helm and ``yq`` in
+``charts``, and here image lists written into ``images/shim/`` (``echo``, ``cat <<EOF``) and the
+edits (``sed -i``) that cannot be converted. Commands that only check, print or clean up are
+reported as not needed; any other command as not convertible, naming it. Pipelines convert
+when they download into ``tar`` or ``gunzip``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from clusterbuild.importer import charts, files
+from clusterbuild.importer.collect import Pending
+from clusterbuild.importer.expand import expand_here_document
+from clusterbuild.importer.files import origin_of, stdout_target
+from clusterbuild.importer.nodes import Pipeline, Simple
+from clusterbuild.importer.options import SED, parse_options
+from clusterbuild.importer.values import Expr, Origin, Part, Text, Unknown
+
+if TYPE_CHECKING:
+    from clusterbuild.importer.walk import Walker
+
+RECIPES = ("Kubefile", "Sealfile", "Dockerfile", "Containerfile")
+_SETTINGS = dict.fromkeys(("set", "shopt", "trap", "umask", "ulimit"), "shell settings")
+_FLOW = dict.fromkeys(("exit", "return", "true", "false", ":", "shift", "sleep", "wait", "break",
+                       "continue"), "control flow")
+_CHECKS = dict.fromkeys(("command", "which", "type", "hash"), "checks a tool") | dict.fromkeys(
+    ("[", "[[", "test"), "a test")
+_PRINTS = dict.fromkeys(("ls", "pwd", "tree", "du", "date", "env", "printenv"), "prints") | {
+    "getopt": "reads options"}
+NOT_NEEDED = _SETTINGS | _FLOW | _CHECKS | _PRINTS
+
+
+def run_command(w: Walker, name: str, node: Simple) -> None:
+    handler = HANDLERS.get(name)
+    if handler is not None:
+        handler(w, node)
+    elif name in NOT_NEEDED:
+        w.out.not_needed(origin_of(node), NOT_NEEDED[name])
+    else:
+        w.out.not_convertible(origin_of(node), f"runs {name}")
+
+
+def run_pipeline(w: Walker, node: Pipeline) -> None:
+    origin = Origin(node.line, node.text)
+    commands = [c for c in node.commands if isinstance(c, Simple) and c.words]
+    if len(commands) == 2 == len(node.commands) and _downloaded_into(w, commands[0], commands[1], origin):
+        return
+    last = node.commands[-1]
+    writes = stdout_target(last) if isinstance(last, Simple) else None
+    if writes is not None and "images/shim" in writes:
+        w.out.not_convertible(origin, "derives an image list from other files; the image scan reads "
+                              "charts and manifests itself, or list them in images.extra")
+    elif writes is not None or any(_edits_files(c) for c in commands):
+        w.out.not_convertible(origin, "a pipeline that writes files")
+    else:
+        w.out.not_needed(origin, "prints")
+
+
+def _downloaded_into(w: Walker, download: Simple, unpack: Simple, origin: Origin) -> bool:
+    """``wget -qO- URL | tar -zx ...`` and ``curl -L URL | gunzip -c > FILE``; False for others."""
+    if download.words[0] not in ("wget", "curl") or unpack.words[0] not in ("tar", "gunzip", "zcat", "gzip"):
+        return False
+    found = files.download_url(w, download)
+    target = w.path(stdout_target(unpack) or "") if unpack.words[0] != "tar" else ""
+    if isinstance(found, str):
+        w.out.not_convertible(origin, found)
+    elif found[1] is not None:
+        return False  # saved to a file, not piped
+    elif unpack.words[0] == "tar":
+        files.extract_tar(w, unpack, Pending(found[0], []), origin)
+    elif isinstance(target, Unknown):
+        w.out.not_convertible(origin, f"decompresses into {target.why}")
+    elif target in ("", "."):
+        w.out.not_needed(origin, "prints a download")
+    else:
+        w.out.download(found[0], target, origin, unpacked=True)
+    return True
+
+
+def _edits_files(node: Simple) -> bool:
+    name, flags = node.words[0], node.words[1:]
+    in_place = any(f.startswith("-i") or f == "--inplace" for f in flags)
+    return name in ("tar", "unzip", "mv", "cp", "tee", "dd") or (name in ("sed", "yq") and in_place)
+
+
+def echo(w: Walker, node: Simple) -> None:
+    args = list(node.words[1:])
+    while args and args[0] in ("-n", "-e", "-E", "-ne", "-en"):
+        args.pop(0)
+    target = stdout_target(node)
+    if target is None:
+        w.out.not_needed(origin_of(node), "a message")
+        return
+    values = [w.text(a) for a in args]
+    unknown = next((v for v in values if isinstance(v, Unknown)), None)
+    words = [v for v in values if isinstance(v, Text)]
+    text = unknown or Text.of(*(p for n, word in enumerate(words) for p in (" " if n else "", *word.parts)))
+    _write(w, origin_of(node), target, text)
+
+
+def cat(w: Walker, node: Simple) -> None:
+    here = next((r for r in node.redirects if r.body is not None), None)
+    target = stdout_target(node)
+    if target is None:
+        w.out.not_needed(origin_of(node), "prints")
+    elif here is None or here.body is None:
+        w.out.not_convertible(origin_of(node), f"copies files into {target}")
+    else:
+        body = Text.of(here.body) if here.quoted else expand_here_document(here.body, w.scope)
+        _write(w, origin_of(node), target, body)
+
+
+def _write(w: Walker, origin: Origin, target: str, text: Text | Unknown) -> None:
+    path = w.path(target)
+    if isinstance(path, Unknown):
+        w.out.not_convertible(origin, path.why)
+    elif path.startswith("images/shim/") and isinstance(text, Unknown):
+        w.out.not_convertible(origin, f"the image list: {text.why}")
+    elif path.startswith("images/shim/") and isinstance(text, Text):
+        for image in split_images(text):
+            w.out.image(image, replace(origin, detail="images.extra"))
+    elif path in RECIPES:
+        w.out.not_convertible(origin, f"writes the {path}; keep a {path} in the app dir")
+    elif re.fullmatch(r"charts/[^/]+\.values\.yaml", path):
+        w.out.not_convertible(origin, f"writes {path}; keep it in the app dir (values_file: of the chart)")
+    else:
+        w.out.not_convertible(origin, f"writes {path}; keep the file in the app dir")
+
+
+def split_images(text: Text) -> list[Text]:
+    """The references of an image list: one per word, comment lines dropped."""
+    lines: list[list[list[Part]]] = [[[]]]
+    for part in text.parts:
+        pieces: list[Part] = [part] if isinstance(part, Expr) else [p for p in re.split(r"(\s+)", part) if p]
+        for piece in pieces:
+            if isinstance(piece, str) and piece.isspace():
+                lines += [[[]] for _ in range(piece.count("\n"))]
+                lines[-1].append([])
+            else:
+                lines[-1][-1].append(piece)
+    words = [[Text.of(*t) for t in line if t] for line in lines]
+    return [w for line in words if line and not line[0].template().startswith("#") for w in line]
+
+
+def sed(w: Walker, node: Simple) -> None:
+    origin = origin_of(node)
+    opts = parse_options(node.words[1:], SED)
+    if not any(f.startswith("i") for f in opts.flags):
+        if stdout_target(node):
+            w.out.not_convertible(origin, "writes a file with sed")
+        else:
+            w.out.not_needed(origin, "prints")
+        return
+    paths = [w.path(a) for a in (opts.args if "expression" in opts.values else opts.args[1:])]
+    for path in paths:
+        chart = next((n for n in w.out.charts if str(path).startswith(f"charts/{n}/")), None)
+        what = f"edits {path}"
+        if chart is not None:
+            what += f" of chart {chart}" + ("; use yq -i, which becomes values.set" if
+                                             str(path).endswith("/values.yaml") else "; keep a patched chart")
+        elif path in w.out.files:
+            what += ", a download; keep an edited copy in the app dir"
+        w.out.not_convertible(origin, what)
+
+
+def _change_dir(w: Walker, node: Simple) -> None:
+    w.change_dir(node)
+
+
+HANDLERS: dict[str, Callable[[Walker, Simple], None]] = {
+    "wget": files.download, "curl": files.download, "tar": files.tar,
+    "unzip": files.unzip, "gunzip": files.gunzip, "mv": files.move, "cp": files.move,
+    "chmod": files.chmod, "rm": files.remove, "mkdir": files.mkdir, "helm": charts.helm, "yq": charts.yq,
+    "echo": echo, "cat": cat, "sed": sed, "cd": _change_dir, "pushd": _change_dir, "popd": _change_dir,
+}

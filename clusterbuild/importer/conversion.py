@@ -1,0 +1,135 @@
+"""From an ``init.sh`` to a ``clusterbuild.yaml``: the spec, its commented YAML, and the report.
+
+``convert_init_sh`` parses and reads the script (never runs it) and validates the spec it
+builds against ``AppSpec``; ``write_conversion`` writes the YAML next to the script, never
+over an existing spec.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clusterbuild.errors import InputError
+from clusterbuild.importer.collect import Draft, Skip, unique_drafts
+from clusterbuild.importer.lexer import ShellSyntaxError
+from clusterbuild.importer.syntax import parse_script
+from clusterbuild.importer.values import Origin
+from clusterbuild.importer.walk import Walker
+
+SPEC_NAME = "clusterbuild.yaml"
+
+
+@dataclass(frozen=True)
+class Conversion:
+    spec: dict[str, Any]  # the clusterbuild.yaml content, valid for AppSpec
+    yaml_text: str  # the same as commented YAML
+    converted: tuple[str, ...]  # "init.sh:12 helm pull ... -> inputs[0] chart x"
+    skipped: tuple[str, ...]  # "init.sh:20 sed -i ...: not convertible (...)"
+
+
+def convert_init_sh(script: str, app: str, path: str = "init.sh") -> Conversion:
+    """The declarative spec equivalent to ``script`` (the ``init.sh`` of ``app``), as far as it goes."""
+    try:
+        nodes = parse_script(script)
+    except ShellSyntaxError as e:
+        raise InputError(f"{path}:{e.line}: cannot read the script: {e.problem}",
+                         hint="write clusterbuild.yaml by hand (`clusterbuild schema app`)") from None
+    walker = Walker(app)
+    walker.run(nodes)
+    out = walker.out
+    placed = [out.place(p, pending) for p, pending in out.files.items()]
+    drafts = unique_drafts([*out.charts.values(), *(d for d in placed if d is not None)])
+    out.leftovers()
+    images = list(dict.fromkeys(image for image, _ in out.images))
+    spec: dict[str, Any] = {"inputs": [d.fields for d in drafts]}
+    if images:
+        spec["images"] = {"extra": images}
+    _validate(spec, path)
+    converted = _converted(path, drafts, out.images)
+    skipped = _skipped(path, out.skips)
+    return Conversion(spec, _yaml(spec, drafts, out.images, path, skipped), converted, skipped)
+
+
+def _validate(spec: dict[str, Any], path: str) -> None:
+    from pydantic import ValidationError
+
+    from clusterbuild.schema.models import AppSpec
+
+    try:
+        AppSpec.model_validate(spec)
+    except ValidationError as e:  # a converter bug: say so rather than write a spec that fails later
+        raise InputError(f"{path}: the converted spec is invalid: {e.errors()[0]['msg']}",
+                         hint="write clusterbuild.yaml by hand, and report the script") from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _origin_line(path: str, origin: Origin) -> str:
+    return f"{path}:{origin.line} {_one_line(origin.text)}"
+
+
+def _converted(path: str, drafts: list[Draft], images: list[tuple[str, Origin]]) -> tuple[str, ...]:
+    lines: list[tuple[int, str]] = []
+    for n, draft in enumerate(drafts):
+        for origin in draft.origins:
+            detail = f" ({origin.detail})" if origin.detail else ""
+            lines.append((origin.line, f"{_origin_line(path, origin)} -> inputs[{n}] {draft.label}{detail}"))
+    for image, origin in images:
+        lines.append((origin.line, f"{_origin_line(path, origin)} -> images.extra {image}"))
+    return tuple(dict.fromkeys(text for _, text in sorted(lines, key=lambda item: item[0])))
+
+
+def _skipped(path: str, skips: list[Skip]) -> tuple[str, ...]:
+    lines = []
+    for skip in sorted(skips, key=lambda s: s.origin.line):
+        line = skip.origin.line
+        where = f"{line}-{skip.end_line}" if skip.end_line > line else str(line)
+        lines.append(f"{path}:{where} {_one_line(skip.origin.text)}: {skip.reason}")
+    return tuple(dict.fromkeys(lines))
+
+
+def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Origin]], path: str,
+          skipped: tuple[str, ...]) -> str:
+    todo = [s for s in skipped if ": not needed (" not in s]
+    lines = [f"# Converted from {path} by `clusterbuild import`: check it, run `clusterbuild lock`,",
+             "# then build and compare. Schema: `clusterbuild schema app`."]
+    if todo:
+        lines += [f"# Not converted ({len(todo)}), to do by hand:", *(f"#   {s}" for s in todo)]
+    lines.append(f"# Not needed: {len(skipped) - len(todo)} commands (checks, messages, cleanup).")
+    lines.append("inputs:" if drafts else "inputs: []")
+    for draft in drafts:
+        lines += [f"  # {_origin_line(path, o)}" for o in sorted(set(draft.origins), key=lambda o: o.line)]
+        lines += ["  " + line for line in _dump([draft.fields]).splitlines()]
+    if "images" in spec:
+        lines += ["images:", "  extra:"]
+        sources = {image: origin for image, origin in reversed(images)}
+        for image in spec["images"]["extra"]:
+            lines += [f"    # {_origin_line(path, sources[image])}", "    " + _dump([image]).strip()]
+    return "\n".join(lines) + "\n"
+
+
+def _dump(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096)
+
+
+def write_conversion(app_dir: Path, conversion: Conversion) -> Path:
+    """Write ``clusterbuild.yaml`` into ``app_dir``; an existing one is never overwritten."""
+    target = app_dir / SPEC_NAME
+    if not app_dir.is_dir():
+        raise InputError(f"{app_dir}: no such app directory")
+    try:
+        with open(target, "x", encoding="utf-8") as f:
+            f.write(conversion.yaml_text)
+            f.flush()
+            os.fsync(f.fileno())
+    except FileExistsError:
+        raise InputError(f"{target} exists, so the conversion was not written",
+                         hint="move it away to import again, or merge the printed spec by hand") from None
+    return target

@@ -1,0 +1,280 @@
+"""Reading a parsed script in the order bash would run it, without running it.
+
+Assignments are evaluated (``values``), functions are read where they are called (with their
+arguments as ``$1``...), ``case``/``if`` on the architecture become an arch map, and other
+conditions are not evaluated: every branch is read, and the report says so. Loops are not
+unrolled. Each simple command goes to ``commands`` for its conversion.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from collections.abc import Sequence
+from dataclasses import replace
+
+from clusterbuild.importer.collect import Collector, Skip
+from clusterbuild.importer.commands import run_command, run_pipeline
+from clusterbuild.importer.expand import Scope, expand_word
+from clusterbuild.importer.idioms import ArchMapping, arch_case, arch_if, arch_test, substitution
+from clusterbuild.importer.lexer import Unclosed, backtick_end, expansion_end
+from clusterbuild.importer.nodes import (
+    AndOr,
+    Case,
+    Function,
+    Group,
+    If,
+    Loop,
+    Node,
+    Pipeline,
+    Simple,
+    is_message,
+    text_of,
+    touches_files,
+)
+from clusterbuild.importer.values import (
+    ARCH,
+    ARCH_NAME,
+    VERSION,
+    ChartByApp,
+    Expr,
+    HelmListing,
+    Origin,
+    Text,
+    Unknown,
+    Value,
+    literal,
+)
+
+DECLARE = ("export", "readonly", "local", "declare", "typeset")
+PASS_THROUGH = ("$@", '"$@"', "$*", '"$*"')
+
+
+class Walker:
+    def __init__(self, app: str) -> None:
+        self.out = Collector()
+        self.variables: dict[str, Value] = {}
+        self.positional: list[Value] = [Text((Expr(ARCH),)), literal(app), Text((Expr(VERSION),))]
+        self.functions: dict[str, Function] = {}
+        self.called: set[str] = set()
+        self.stack: list[str] = []
+        self.cwd: str | Unknown = "."  # where relative paths start, relative to the app dir
+        self.dirs: list[str | Unknown] = []  # pushd's stack, and cd's previous directory
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.variables, self.positional)
+
+    def text(self, raw: str) -> Text | Unknown:
+        value = expand_word(raw, self.scope)
+        if isinstance(value, Text | Unknown):
+            return value
+        return Unknown(f"{raw} holds a Helm search result")
+
+    def path(self, raw: str) -> str | Unknown:
+        """A path (a template) relative to the app dir, normalised; absolute when outside it."""
+        value = self.text(raw)
+        return value if isinstance(value, Unknown) else self.in_cwd(value.template())
+
+    def in_cwd(self, template: str) -> str | Unknown:
+        """The path of the file ``template`` in the current directory."""
+        if isinstance(self.cwd, Unknown):
+            return self.cwd
+        return posixpath.normpath(posixpath.join(self.cwd, template))
+
+    def change_dir(self, node: Simple) -> None:
+        """``cd``, ``pushd``, ``popd``: where later relative paths are read from."""
+        origin = Origin(node.line, node.text)
+        name, args = node.words[0], [a for a in node.words[1:] if not a.startswith("-") or a == "-"]
+        if name == "popd" or args == ["-"]:
+            self.cwd = self.dirs.pop() if self.dirs else Unknown(f"`{node.text}` (line {node.line}) "
+                                                                  "leaves an unknown directory")
+            self.out.not_needed(origin, "paths after it are read from the app dir again"
+                                if self.cwd == "." else f"paths after it are read from {self.cwd}")
+            return
+        self.dirs.append(self.cwd)  # for popd, and for cd -
+        raw = " ".join(args)
+        if not raw or any(s in raw for s in ("dirname", "BASH_SOURCE", "$0")):
+            self.cwd = "."
+            self.out.not_needed(origin, "the script runs in its app dir")
+            return
+        target = self.path(args[0])
+        if isinstance(target, Unknown):
+            self.cwd = Unknown(f"the directory after `cd` at line {node.line} is not known")
+            self.out.not_convertible(origin, f"changes to a directory not known before the run: {target.why}")
+        else:
+            self.cwd = target
+            self.out.not_needed(origin, f"paths after it are read from {target}")
+
+    def run(self, nodes: Sequence[Node]) -> None:
+        self.walk(nodes)
+        for name, function in self.functions.items():
+            if name not in self.called and function.body:
+                self.out.not_needed(Origin(function.line, f"{name}()"), "the function is never called")
+
+    def walk(self, nodes: Sequence[Node]) -> None:
+        for node in nodes:
+            self.visit(node)
+
+    def visit(self, node: Node) -> None:
+        if isinstance(node, Function):
+            self.functions[node.name] = node
+        elif isinstance(node, Simple):
+            self.simple(node)
+        elif isinstance(node, Pipeline):
+            run_pipeline(self, node)
+        elif isinstance(node, AndOr):
+            self.and_or(node)
+        elif isinstance(node, If):
+            self.branching(node)
+        elif isinstance(node, Case):
+            self.case(node)
+        elif isinstance(node, Loop):
+            self.loop(node)
+        elif isinstance(node, Group):
+            self.walk(node.body)
+
+    def and_or(self, node: AndOr) -> None:
+        for op, part in node.parts:
+            if op == "||" and self.stops(part):
+                self.out.not_needed(Origin(part.line, text_of(part)), "error handling")
+            else:
+                self.visit(part)
+
+    def stops(self, node: Node) -> bool:
+        """Does ``node`` end the script (``|| { echo failed; exit 1; }``)?"""
+        last = node.body[-1] if isinstance(node, Group) and node.body else node
+        return (isinstance(last, Simple) and last.words[:1] in (("exit",), ("return",))) \
+            or self.is_message([node])
+
+    def simple(self, node: Simple) -> None:
+        origin = Origin(node.line, node.text)
+        for raw in node.assignments:
+            self.assign(raw, origin)
+        if not node.words:
+            return
+        name = self.text(node.words[0])
+        if not isinstance(name, Text) or name.literal is None:
+            self.out.not_convertible(origin, "runs a command named by a variable")
+        elif len(name.literal.split()) > 1 and node.words[0][0] == "$":  # "$command" holding "helm -h"
+            split = tuple(shlex.quote(w) for w in name.literal.split())
+            self.simple(replace(node, assignments=(), words=split + node.words[1:]))
+        elif name.literal in self.functions:
+            self.call(self.functions[name.literal], node.words[1:], origin)
+        elif name.literal in DECLARE:
+            for word in node.words[1:]:
+                if "=" in word and not word.startswith("-"):
+                    self.assign(word, origin)
+        else:
+            run_command(self, name.literal, node)
+
+    def call(self, function: Function, raw_args: Sequence[str], origin: Origin) -> None:
+        if function.name in self.stack:
+            self.out.not_convertible(origin, "a recursive call")
+            return
+        self.called.add(function.name)
+        passed = tuple(raw_args) in [(p,) for p in PASS_THROUGH]
+        saved = self.positional
+        self.positional = saved if passed else [expand_word(a, self.scope) for a in raw_args]
+        self.stack.append(function.name)
+        try:
+            self.walk(function.body)
+        finally:
+            self.positional = saved
+            self.stack.pop()
+
+    def assign(self, raw: str, origin: Origin) -> None:
+        name, _, value_raw = raw.partition("=")
+        if name.endswith("+") or "[" in name or value_raw.startswith("("):
+            self.variables[name.rstrip("+").split("[")[0]] = Unknown(f"${name} is an array or built piece "
+                                                                      "by piece")
+            return
+        inner = _substituted(value_raw)
+        value: Value | ArchMapping = substitution(inner, self.scope) if inner is not None \
+            else expand_word(value_raw, self.scope)
+        if isinstance(value, ArchMapping):
+            self.set_arch(name, value.mapping, origin)
+            return
+        if isinstance(value, ChartByApp):
+            value = replace(value, origin=replace(origin, detail="app_version"))
+        elif isinstance(value, HelmListing):
+            self.out.not_needed(origin, "lists chart versions: app_version picks the chart")
+        elif isinstance(value, Unknown) and inner is not None:
+            self.out.not_needed(origin, f"sets ${name} from a command's output; the commands using it "
+                                "are reported")
+        if isinstance(value, Unknown) and not value.why.startswith("$"):
+            value = Unknown(f"${name} (line {origin.line}) {value.why}")
+        self.variables[name] = value
+
+    def set_arch(self, name: str, mapping: dict[str, str], origin: Origin) -> None:
+        if not mapping:
+            self.variables[name] = Text((Expr(ARCH),))
+        elif self.out.set_arch_map(mapping, origin):
+            self.variables[name] = Text((Expr(ARCH_NAME),))
+        else:
+            self.variables[name] = Unknown(f"${name} (line {origin.line}) is a second arch map")
+            self.out.not_convertible(origin, "a second, different arch map")
+
+    def branching(self, node: If) -> None:
+        origin = Origin(node.line, text_of(node))
+        mapping = arch_if(node, self.scope, self.is_message)
+        if mapping is not None:
+            self.set_arch(mapping.variable, mapping.mapping, origin)
+            self.walk_messages([body for _, body in node.branches] + [node.otherwise])
+            return
+        bodies = [body for _, body in node.branches] + [node.otherwise]
+        on_arch = any(arch_test(condition, self.scope) for condition, _ in node.branches)
+        self.conditional(origin, bodies, node.end_line, on_arch)
+
+    def case(self, node: Case) -> None:
+        origin = Origin(node.line, text_of(node))
+        mapping = arch_case(node, self.scope, self.is_message)
+        if mapping is not None:
+            self.set_arch(mapping.variable, mapping.mapping, origin)
+            self.walk_messages([body for _, body in node.arms])
+            return
+        on_arch = expand_word(node.subject, self.scope) == Text((Expr(ARCH),))
+        self.conditional(origin, [body for _, body in node.arms], node.end_line, on_arch)
+
+    def walk_messages(self, bodies: list[tuple[Node, ...]]) -> None:
+        """Report the error branches of an arch map (``*) echo unsupported; exit 1``)."""
+        for body in bodies:
+            if body and self.is_message(body):
+                self.walk(body)
+
+    def conditional(self, origin: Origin, bodies: list[tuple[Node, ...]], end_line: int,
+                    on_arch: bool) -> None:
+        if any(body and self.is_message(body) for body in bodies):
+            self.out.not_needed(origin, "a check that stops the script")
+        elif any(self.touches_files(body) for body in bodies):
+            why = "tests the architecture: every branch was converted; restrict inputs with platforms:" \
+                if on_arch else "every branch was converted: check that each applies"
+            self.out.skips.append(Skip(origin, f"not evaluated ({why})", end_line))
+        for body in bodies:
+            self.walk(body)
+
+    def loop(self, node: Loop) -> None:
+        origin = Origin(node.line, node.header)
+        if self.touches_files(node.body):
+            self.out.not_convertible(origin, "a loop: write one input per item", node.end_line)
+        else:
+            self.out.not_needed(origin, "a loop that places no file", node.end_line)
+
+    def is_message(self, nodes: Sequence[Node]) -> bool:
+        return is_message(nodes, self.functions)
+
+    def touches_files(self, nodes: Sequence[Node]) -> bool:
+        return touches_files(nodes, self.functions)
+
+
+def _substituted(raw: str) -> str | None:
+    """The command of a value that is one ``$(...)`` or backtick substitution, quoted or not."""
+    text = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] == '"' else raw
+    try:
+        if text.startswith("$(") and not text.startswith("$((") and expansion_end(text, 0) == len(text):
+            return text[2:-1]
+        if text.startswith("`") and backtick_end(text, 1) == len(text):
+            return text[1:-1]
+    except Unclosed:
+        return None
+    return None
