@@ -25,11 +25,13 @@ def import_app(root: Path, target: str, write: bool) -> list[str]:
 
     app_dir = _app_dir(root, target)
     script = (app_dir / SCRIPT).read_text(encoding="utf-8", errors="replace")
-    conversion = convert_init_sh(script, target.partition(":")[0], str(app_dir / SCRIPT))
+    conversion = convert_init_sh(script, target.partition(":")[0],
+                                 str((app_dir / SCRIPT).relative_to(root)))
     lines = [f"wrote {write_conversion(app_dir, conversion)}"] if write else \
         [conversion.yaml_text.rstrip("\n")]
-    lines.append(f"# {len(conversion.converted)} script lines converted, "
-                 f"{len(conversion.skipped)} not (listed above, with why)")
+    lines.append(f"# {len(conversion.converted)} script lines converted; "
+                 f"{len(conversion.skipped)} not converted:")
+    lines += [f"#   {reason}" for reason in conversion.skipped]
     if write:
         lines.append(f"next: review it, remove {SCRIPT} (or keep it for reference), then "
                      f"`clusterbuild lock {target.partition(':')[0]}`")

@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import subprocess
 import tarfile
 import threading
@@ -44,11 +45,16 @@ export readonly VERSION=${3:-$(basename "$PWD")}
 """
 
 
-def convert(body: str, app: str = "demo") -> Conversion:
-    conversion = convert_init_sh(HEADER + body, app)
+def checked(conversion: Conversion) -> Conversion:
+    """The conversion, once its spec is valid and its YAML says the same."""
     AppSpec.model_validate(conversion.spec)
     assert yaml.safe_load(conversion.yaml_text) == conversion.spec
     return conversion
+
+
+def convert(body: str, app: str = "demo") -> Conversion:
+    """Convert a script made of the catalogue's usual header and ``body`` (which starts on line 7)."""
+    return checked(convert_init_sh(HEADER + body, app))
 
 
 def to_do(conversion: Conversion) -> list[str]:
@@ -57,20 +63,20 @@ def to_do(conversion: Conversion) -> list[str]:
 
 
 def data_script(name: str, url: str = "https://example.com", registry: str = "registry.example.com") -> str:
+    """A script of tests/data/import with its server and registry filled in."""
     return (DATA / name).read_text().replace("@URL@", url).replace("@REGISTRY@", registry)
 
 
 # -- unit: one shape at a time ------------------------------------------------------------------
 
 def test_a_repo_chart_by_app_version_with_values_edits_and_extra_images() -> None:
-    conversion = convert_init_sh(data_script("chart.init.sh"), "web")
+    conversion = checked(convert_init_sh(data_script("chart.init.sh"), "web"))
     assert conversion.spec == {
         "inputs": [{"kind": "chart", "name": "web", "repo": "https://example.com/charts",
                     "app_version": "{{ version }}",
                     "values": {"set": {"image.digest": None}, "delete": ["debug"]}}],
         "images": {"extra": ["registry.example.com/seed/extra:1"]},
     }
-    AppSpec.model_validate(conversion.spec)
     assert [line.split(" -> ")[1] for line in conversion.converted] == [
         "inputs[0] chart web (repo)", "inputs[0] chart web (app_version)", "inputs[0] chart web",
         "inputs[0] chart web (values.set image.digest)", "inputs[0] chart web (values.delete debug)",
@@ -122,7 +128,7 @@ cp -r lpp-${VERSION#v}/deploy/chart/lpp charts
 
 
 def test_raw_manifests_by_wget_and_curl_and_image_lists() -> None:
-    conversion = convert_init_sh(data_script("manifests.init.sh"), "demo")
+    conversion = checked(convert_init_sh(data_script("manifests.init.sh"), "demo"))
     base = "https://example.com/demo"
     assert conversion.spec == {
         "inputs": [
@@ -145,7 +151,7 @@ def test_raw_manifests_by_wget_and_curl_and_image_lists() -> None:
 
 
 def test_per_arch_binaries_from_tarballs_bare_files_and_gz_with_an_arch_map() -> None:
-    conversion = convert_init_sh(data_script("binaries.init.sh"), "tools")
+    conversion = checked(convert_init_sh(data_script("binaries.init.sh"), "tools"))
     url = "https://example.com"
     assert conversion.spec == {"inputs": [
         {"kind": "binary", "url": f"{url}/tool/{{{{ version }}}}/tool-{{{{ version | strip_v }}}}-linux-"
@@ -198,7 +204,7 @@ wget -q https://example.com/scripts/install.sh -P scripts
 
 
 def test_uncommon_shapes_are_listed_with_their_line_and_reason() -> None:
-    conversion = convert_init_sh((DATA / "uncommon.init.sh").read_text(), "api")
+    conversion = checked(convert_init_sh((DATA / "uncommon.init.sh").read_text(), "api"))
     assert conversion.spec == {"inputs": [
         {"kind": "chart", "name": "api", "repo": "https://charts.example.com", "version": "1.2.0"}]}
     assert to_do(conversion) == [
@@ -220,17 +226,39 @@ def test_uncommon_shapes_are_listed_with_their_line_and_reason() -> None:
     ]
     assert "init.sh:5 cli_version=$(curl" in conversion.skipped[1]
     header = conversion.yaml_text.split("inputs:")[0]
-    assert "# Not converted (8), to do by hand:" in header and "#   init.sh:11 git clone" in header
+    assert "# Not converted (8), to do by hand:" in header and "#   line 11 git clone" in header
 
 
-def test_every_command_is_either_converted_or_skipped() -> None:
-    script = data_script("binaries.init.sh")
-    conversion = convert_init_sh(script, "tools")
-    reported = {int(line.split(" ")[0].split(":")[1]) for line in conversion.converted + conversion.skipped}
-    structural = ("#", "case", "esac", ";;", "*)", "amd64)", "arm64)", "export", "MACHINE=")
-    commands = {n for n, line in enumerate(script.splitlines(), 1)
-                if line.strip() and not line.strip().startswith(structural)}
-    assert commands - reported == set()
+def _command_lines(script: str) -> set[int]:
+    """The lines holding a command: not structure, function calls, plain assignments, comments or
+    here-document text."""
+    functions = set(re.findall(r"^\s*(?:function )?([\w:-]+)\(\)", script, re.M))
+    structure = re.compile(r"[{}]|fi|else|then|done|esac|;;|[\w*|-]+\)|(function )?[\w:-]+\(\) *\{"
+                           r"|((export|readonly|local) )*\w+=(?!\"?\$\(|`).*")
+    lines, here_document = set(), ""
+    for n, raw in enumerate(script.splitlines(), 1):
+        line = raw.strip()
+        if here_document:
+            here_document = "" if line == here_document else here_document
+            continue
+        opened = re.search(r"<<-?\s*['\"]?(\w+)", line)
+        here_document = opened.group(1) if opened else ""
+        if line and not line.startswith("#") and not structure.fullmatch(line) \
+                and line.split()[0] not in functions:
+            lines.add(n)
+    return lines
+
+
+@pytest.mark.parametrize("name", ["chart.init.sh", "manifests.init.sh", "binaries.init.sh",
+                                  "uncommon.init.sh"])
+def test_every_command_is_either_converted_or_skipped(name: str) -> None:
+    script = data_script(name)
+    conversion = convert_init_sh(script, "demo")
+    reported: set[int] = set()
+    for line in conversion.converted + conversion.skipped:
+        first, _, last = line.split(" ")[0].split(":")[1].partition("-")
+        reported |= set(range(int(first), int(last or first) + 1))
+    assert _command_lines(script) - reported == set()
 
 
 def test_conditions_that_are_not_checks_are_flagged_and_each_branch_converted() -> None:
@@ -247,6 +275,26 @@ fi
                                  'was converted: check that each applies)']
 
 
+def test_directories_changed_and_error_handlers_are_followed() -> None:
+    conversion = convert("""
+mkdir -p manifests
+cd manifests && {
+  wget -q https://example.com/app.yaml
+  cd -
+}
+command_check() { $1 >/dev/null 2>&1 || { echo "$1 is missing"; exit 1; }; }
+command_check "helm version"
+""")
+    assert conversion.spec == {"inputs": [{"kind": "manifest", "url": "https://example.com/app.yaml"}]}
+    assert conversion.converted == ("init.sh:10 wget -q https://example.com/app.yaml -> inputs[0] manifest "
+                                    "manifests/app.yaml",)
+    assert conversion.skipped[-4:] == (
+        "init.sh:9 cd manifests: not needed (paths after it are read from manifests)",
+        "init.sh:11 cd -: not needed (paths after it are read from the app dir again)",
+        "init.sh:13 helm version > /dev/null 2>&1: not needed (checks a tool)",
+        'init.sh:13 { echo "$1 is missing"; exit 1; }: not needed (error handling)')
+
+
 def test_a_script_that_cannot_be_read_is_an_input_error() -> None:
     with pytest.raises(InputError, match=r"init.sh:3: cannot read the script: .*quote"):
         convert_init_sh("#!/bin/bash\nset -e\necho 'unclosed\n", "demo")
@@ -257,8 +305,8 @@ def test_write_conversion_writes_the_commented_yaml_once(tmp_path: Path) -> None
     target = write_conversion(tmp_path, conversion)
     assert target == tmp_path / "clusterbuild.yaml"
     text = target.read_text()
-    assert text.startswith("# Converted from init.sh by `clusterbuild import`")
-    assert "  # init.sh:27 helm pull ${repo_name} --version=${chart_version} -d charts/ --untar\n" in text
+    assert text.startswith("# clusterbuild.yaml converted from init.sh by `clusterbuild import`.\n")
+    assert "  # line 27 helm pull ${repo_name} --version=${chart_version} -d charts/ --untar\n" in text
     assert AppSpec.model_validate(yaml.safe_load(text)).model_dump(exclude_defaults=True) == {
         "inputs": conversion.spec["inputs"], "images": conversion.spec["images"]}
     with pytest.raises(InputError, match="exists"):

@@ -111,3 +111,21 @@ def test_pure_layers_do_not_import_io_or_terminal_code() -> None:
     leaked = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.split()
     assert leaked == []
+
+
+def test_import_prints_then_writes_a_spec_and_never_overwrites(tmp_path: Path) -> None:
+    app = tmp_path / "applications/demo/latest"
+    app.mkdir(parents=True)
+    (tmp_path / "apps.yaml").write_text("registry: r.io/x\napps:\n  demo:\n    versions: [v1]\n")
+    (app / "init.sh").write_text(
+        "#!/bin/bash\nARCH=${1:-amd64}\nVERSION=${3:-v1}\nmkdir -p manifests\n"
+        "wget -q https://example.com/${VERSION}/install.yaml -O manifests/install.yaml\n"
+        "sed -i 's/a/b/' manifests/install.yaml\n")
+    printed = cli("import", "demo", "-C", str(tmp_path)).stdout
+    assert "url: https://example.com/{{ version }}/install.yaml" in printed
+    assert "applications/demo/latest/init.sh:6 sed -i" in printed  # what was not converted, and why
+    assert not (app / "clusterbuild.yaml").exists()
+    cli("import", "demo", "-C", str(tmp_path), "--write")
+    assert "kind: manifest" in (app / "clusterbuild.yaml").read_text()
+    again = cli("import", "demo", "-C", str(tmp_path), "--write", check=False)
+    assert again.returncode == 3 and "exists" in again.stderr

@@ -25,6 +25,7 @@ from clusterbuild.importer.values import Expr, Origin, Part, Text, Unknown
 if TYPE_CHECKING:
     from clusterbuild.importer.walk import Walker
 
+ECHO_FLAGS = ("-n", "-e", "-E", "-ne", "-en")
 RECIPES = ("Kubefile", "Sealfile", "Dockerfile", "Containerfile")
 _SETTINGS = dict.fromkeys(("set", "shopt", "trap", "umask", "ulimit"), "shell settings")
 _FLOW = dict.fromkeys(("exit", "return", "true", "false", ":", "shift", "sleep", "wait", "break",
@@ -91,7 +92,7 @@ def _edits_files(node: Simple) -> bool:
 
 def echo(w: Walker, node: Simple) -> None:
     args = list(node.words[1:])
-    while args and args[0] in ("-n", "-e", "-E", "-ne", "-en"):
+    while args and args[0] in ECHO_FLAGS:
         args.pop(0)
     target = stdout_target(node)
     if target is None:

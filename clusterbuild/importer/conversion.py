@@ -52,7 +52,7 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh") -> Conversion:
     _validate(spec, path)
     converted = _converted(path, drafts, out.images)
     skipped = _skipped(path, out.skips)
-    return Conversion(spec, _yaml(spec, drafts, out.images, path, skipped), converted, skipped)
+    return Conversion(spec, _yaml(spec, drafts, out.images, path, out.skips), converted, skipped)
 
 
 def _validate(spec: dict[str, Any], path: str) -> None:
@@ -71,8 +71,14 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _at(path: str, line: int, end: int = 0) -> str:
+    """``init.sh:12`` (``init.sh:12-20`` for a range), or ``line 12`` without a path."""
+    lines = f"{line}-{end}" if end > line else str(line)
+    return f"{path}:{lines}" if path else f"line {lines}"
+
+
 def _origin_line(path: str, origin: Origin) -> str:
-    return f"{path}:{origin.line} {_one_line(origin.text)}"
+    return f"{_at(path, origin.line)} {_one_line(origin.text)}"
 
 
 def _converted(path: str, drafts: list[Draft], images: list[tuple[str, Origin]]) -> tuple[str, ...]:
@@ -87,31 +93,31 @@ def _converted(path: str, drafts: list[Draft], images: list[tuple[str, Origin]])
 
 
 def _skipped(path: str, skips: list[Skip]) -> tuple[str, ...]:
-    lines = []
-    for skip in sorted(skips, key=lambda s: s.origin.line):
-        line = skip.origin.line
-        where = f"{line}-{skip.end_line}" if skip.end_line > line else str(line)
-        lines.append(f"{path}:{where} {_one_line(skip.origin.text)}: {skip.reason}")
-    return tuple(dict.fromkeys(lines))
+    ordered = sorted(skips, key=lambda s: s.origin.line)
+    return tuple(dict.fromkeys(f"{_at(path, s.origin.line, s.end_line)} {_one_line(s.origin.text)}: "
+                               f"{s.reason}" for s in ordered))
 
 
 def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Origin]], path: str,
-          skipped: tuple[str, ...]) -> str:
-    todo = [s for s in skipped if ": not needed (" not in s]
-    lines = [f"# Converted from {path} by `clusterbuild import`: check it, run `clusterbuild lock`,",
-             "# then build and compare. Schema: `clusterbuild schema app`."]
+          skips: list[Skip]) -> str:
+    """The spec as YAML, each input under the lines it comes from, the header naming what is left."""
+    todo = _skipped("", [s for s in skips if not s.reason.startswith("not needed")])
+    needless = len(_skipped("", skips)) - len(todo)
+    lines = [f"# clusterbuild.yaml converted from {path} by `clusterbuild import`.",
+             "# Check it, run `clusterbuild lock`, then build and compare. "
+             "Schema: `clusterbuild schema app`."]
     if todo:
         lines += [f"# Not converted ({len(todo)}), to do by hand:", *(f"#   {s}" for s in todo)]
-    lines.append(f"# Not needed: {len(skipped) - len(todo)} commands (checks, messages, cleanup).")
+    lines.append(f"# Not needed: {needless} commands (checks, messages, cleanup).")
     lines.append("inputs:" if drafts else "inputs: []")
     for draft in drafts:
-        lines += [f"  # {_origin_line(path, o)}" for o in sorted(set(draft.origins), key=lambda o: o.line)]
+        lines += [f"  # {_origin_line('', o)}" for o in sorted(set(draft.origins), key=lambda o: o.line)]
         lines += ["  " + line for line in _dump([draft.fields]).splitlines()]
     if "images" in spec:
         lines += ["images:", "  extra:"]
         sources = {image: origin for image, origin in reversed(images)}
         for image in spec["images"]["extra"]:
-            lines += [f"    # {_origin_line(path, sources[image])}", "    " + _dump([image]).strip()]
+            lines += [f"    # {_origin_line('', sources[image])}", "    " + _dump([image]).strip()]
     return "\n".join(lines) + "\n"
 
 

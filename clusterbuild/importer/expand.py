@@ -15,7 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from clusterbuild.importer.lexer import backtick_end, double_quoted_end, expansion_end, find_closing
+from clusterbuild.importer.lexer import (
+    Unclosed,
+    backtick_end,
+    double_quoted_end,
+    expansion_end,
+    find_closing,
+)
 from clusterbuild.importer.values import Part, Text, Unknown, Value, literal, strip_v
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d|[@*#?$!-]")
@@ -52,6 +58,8 @@ def expand_word(raw: str, scope: Scope) -> Value:
         return Text.of(*_Scanner(raw, scope).scan(quotes=True))
     except _Unknowable as e:
         return Unknown(e.why)
+    except Unclosed as e:
+        return Unknown(f"{e} is not closed")
 
 
 def expand_here_document(body: str, scope: Scope) -> Text | Unknown:
@@ -60,6 +68,8 @@ def expand_here_document(body: str, scope: Scope) -> Text | Unknown:
         return Text.of(*_Scanner(body, scope).scan(quotes=False))
     except _Unknowable as e:
         return Unknown(e.why)
+    except Unclosed as e:
+        return Unknown(f"{e} is not closed")
 
 
 class _Scanner:
@@ -161,7 +171,7 @@ def _operate(value: Text, op: str, scanner: _Scanner) -> Text:
     if removal:
         kind, pattern_raw = removal.groups()
         pattern = _literal(Text.of(*scanner.word(pattern_raw)))
-        if kind == "#" and pattern == "v":
+        if kind == "#" and pattern in ("v", "*v"):  # the catalogue's ${VERSION#v} and ${VERSION#*v}
             result = strip_v(value)
             if isinstance(result, Text):
                 return result

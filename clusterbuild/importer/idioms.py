@@ -86,9 +86,9 @@ def _from_listing(rest: Sequence[Simple], scope: Scope) -> Value | None:
 def _sed(value: Text, seds: Sequence[Simple]) -> Value | ArchMapping | None:
     substitutions: list[tuple[str, str]] = []
     for command in seds:
-        options = parse_options(command.words[1:], SED)
-        scripts = [options.values["expression"]] if "expression" in options.values else list(options.args)
-        for script in scripts:
+        words = command.words[1:]
+        given = [w for n, w in enumerate(words) if n and words[n - 1] in ("-e", "--expression")]
+        for script in given or parse_options(words, SED).args[:1]:
             text = expand_word(script, Scope({}, ()))
             if not isinstance(text, Text) or text.literal is None:
                 return None

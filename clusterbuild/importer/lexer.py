@@ -38,7 +38,6 @@ class ShellSyntaxError(Exception):
 
 
 _OPERATOR = re.compile(r"\d*(?:>>|>&|>\||<<<|<<-|<<|<&|<>|>|<)|&>>|&>|&&|\|\||;;&|;;|;&|\|&|[;&|()]")
-_CLOSERS = {"$(": ")", "${": "}", "$((": "))"}
 
 
 class _Lexer:

@@ -49,7 +49,6 @@ YQ = spec_of("I=indent indent o=output-format output-format p=input-format input
 COPY = spec_of("t=target target-directory=target")
 GREP = spec_of("e=regexp regexp f=file m A B C")
 SED = spec_of("e=expression expression f=file")
-ECHO_FLAGS = ("-n", "-e", "-E", "-ne", "-en")
 
 
 def _old_style_tar(words: Sequence[str]) -> list[str]:

@@ -27,6 +27,7 @@ from clusterbuild.importer.nodes import (
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=")
 _LOOPS = ("for", "while", "until", "select")
+_CLOSERS = ("then", "elif", "else", "fi", "do", "done", "esac", "}")
 
 
 class _Parser:
@@ -118,6 +119,8 @@ class _Parser:
 
     def compound(self, token: Token) -> Node | None:
         word = token.text
+        if word in _CLOSERS:
+            raise ShellSyntaxError(token.line, f"unexpected {word!r}")
         if word == "if":
             return self.parse_if()
         if word == "case":
@@ -161,6 +164,9 @@ class _Parser:
                 words.append(token.text)
             if in_test and token.text == "]]":
                 break
+        if not (assignments or words or redirects):
+            token = self.peek()
+            raise ShellSyntaxError(line, f"unexpected {token.text if token else 'end'!r}")
         return Simple(line, tuple(assignments), tuple(words), tuple(redirects))
 
     def array(self) -> str:

@@ -9,6 +9,7 @@ Two values name what the catalogue's Helm idiom computes: ``HelmListing`` (the o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 ARCH = "arch"
@@ -61,7 +62,7 @@ class Text:
             if isinstance(part, Expr):
                 out.append("{{ " + part.code + " }}")
             else:
-                out.append(part.replace("{{", "{{ '{{' }}").replace("{%", "{{ '{%' }}"))
+                out.append(re.sub(r"\{[{%#]", lambda m: "{{ '" + m.group() + "' }}", part))
         return "".join(out)
 
     def uses(self, name: str) -> bool:
@@ -96,9 +97,6 @@ class ChartByApp:
 
 
 Value = Text | Unknown | HelmListing | ChartByApp
-
-EMPTY = Text(())
-
 
 def literal(text: str) -> Text:
     return Text.of(text)
