@@ -10,7 +10,6 @@ app is compared with the chart archive the script would have pulled.
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 import io
@@ -18,9 +17,6 @@ import json
 import re
 import subprocess
 import tarfile
-import threading
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -318,20 +314,9 @@ def test_write_conversion_writes_the_commented_yaml_once(tmp_path: Path) -> None
 
 # -- end to end: legacy build and converted build, compared -------------------------------------
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    root = tmp_path / "www"
-    root.mkdir()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", root
-    server.shutdown()
-    server.server_close()
+def served(static_server: tuple[str, Path]) -> tuple[str, Path]:
+    return static_server
 
 
 def _tgz(files: dict[str, bytes]) -> bytes:
