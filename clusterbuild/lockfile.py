@@ -1,6 +1,8 @@
 """``apps.lock``: every remote input pinned by content.
 
-The lock maps app → version → input id → platform (``*`` when the input is the same
+Under ``images``, every image shipped in a registry/ tree is pinned to the digest its
+reference named when it was first pulled (or locked). Under ``inputs``, the lock maps
+app → version → input id → platform (``*`` when the input is the same
 for every platform) → what was resolved: the download URL, its sha256, and for charts
 the chart version picked. Each entry keeps a digest of the input's rendered spec, so an
 edited spec is seen as "changed since locked". Written in a stable order, so diffs read well.
@@ -38,9 +40,11 @@ class Locked:
 
 
 class LockFile:
-    def __init__(self, path: Path, entries: dict[tuple[str, str, str, str], Locked]) -> None:
+    def __init__(self, path: Path, entries: dict[tuple[str, str, str, str], Locked],
+                 images: dict[str, Digest] | None = None) -> None:
         self.path = path
         self.entries = entries
+        self.images = images or {}  # image reference -> root (index or manifest) digest
 
     @classmethod
     def read(cls, root: Path) -> LockFile:
@@ -55,11 +59,13 @@ class LockFile:
                 for version, inputs in versions.items()
                 for input_id, platforms in inputs.items()
                 for platform, entry in platforms.items()}
+            images = {str(ref): Digest.parse(str(digest))
+                      for ref, digest in (doc.get("images") or {}).items()}
         except (yaml.YAMLError, AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ConfigError(path, "", f"unreadable lock file ({exc})",
                               hint="restore it from version control, or delete it and run "
                                    "`clusterbuild lock`") from None
-        return cls(path, entries)
+        return cls(path, entries, images)
 
     def get(self, app: str, version: str, input_id: str, platform: str) -> Locked | None:
         return self.entries.get((app, version, input_id, platform))
@@ -72,7 +78,8 @@ class LockFile:
         for (app, version, input_id, platform), locked in sorted(self.entries.items()):
             tree.setdefault(app, {}).setdefault(version, {}).setdefault(input_id, {})[platform] = \
                 locked.to_json()
-        body = yaml.safe_dump({"version": 1, "inputs": tree}, sort_keys=True, width=120)
+        images = {ref: str(digest) for ref, digest in sorted(self.images.items())}
+        body = yaml.safe_dump({"version": 1, "inputs": tree, "images": images}, sort_keys=True, width=120)
         return HEADER + body
 
     def write(self) -> bool:

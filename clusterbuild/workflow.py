@@ -16,7 +16,16 @@ from clusterbuild.cache.results import CacheIndex
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.errors import BuildError, InputError
 from clusterbuild.execute.downloads import lazy_downloads, make_downloads
-from clusterbuild.execute.locking import LockChange, check_script_lock, lock_inputs, record_script_outputs
+from clusterbuild.execute.fetching import Downloads
+from clusterbuild.execute.locking import (
+    LockChange,
+    check_script_lock,
+    lock_images,
+    lock_inputs,
+    pin_images,
+    record_script_outputs,
+)
+from clusterbuild.execute.on_first_use import OnFirstUse
 from clusterbuild.execute.pulling import lazy_registry
 from clusterbuild.execute.records import CacheRecords
 from clusterbuild.execute.runner import Progress, StepRun, run_plan
@@ -26,7 +35,7 @@ from clusterbuild.places.layout import OciLayout
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.planner import PlanOptions, plan_builds
 from clusterbuild.plan.status import Assessment, assess
-from clusterbuild.plan.steps import ExportStep
+from clusterbuild.plan.steps import ExportStep, ScanStep, Step
 from clusterbuild.workspace.fetched import pinned, plan_inputs
 from clusterbuild.workspace.inputs import InputPlan, remote_inputs
 from clusterbuild.workspace.legacy import is_legacy, plan_legacy
@@ -98,7 +107,8 @@ def _plan(settings: Settings, index: CacheIndex, digests_index: CacheIndex | Non
                 continue
             app_builds = prepare(ws, av, digests, fetched.files)
         builds += app_builds
-        images[(av.app, av.version)] = scan_app(ws, av, app_builds[0], records)
+        images[(av.app, av.version)] = pin_images(scan_app(ws, av, app_builds[0], records), lock,
+                                                  settings.frozen)
     plan = plan_builds(builds, _options(settings, ws), images, input_steps)
     return Planned(ws, plan, assess(plan, records), tuple(blocked)), digests
 
@@ -129,8 +139,9 @@ def input_plans(settings: Settings) -> tuple[LoadedWorkspace, list[InputPlan]]:
     return ws, plans
 
 
-def lock_workspace(settings: Settings, update: bool = False) -> list[LockChange]:
-    """Pin the remote inputs of the selected apps in apps.lock (network)."""
+def lock_workspace(settings: Settings, update: bool = False, images: bool = False) -> list[LockChange]:
+    """Pin the remote inputs of the selected apps in apps.lock (network); with ``images``, also
+    the images they ship (apps whose inputs are not fetched yet get theirs at first apply)."""
     ws, plans = input_plans(settings)
     lock = LockFile.read(ws.root)
     if settings.frozen:
@@ -142,12 +153,52 @@ def lock_workspace(settings: Settings, update: bool = False) -> list[LockChange]
                                   "changes it)")
         return []
     todo = [p for p in plans if update or isinstance(pinned(p, lock), str)]
-    if not todo:
+    if not todo and not images:
         return []
     with make_downloads(ws, settings) as downloads:
         changes = lock_inputs(todo, lock, downloads, BlobStore(settings.cache_dir), update)
+        if images:
+            lock.write()
+            references = [str(image["reference"]) for step in _fetch_inputs(settings).plan.steps
+                          if isinstance(step, ScanStep) for image in step.found]
+            changes += lock_images(references, lock, downloads, update)
     lock.write()
     return changes
+
+
+def _fetch_inputs(settings: Settings) -> Planned:
+    """Fetch and unpack the pinned remote inputs, so that every app can be scanned; the plan after."""
+    index = CacheIndex(settings.cache_dir)
+    ws = load_workspace(settings.workspace)
+    registry, downloads = lazy_registry(ws, settings), lazy_downloads(ws, settings)
+    try:
+        planned, _ = _plan(settings, index, index)
+        if planned.blocked:
+            run_plan(planned.plan, planned.assessments, CacheRecords(index, BlobStore(settings.cache_dir)),
+                     settings.jobs, _Silent(), registry, downloads, frozenset({"fetch", "unpack"}))
+            planned, _ = _plan(settings, index, index)
+        return planned
+    finally:
+        registry.close()
+        downloads.close()
+        index.close()
+
+
+class _Silent:
+    def started(self, step: Step) -> None: ...
+    def finished(self, step: Step, seconds: float) -> None: ...
+
+
+def _pin_new_images(planned: Planned, ws: LoadedWorkspace, downloads: OnFirstUse[Downloads]) -> bool:
+    """Pin images the scans found that apps.lock does not pin yet (before pulling them)."""
+    lock = LockFile.read(ws.root)
+    references = [str(image["reference"]) for step in planned.plan.steps
+                  if isinstance(step, ScanStep) for image in step.found]
+    if all(ref in lock.images for ref in references):
+        return False
+    lock_images(references, lock, downloads())
+    lock.write()
+    return True
 
 
 def apply_workspace(settings: Settings, progress: Progress) -> Applied:
@@ -162,6 +213,8 @@ def apply_workspace(settings: Settings, progress: Progress) -> Applied:
     try:
         for _ in range(2):
             planned, digests = _plan(settings, index, index)
+            if not settings.frozen and _pin_new_images(planned, ws, downloads):
+                planned, digests = _plan(settings, index, index)
             store = BlobStore(settings.cache_dir)
             store.clean_temp()
             digests.save()

@@ -11,6 +11,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import apply_json, cli, copy_workspace, images, running_registry
 
@@ -178,3 +179,31 @@ def test_chart_images_are_rendered_and_pulled(tmp_path: Path, seeded: dict[str, 
     assert manifest["layers"][-1]["mediaType"] == "application/vnd.oci.image.layer.v1.tar"
     pulls = [r for r in result["ran"] if r["kind"] == "pull"]
     assert len(pulls) == len(found)
+
+
+def test_images_are_pinned_in_the_lock_and_a_moved_tag_changes_nothing_until_relocked(
+        tmp_path: Path, seeded: dict[str, str]) -> None:
+    registry = seeded["registry"]
+    moving = f"{registry}/seed/moving:1"
+    skopeo("copy", "--all", "--src-tls-verify=false", "--dest-tls-verify=false",
+           f"docker://{seeded['hello']}", f"docker://{moving}")
+    ws = copy_workspace(tmp_path / "ws")
+    _add_app(ws, {**seeded, "hello": moving})
+    frozen = cli("apply", "-C", str(ws), "with-images", "--frozen", check=False)
+    assert frozen.returncode == 3 and "with-images:v1 is not pinned (and 1 more)" in frozen.stderr
+
+    first = apply_json(ws, "with-images")
+    pins = yaml.safe_load((ws / "apps.lock").read_text())["images"]
+    assert pins[moving] == seeded["hello-index"]
+
+    skopeo("copy", "--all", "--src-tls-verify=false", "--dest-tls-verify=false",
+           f"docker://{seeded['chart']}", f"docker://{moving}")  # the tag moves upstream
+    assert apply_json(ws, "with-images", "--frozen")["ran"] == []  # pinned: same image
+    again = apply_json(ws, "with-images", "--frozen", cache=tmp_path / "clean-cache")
+    assert images(again) == images(first)  # a clean cache pulls the pinned digest
+
+    out = cli("lock", "-C", str(ws), "with-images", "--update", "--insecure-registry", registry).stdout
+    assert f"image {moving}" in out
+    relocked = apply_json(ws, "with-images", "--frozen")
+    assert {r["kind"] for r in relocked["ran"]} >= {"pull", "registry", "image", "index", "export"}
+    assert images(relocked) != images(first)

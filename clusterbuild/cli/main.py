@@ -120,12 +120,13 @@ def lock(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
          update: Annotated[bool, typer.Option("--update", help="Resolve again what is already "
                                               "locked (new chart versions, moved URLs).")] = False,
          ) -> None:
-    """Resolve every remote input (chart versions, archive and binary sha256) into apps.lock."""
+    """Pin every remote input (chart versions, archive and binary sha256) and every shipped
+    image (the digest its tag names now) in apps.lock."""
     from clusterbuild.workflow import lock_workspace
 
     settings = _settings(workspace, cache_dir, targets, None,
                          insecure_registries=tuple(insecure or ()))
-    changes = lock_workspace(settings, update=update)
+    changes = lock_workspace(settings, update=update, images=True)
     for change in changes:
         before = change.before[:12] or "(new)"
         print(f"{change.input}: {before} -> {change.after[:12]}")

@@ -8,7 +8,7 @@ its URL. Each is fetched into the store and its sha256 recorded.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from clusterbuild.cache.results import CacheIndex
@@ -17,7 +17,9 @@ from clusterbuild.errors import BuildError, InputError
 from clusterbuild.execute.fetching import Downloads
 from clusterbuild.lockfile import Locked, LockFile
 from clusterbuild.oci.digest import Digest
+from clusterbuild.oci.reference import Reference
 from clusterbuild.plan.keys import value_digest
+from clusterbuild.plan.planner import AppImages
 from clusterbuild.plan.steps import ScriptStep, Step
 from clusterbuild.workspace.fetched import pinned
 from clusterbuild.workspace.inputs import InputPlan
@@ -124,3 +126,29 @@ def record_script_outputs(ran: Sequence[StepRun], index: CacheIndex, lock: LockF
             changed = True
     if changed:
         lock.write()
+
+
+def pin_images(images: AppImages, lock: LockFile, frozen: bool) -> AppImages:
+    """Pull each image by the digest apps.lock pins it to; in --frozen, every image must be pinned."""
+    pins = {ref: str(lock.images[ref]) for ref in images.references if ref in lock.images}
+    missing = [ref for ref in images.references if ref not in pins]
+    if frozen and missing:
+        raise InputError(f"{lock.path}: image {missing[0]} of {images.scan.app}:{images.scan.version} is "
+                         f"not pinned" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                         hint="run `clusterbuild lock` (or apply without --frozen) and commit apps.lock")
+    return replace(images, pins=pins)
+
+
+def lock_images(references: Iterable[str], lock: LockFile, downloads: Downloads,
+                update: bool = False) -> list[LockChange]:
+    """Pin each image reference to the digest it names now (every one with ``update``)."""
+    changes = []
+    for ref in sorted(set(references)):
+        before = lock.images.get(ref)
+        if before is not None and not update:
+            continue
+        root = downloads.registry.resolve(Reference.parse(ref)).digest
+        lock.images[ref] = root
+        if before != root:
+            changes.append(LockChange(f"image {ref}", before.hex if before else "", root.hex))
+    return changes

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from clusterbuild.cache.store import BlobStore
@@ -25,15 +26,18 @@ class RegistryAccess:
     def __init__(self, client: RegistryClient) -> None:
         self.client = client
 
-    def pull_stored(self, ref: Reference, platform: Platform | None, store: BlobStore) -> StoredImage:
-        """Pull ``ref`` (one platform, or all with None); the tag names that platform's
-        manifest, or the whole index."""
-        pulled = self.client.pull([ref], [platform] if platform else None, store)[ref]
+    def pull_stored(self, ref: Reference, platform: Platform | None, store: BlobStore,
+                    pinned: Digest | None = None) -> tuple[StoredImage, Digest]:
+        """Pull ``ref`` (by its pinned digest when given; one platform, or all with None).
+        The tag names that platform's manifest, or the whole index; also returns the root
+        digest the reference resolved to (what apps.lock pins)."""
+        source = replace(ref, digest=pinned) if pinned is not None else ref
+        pulled = self.client.pull([source], [platform] if platform else None, store)[source]
         manifests = tuple(image.manifest for image in pulled.images)
         blobs = tuple(dict.fromkeys(b for image in pulled.images for b in image.blobs))
         if platform is None and pulled.root.media_type in _INDEXES:
-            return StoredImage(ref, pulled.root, (pulled.root, *manifests), blobs)
-        return StoredImage(ref, manifests[0], manifests, blobs)
+            return StoredImage(ref, pulled.root, (pulled.root, *manifests), blobs), pulled.root.digest
+        return StoredImage(ref, manifests[0], manifests, blobs), pulled.root.digest
 
     def push(self, target: Reference, root: Descriptor, store: BlobStore) -> Digest:
         return self.client.push(target, root, store)

@@ -20,7 +20,8 @@ Results = dict[str, dict[str, Any]]
 class Registry(Protocol):
     """Registries as steps use them (``execute.pulling`` implements it over the client)."""
 
-    def pull_stored(self, ref: Reference, platform: Platform | None, store: BlobStore) -> StoredImage: ...
+    def pull_stored(self, ref: Reference, platform: Platform | None, store: BlobStore,
+                    pinned: Digest | None = None) -> tuple[StoredImage, Digest]: ...
     def push(self, target: Reference, root: Descriptor, store: BlobStore) -> Digest: ...
 
 
@@ -42,9 +43,10 @@ def stored_from_json(obj: dict[str, Any]) -> StoredImage:
 
 def run_pull(step: PullStep, registry: Registry, store: BlobStore) -> dict[str, Any]:
     platform = None if step.all_platforms else step.platforms[0]
-    image = registry.pull_stored(Reference.parse(step.reference), platform, store)
+    pinned = Digest.parse(step.pinned) if step.pinned else None
+    image, root = registry.pull_stored(Reference.parse(step.reference), platform, store, pinned)
     digests = [str(d.digest) for d in (*image.manifests, *image.blobs)]
-    return {"image": stored_to_json(image), "blobs": list(dict.fromkeys(digests))}
+    return {"image": stored_to_json(image), "root": str(root), "blobs": list(dict.fromkeys(digests))}
 
 
 def run_registry(step: RegistryStep, store: BlobStore, results: Results) -> dict[str, Any]:

@@ -95,7 +95,8 @@ def _timed(fn: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
 
 def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecords,
              jobs: int, progress: Progress, registry: Callable[[], Registry],
-             downloads: Callable[[], Downloads]) -> list[StepRun]:
+             downloads: Callable[[], Downloads], kinds: frozenset[str] | None = None) -> list[StepRun]:
+    """Run the stale steps (only those of ``kinds`` when given) in dependency order."""
     results: Results = {}
     ctx = RunContext(records.store, results, registry, downloads)
     pending: list[Step] = []
@@ -104,7 +105,7 @@ def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecor
             found = records.result(step.key)
             assert found is not None
             results[step.key] = found
-        else:
+        elif kinds is None or step.kind in kinds:
             pending.append(step)
     ran: list[StepRun] = []
     running: dict[Future[tuple[dict[str, Any], float]], Step] = {}

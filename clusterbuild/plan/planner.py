@@ -8,8 +8,8 @@ step. Layers equal across platforms are one step.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,6 +51,7 @@ class AppImages:
     scan: ScanStep
     references: tuple[str, ...]  # normalised, as stored under their tags
     all_platforms: bool = False
+    pins: Mapping[str, str] = field(default_factory=dict)  # reference -> root digest (apps.lock)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def _registry_step(plan: Plan, build: PlatformBuild, images: AppImages, mtime: i
     pulls = [plan.add(PullStep(
         app=build.app, version=build.version, platforms=(platform,),
         slot=f"pull/-/-/{'all' if images.all_platforms else platform}/{ref}",
-        needs=(images.scan.key,), reference=ref, all_platforms=images.all_platforms))
+        needs=(images.scan.key,), reference=ref, all_platforms=images.all_platforms,
+        pinned=images.pins.get(ref, "")))
         for ref in images.references]
     return plan.add(RegistryStep(
         app=build.app, version=build.version, platforms=(platform,),

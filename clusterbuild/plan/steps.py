@@ -136,12 +136,14 @@ class PullStep(Step):
     """Pull one image (one platform, or every platform) into the content store."""
 
     kind: ClassVar[str] = "pull"
+    implementation: ClassVar[int] = 2  # 2: records the root digest, for apps.lock
     reference: str = ""
     all_platforms: bool = False
+    pinned: str = ""  # the root (index or manifest) digest apps.lock pins the reference to
 
     def fingerprint(self) -> Fingerprint:
         platform = "all" if self.all_platforms else ",".join(str(p) for p in self.platforms)
-        return {"reference": self.reference, "platform": platform}
+        return {"reference": self.reference, "platform": platform, "content": self.pinned}
 
     @property
     def label(self) -> str:
