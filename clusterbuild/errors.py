@@ -50,5 +50,4 @@ class CacheError(ClusterbuildError):
     exit_code = 5
 
 
-EXIT_OK = 0
 EXIT_INTERRUPTED = 130

@@ -28,14 +28,14 @@ from clusterbuild.execute.locking import (
 from clusterbuild.execute.on_first_use import OnFirstUse
 from clusterbuild.execute.pulling import lazy_registry
 from clusterbuild.execute.records import CacheRecords
-from clusterbuild.execute.runner import Progress, StepRun, run_plan
+from clusterbuild.execute.runner import NoProgress, Progress, StepRun, run_plan
 from clusterbuild.lockfile import LockFile
 from clusterbuild.oci.platform import Platform
 from clusterbuild.places.layout import OciLayout
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.planner import PlanOptions, plan_builds
 from clusterbuild.plan.status import Assessment, assess
-from clusterbuild.plan.steps import ExportStep, ScanStep, Step
+from clusterbuild.plan.steps import ExportStep, ScanStep
 from clusterbuild.workspace.fetched import pinned, plan_inputs
 from clusterbuild.workspace.inputs import InputPlan, remote_inputs
 from clusterbuild.workspace.legacy import is_legacy, plan_legacy
@@ -159,9 +159,7 @@ def lock_workspace(settings: Settings, update: bool = False, images: bool = Fals
         changes = lock_inputs(todo, lock, downloads, BlobStore(settings.cache_dir), update)
         if images:
             lock.write()
-            references = [str(image["reference"]) for step in _fetch_inputs(settings).plan.steps
-                          if isinstance(step, ScanStep) for image in step.found]
-            changes += lock_images(references, lock, downloads, update)
+            changes += lock_images(shipped_images(_fetch_inputs(settings)), lock, downloads, update)
     lock.write()
     return changes
 
@@ -175,7 +173,7 @@ def _fetch_inputs(settings: Settings) -> Planned:
         planned, _ = _plan(settings, index, index)
         if planned.blocked:
             run_plan(planned.plan, planned.assessments, CacheRecords(index, BlobStore(settings.cache_dir)),
-                     settings.jobs, _Silent(), registry, downloads, frozenset({"fetch", "unpack"}))
+                     settings.jobs, NoProgress(), registry, downloads, frozenset({"fetch", "unpack"}))
             planned, _ = _plan(settings, index, index)
         return planned
     finally:
@@ -184,16 +182,16 @@ def _fetch_inputs(settings: Settings) -> Planned:
         index.close()
 
 
-class _Silent:
-    def started(self, step: Step) -> None: ...
-    def finished(self, step: Step, seconds: float) -> None: ...
+def shipped_images(planned: Planned) -> list[str]:
+    """Every image reference the plan's scans found (what registry/ trees will hold)."""
+    return [str(image["reference"]) for step in planned.plan.steps
+            if isinstance(step, ScanStep) for image in step.found]
 
 
 def _pin_new_images(planned: Planned, ws: LoadedWorkspace, downloads: OnFirstUse[Downloads]) -> bool:
     """Pin images the scans found that apps.lock does not pin yet (before pulling them)."""
     lock = LockFile.read(ws.root)
-    references = [str(image["reference"]) for step in planned.plan.steps
-                  if isinstance(step, ScanStep) for image in step.found]
+    references = shipped_images(planned)
     if all(ref in lock.images for ref in references):
         return False
     lock_images(references, lock, downloads())
@@ -218,9 +216,10 @@ def apply_workspace(settings: Settings, progress: Progress) -> Applied:
             store = BlobStore(settings.cache_dir)
             store.clean_temp()
             digests.save()
-            ran += run_plan(planned.plan, planned.assessments, CacheRecords(index, store),
-                            settings.jobs, progress, registry, downloads)
-            record_script_outputs(ran, index, LockFile.read(ws.root), settings.frozen)
+            this_round = run_plan(planned.plan, planned.assessments, CacheRecords(index, store),
+                                  settings.jobs, progress, registry, downloads)
+            record_script_outputs(this_round, index, LockFile.read(ws.root), settings.frozen)
+            ran += this_round
             if not planned.blocked:
                 break
         if planned.blocked:

@@ -96,6 +96,7 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
           as_json: JsonOpt = False) -> None:
     """Run the stale steps and write images to the OCI layout (default out/)."""
     from clusterbuild.cli.output import Printer, apply_json, print_summary
+    from clusterbuild.execute.runner import NoProgress
     from clusterbuild.workflow import apply_workspace
 
     printer = Printer(_state["verbose"])
@@ -103,16 +104,12 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
                          docker_archive=docker_archive,
                          insecure_registries=tuple(insecure or ()), push=push or bool(push_to),
                          push_to=push_to, frozen=frozen)
-    applied = apply_workspace(settings, printer if not as_json else _Quiet())
+    applied = apply_workspace(settings, printer if not as_json else NoProgress())
     if as_json:
         print(json.dumps(apply_json(applied), indent=2))
     else:
         print_summary(applied, printer)
 
-
-class _Quiet:
-    def started(self, step: Any) -> None: ...
-    def finished(self, step: Any, seconds: float) -> None: ...
 
 
 @app.command()

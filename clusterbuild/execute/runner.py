@@ -48,6 +48,13 @@ class Progress(Protocol):
     def finished(self, step: Step, seconds: float) -> None: ...
 
 
+class NoProgress:
+    """Progress that shows nothing (JSON output, internal runs)."""
+
+    def started(self, step: Step) -> None: ...
+    def finished(self, step: Step, seconds: float) -> None: ...
+
+
 @dataclass(frozen=True)
 class StepRun:
     step: Step

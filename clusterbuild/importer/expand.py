@@ -54,18 +54,17 @@ def expand_word(raw: str, scope: Scope) -> Value:
         name = single.group(1) or single.group(2)
         value = scope.lookup(name)
         return value if value is not None else Unknown(f"${name} is not set by the script")
-    try:
-        return Text.of(*_Scanner(raw, scope).scan(quotes=True))
-    except _Unknowable as e:
-        return Unknown(e.why)
-    except Unclosed as e:
-        return Unknown(f"{e} is not closed")
+    return _scan(raw, scope, quotes=True)
 
 
 def expand_here_document(body: str, scope: Scope) -> Text | Unknown:
     """The text of an unquoted here-document: expansions, but quotes are plain characters."""
+    return _scan(body, scope, quotes=False)
+
+
+def _scan(text: str, scope: Scope, quotes: bool) -> Text | Unknown:
     try:
-        return Text.of(*_Scanner(body, scope).scan(quotes=False))
+        return Text.of(*_Scanner(text, scope).scan(quotes=quotes))
     except _Unknowable as e:
         return Unknown(e.why)
     except Unclosed as e:

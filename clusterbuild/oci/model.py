@@ -75,14 +75,6 @@ class Descriptor:
 
 
 @dataclass(frozen=True)
-class Layer:
-    """A layer blob: its descriptor plus the digest of its uncompressed tar (diff id)."""
-
-    descriptor: Descriptor
-    diff_id: Digest
-
-
-@dataclass(frozen=True)
 class ImageConfig:
     platform: Platform
     created: str
