@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import re
 import subprocess
@@ -28,7 +27,7 @@ from clusterbuild.errors import InputError
 from clusterbuild.importer import Conversion, convert_init_sh, write_conversion
 from clusterbuild.schema.models import AppSpec
 
-from conftest import apply_json, cli, copy_workspace
+from conftest import apply_json, cli, copy_workspace, tgz
 
 DATA = Path(__file__).parent / "data" / "import"
 VERSION = "v1.2.3"
@@ -314,21 +313,6 @@ def test_write_conversion_writes_the_commented_yaml_once(tmp_path: Path) -> None
 
 # -- end to end: legacy build and converted build, compared -------------------------------------
 
-@pytest.fixture
-def served(static_server: tuple[str, Path]) -> tuple[str, Path]:
-    return static_server
-
-
-def _tgz(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o755
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def _elf(arch: str) -> bytes:
     """Enough of an ELF header for the architecture check, then the arch as text."""
     machine = {"amd64": 62, "arm64": 183}[arch]
@@ -350,7 +334,7 @@ def _push_image(registry: str, name: str, tag: str) -> None:
     docker = "application/vnd.docker."
     entries = []
     for arch in ("amd64", "arm64"):
-        layer = gzip.compress(_tgz({"hello": arch.encode()}), mtime=0)
+        layer = gzip.compress(tgz({"hello": arch.encode()}), mtime=0)
         config = json.dumps({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": [
             "sha256:" + hashlib.sha256(gzip.decompress(layer)).hexdigest()]}}).encode()
         manifest = json.dumps({
@@ -436,9 +420,9 @@ def _same_as_legacy(tmp: Path, app: str, script: str, registry: str) -> dict[str
     return contents
 
 
-def test_converted_manifests_build_what_the_script_builds(tmp_path: Path, served: tuple[str, Path],
+def test_converted_manifests_build_what_the_script_builds(tmp_path: Path, static_server: tuple[str, Path],
                                                           seeded: str) -> None:
-    url, root = served
+    url, root = static_server
     base = root / "shop"
     deployment = ("kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n"
                   f"        - image: {seeded}/seed/web:1\n")
@@ -456,15 +440,15 @@ def test_converted_manifests_build_what_the_script_builds(tmp_path: Path, served
                                           f"{seeded}/seed/sidecar:1.2.3"}
 
 
-def test_converted_binaries_build_what_the_script_builds(tmp_path: Path, served: tuple[str, Path],
+def test_converted_binaries_build_what_the_script_builds(tmp_path: Path, static_server: tuple[str, Path],
                                                          seeded: str) -> None:
-    url, root = served
+    url, root = static_server
     for arch, machine in (("amd64", "x86_64"), ("arm64", "aarch64")):
         files = {
-            f"tool/{VERSION}/tool-1.2.3-linux-{machine}.tar.gz": _tgz({
+            f"tool/{VERSION}/tool-1.2.3-linux-{machine}.tar.gz": tgz({
                 f"tool-1.2.3-linux-{machine}/tool": _elf(arch),
                 f"tool-1.2.3-linux-{machine}/README": b"tool\n"}),
-            f"ctl/ctl-linux-{arch}.tar.gz": _tgz({"ctl": _elf(arch), "LICENSE": b"MIT\n"}),
+            f"ctl/ctl-linux-{arch}.tar.gz": tgz({"ctl": _elf(arch), "LICENSE": b"MIT\n"}),
             f"helper/{VERSION}/helper-linux-{arch}": _elf(arch),
             f"agent/agent-linux-{arch}.gz": gzip.compress(_elf(arch), mtime=0),
         }
@@ -477,9 +461,9 @@ def test_converted_binaries_build_what_the_script_builds(tmp_path: Path, served:
         assert all(data == _elf(arch) for data in contents[arch].values())
 
 
-def test_a_converted_chart_is_the_one_helm_would_pull(tmp_path: Path, served: tuple[str, Path],
+def test_a_converted_chart_is_the_one_helm_would_pull(tmp_path: Path, static_server: tuple[str, Path],
                                                       seeded: str) -> None:
-    url, root = served
+    url, root = static_server
     (root / "charts").mkdir()
     values = (f"image:\n  repository: {seeded}/seed/web\n  tag: '1'\n  digest: sha256:{'a' * 64}\n"
               "debug: true\nreplicas: 1\n")
@@ -493,7 +477,7 @@ def test_a_converted_chart_is_the_one_helm_would_pull(tmp_path: Path, served: tu
         files = {"web/Chart.yaml": chart, "web/values.yaml": values,
                  "web/templates/deployment.yaml": template}
         archives[chart_version] = {k: v.encode() for k, v in files.items()}
-        data = _tgz(archives[chart_version])
+        data = tgz(archives[chart_version])
         (root / f"charts/web-{chart_version}.tgz").write_bytes(data)
         entries.append({"name": "web", "version": chart_version, "appVersion": app_version,
                         "urls": [f"web-{chart_version}.tgz"], "digest": hashlib.sha256(data).hexdigest()})

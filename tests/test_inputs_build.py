@@ -4,33 +4,15 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import tarfile
 from pathlib import Path
 
-import pytest
 import yaml
 
-from conftest import apply_json, cli, copy_workspace, image_files, images
+from conftest import apply_json, cli, copy_workspace, image_files, images, tgz
 
 APP = "docker.io/labring/remote:v2.0.0"
 ELF_MACHINE = {"x86_64": 62, "aarch64": 183}
-
-
-@pytest.fixture
-def served(static_server: tuple[str, Path]) -> tuple[str, Path]:
-    return static_server
-
-
-def _tgz(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o755 if "bin" in name or "tool" in name else 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def _elf(machine: str) -> bytes:
@@ -39,7 +21,7 @@ def _elf(machine: str) -> bytes:
 
 
 def _chart(version: str, app_version: str) -> bytes:
-    return _tgz({
+    return tgz({
         "web/Chart.yaml": (f"apiVersion: v2\nname: web\nversion: {version}\n"
                            f"appVersion: {app_version}\n").encode(),
         "web/values.yaml": b"image:\n  repository: nginx\n  tag: '1.27'\n  digest: sha256:abc\n",
@@ -59,7 +41,8 @@ def _publish(root: Path, url: str) -> None:
     (root / "charts/index.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "entries": {"web": entries}}))
     (root / "bin").mkdir()
     for machine in ELF_MACHINE:
-        (root / f"bin/tool-linux-{machine}.tar.gz").write_bytes(_tgz({"tool/tool": _elf(machine)}))
+        binary = tgz({"tool/tool": _elf(machine)}, executables={"tool/tool"})
+        (root / f"bin/tool-linux-{machine}.tar.gz").write_bytes(binary)
     (root / "install.yaml").write_text("kind: ConfigMap\nmetadata:\n  name: remote\n")
 
 
@@ -93,8 +76,8 @@ def _workspace(tmp: Path, url: str, bin_dir: str = "bin") -> Path:
 
 
 def test_lock_then_frozen_apply_places_each_platforms_inputs(tmp_path: Path,
-                                                             served: tuple[str, Path]) -> None:
-    url, root = served
+                                                             static_server: tuple[str, Path]) -> None:
+    url, root = static_server
     _publish(root, url)
     ws = _workspace(tmp_path, url)
     plan = json.loads(cli("plan", "-C", str(ws), "remote", "--json").stdout)
@@ -125,8 +108,8 @@ def test_lock_then_frozen_apply_places_each_platforms_inputs(tmp_path: Path,
 
 
 def test_edited_spec_fails_frozen_and_a_moved_url_reruns_nothing(tmp_path: Path,
-                                                                 served: tuple[str, Path]) -> None:
-    url, root = served
+                                                                 static_server: tuple[str, Path]) -> None:
+    url, root = static_server
     _publish(root, url)
     ws = _workspace(tmp_path, url)
     cli("lock", "-C", str(ws), "remote")
@@ -144,8 +127,9 @@ def test_edited_spec_fails_frozen_and_a_moved_url_reruns_nothing(tmp_path: Path,
     assert apply_json(ws, "remote", "--frozen")["ran"] == []
 
 
-def test_a_binary_for_the_wrong_architecture_is_refused(tmp_path: Path, served: tuple[str, Path]) -> None:
-    url, root = served
+def test_a_binary_for_the_wrong_architecture_is_refused(tmp_path: Path,
+                                                        static_server: tuple[str, Path]) -> None:
+    url, root = static_server
     _publish(root, url)
     x86 = (root / "bin/tool-linux-x86_64.tar.gz").read_bytes()
     (root / "bin/tool-linux-aarch64.tar.gz").write_bytes(x86)  # what the catalogue ships today
@@ -190,11 +174,11 @@ inputs:
 
 
 def test_oci_and_source_archive_charts_and_a_version_change_reruns_only_that_app(
-        tmp_path: Path, served: tuple[str, Path], registry: str) -> None:
-    url, root = served
+        tmp_path: Path, static_server: tuple[str, Path], registry: str) -> None:
+    url, root = static_server
     _publish(root, url)
     (root / "src").mkdir()
-    (root / "src/project-v2.0.0.tar.gz").write_bytes(_tgz({
+    (root / "src/project-v2.0.0.tar.gz").write_bytes(tgz({
         "project-2.0.0/README.md": b"source tree\n",
         "project-2.0.0/deploy/chart/Chart.yaml": b"apiVersion: v2\nname: bundled\nversion: 0.1.0\n",
         "project-2.0.0/deploy/chart/values.yaml": b"replicas: 1\n"}))
