@@ -13,6 +13,7 @@ and (``hint``) what to do about it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -51,3 +52,25 @@ class CacheError(ClusterbuildError):
 
 
 EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One broken app version (or one platform of it); the others still build."""
+
+    what: str  # "app:v1" or "app:v1 [linux/arm64]"
+    error: ClusterbuildError
+
+    def __str__(self) -> str:
+        message = str(self.error)
+        return message if message.startswith(self.what) else f"{self.what}: {message}"
+
+
+def exit_code_of(failures: list[Failure] | tuple[Failure, ...]) -> int:
+    """The exit code of a run with ``failures``: bad input (3) when every failure is bad
+    input, else the first other failure's code."""
+    codes = [f.error.exit_code for f in failures]
+    if not codes:
+        return 0
+    others = [c for c in codes if c != InputError.exit_code]
+    return others[0] if others else InputError.exit_code

@@ -14,7 +14,8 @@ from clusterbuild.execute.layers import run_layer
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, MediaType
 from clusterbuild.oci.reference import Reference
-from clusterbuild.places.distribution import StoredImage, tree_entries
+from clusterbuild.oci.stored import StoredImage
+from clusterbuild.places.distribution import tree_entries
 from clusterbuild.plan.steps import LayerStep
 
 from conftest import apply_json, images, running_registry
@@ -64,7 +65,7 @@ def _write_tree(tmp: Path, store: BlobStore, stored: list[StoredImage]) -> Path:
                      media_type=MediaType.LAYER_TAR)
     result = run_layer(step, store)
     root = tmp / "image-root"
-    with tarfile.open(store.path(Digest.parse(result["layer"]["digest"]))) as tar:
+    with tarfile.open(store.path(result.layer.digest)) as tar:
         tar.extractall(root, filter="tar")
     return root
 

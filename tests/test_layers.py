@@ -47,13 +47,13 @@ def test_layer_bytes_are_reproducible_and_readable(tmp_path: Path, media_type: M
     store_a, store_b = BlobStore(tmp_path / "a"), BlobStore(tmp_path / "b")
     first, second = run_layer(step, store_a), run_layer(step, store_b)
     assert first == second
-    blob = store_a.read_bytes(Digest.parse(first["layer"]["digest"]))
+    blob = store_a.read_bytes(first.layer.digest)
     if media_type is MediaType.LAYER_GZIP:
         assert blob[4:8] == b"\0\0\0\0"  # gzip header mtime
         raw = gzip.decompress(blob)
     else:
         raw = blob
-    assert "sha256:" + hashlib.sha256(raw).hexdigest() == first["diff_id"]
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == str(first.diff_id)
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         members = tar.getmembers()
         names = [m.name.rstrip("/") for m in members]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -100,12 +102,47 @@ def test_committed_json_schemas_are_current(which: str, committed: str) -> None:
     assert "additionalProperties" in printed
 
 
+LOW = ("schema", "oci", "kubefile", "plan")  # values and pure functions: the bottom of the arrows
+ABOVE = ("workspace", "execute", "places", "cache", "commands", "cli", "bot", "fetch", "discover",
+         "importer", "settings")
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a source file imports, lazily inside functions included."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_low_packages_import_nothing_above_them() -> None:
+    wrong = []
+    for package in LOW:
+        for path in sorted((REPO / "clusterbuild" / package).rglob("*.py")):
+            for module in _imports(path):
+                if module.startswith(tuple(f"clusterbuild.{up}" for up in ABOVE)):
+                    wrong.append(f"{path.relative_to(REPO)} imports {module}")
+    assert wrong == []
+
+
+def test_steps_are_constructed_only_in_plan() -> None:
+    kinds = re.compile(r"\b(Layer|Image|Index|Export|Scan|Pull|Registry|Push|Fetch|Unpack|Script)Step\(")
+    outside = [str(p.relative_to(REPO)) for p in (REPO / "clusterbuild").rglob("*.py")
+               if "plan" not in p.parts and kinds.search(p.read_text(encoding="utf-8"))]
+    assert outside == []
+
+
 def test_pure_layers_do_not_import_io_or_terminal_code() -> None:
     pure = ["clusterbuild.schema.loading", "clusterbuild.schema.models", "clusterbuild.plan.planner",
-            "clusterbuild.plan.status", "clusterbuild.plan.graph", "clusterbuild.oci.model",
-            "clusterbuild.oci.filetree", "clusterbuild.kubefile.evaluate"]
+            "clusterbuild.plan.status", "clusterbuild.plan.graph", "clusterbuild.plan.results",
+            "clusterbuild.plan.sources", "clusterbuild.oci.model", "clusterbuild.oci.filetree",
+            "clusterbuild.kubefile.evaluate", "clusterbuild.kubefile.copy"]
     forbidden = ("httpx", "diskcache_community", "rich", "typer", "clusterbuild.cache",
-                 "clusterbuild.execute", "clusterbuild.cli", "clusterbuild.places")
+                 "clusterbuild.execute", "clusterbuild.cli", "clusterbuild.places",
+                 "clusterbuild.workspace", "clusterbuild.commands")
     code = (f"import sys\nfor m in {pure!r}: __import__(m)\n"
             f"print('\\n'.join(m for m in sys.modules if m.startswith({forbidden!r})))")
     leaked = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

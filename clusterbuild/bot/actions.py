@@ -21,12 +21,12 @@ from pathlib import Path
 
 from clusterbuild.bot.config import BotConfig
 from clusterbuild.bot.decision import Image
+from clusterbuild.commands.build import Applied, apply_workspace
+from clusterbuild.commands.registry import sync_image
 from clusterbuild.errors import BuildError, InputError
 from clusterbuild.oci.reference import Reference, ReferenceError
 from clusterbuild.plan.steps import ExportStep, PushStep, Step
-from clusterbuild.registry_commands import sync_image
-from clusterbuild.workflow import Applied, apply_workspace
-from clusterbuild.workspace.load import load_workspace
+from clusterbuild.workspace.load import WORKSPACE_FILE, LoadedWorkspace, load_workspace
 
 BUILDAH_TIMEOUT = 3 * 3600  # seconds for one buildah command
 
@@ -41,17 +41,27 @@ class StderrProgress:
         print(f"  ✓ {step.label}  {seconds:.2f}s", file=sys.stderr, flush=True)
 
 
+def _notify(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _workspace(config: BotConfig) -> LoadedWorkspace | None:
+    """The workspace's apps.yaml, when there is one (sync works without)."""
+    return load_workspace(config.workspace) if (config.workspace / WORKSPACE_FILE).is_file() else None
+
+
 def build_app(config: BotConfig, app: str, version: str) -> tuple[Image, ...]:
     """Build (and publish) ``app`` ``version``; the index first, then one image per platform."""
-    applied = apply_workspace(config.settings(f"{app}:{version}"), StderrProgress())
+    ws = load_workspace(config.workspace)
+    applied = apply_workspace(config.settings(ws, f"{app}:{version}"), ws, StderrProgress(), _notify)
+    if applied.failures:
+        raise applied.failures[0].error
     return published(applied)
 
 
 def published(applied: Applied) -> tuple[Image, ...]:
     """Each image of the build with its digest, under the pushed name when it was pushed."""
-    from clusterbuild.cli.output import images_of
-
-    digests = {image["ref"]: image["digest"] for image in images_of(applied)}
+    digests = {ref: str(desc.digest) for ref, desc in applied.exported}
     steps = applied.planned.plan.steps
     exports = {(s.app, s.version): s for s in steps if isinstance(s, ExportStep)}
     pushes = [s for s in steps if isinstance(s, PushStep)]
@@ -77,7 +87,8 @@ def sync(config: BotConfig, image: str) -> tuple[Image, ...]:
         raise InputError("/imagesync has no destination: the bot runs without --sync-to",
                          hint="run `clusterbuild bot --sync-to registry.example.com/mirror`")
     target = sync_destination(config.sync_to, image)
-    summary = sync_image(config.settings(), image, target, all_platforms=True)
+    summary = sync_image(config.settings(_workspace(config)), image, target, all_platforms=True,
+                         notify=_notify)
     return (Image(target, summary.split()[-1]),)
 
 
@@ -111,7 +122,8 @@ def build_dockerimage(config: BotConfig, name: str, version: str, context: Path,
         if not config.publishes:
             return (Image(ref, image_id.read_text().strip()),)
         registry = Reference.parse(ref).registry
-        tls = "false" if registry in config.insecure_registries else "true"
+        insecure = config.settings(_workspace(config)).registries.insecure
+        tls = "false" if registry in insecure else "true"
         run_buildah(config.buildah, "push", [
             "--storage-driver", "vfs", f"--tls-verify={tls}", "--digestfile", str(digest),
             ref, f"docker://{ref}"])

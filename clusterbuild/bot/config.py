@@ -15,12 +15,13 @@ import os
 import re
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from clusterbuild.errors import InputError
 from clusterbuild.oci.reference import Reference, ReferenceError
-from clusterbuild.workflow import Settings
+from clusterbuild.settings import CommandLine, Settings, read_settings
+from clusterbuild.workspace.load import LoadedWorkspace
 
 ROBOTS_ENV = "CLUSTERBUILD_BOT_ROBOTS"
 DEFAULT_API_URL = "https://api.github.com"
@@ -39,6 +40,7 @@ class BotConfig:
     frozen: bool = False
     jobs: int = os.cpu_count() or 2
     buildah: tuple[str, ...] | None = None  # the buildah command; None: not installed
+    environ: Mapping[str, str] = field(default_factory=dict)  # SOURCE_DATE_EPOCH and the like
 
     def __post_init__(self) -> None:
         for option, prefix in (("--push-to", self.push_to), ("--sync-to", self.sync_to)):
@@ -49,10 +51,12 @@ class BotConfig:
     def publishes(self) -> bool:
         return self.push or self.push_to is not None
 
-    def settings(self, *targets: str) -> Settings:
-        return Settings(workspace=self.workspace, cache_dir=self.cache_dir, targets=targets,
-                        insecure_registries=self.insecure_registries, push=self.publishes,
-                        push_to=self.push_to, frozen=self.frozen, jobs=self.jobs)
+    def settings(self, ws: LoadedWorkspace | None, *targets: str) -> Settings:
+        """The settings of a build or sync, read like every command's."""
+        typed = CommandLine(workspace=self.workspace, cache_dir=self.cache_dir, targets=targets,
+                            jobs=self.jobs, insecure_registries=self.insecure_registries,
+                            push=self.publishes, push_to=self.push_to, frozen=self.frozen)
+        return read_settings(typed, ws.config if ws is not None else None, self.environ)
 
 
 @dataclass(frozen=True)

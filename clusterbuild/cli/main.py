@@ -10,6 +10,7 @@ import gc
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,59 +23,93 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 cache_app = typer.Typer(no_args_is_help=True, help="Inspect and clean the cache.")
 app.add_typer(cache_app, name="cache")
 
-_state: dict[str, Any] = {"debug": False, "verbose": False}
+_state: dict[str, Any] = {"debug": False, "verbose": False, "workspace": None, "cache_dir": None}
 
-WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-C", help="Workspace directory "
-                                            "(holds apps.yaml).", file_okay=False)]
-CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", envvar="CLUSTERBUILD_CACHE_DIR",
-                                               help="Cache directory [default: <workspace>/cache].")]
+WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", "-C", help="Workspace directory "
+                                                   "(holds apps.yaml) [default: .].", file_okay=False)]
+CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Cache directory (or "
+                                               "$CLUSTERBUILD_CACHE_DIR) [default: <workspace>/cache].")]
 TargetsArg = Annotated[list[str] | None, typer.Argument(
     metavar="[APP[:VERSION]]...", help="What to build (default: everything in apps.yaml).")]
 PlatformOpt = Annotated[list[str] | None, typer.Option(
     "--platform", "-p", help="Only these platforms, e.g. linux/arm64 (repeatable).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 InsecureOpt = Annotated[list[str] | None, typer.Option(
-    "--insecure-registry", help="Reach this registry host over plain HTTP (repeatable).")]
+    "--insecure-registry", help="Reach this registry host over plain HTTP (repeatable; "
+    "adds to registries.insecure of apps.yaml).")]
+FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first broken app "
+                                           "or failed step (default: build everything else).")]
+LockTimeoutOpt = Annotated[float | None, typer.Option(
+    "--lock-timeout", min=0, help="Seconds to wait for another clusterbuild using the workspace "
+    "or cache (or $CLUSTERBUILD_LOCK_TIMEOUT) [default: wait].")]
 
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
           debug: Annotated[bool, typer.Option("--debug", help="Tracebacks on errors.")] = False,
-          ) -> None:
-    _state.update(verbose=verbose, debug=debug)
+          workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None) -> None:
+    _state.update(verbose=verbose, debug=debug, workspace=workspace, cache_dir=cache_dir)
 
 
-def _settings(workspace: Path, cache_dir: Path | None, targets: list[str] | None,
-              platforms: list[str] | None, **extra: Any) -> Any:
-    from clusterbuild.oci.platform import Platform
-    from clusterbuild.workflow import Settings
+def notify(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
-    try:
-        only = tuple(Platform.parse(p) for p in platforms or [])
-    except ValueError as exc:
-        raise InputError(f"--platform: {exc}") from None
-    root = workspace.resolve()
-    return Settings(workspace=root, cache_dir=(cache_dir or root / "cache").resolve(),
-                    targets=tuple(targets or ()), platforms=only, **extra)
+
+def _command_line(workspace: Path | None, cache_dir: Path | None, **typed: Any) -> Any:
+    from clusterbuild.settings import CommandLine
+
+    return CommandLine(workspace=workspace or _state["workspace"] or Path("."),
+                       cache_dir=cache_dir or _state["cache_dir"], **typed)
+
+
+def _context(workspace: Path | None, cache_dir: Path | None, *, needs_workspace: bool = True,
+             **typed: Any) -> tuple[Any, Any]:
+    """The settings of this command, read once, and the workspace they were read from."""
+    from clusterbuild.settings import read_settings
+    from clusterbuild.workspace.load import WORKSPACE_FILE, load_workspace
+
+    command_line = _command_line(workspace, cache_dir, **typed)
+    root = command_line.workspace
+    ws = load_workspace(root.resolve()) if needs_workspace or (root / WORKSPACE_FILE).is_file() \
+        else None
+    return read_settings(command_line, ws.config if ws else None, os.environ), ws
+
+
+def _report(failures: Any, warnings: Any) -> None:
+    """Warnings, then one line per failure on stderr; exit with the failures' code."""
+    from clusterbuild.errors import exit_code_of
+
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for failure in failures:
+        if _state["debug"]:
+            traceback.print_exception(failure.error)
+        print(f"error: {failure}", file=sys.stderr)
+    if failures:
+        sys.exit(exit_code_of(failures))
 
 
 @app.command()
-def plan(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
-         cache_dir: CacheOpt = None, platform: PlatformOpt = None,
+def plan(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
+         cache_dir: CacheOpt = None, platform: PlatformOpt = None, fail_fast: FailFastOpt = False,
          as_json: JsonOpt = False) -> None:
-    """Show every step, fresh or stale, and why. Reads only; writes nothing."""
+    """Show every step, fresh or stale, and why. No network; writes nothing but the cache's
+    record of each scan."""
     from clusterbuild.cli.output import Printer, plan_json, print_plan
-    from clusterbuild.workflow import plan_workspace
+    from clusterbuild.commands.build import plan_workspace
 
-    planned = plan_workspace(_settings(workspace, cache_dir, targets, platform))
+    settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
+                            platforms=tuple(platform or ()), fail_fast=fail_fast)
+    planned = plan_workspace(settings, ws, notify)
     if as_json:
         print(json.dumps(plan_json(planned), indent=2))
     else:
         print_plan(planned, Printer(_state["verbose"]))
+    _report(planned.failures, planned.warnings)
 
 
 @app.command()
-def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
+def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
           cache_dir: CacheOpt = None, platform: PlatformOpt = None,
           archive: Annotated[bool, typer.Option("--archive", help="Also write an oci-archive "
                                                 "per app version under <layout>/archives/.")]
@@ -82,8 +117,8 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
           docker_archive: Annotated[bool, typer.Option(
               "--docker-archive", help="Also write a docker-archive per platform image "
               "(for `sealos load`).")] = False,
-          jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Steps run at once.")]
-          = os.cpu_count() or 2,
+          jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Steps run at once "
+                                                   "[default: the number of cores].")] = None,
           insecure: InsecureOpt = None,
           push: Annotated[bool, typer.Option("--push", help="Push each platform image and the "
                                              "index to the registry of apps.yaml.")] = False,
@@ -93,58 +128,66 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
           frozen: Annotated[bool, typer.Option("--frozen", help="CI mode: every remote input "
                                                "must be pinned by apps.lock; it is never changed.")]
           = False,
+          fail_fast: FailFastOpt = False, lock_timeout: LockTimeoutOpt = None,
           as_json: JsonOpt = False) -> None:
     """Run the stale steps and write images to the OCI layout (default out/)."""
     from clusterbuild.cli.output import Printer, apply_json, print_summary
+    from clusterbuild.commands.build import apply_workspace
     from clusterbuild.execute.runner import NoProgress
-    from clusterbuild.workflow import apply_workspace
 
     printer = Printer(_state["verbose"])
-    settings = _settings(workspace, cache_dir, targets, platform, archive=archive, jobs=jobs,
-                         docker_archive=docker_archive,
-                         insecure_registries=tuple(insecure or ()), push=push or bool(push_to),
-                         push_to=push_to, frozen=frozen)
-    applied = apply_workspace(settings, printer if not as_json else NoProgress())
+    settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
+                            platforms=tuple(platform or ()), archive=archive,
+                            docker_archive=docker_archive, jobs=jobs,
+                            insecure_registries=tuple(insecure or ()), push=push, push_to=push_to,
+                            frozen=frozen, fail_fast=fail_fast, lock_timeout=lock_timeout)
+    applied = apply_workspace(settings, ws, printer if not as_json else NoProgress(), notify)
     if as_json:
         print(json.dumps(apply_json(applied), indent=2))
     else:
         print_summary(applied, printer)
-
+    _report(applied.failures, applied.planned.warnings)
 
 
 @app.command()
-def lock(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
+def lock(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
          cache_dir: CacheOpt = None, insecure: InsecureOpt = None,
          update: Annotated[bool, typer.Option("--update", help="Resolve again what is already "
                                               "locked (new chart versions, moved URLs).")] = False,
-         ) -> None:
+         fail_fast: FailFastOpt = False, lock_timeout: LockTimeoutOpt = None) -> None:
     """Pin every remote input (chart versions, archive and binary sha256) and every shipped
     image (the digest its tag names now) in apps.lock."""
-    from clusterbuild.workflow import lock_workspace
+    from clusterbuild.commands.build import lock_workspace
 
-    settings = _settings(workspace, cache_dir, targets, None,
-                         insecure_registries=tuple(insecure or ()))
-    changes = lock_workspace(settings, update=update, images=True)
+    settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
+                            insecure_registries=tuple(insecure or ()), fail_fast=fail_fast,
+                            lock_timeout=lock_timeout)
+    changes, failures = lock_workspace(settings, ws, notify, update=update)
     for change in changes:
         before = change.before[:12] or "(new)"
         print(f"{change.input}: {before} -> {change.after[:12]}")
     print(f"apps.lock: {len(changes)} inputs changed")
+    _report(failures, ())
 
 
 @app.command()
-def images(targets: TargetsArg = None, workspace: WorkspaceOpt = Path("."),
+def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
            cache_dir: CacheOpt = None,
            why: Annotated[bool, typer.Option("--why", help="Say where each image was found.")]
            = False, as_json: JsonOpt = False) -> None:
     """List the images each app ships in registry/ (what the build pulls)."""
     from clusterbuild.cli.output import Printer, found_images, print_images
-    from clusterbuild.workflow import plan_workspace
+    from clusterbuild.commands.build import plan_workspace
 
-    planned = plan_workspace(_settings(workspace, cache_dir, targets, None))
+    settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()))
+    planned = plan_workspace(settings, ws, notify)
     if as_json:
         print(json.dumps(found_images(planned), indent=2))
     else:
         print_images(planned, Printer(_state["verbose"]), why)
+    scans = sum(1 for step in planned.plan.steps if step.kind == "scan")
+    print(f"{scans} app versions scanned, {planned.renders} chart renders", file=sys.stderr)
+    _report(planned.failures, planned.warnings)
 
 
 @app.command()
@@ -153,14 +196,17 @@ def sync(source: Annotated[str, typer.Argument(help="Image to copy, e.g. quay.io
          all_platforms: Annotated[bool, typer.Option("--all/--platform-only", help="Every "
                                                      "platform (default), or only --platform.")]
          = True,
-         platform: PlatformOpt = None, workspace: WorkspaceOpt = Path("."),
-         cache_dir: CacheOpt = None, insecure: InsecureOpt = None) -> None:
-    """Copy an image between registries, all platforms by default (the bot's /imagesync)."""
-    from clusterbuild.registry_commands import sync_image
+         platform: PlatformOpt = None, workspace: WorkspaceOpt = None,
+         cache_dir: CacheOpt = None, insecure: InsecureOpt = None,
+         lock_timeout: LockTimeoutOpt = None) -> None:
+    """Copy an image between registries, all platforms by default (the bot's /imagesync).
+    Registry access (insecure hosts, CA file, mirrors) comes from apps.yaml when there is one."""
+    from clusterbuild.commands.registry import sync_image
 
-    settings = _settings(workspace, cache_dir, None, platform,
-                         insecure_registries=tuple(insecure or ()))
-    print(sync_image(settings, source, target, all_platforms))
+    settings, _ = _context(workspace, cache_dir, needs_workspace=False,
+                           platforms=tuple(platform or ()), lock_timeout=lock_timeout,
+                           insecure_registries=tuple(insecure or ()))
+    print(sync_image(settings, source, target, all_platforms, notify))
 
 
 @app.command()
@@ -169,7 +215,7 @@ def login(registry: Annotated[str, typer.Argument(help="Registry host, e.g. dock
           password_stdin: Annotated[bool, typer.Option(
               "--password-stdin", help="Read the password from standard input.")] = False) -> None:
     """Store credentials for a registry in ~/.config/clusterbuild/auth.json (mode 0600)."""
-    from clusterbuild.registry_commands import store_login
+    from clusterbuild.commands.registry import store_login
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -181,13 +227,13 @@ def login(registry: Annotated[str, typer.Argument(help="Registry host, e.g. dock
 @app.command("import")
 def import_app(name: Annotated[str, typer.Argument(metavar="APP[:VERSION]", help="A catalogue app "
                                                    "with an init.sh.")],
-               workspace: WorkspaceOpt = Path("."),
+               workspace: WorkspaceOpt = None,
                write: Annotated[bool, typer.Option("--write", help="Write clusterbuild.yaml next "
                                                    "to init.sh.")] = False) -> None:
     """Convert an app's init.sh into a declarative clusterbuild.yaml (never runs the script)."""
-    from clusterbuild.importer_command import import_app as run_import
+    from clusterbuild.commands.importing import import_app as run_import
 
-    for line in run_import(workspace.resolve(), name, write):
+    for line in run_import(_command_line(workspace, None).workspace.resolve(), name, write):
         print(line)
 
 
@@ -202,24 +248,28 @@ def schema(which: Annotated[str, typer.Argument(help="workspace (apps.yaml) or a
 
 @app.command()
 def new(name: Annotated[str, typer.Argument(help="App name, e.g. my-app.")],
-        workspace: WorkspaceOpt = Path("."),
+        workspace: WorkspaceOpt = None,
         version: Annotated[str, typer.Option(help="Version to add to apps.yaml.")] = "v0.1.0",
         ) -> None:
     """Scaffold applications/NAME/latest/ with an app that builds, and list it in apps.yaml."""
     from clusterbuild.workspace.scaffold import scaffold_app
 
-    for line in scaffold_app(workspace.resolve(), name, version):
+    for line in scaffold_app(_command_line(workspace, None).workspace.resolve(), name, version):
         print(line)
 
 
 @cache_app.command("gc")
-def cache_gc(workspace: WorkspaceOpt = Path("."), cache_dir: CacheOpt = None,
-             dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
-    """Remove what no app of the workspace still needs."""
-    from clusterbuild.gc import collect_garbage
+def cache_gc(workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
+             dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+             keep_days: Annotated[float | None, typer.Option(
+                 "--keep-days", min=0, help="Keep what a workspace that is gone (but shared this "
+                 "cache) used within this many days [default: 30].")] = None,
+             lock_timeout: LockTimeoutOpt = None) -> None:
+    """Remove what no workspace using this cache still needs (waits for running builds)."""
+    from clusterbuild.commands.gc import collect_garbage
 
-    settings = _settings(workspace, cache_dir, None, None)
-    report = collect_garbage(settings, dry_run=dry_run)
+    settings, ws = _context(workspace, cache_dir, keep_days=keep_days, lock_timeout=lock_timeout)
+    report = collect_garbage(settings, ws, notify, dry_run=dry_run)
     print(report.describe(dry_run))
 
 
@@ -227,7 +277,7 @@ def cache_gc(workspace: WorkspaceOpt = Path("."), cache_dir: CacheOpt = None,
 def bot(event: Annotated[Path | None, typer.Option(
             "--event", envvar="GITHUB_EVENT_PATH", dir_okay=False,
             help="GitHub event payload (default: $GITHUB_EVENT_PATH).")] = None,
-        workspace: WorkspaceOpt = Path("."), cache_dir: CacheOpt = None,
+        workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
         robot: Annotated[list[str] | None, typer.Option(
             "--robot", help="Account allowed to /imagesync (repeatable; default: "
             "$CLUSTERBUILD_BOT_ROBOTS, comma-separated).")] = None,
@@ -241,7 +291,7 @@ def bot(event: Annotated[Path | None, typer.Option(
         insecure: InsecureOpt = None,
         frozen: Annotated[bool, typer.Option("--frozen", help="apps.lock must pin every "
                                              "remote input.")] = False,
-        jobs: Annotated[int, typer.Option("--jobs", "-j", min=1)] = os.cpu_count() or 2,
+        jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1)] = None,
         ) -> None:
     """Run the command of an issue event (/imagebuild_apps, /imagebuild_dockerimages,
     /imagesync) if every rule allows it; print the decision as JSON; comment on the issue."""
@@ -250,11 +300,12 @@ def bot(event: Annotated[Path | None, typer.Option(
 
     if event is None:
         raise InputError("no event payload", hint="pass --event FILE or set GITHUB_EVENT_PATH")
-    root = workspace.resolve()
-    config = BotConfig(workspace=root, cache_dir=(cache_dir or root / "cache").resolve(),
+    settings, _ = _context(workspace, cache_dir, needs_workspace=False)
+    config = BotConfig(workspace=settings.workspace, cache_dir=settings.cache_dir,
                        robots=robots_from(robot or [], os.environ), push=push, push_to=push_to,
                        sync_to=sync_to, insecure_registries=tuple(insecure or ()),
-                       frozen=frozen, jobs=jobs, buildah=find_buildah(os.environ))
+                       frozen=frozen, jobs=jobs or os.cpu_count() or 2,
+                       buildah=find_buildah(os.environ), environ=dict(os.environ))
     code = bot_main(config, event, os.environ)
     if code:
         sys.exit(code)  # refused or failed: the decision is printed, no "error:" line to add
@@ -265,10 +316,10 @@ def main() -> None:
     # the young generation every 700 allocations costs more than it saves for a CLI run.
     gc.set_threshold(50_000, 20, 20)
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except ClusterbuildError as exc:
         if _state["debug"]:
-            raise
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
@@ -277,6 +328,7 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
+        print("interrupted", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except typer.TyperException as exc:  # usage errors (typer's bundled click)
         show = getattr(exc, "show", None)
@@ -289,6 +341,11 @@ def main() -> None:
         print(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for a "
               "traceback)", file=sys.stderr)
         sys.exit(1)
+    if isinstance(code, int) and code:  # click returns the code of an abort it handled itself
+        if code == EXIT_INTERRUPTED:
+            print("interrupted", file=sys.stderr)
+        sys.exit(code)
+
 
 if __name__ == "__main__":
     main()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
+from clusterbuild.commands.build import Applied, Planned
+from clusterbuild.errors import Failure
 from clusterbuild.execute.runner import StepRun
 from clusterbuild.plan.status import Status
 from clusterbuild.plan.steps import ExportStep, FetchStep, PullStep, ScanStep, Step, UnpackStep
-from clusterbuild.workflow import Applied, Planned
 
 
 def use_color() -> bool:
@@ -45,27 +47,35 @@ def _platforms(step: Step) -> str:
 
 
 def print_plan(planned: Planned, printer: Printer) -> None:
-    current = ""
     stale = 0
-    for step in planned.plan.steps:
-        name = f"{step.app}:{step.version}"
-        if name != current:
-            printer.line(name, "bold")
-            current = name
-        verdict = planned.assessments[step.key]
-        stale += verdict.status is Status.STALE
-        detail = f"  ({verdict.reason})" if verdict.reason else ""
-        style = "yellow" if verdict.status is Status.STALE else "dim"
-        printer.line(f"  {verdict.status.value:<5}  {step.kind:<6}  {_platforms(step):<24}"
-                     f"{_what(step)}{detail}", style)
+    groups: dict[str, list[Step]] = {}
+    for step in planned.plan.steps:  # one group per app version, steps in plan order
+        groups.setdefault(f"{step.app}:{step.version}", []).append(step)
+    for name, steps in groups.items():
+        printer.line(name, "bold")
+        for step in steps:
+            stale += _print_step(step, planned, printer)
     for reason in planned.blocked:
         printer.line(f"blocked  {reason}", "yellow")
+    for failure in planned.failures:
+        printer.line(f"failed   {failure}", "red")
     total = len(planned.plan)
     blocked = f", {len(planned.blocked)} app inputs blocking builds" if planned.blocked else ""
-    printer.line(f"{total} steps: {stale} stale, {total - stale} fresh{blocked}")
+    failed = f", {len(planned.failures)} app versions failed" if planned.failures else ""
+    printer.line(f"{total} steps: {stale} stale, {total - stale} fresh{blocked}{failed}")
 
 
-def _what(step: Step) -> str:
+def _print_step(step: Step, planned: Planned, printer: Printer) -> bool:
+    """One line of the plan; whether the step is stale."""
+    verdict = planned.assessments[step.key]
+    detail = f"  ({verdict.reason})" if verdict.reason else ""
+    style = "yellow" if verdict.status is Status.STALE else "dim"
+    printer.line(f"  {verdict.status.value:<5}  {step.kind:<8}  {_platforms(step):<24} "
+                 f"{_what(step, planned)}{detail}", style)
+    return verdict.status is Status.STALE
+
+
+def _what(step: Step, planned: Planned) -> str:
     if isinstance(step, PullStep):
         return step.reference
     if isinstance(step, FetchStep):
@@ -73,7 +83,8 @@ def _what(step: Step) -> str:
     if isinstance(step, UnpackStep):
         return f"{step.input_id} {step.what}"
     if isinstance(step, ScanStep):
-        return f"{len(step.found)} images"
+        found = planned.found.get(step.key)
+        return f"{len(found.images) if found else 0} images"
     created_by = getattr(step, "created_by", "")
     if created_by:
         return created_by if len(created_by) <= 40 else created_by[:37] + "..."
@@ -92,8 +103,13 @@ def plan_json(planned: Planned) -> dict[str, Any]:
             "status": verdict.status.value, "reason": verdict.reason, "needs": list(step.needs),
         })
     stale = sum(s["status"] == Status.STALE.value for s in steps)
-    return {"steps": steps, "blocked": list(planned.blocked),
+    return {"steps": steps, "blocked": list(planned.blocked), "failures": failures_json(planned.failures),
+            "warnings": list(planned.warnings), "renders": planned.renders,
             "summary": {"steps": len(steps), "stale": stale, "fresh": len(steps) - stale}}
+
+
+def failures_json(failures: Sequence[Failure]) -> list[dict[str, Any]]:
+    return [{"what": f.what, "error": str(f.error), "exit_code": f.error.exit_code} for f in failures]
 
 
 def _run_json(run: StepRun) -> dict[str, Any]:
@@ -103,21 +119,14 @@ def _run_json(run: StepRun) -> dict[str, Any]:
 
 
 def images_of(applied: Applied) -> list[dict[str, str]]:
-    from clusterbuild.places.layout import OciLayout
-
-    layout = OciLayout(applied.planned.workspace.layout_dir)
-    refs = layout.refs()
-    out = []
-    for step in applied.planned.plan.steps:
-        if isinstance(step, ExportStep):
-            out += [{"ref": ref, "digest": str(refs[ref].digest)} for ref in step.refs]
-    return out
+    return [{"ref": ref, "digest": str(desc.digest)} for ref, desc in applied.exported]
 
 
 def apply_json(applied: Applied) -> dict[str, Any]:
     return {"images": images_of(applied), "ran": [_run_json(r) for r in applied.ran],
             "cached": len(applied.planned.plan) - len(applied.ran),
-            "seconds": round(applied.seconds, 3),
+            "failures": failures_json(applied.failures), "warnings": list(applied.planned.warnings),
+            "renders": applied.planned.renders, "seconds": round(applied.seconds, 3),
             "layout": str(applied.planned.workspace.layout_dir)}
 
 
@@ -125,7 +134,9 @@ def print_summary(applied: Applied, printer: Printer) -> None:
     for image in images_of(applied):
         printer.line(f"{image['ref']}  {image['digest']}")
     total = len(applied.planned.plan)
-    printer.line(f"{len(applied.ran)} steps ran, {total - len(applied.ran)} cached, "
+    ran = len(applied.ran)
+    failed = f", {len(applied.failures)} failed" if applied.failures else ""
+    printer.line(f"{ran} step{'s' if ran != 1 else ''} ran, {total - ran} cached{failed}, "
                  f"{applied.seconds:.2f}s; layout: {applied.planned.workspace.layout_dir}")
 
 
@@ -133,9 +144,10 @@ def found_images(planned: Planned) -> list[dict[str, Any]]:
     """Every image each app version ships, with where it was found."""
     out = []
     for step in planned.plan.steps:
-        if isinstance(step, ScanStep):
-            for image in step.found:
-                out.append({"app": step.app, "version": step.version, **image})
+        found = planned.found.get(step.key)
+        if isinstance(step, ScanStep) and found is not None:
+            out += [{"app": step.app, "version": step.version, **image.to_json()}
+                    for image in found.images]
     return out
 
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 CHARTS_DIR = "charts/"
 DEFAULT_LABEL = "release dryrun"
+PROFILE_LABEL = "profile "
 ValueSet = tuple[str, dict[str, Any]]  # (label, values over the chart's own)
 
 
@@ -69,10 +70,13 @@ class RenderJob:
     loaded: helm_python.Chart | None = None  # loaded already (for its name), not yet rendered
 
 
-def chart_hits(context: Mapping[str, Path], options: DiscoverOptions) -> list[Hit]:
+def chart_hits(context: Mapping[str, Path], options: DiscoverOptions,
+               warnings: list[str] | None = None) -> list[Hit]:
     """Every hit of every chart and render, in chart then render order.
 
     Renders run on a thread per core (helm_python releases the GIL while rendering).
+    With ``warnings``, a value profile that does not render is a warning appended there
+    (the chart's other renders still count); without, it is an error like any render.
     """
     charts = find_charts(context)
     if not charts:
@@ -89,7 +93,14 @@ def chart_hits(context: Mapping[str, Path], options: DiscoverOptions) -> list[Hi
                     for number, (label, extra) in enumerate(value_sets)]
 
         def run(job: RenderJob) -> list[Hit]:
-            return list(_scan_render(job, options))
+            try:
+                return list(_scan_render(job, options))
+            except InputError as exc:
+                if warnings is None or not job.label.startswith(PROFILE_LABEL):
+                    raise
+                warnings.append(f"{exc.message} (the images of the chart's other renders are "
+                                "still shipped)")
+                return []
 
         jobs = [job for chart_jobs in pool.map(plan, charts) for job in chart_jobs]
         return [hit for hits in pool.map(run, jobs) for hit in hits]
@@ -103,7 +114,7 @@ def _value_sets(context: Mapping[str, Path], options: DiscoverOptions) -> list[V
     if overrides:
         sets.append(("--set", overrides))
     for name, profile in sorted(options.profiles.items()):
-        sets.append((f"profile {name}", merge_values(overrides, profile)))
+        sets.append((f"{PROFILE_LABEL}{name}", merge_values(overrides, profile)))
     return sets
 
 

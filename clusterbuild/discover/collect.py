@@ -29,11 +29,13 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".tmpl")
 IGNORE_FILE = ".sealignore"
 
 
-def discover_images(files: Mapping[str, Path], options: DiscoverOptions) -> list[FoundImage]:
+def discover_images(files: Mapping[str, Path], options: DiscoverOptions,
+                    warnings: list[str] | None = None) -> list[FoundImage]:
     """Images the context needs, sorted by reference string, each with merged sources.
 
     ``files`` maps context-relative paths (``charts/web/Chart.yaml``) to local files.
-    Invalid references in lists fail early with an InputError naming file:line.
+    Invalid references in lists fail early with an InputError naming file:line. With
+    ``warnings``, value profiles that do not render are warnings there, not errors.
     """
     context = {_normalise_key(key): Path(path) for key, path in files.items()}
     ignored: set[Reference] = set()
@@ -41,7 +43,7 @@ def discover_images(files: Mapping[str, Path], options: DiscoverOptions) -> list
         ignored = read_ignore_list(_read(context[IGNORE_FILE], IGNORE_FILE), IGNORE_FILE)
     archived = list(read_archive_list(_read(context[TAR_LIST], TAR_LIST), TAR_LIST)) \
         if TAR_LIST in context else []
-    pulled = [*_file_hits(context, options), *chart_hits(context, options)]  # charts last: slowest
+    pulled = [*_file_hits(context, options), *chart_hits(context, options, warnings)]  # charts last: slowest
     kept = [hit for hit in pulled if not _is_ignored(hit.reference, ignored)]
     return merge_hits([*kept, *archived], keep_digests=options.keep_digests)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,21 @@ NAMESPACE = "default"
 BAD_DEPENDENCY = frozenset({"missing", "corrupt", "misnamed"})
 _LOCATION = re.compile(r"\(?(?P<path>[^\s():]+/(?:templates|charts)/[^\s():]+?):(?P<pos>\d+(?::\d+)?)\)?:?")
 _INSTALL_HINT = "pip install helm-python-sdk (the Helm SDK clusterbuild renders charts with)"
+
+
+class RenderCount:
+    """How many charts this process rendered (apply and images report it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+RENDERS = RenderCount()
 
 
 def check_dependencies(path: Path, where: str) -> None:
@@ -65,6 +81,7 @@ def render_chart(chart: helm_python.Chart, values: Mapping[str, Any], *, where: 
     from the loaded chart, so a loaded chart is never rendered twice.
     """
     helm = _library()
+    RENDERS.add()
     options: dict[str, object] = {"name": RELEASE_NAME, "namespace": NAMESPACE}
     if kube_version:
         options["kube_version"] = kube_version

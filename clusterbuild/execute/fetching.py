@@ -12,6 +12,7 @@ from clusterbuild.errors import BuildError
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind, FileEntry
 from clusterbuild.oci.platform import Platform
+from clusterbuild.plan.results import FetchResult, FilesResult
 from clusterbuild.plan.steps import FetchStep, UnpackStep
 
 
@@ -37,11 +38,11 @@ class Downloads:
         return digest_found
 
 
-def run_fetch(step: FetchStep, downloads: Downloads, store: BlobStore) -> dict[str, Any]:
+def run_fetch(step: FetchStep, downloads: Downloads, store: BlobStore) -> FetchResult:
     digest = Digest.parse(step.digest)
     if not store.has(digest):
         downloads.fetch(step.url, digest, f"{step.app}:{step.version} {step.url}", store)
-    return {"blob": step.digest, "blobs": [step.digest]}
+    return FetchResult(digest)
 
 
 def _rerooted(entries: list[FileEntry], prefix: str, dest: str) -> list[FileEntry]:
@@ -114,7 +115,7 @@ def _unpack_binary(blob: Digest, params: dict[str, Any], store: BlobStore, what:
     return [replace(binary, path=params["dest"], mode=int(params.get("mode") or "0755", 8))]
 
 
-def run_unpack(step: UnpackStep, store: BlobStore) -> dict[str, Any]:
+def run_unpack(step: UnpackStep, store: BlobStore) -> FilesResult:
     params = json.loads(step.params)
     blob = Digest.parse(step.digest)
     what = f"{step.app}:{step.version} {step.input_id} ({step.what})"
@@ -126,5 +127,4 @@ def run_unpack(step: UnpackStep, store: BlobStore) -> dict[str, Any]:
         mode = int(params["mode"], 8) if params.get("mode") else 0o644
         size = store.path(blob).stat().st_size
         entries = [FileEntry(params["dest"], EntryKind.FILE, mode, size, blob)]
-    files = sorted({str(e.digest) for e in entries if e.digest is not None})
-    return {"entries": [e.to_json() for e in entries], "blobs": files}
+    return FilesResult(tuple(entries))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
-from typing import Any
 
 from clusterbuild.cache.store import BlobStore, HashingWriter
 from clusterbuild.errors import BuildError
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, MediaType
 from clusterbuild.places.tar_stream import write_tar
+from clusterbuild.plan.results import LayerResult
 from clusterbuild.plan.steps import LayerStep
 
 GZIP_LEVEL = 6
@@ -31,7 +31,7 @@ class GzipWriter:
         self._sink.write(self._zlib.flush())
 
 
-def run_layer(step: LayerStep, store: BlobStore) -> dict[str, Any]:
+def run_layer(step: LayerStep, store: BlobStore) -> LayerResult:
     def source_of(digest: Digest) -> Path:
         path = step.sources.get(str(digest))
         if path is not None:
@@ -50,6 +50,4 @@ def run_layer(step: LayerStep, store: BlobStore) -> dict[str, Any]:
         else:
             write_tar(step.entries, source_of, blob, step.mtime)
             diff_id, diff_size = blob.digest, blob.size
-    layer = Descriptor(step.media_type.value, blob.digest, blob.size)
-    return {"layer": layer.to_json(), "diff_id": str(diff_id), "diff_size": diff_size,
-            "blobs": [str(blob.digest)]}
+    return LayerResult(Descriptor(step.media_type.value, blob.digest, blob.size), diff_id, diff_size)

@@ -7,11 +7,10 @@ its URL. Each is fetched into the store and its sha256 recorded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from clusterbuild.cache.results import CacheIndex
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.errors import BuildError, InputError
 from clusterbuild.execute.fetching import Downloads
@@ -20,6 +19,7 @@ from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.reference import Reference
 from clusterbuild.plan.keys import value_digest
 from clusterbuild.plan.planner import AppImages
+from clusterbuild.plan.results import FilesResult, StepResult
 from clusterbuild.plan.steps import ScriptStep, Step
 from clusterbuild.workspace.fetched import pinned
 from clusterbuild.workspace.inputs import InputPlan
@@ -87,9 +87,9 @@ def lock_inputs(plans: Iterable[InputPlan], lock: LockFile, downloads: Downloads
 SCRIPT_ID = "init.sh"
 
 
-def outputs_digest(result: dict[str, object]) -> Digest:
+def outputs_digest(result: FilesResult) -> Digest:
     """One digest for everything a script left (paths, modes, contents)."""
-    return Digest(value_digest(result["entries"]))
+    return Digest(value_digest([e.to_json() for e in result.entries]))
 
 
 def check_script_lock(steps: Sequence[Step], lock: LockFile, frozen: bool) -> None:
@@ -106,14 +106,15 @@ def check_script_lock(steps: Sequence[Step], lock: LockFile, frozen: bool) -> No
                                               "apps.lock")
 
 
-def record_script_outputs(ran: Sequence[StepRun], index: CacheIndex, lock: LockFile, frozen: bool) -> None:
-    """Pin what each script that ran left; in --frozen it must equal what was pinned."""
-    changed = False
+def record_script_outputs(ran: Sequence[StepRun], results: Mapping[str, StepResult], lock: LockFile,
+                          frozen: bool) -> None:
+    """Pin what each script that ran left; in --frozen it must equal what was pinned.
+    (The caller writes apps.lock.)"""
     for run in ran:
         step = run.step
-        if not isinstance(step, ScriptStep):
+        result = results.get(step.key)
+        if not isinstance(step, ScriptStep) or not isinstance(result, FilesResult):
             continue
-        result = index.get("step", step.key) or {}
         digest = outputs_digest(result)
         platform = str(step.platforms[0])
         locked = lock.get(step.app, step.version, SCRIPT_ID, platform)
@@ -123,9 +124,6 @@ def record_script_outputs(ran: Sequence[StepRun], index: CacheIndex, lock: LockF
                              hint="the script is not reproducible: pin what it downloads")
         if not frozen:
             lock.set(step.app, step.version, SCRIPT_ID, platform, Locked(step.key, SCRIPT_ID, digest))
-            changed = True
-    if changed:
-        lock.write()
 
 
 def pin_images(images: AppImages, lock: LockFile, frozen: bool) -> AppImages:

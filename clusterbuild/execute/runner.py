@@ -1,18 +1,18 @@
 """Run the stale steps of a plan in dependency order, several at a time.
 
-Each completed step is recorded at once, so an interrupted apply resumes where
-it stopped. The first failure stops new work; running steps finish; the error
-is raised with the step that failed.
+Each completed step is recorded at once, so an interrupted apply resumes where it
+stopped. A step that fails is reported with the step; the steps that need it are
+skipped and every other step still runs (``fail_fast``: no new step starts after the
+first failure). Runners hand each other typed results (``plan.results``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.errors import BuildError, ClusterbuildError
@@ -21,9 +21,17 @@ from clusterbuild.execute.fetching import Downloads, run_fetch, run_unpack
 from clusterbuild.execute.images import run_image, run_index
 from clusterbuild.execute.layers import run_layer
 from clusterbuild.execute.records import CacheRecords
-from clusterbuild.execute.registry import Registry, run_pull, run_push, run_registry, run_scan
+from clusterbuild.execute.registry import Registry, run_pull, run_push, run_registry
 from clusterbuild.execute.scripts import run_script
 from clusterbuild.plan.graph import Plan
+from clusterbuild.plan.results import (
+    FetchResult,
+    ImageResult,
+    IndexResult,
+    LayerResult,
+    PullResult,
+    StepResult,
+)
 from clusterbuild.plan.status import Assessment, Status
 from clusterbuild.plan.steps import (
     ExportStep,
@@ -34,13 +42,12 @@ from clusterbuild.plan.steps import (
     PullStep,
     PushStep,
     RegistryStep,
-    ScanStep,
     ScriptStep,
     Step,
     UnpackStep,
 )
 
-Results = dict[str, dict[str, Any]]
+R = TypeVar("R")
 
 
 class Progress(Protocol):
@@ -61,91 +68,163 @@ class StepRun:
     seconds: float
 
 
+@dataclass(frozen=True)
+class StepFailure:
+    step: Step
+    error: ClusterbuildError
+
+
 @dataclass
+class RunOutcome:
+    ran: list[StepRun] = field(default_factory=list)
+    failed: list[StepFailure] = field(default_factory=list)
+    skipped: list[Step] = field(default_factory=list)  # needed a step that failed
+    results: dict[str, StepResult] = field(default_factory=dict)  # every step's, fresh or run
+
+
+@dataclass(frozen=True)
 class RunContext:
     store: BlobStore
-    results: Results
-    registry: Callable[[], Registry]  # made on first use: only pulls need the network
+    registry: Callable[[], Registry]  # made on first use: only pulls and pushes need the network
     downloads: Callable[[], Downloads]  # likewise, for fetch steps
 
 
-def _run_one(step: Step, ctx: RunContext) -> dict[str, Any]:
+def _typed(results: dict[str, StepResult], keys: Sequence[str], kind: type[R]) -> list[R]:
+    """The results of ``keys``, each checked to be a ``kind``."""
+    found = [results[key] for key in keys]
+    for result in found:
+        if not isinstance(result, kind):
+            raise TypeError(f"expected {kind.__name__}, got {type(result).__name__}")
+    return found  # type: ignore[return-value]
+
+
+def _inputs(step: Step, results: dict[str, StepResult], kind: type[R]) -> list[R]:
+    return _typed(results, step.needs, kind)
+
+
+def _run_one(step: Step, ctx: RunContext, results: dict[str, StepResult]) -> StepResult:
+    store = ctx.store
     if isinstance(step, LayerStep):
-        return run_layer(step, ctx.store)
+        return run_layer(step, store)
     if isinstance(step, ImageStep):
-        return run_image(step, ctx.store, ctx.results)
+        return run_image(step, store, _inputs(step, results, LayerResult))
     if isinstance(step, IndexStep):
-        return run_index(step, ctx.store, ctx.results)
-    if isinstance(step, ExportStep):
-        return run_export(step, ctx.store, ctx.results)
-    if isinstance(step, ScanStep):
-        return run_scan(step)
+        return run_index(step, store, _inputs(step, results, ImageResult))
+    if isinstance(step, ExportStep | PushStep):
+        index = _typed(results, step.needs[:1], IndexResult)[0]
+        images = _typed(results, step.needs[1:], ImageResult)
+        if isinstance(step, ExportStep):
+            return run_export(step, store, index, images)
+        return run_push(step, ctx.registry(), store, index, images)
     if isinstance(step, PullStep):
-        return run_pull(step, ctx.registry(), ctx.store)
+        return run_pull(step, ctx.registry(), store)
     if isinstance(step, RegistryStep):
-        return run_registry(step, ctx.store, ctx.results)
+        return run_registry(step, store, _inputs(step, results, PullResult))
     if isinstance(step, FetchStep):
-        return run_fetch(step, ctx.downloads(), ctx.store)
+        return run_fetch(step, ctx.downloads(), store)
     if isinstance(step, UnpackStep):
-        return run_unpack(step, ctx.store)
+        _inputs(step, results, FetchResult)
+        return run_unpack(step, store)
     if isinstance(step, ScriptStep):
-        return run_script(step, ctx.store, ctx.store.root)
-    if isinstance(step, PushStep):
-        return run_push(step, ctx.registry(), ctx.store, ctx.results)
+        return run_script(step, store, store.root)
     raise TypeError(f"no runner for {type(step).__name__}")
 
 
-def _timed(fn: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
+def _timed(step: Step, ctx: RunContext, results: dict[str, StepResult]) -> tuple[StepResult, float]:
     start = time.perf_counter()
-    return fn(), time.perf_counter() - start
+    return _run_one(step, ctx, results), time.perf_counter() - start
 
 
-def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecords,
-             jobs: int, progress: Progress, registry: Callable[[], Registry],
-             downloads: Callable[[], Downloads], kinds: frozenset[str] | None = None) -> list[StepRun]:
+class _Schedule:
+    """Which pending steps can start: each waits for a count of unfinished needs."""
+
+    def __init__(self, pending: Sequence[Step], done: set[str]) -> None:
+        self.waiting = {s.key: sum(n not in done for n in s.needs) for s in pending}
+        self.steps = {s.key: s for s in pending}
+        self.dependents: dict[str, list[str]] = {}
+        for step in pending:
+            for need in step.needs:
+                self.dependents.setdefault(need, []).append(step.key)
+        self.ready = [s for s in pending if self.waiting[s.key] == 0]
+
+    def take_ready(self) -> list[Step]:
+        ready, self.ready = self.ready, []
+        for step in ready:
+            del self.steps[step.key]
+        return ready
+
+    def finished(self, key: str) -> None:
+        for dependent in self.dependents.get(key, ()):
+            self.waiting[dependent] -= 1
+            if self.waiting[dependent] == 0 and dependent in self.steps:
+                self.ready.append(self.steps[dependent])
+
+    def failed(self, key: str) -> list[Step]:
+        """Drop every pending step that needs ``key``, directly or not; return them."""
+        dropped, stack = [], list(self.dependents.get(key, ()))
+        while stack:
+            dependent = stack.pop()
+            step = self.steps.pop(dependent, None)
+            if step is not None:
+                dropped.append(step)
+                stack += self.dependents.get(dependent, ())
+        return dropped
+
+
+def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecords, ctx: RunContext,
+             progress: Progress, *, jobs: int = 2, kinds: frozenset[str] | None = None,
+             fail_fast: bool = False) -> RunOutcome:
     """Run the stale steps (only those of ``kinds`` when given) in dependency order."""
-    results: Results = {}
-    ctx = RunContext(records.store, results, registry, downloads)
+    outcome = RunOutcome()
     pending: list[Step] = []
     for step in plan.steps:
-        if assessments[step.key].status is Status.FRESH:
-            found = records.result(step.key)
-            assert found is not None
-            results[step.key] = found
+        verdict = assessments[step.key]
+        if verdict.status is Status.FRESH and verdict.result is not None:
+            outcome.results[step.key] = verdict.result
         elif kinds is None or step.kind in kinds:
             pending.append(step)
-    ran: list[StepRun] = []
-    running: dict[Future[tuple[dict[str, Any], float]], Step] = {}
-    failure: BaseException | None = None
+    schedule = _Schedule(pending, set(outcome.results))
+    running: dict[Future[tuple[StepResult, float]], Step] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        while pending or running:
-            if failure is None:
-                for step in [s for s in pending if all(n in results for n in s.needs)]:
-                    pending.remove(step)
-                    progress.started(step)
-                    running[pool.submit(_timed, partial(_run_one, step, ctx))] = step
-            if not running:
-                break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                step = running.pop(future)
-                try:
-                    result, seconds = future.result()
-                except BaseException as exc:
-                    failure = failure or _with_step(step, exc)
-                    continue
-                records.record(step, result)
-                results[step.key] = result
-                progress.finished(step, seconds)
-                ran.append(StepRun(step, seconds))
-    if failure is not None:
-        raise failure
-    return ran
+        try:
+            while True:
+                if not (fail_fast and outcome.failed):
+                    for step in schedule.take_ready():
+                        progress.started(step)
+                        running[pool.submit(_timed, step, ctx, outcome.results)] = step
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    _settle(running.pop(future), future, records, progress, outcome, schedule)
+        except BaseException:
+            for future in running:
+                future.cancel()
+            raise
+    return outcome
 
 
-def _with_step(step: Step, exc: BaseException) -> BaseException:
+def _settle(step: Step, future: Future[tuple[StepResult, float]], records: CacheRecords,
+            progress: Progress, outcome: RunOutcome, schedule: _Schedule) -> None:
+    try:
+        result, seconds = future.result()
+    except Exception as exc:
+        outcome.failed.append(StepFailure(step, as_step_error(step, exc)))
+        outcome.skipped += schedule.failed(step.key)
+        return
+    records.record(step, result)
+    outcome.results[step.key] = result
+    progress.finished(step, seconds)
+    outcome.ran.append(StepRun(step, seconds))
+    schedule.finished(step.key)
+
+
+def as_step_error(step: Step, exc: Exception) -> ClusterbuildError:
     if isinstance(exc, ClusterbuildError):
         return exc
     if isinstance(exc, OSError):
         return BuildError(f"{step.label}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-    return exc
+    error = ClusterbuildError(f"{step.label}: unexpected {type(exc).__name__}: {exc}",
+                              hint="rerun with --debug for a traceback")
+    error.__cause__ = exc
+    return error

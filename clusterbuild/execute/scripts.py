@@ -15,11 +15,11 @@ import signal
 import subprocess
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.errors import BuildError
 from clusterbuild.oci.digest import Digest
+from clusterbuild.plan.results import FilesResult
 from clusterbuild.plan.steps import ScriptStep
 from clusterbuild.workspace.context import walk_context
 
@@ -92,7 +92,7 @@ def _run(step: ScriptStep, scratch: Path, workdir: Path, log: Path) -> None:
                          hint="read the log; run `bash init.sh` in the app dir to debug")
 
 
-def run_script(step: ScriptStep, store: BlobStore, work_root: Path) -> dict[str, Any]:
+def run_script(step: ScriptStep, store: BlobStore, work_root: Path) -> FilesResult:
     scratch = work_root / "scratch" / f"{step.key[:16]}.{os.getpid()}"
     log = work_root / "logs" / f"{step.app}-{step.version}-{step.platforms[0].tag_suffix}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +104,4 @@ def run_script(step: ScriptStep, store: BlobStore, work_root: Path) -> dict[str,
         context = walk_context(workdir, _Digests(store), "")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    entries = [item.entry for item in context.files.values()]
-    files = sorted({str(e.digest) for e in entries if e.digest is not None})
-    return {"entries": [e.to_json() for e in entries], "blobs": files, "log": str(log)}
+    return FilesResult(tuple(item.entry for item in context.files.values()), str(log))

@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clusterbuild.errors import InputError
+from clusterbuild.kubefile.context import Context, ContextFile
 from clusterbuild.kubefile.evaluate import CopyOp
 from clusterbuild.kubefile.patterns import IgnoreMatcher, PatternError, match_path
 from clusterbuild.oci.filetree import EntryKind, FileEntry
-from clusterbuild.workspace.context import Context, ContextFile
 
 _GLOB = re.compile(r"[*?\[\\]")
 

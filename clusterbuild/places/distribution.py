@@ -11,24 +11,13 @@ never written to disk: the blobs stay in the content store.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind, FileEntry, with_parents
 from clusterbuild.oci.model import Descriptor
-from clusterbuild.oci.reference import Reference
+from clusterbuild.oci.stored import StoredImage
 
 ROOT = "registry/docker/registry/v2"
-
-
-@dataclass(frozen=True)
-class StoredImage:
-    """One reference as the tree stores it; every blob named here is in the content store."""
-
-    reference: Reference
-    top: Descriptor  # what the tag points at: a platform manifest, or the whole index
-    manifests: tuple[Descriptor, ...]  # every manifest stored (the index too, when stored)
-    blobs: tuple[Descriptor, ...]  # configs and layers of those manifests
 
 
 def link_bytes(digest: Digest) -> bytes:

@@ -10,24 +10,32 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from clusterbuild.cache.store import BlobStore, HashingWriter
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind, FileEntry, with_parents
-from clusterbuild.oci.model import MediaType
+from clusterbuild.oci.model import Descriptor, MediaType
 from clusterbuild.places.tar_stream import Source, write_tar
 
 _GZIP = {MediaType.LAYER_GZIP.value, MediaType.DOCKER_LAYER_GZIP.value}
 
 
-def write_docker_archive(path: Path, tag: str, image: dict[str, Any], store: BlobStore) -> int:
-    """Write the image recorded by an image step (config, layers with diff ids) as ``tag``."""
-    config = Digest.parse(image["config"]["digest"])
-    layers = image["layers"]
+@dataclass(frozen=True)
+class DockerLayer:
+    blob: Descriptor  # the layer as stored (gzip or plain tar)
+    diff_id: Digest
+    diff_size: int
+
+
+def write_docker_archive(path: Path, tag: str, config: Digest, layers: Sequence[DockerLayer],
+                         store: BlobStore) -> int:
+    """Write one platform image (its config, and each layer with its diff id) as ``tag``."""
     manifest = [{"Config": f"{config.hex}.json", "RepoTags": [tag],
-                 "Layers": [f"{Digest.parse(layer['diff_id']).hex}/layer.tar" for layer in layers]}]
+                 "Layers": [f"{layer.diff_id.hex}/layer.tar" for layer in layers]}]
     manifest_bytes = json.dumps(manifest, separators=(",", ":")).encode()
     entries = [FileEntry("manifest.json", EntryKind.FILE, 0o644, len(manifest_bytes),
                          store.put_bytes(manifest_bytes)),
@@ -35,11 +43,10 @@ def write_docker_archive(path: Path, tag: str, image: dict[str, Any], store: Blo
                          store.path(config).stat().st_size, config)]
     sources: dict[Digest, Source] = {}
     for layer in layers:
-        diff_id = Digest.parse(layer["diff_id"])
-        blob = store.path(Digest.parse(layer["layer"]["digest"]))
-        entries.append(FileEntry(f"{diff_id.hex}/layer.tar", EntryKind.FILE, 0o644,
-                                 int(layer["diff_size"]), diff_id))
-        sources[diff_id] = _gunzip(blob) if layer["layer"]["mediaType"] in _GZIP else blob
+        blob = store.path(layer.blob.digest)
+        entries.append(FileEntry(f"{layer.diff_id.hex}/layer.tar", EntryKind.FILE, 0o644,
+                                 layer.diff_size, layer.diff_id))
+        sources[layer.diff_id] = _gunzip(blob) if layer.blob.media_type in _GZIP else blob
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -35,6 +35,7 @@ class OciLayout:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.blobs = root / "blobs" / "sha256"
+        self._refs: tuple[tuple[int, ...], dict[str, Descriptor]] | None = None
 
     def blob_path(self, digest: Digest) -> Path:
         return self.blobs / digest.hex
@@ -65,7 +66,16 @@ class OciLayout:
             return Index(())
 
     def refs(self) -> dict[str, Descriptor]:
-        return {dict(d.annotations).get(REF_NAME, ""): d for d in self.read_index().manifests}
+        """Ref name -> descriptor; index.json is parsed again only when it changed."""
+        try:
+            st = (self.root / "index.json").stat()
+            stamp: tuple[int, ...] = (st.st_size, st.st_mtime_ns, st.st_ino)
+        except FileNotFoundError:
+            stamp = ()
+        if self._refs is None or self._refs[0] != stamp:
+            refs = {dict(d.annotations).get(REF_NAME, ""): d for d in self.read_index().manifests}
+            self._refs = (stamp, refs)
+        return dict(self._refs[1])
 
     def set_refs(self, refs: dict[str, Descriptor]) -> None:
         """Point each ref name at its descriptor, keeping the other refs."""

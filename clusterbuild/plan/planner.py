@@ -8,17 +8,20 @@ step. Layers equal across platforms are one step.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from clusterbuild.kubefile.context import Context, ContextFile
 from clusterbuild.kubefile.copy import Placed, resolve_copy
 from clusterbuild.kubefile.evaluate import BuildRecipe, CopyOp
 from clusterbuild.oci.filetree import EntryKind, FileEntry, with_parents
 from clusterbuild.oci.model import ImageConfig, MediaType
 from clusterbuild.oci.platform import Platform
 from clusterbuild.plan.graph import Plan
+from clusterbuild.plan.results import ScanResult
 from clusterbuild.plan.steps import (
     ExportStep,
     ImageStep,
@@ -30,7 +33,6 @@ from clusterbuild.plan.steps import (
     ScanStep,
     Step,
 )
-from clusterbuild.workspace.context import Context, ContextFile
 
 REGISTRY_DIR = "registry"
 
@@ -49,19 +51,29 @@ class AppImages:
     """What an app version ships in registry/: found by its scan step."""
 
     scan: ScanStep
-    references: tuple[str, ...]  # normalised, as stored under their tags
+    found: ScanResult
     all_platforms: bool = False
     pins: Mapping[str, str] = field(default_factory=dict)  # reference -> root digest (apps.lock)
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Normalised, as stored under their tags."""
+        return tuple(image.reference for image in self.found.images)
 
 
 @dataclass(frozen=True)
 class PlanOptions:
     registry: str  # repository prefix, e.g. docker.io/labring
-    layout: Path
-    archive_dir: Path | None = None  # oci-archive per app version
-    docker_archive_dir: Path | None = None  # docker-archive per platform image
+    root: Path  # the workspace; output paths are relative to it
+    layout: str = "out"
+    archive: bool = False  # an oci-archive per app version under <layout>/archives/
+    docker_archive: bool = False  # a docker-archive per platform image, likewise
     mtime: int = 0  # SOURCE_DATE_EPOCH
     push_to: str | None = None  # repository prefix to push to, e.g. registry.example.com/labring
+
+    @property
+    def archive_dir(self) -> str:
+        return posixpath.join(self.layout, "archives")
 
 
 def created_timestamp(mtime: int) -> str:
@@ -189,19 +201,17 @@ def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
         index_key = plan.add(IndexStep(
             app=app, version=version, platforms=platforms, slot=f"index/{app}/{version}/-/0",
             needs=image_keys))
-        archive = docker = None
-        if options.archive_dir is not None:
-            archive = options.archive_dir / f"{app}-{version}.tar"
-        if options.docker_archive_dir is not None:
-            docker = tuple(options.docker_archive_dir / f"{app}-{version}-{p.tag_suffix}.docker.tar"
-                           for p in platforms)
+        archive = posixpath.join(options.archive_dir, f"{app}-{version}.tar") \
+            if options.archive else None
+        docker = tuple(posixpath.join(options.archive_dir, f"{app}-{version}-{p.tag_suffix}.docker.tar")
+                       for p in platforms) if options.docker_archive else ()
         plan.add(ExportStep(
             app=app, version=version, platforms=platforms, slot=f"export/{app}/{version}/-/0",
-            needs=(index_key, *image_keys), layout=options.layout,
+            needs=(index_key, *image_keys), root=options.root, layout=options.layout,
             index_ref=image_ref(options.registry, app, version),
             platform_refs=tuple(image_ref(options.registry, app, f"{version}-{p.tag_suffix}")
                                 for p in platforms),
-            archive=archive, docker_archives=docker or ()))
+            archive=archive, docker_archives=docker))
         if options.push_to is not None:
             plan.add(PushStep(
                 app=app, version=version, platforms=platforms, slot=f"push/{app}/{version}/-/0",

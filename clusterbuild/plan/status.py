@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.keys import changed_names
+from clusterbuild.plan.results import StepResult
 from clusterbuild.plan.steps import Step
 
 
@@ -24,14 +25,15 @@ class Status(StrEnum):
 class Assessment:
     status: Status
     reason: str
+    result: StepResult | None = None  # what the cache holds for a fresh step
 
 
 class Records(Protocol):
     """Read access to what earlier runs recorded (implemented over the cache)."""
 
-    def result(self, key: str) -> dict[str, Any] | None: ...
+    def result(self, step: Step) -> StepResult | None: ...
     def last_run(self, slot: str) -> dict[str, Any] | None: ...
-    def outputs_present(self, step: Step, result: dict[str, Any]) -> bool: ...
+    def outputs_present(self, step: Step, result: StepResult) -> bool: ...
 
 
 MAX_NAMES = 3
@@ -56,9 +58,9 @@ def why_stale(step: Step, records: Records) -> str:
 def assess(plan: Plan, records: Records) -> dict[str, Assessment]:
     out: dict[str, Assessment] = {}
     for step in plan.steps:
-        result = records.result(step.key)
+        result = records.result(step)
         if result is not None and records.outputs_present(step, result):
-            out[step.key] = Assessment(Status.FRESH, "")
+            out[step.key] = Assessment(Status.FRESH, "", result)
         elif result is not None:
             out[step.key] = Assessment(Status.STALE, "outputs missing (removed from the cache "
                                        "or the layout)")

@@ -90,38 +90,44 @@ class IndexStep(Step):
 
 @dataclass(frozen=True)
 class ExportStep(Step):
-    """Place an app version's images in the OCI layout (and optionally an oci-archive)."""
+    """Place an app version's images in the OCI layout (and optionally archives). Paths are
+    relative to the workspace root, so a moved workspace rebuilds nothing."""
 
     kind: ClassVar[str] = "export"
-    implementation: ClassVar[int] = 2  # 2: records every archive written under "files"
-    layout: Path = Path("out")
+    implementation: ClassVar[int] = 3  # 3: workspace-relative paths
+    root: Path = field(default=Path("."), compare=False, hash=False)  # the workspace
+    layout: str = "out"
     index_ref: str = ""  # e.g. docker.io/labring/app:v1
     platform_refs: tuple[str, ...] = ()  # one per platform, same order as platforms
-    archive: Path | None = None
-    docker_archives: tuple[Path, ...] = ()  # one per platform, same order as platforms
+    archive: str | None = None
+    docker_archives: tuple[str, ...] = ()  # one per platform, same order as platforms
 
     def fingerprint(self) -> Fingerprint:
         out = {f"ref {ref}": key for ref, key in zip(self.refs, self.needs, strict=True)}
-        out["layout"] = str(self.layout)
-        out["archive"] = str(self.archive or "")
-        out["docker archives"] = ",".join(str(p) for p in self.docker_archives)
+        out["layout"] = self.layout
+        out["archive"] = self.archive or ""
+        out["docker archives"] = ",".join(self.docker_archives)
         return out
 
     @property
     def refs(self) -> tuple[str, ...]:
         return (self.index_ref, *self.platform_refs)
 
+    @property
+    def layout_dir(self) -> Path:
+        return self.root / self.layout
+
 
 @dataclass(frozen=True)
 class ScanStep(Step):
     """Find the images an app version ships. Computed while planning (it reads only local
-    files), so that pulls can be planned; running it records the result."""
+    files), so that pulls can be planned; its result is recorded whenever it is computed."""
 
     kind: ClassVar[str] = "scan"
+    implementation: ClassVar[int] = 2  # 2: records warnings (profiles that do not render)
     files: tuple[tuple[str, str], ...] = ()  # (context path, content digest) of what is read
     options: str = ""  # canonical JSON of the discovery options
     engine: str = ""
-    found: tuple[dict[str, object], ...] = field(default=(), compare=False, hash=False)
 
     def fingerprint(self) -> Fingerprint:
         out = {f"file {path}": digest for path, digest in self.files}

@@ -1,4 +1,4 @@
-"""The build context of an app: its directory's files, hashed, plus declared inputs.
+"""Walking an app directory into a build context (``kubefile.context``): its files, hashed.
 
 A ``Context`` maps context-relative paths to entries whose bytes live at a
 known local path. Walking applies ``.dockerignore``, refuses symlinks that
@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from clusterbuild.errors import InputError
+from clusterbuild.kubefile.context import Context, ContextFile
 from clusterbuild.kubefile.patterns import IgnoreMatcher, PatternError, read_ignore_file
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind, FileEntry, normalised_mode
@@ -27,28 +27,6 @@ class Digester(Protocol):
     """Gives the content digest of a local file (``cache.file_digests`` remembers them)."""
 
     def digest(self, rel: str, path: Path, st: os.stat_result) -> Digest: ...
-
-
-@dataclass(frozen=True)
-class ContextFile:
-    entry: FileEntry  # entry.path is relative to the context root
-    source: Path | None  # where the bytes are (files only)
-
-
-@dataclass(frozen=True)
-class Context:
-    root: Path
-    files: dict[str, ContextFile]
-
-    def overlay(self, extra: dict[str, ContextFile]) -> Context:
-        merged = dict(self.files)
-        for path, item in extra.items():
-            parts = path.split("/")
-            for i in range(1, len(parts)):
-                parent = "/".join(parts[:i])
-                merged.setdefault(parent, ContextFile(FileEntry(parent, EntryKind.DIR, 0o755), None))
-            merged[path] = item
-        return Context(self.root, merged)
 
 
 def _ignore_matcher(app_dir: Path) -> IgnoreMatcher | None:

@@ -2,37 +2,36 @@
 the store — their files in each platform's build context.
 
 An input with no pinned digest (not in the lock, not declared) or whose spec changed
-since it was locked blocks its app version: ``plan`` says so, ``apply`` locks it first.
+since it was locked is unpinned: ``plan`` says it blocks the app version, ``apply`` and
+``lock`` pin it first, ``apply --frozen`` refuses the app version.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
+from clusterbuild.kubefile.context import ContextFile
 from clusterbuild.lockfile import LockFile
 from clusterbuild.oci.digest import Digest
-from clusterbuild.oci.filetree import EntryKind, FileEntry
+from clusterbuild.oci.filetree import EntryKind
 from clusterbuild.oci.platform import Platform
+from clusterbuild.plan.results import FilesResult, StepResult
+from clusterbuild.plan.sources import input_steps
 from clusterbuild.plan.steps import FetchStep, Step, UnpackStep
-from clusterbuild.workspace.context import ContextFile
 from clusterbuild.workspace.inputs import ALL, InputPlan, remote_inputs
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
 
 
-class InputRecords(Protocol):
-    def result(self, key: str) -> dict[str, Any] | None: ...
-    def outputs_present(self, step: Step, result: dict[str, Any]) -> bool: ...
-
-
-@dataclass
+@dataclass(frozen=True)
 class AppInputs:
-    steps: list[Step] = field(default_factory=list)  # fetch and unpack steps
-    files: dict[Platform, dict[str, ContextFile]] = field(default_factory=dict)
-    blocked: list[str] = field(default_factory=list)  # why the build cannot be planned yet
+    """The fetch and unpack steps of an app version's pinned inputs, and what is unpinned."""
+
+    steps: tuple[Step, ...] = ()  # fetch and unpack steps
+    unpacks: tuple[UnpackStep, ...] = ()  # the steps whose results are context files
+    unpinned: tuple[str, ...] = ()  # why an input cannot be fetched yet
 
 
 def pinned(plan: InputPlan, lock: LockFile) -> tuple[str, Digest] | str:
@@ -59,39 +58,41 @@ def _unpack_params(plan: InputPlan) -> str:
 
 def _steps(av: AppVersion, plan: InputPlan, url: str, digest: Digest) -> tuple[FetchStep, UnpackStep]:
     platforms = av.platforms if plan.platform == ALL else (Platform.parse(plan.platform),)
-    fetch = FetchStep(app=av.app, version=av.version, platforms=platforms,
-                      slot=f"fetch/{av.app}/{av.version}/{plan.platform}/{plan.input_id}",
-                      url=url, digest=str(digest))
-    unpack = UnpackStep(app=av.app, version=av.version, platforms=platforms,
-                        slot=f"unpack/{av.app}/{av.version}/{plan.platform}/{plan.input_id}",
-                        needs=(fetch.key,), input_id=plan.input_id, what=plan.label,
-                        digest=str(digest), params=_unpack_params(plan))
-    return fetch, unpack
+    return input_steps(av.app, av.version, platforms, plan.platform, plan.input_id, plan.label,
+                       url, digest, _unpack_params(plan))
 
 
-def context_files(record: dict[str, Any], blob_path: Callable[[Digest], Path]) -> dict[str, ContextFile]:
+def context_files(result: FilesResult, blob_path: Callable[[Digest], Path]) -> dict[str, ContextFile]:
     out = {}
-    for raw in record["entries"]:
-        entry = FileEntry.from_json(raw)
+    for entry in result.entries:
         source = blob_path(entry.digest) if entry.kind is EntryKind.FILE and entry.digest else None
         out[entry.path] = ContextFile(entry, source)
     return out
 
 
-def plan_inputs(ws: LoadedWorkspace, av: AppVersion, lock: LockFile, records: InputRecords,
-                blob_path: Callable[[Digest], Path]) -> AppInputs:
-    result = AppInputs(files={p: {} for p in av.platforms})
+def plan_inputs(ws: LoadedWorkspace, av: AppVersion, lock: LockFile) -> AppInputs:
+    """The steps of every input that apps.lock (or the spec's sha256) pins."""
+    steps: list[Step] = []
+    unpacks, unpinned = [], []
     for plan in remote_inputs(ws, av):
         where = pinned(plan, lock)
         if isinstance(where, str):
-            result.blocked.append(where)
+            unpinned.append(where)
             continue
         fetch, unpack = _steps(av, plan, *where)
-        result.steps += [fetch, unpack]
-        record = records.result(unpack.key)
-        if record is None or not records.outputs_present(unpack, record):
-            result.blocked.append(f"{plan.name}: not fetched yet")
-            continue
+        steps += [fetch, unpack]
+        unpacks.append(unpack)
+    return AppInputs(tuple(steps), tuple(unpacks), tuple(unpinned))
+
+
+def input_files(av: AppVersion, inputs: AppInputs, results: Mapping[str, StepResult],
+                blob_path: Callable[[Digest], Path]) -> dict[Platform, dict[str, ContextFile]] | str:
+    """Each platform's unpacked input files, or why they are not all there yet."""
+    files: dict[Platform, dict[str, ContextFile]] = {p: {} for p in av.platforms}
+    for unpack in inputs.unpacks:
+        result = results.get(unpack.key)
+        if not isinstance(result, FilesResult):
+            return f"{av.name} {unpack.input_id} ({unpack.what}): not fetched yet"
         for platform in unpack.platforms:
-            result.files[platform].update(context_files(record, blob_path))
-    return result
+            files[platform].update(context_files(result, blob_path))
+    return files

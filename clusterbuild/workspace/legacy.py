@@ -13,20 +13,21 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from clusterbuild.errors import InputError
+from clusterbuild.kubefile.context import Context
 from clusterbuild.kubefile.evaluate import evaluate
 from clusterbuild.kubefile.parse import RECIPE_NAMES, parse_recipe_text
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind
 from clusterbuild.oci.platform import Platform
 from clusterbuild.plan.planner import PlatformBuild
-from clusterbuild.plan.steps import ScriptStep, Step
-from clusterbuild.workspace.context import Context, Digester, walk_context
-from clusterbuild.workspace.fetched import InputRecords, context_files
+from clusterbuild.plan.results import FilesResult
+from clusterbuild.plan.sources import script_step
+from clusterbuild.plan.steps import ScriptStep
+from clusterbuild.workspace.context import Digester, walk_context
+from clusterbuild.workspace.fetched import context_files
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
 from clusterbuild.workspace.prepare import build_args
 
@@ -51,14 +52,8 @@ def _tool_identity(name: str) -> str:
     return f"{Path(path).resolve()} {st.st_size} {st.st_mtime_ns}"
 
 
-@dataclass
-class LegacyApp:
-    steps: list[Step] = field(default_factory=list)
-    builds: list[PlatformBuild] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-
-
-def script_step(ws: LoadedWorkspace, av: AppVersion, platform: Platform, context: Context) -> ScriptStep:
+def script_steps(ws: LoadedWorkspace, av: AppVersion, digests: Digester) -> tuple[ScriptStep, ...]:
+    """One ``init.sh`` run per platform, keyed by the script, the dir, the arguments, the tools."""
     entry = ws.config.apps[av.app]
     script = (av.app_dir / SCRIPT).read_text(encoding="utf-8", errors="replace")
     tools = tools_called(script)
@@ -67,18 +62,18 @@ def script_step(ws: LoadedWorkspace, av: AppVersion, platform: Platform, context
         raise InputError(f"{av.app_dir / SCRIPT}: calls {', '.join(missing)}, not found on PATH",
                          hint=f"install {', '.join(missing)} (the script needs them)")
     refresh = str(int(time.time() // entry.script_ttl)) if entry.script_ttl else ""
+    context = walk_context(av.app_dir, digests, str(av.app_dir.relative_to(ws.root)))
     files = tuple(sorted((p, f.entry.fingerprint()) for p, f in context.files.items()))
-    return ScriptStep(
-        app=av.app, version=av.version, platforms=(platform,),
-        slot=f"script/{av.app}/{av.version}/{platform}/0", files=files,
-        args=(platform.architecture, av.app, av.version),
-        tools=tuple((t, _tool_identity(t)) for t in tools), refresh=refresh,
-        app_dir=av.app_dir, timeout=entry.script_timeout)
+    identities = tuple((t, _tool_identity(t)) for t in tools)
+    return tuple(script_step(av.app, av.version, platform, files=files, tools=identities,
+                             refresh=refresh, app_dir=av.app_dir, timeout=entry.script_timeout)
+                 for platform in av.platforms)
 
 
-def _build_from_outputs(ws: LoadedWorkspace, av: AppVersion, platform: Platform,
-                        record: dict[str, Any], blob_path: Callable[[Digest], Path]) -> PlatformBuild:
-    files = context_files(record, blob_path)
+def build_from_outputs(ws: LoadedWorkspace, av: AppVersion, platform: Platform, result: FilesResult,
+                       blob_path: Callable[[Digest], Path]) -> PlatformBuild:
+    """The build of ``platform`` from what its init.sh left (the Kubefile included)."""
+    files = context_files(result, blob_path)
     context = Context(av.app_dir, {}).overlay(files)
     for name in RECIPE_NAMES:
         item = files.get(name)
@@ -89,18 +84,3 @@ def _build_from_outputs(ws: LoadedWorkspace, av: AppVersion, platform: Platform,
             return PlatformBuild(av.app, av.version, platform, evaluate(recipe, platform, args), context)
     raise InputError(f"{av.app_dir}: init.sh for {platform} left no Kubefile",
                      hint="write a Kubefile in the app dir or have init.sh generate one")
-
-
-def plan_legacy(ws: LoadedWorkspace, av: AppVersion, digests: Digester, records: InputRecords,
-                blob_path: Callable[[Digest], Path]) -> LegacyApp:
-    base = walk_context(av.app_dir, digests, str(av.app_dir.relative_to(ws.root)))
-    out = LegacyApp()
-    for platform in av.platforms:
-        step = script_step(ws, av, platform, base)
-        out.steps.append(step)
-        record = records.result(step.key)
-        if record is None or not records.outputs_present(step, record):
-            out.blocked.append(f"{av.app}:{av.version} [{platform}]: init.sh must run")
-            continue
-        out.builds.append(_build_from_outputs(ws, av, platform, record, blob_path))
-    return out

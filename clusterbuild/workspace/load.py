@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from clusterbuild.errors import InputError
+from clusterbuild.errors import Failure, InputError
 from clusterbuild.oci.platform import Platform
 from clusterbuild.schema.loading import load_model
 from clusterbuild.schema.models import AppSpec, Workspace
@@ -73,22 +73,28 @@ def _parse_target(ws: LoadedWorkspace, target: str) -> list[tuple[str, str]]:
     return [(app, version)] if version else [(app, v) for v in entry.versions]
 
 
-def select(ws: LoadedWorkspace, targets: list[str],
-           only: tuple[Platform, ...] = ()) -> list[AppVersion]:
-    """The app versions to build. Named targets must build for ``only``; when building
-    everything, apps with none of the ``only`` platforms are left out."""
+def select(ws: LoadedWorkspace, targets: list[str] | tuple[str, ...],
+           only: tuple[Platform, ...] = ()) -> tuple[list[AppVersion], list[Failure]]:
+    """The app versions to build, and those that cannot be read (a missing directory, a
+    bad clusterbuild.yaml): each a failure of its own, so the others still build. Named
+    targets must build for ``only``; when building everything, apps with none of the
+    ``only`` platforms are left out. An unknown app name is an error of the command."""
     pairs = [p for t in targets for p in _parse_target(ws, t)] if targets else [
         (app, v) for app, entry in ws.config.apps.items() for v in entry.versions]
-    selected = []
+    selected, failures = [], []
     for app, version in dict.fromkeys(pairs):
-        av = _app_version(ws, app, version)
+        try:
+            av = _app_version(ws, app, version)
+        except InputError as exc:
+            failures.append(Failure(f"{app}:{version}", exc))
+            continue
         platforms = tuple(p for p in av.platforms if not only or p in only)
         if platforms:
             selected.append(replace(av, platforms=platforms))
         elif targets:
             raise InputError(f"{app}:{version} builds for {', '.join(map(str, av.platforms))}, "
                              f"not {', '.join(map(str, only))}", hint="change --platform")
-    return selected
+    return selected, failures
 
 
 def _app_version(ws: LoadedWorkspace, app: str, version: str) -> AppVersion:

@@ -11,13 +11,14 @@ import stat
 from pathlib import Path
 
 from clusterbuild.errors import ConfigError
+from clusterbuild.kubefile.context import Context, ContextFile
 from clusterbuild.kubefile.evaluate import evaluate
 from clusterbuild.kubefile.parse import find_recipe, parse_recipe
 from clusterbuild.oci.filetree import EntryKind, FileEntry, normalised_mode
 from clusterbuild.oci.platform import Platform
 from clusterbuild.plan.planner import PlatformBuild
 from clusterbuild.schema.models import ChartInput, FileInput
-from clusterbuild.workspace.context import Context, ContextFile, Digester, walk_context
+from clusterbuild.workspace.context import Digester, walk_context
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
 from clusterbuild.workspace.templates import render
 

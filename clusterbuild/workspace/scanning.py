@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from dataclasses import replace
 from itertools import pairwise
 from typing import Any, Protocol
 
@@ -17,7 +16,9 @@ from clusterbuild.kubefile.evaluate import BuildRecipe
 from clusterbuild.oci.filetree import EntryKind
 from clusterbuild.oci.reference import Reference, ReferenceError
 from clusterbuild.plan.planner import AppImages, PlatformBuild
-from clusterbuild.plan.steps import ScanStep
+from clusterbuild.plan.results import ScanResult, ShippedImage, StepResult
+from clusterbuild.plan.sources import scan_step
+from clusterbuild.plan.steps import ScanStep, Step
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
 from clusterbuild.workspace.prepare import template_variables
 from clusterbuild.workspace.templates import render
@@ -26,8 +27,11 @@ SCANNED = ("charts/", "manifests/", "images/")
 IGNORE_FILE = ".sealignore"
 
 
-class ScanResults(Protocol):
-    def result(self, key: str) -> dict[str, Any] | None: ...
+class ScanRecords(Protocol):
+    """Where scan results are remembered (the cache), so an unchanged app is not scanned again."""
+
+    def result(self, step: Step) -> StepResult | None: ...
+    def record(self, step: Step, result: StepResult) -> None: ...
 
 
 def _options(av: AppVersion, recipe: BuildRecipe) -> Any:
@@ -49,7 +53,7 @@ def _values_files(helm_set: tuple[str, ...]) -> list[str]:
 
 
 def _scan_step(av: AppVersion, build: PlatformBuild, options: Any,
-               extra: list[dict[str, Any]]) -> tuple[ScanStep, dict[str, Any]]:
+               extra: list[ShippedImage]) -> tuple[ScanStep, dict[str, Any]]:
     from clusterbuild.discover import ENGINE_VERSION
 
     values_files = set(_values_files(options.helm_set)) if options is not None else set()
@@ -57,16 +61,15 @@ def _scan_step(av: AppVersion, build: PlatformBuild, options: Any,
              if options is not None and item.entry.kind is EntryKind.FILE and item.source is not None
              and (path.startswith(SCANNED) or path == IGNORE_FILE or path in values_files)}
     settings = {"discover": av.spec.images.discover, "exclude": av.spec.images.exclude,
-                "extra": extra, "options": options.fingerprint() if options is not None else None}
-    step = ScanStep(
-        app=av.app, version=av.version, platforms=av.platforms,
-        slot=f"scan/{av.app}/{av.version}/-/0",
-        files=tuple(sorted((p, str(f.entry.digest)) for p, f in files.items())),
-        options=json.dumps(settings, sort_keys=True), engine=ENGINE_VERSION)
+                "extra": [i.to_json() for i in extra],
+                "options": options.fingerprint() if options is not None else None}
+    step = scan_step(av.app, av.version, av.platforms,
+                     tuple(sorted((p, str(f.entry.digest)) for p, f in files.items())),
+                     json.dumps(settings, sort_keys=True), ENGINE_VERSION)
     return step, {p: f.source for p, f in files.items()}
 
 
-def _extra(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild) -> list[dict[str, Any]]:
+def _extra(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild) -> list[ShippedImage]:
     variables = template_variables(ws, av, build.platform)
     out = []
     for n, text in enumerate(av.spec.images.extra):
@@ -77,34 +80,42 @@ def _extra(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild) -> list[di
         except ReferenceError as exc:
             raise ConfigError(av.spec_path, field, str(exc),
                               hint="e.g. docker.io/library/nginx:1.27") from None
-        out.append({"reference": str(ref.tagged()), "sources": [f"clusterbuild.yaml {field}"]})
+        out.append(ShippedImage(str(ref.tagged()), (f"clusterbuild.yaml {field}",)))
     return out
 
 
-def _merge(found: list[dict[str, Any]], exclude: list[str]) -> tuple[dict[str, object], ...]:
+def _merge(found: list[ShippedImage], exclude: list[str]) -> tuple[ShippedImage, ...]:
     merged: dict[str, set[str]] = {}
     for item in found:
-        if not any(fnmatch.fnmatchcase(item["reference"], pattern) for pattern in exclude):
-            merged.setdefault(item["reference"], set()).update(item["sources"])
-    return tuple({"reference": ref, "sources": sorted(src)} for ref, src in sorted(merged.items()))
+        if not any(fnmatch.fnmatchcase(item.reference, pattern) for pattern in exclude):
+            merged.setdefault(item.reference, set()).update(item.sources)
+    return tuple(ShippedImage(ref, tuple(sorted(src))) for ref, src in sorted(merged.items()))
+
+
+def _discover(av: AppVersion, paths: dict[str, Any], options: Any,
+              extra: list[ShippedImage]) -> ScanResult:
+    found = extra[:]
+    warnings: list[str] = []
+    if options is not None:
+        from clusterbuild.discover import discover_images
+
+        found += [ShippedImage(str(f.reference), tuple(f.sources))
+                  for f in discover_images(paths, options, warnings)]
+    return ScanResult(_merge(found, av.spec.images.exclude),
+                      tuple(f"{av.name}: {w}" for w in sorted(warnings)))
 
 
 def scan_app(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild,
-             records: ScanResults) -> AppImages:
-    """The scan step of ``av`` (read from ``build``, its first platform) and what it found."""
+             records: ScanRecords, remember_all: bool = True) -> AppImages:
+    """The scan step of ``av`` (read from ``build``, its first platform) and what it found:
+    the recorded result when nothing it reads changed, else a new scan, recorded (a scan
+    that read nothing only with ``remember_all``: ``plan`` keeps such a cache untouched)."""
     options = _options(av, build.recipe) if av.spec.images.discover != "off" else None
     extra = _extra(ws, av, build)
     step, paths = _scan_step(av, build, options, extra)
-    recorded = records.result(step.key)
-    if recorded is not None:
-        images = tuple(recorded["images"])
-    else:
-        found = extra[:]
-        if options is not None:
-            from clusterbuild.discover import discover_images
-
-            found += [{"reference": str(f.reference), "sources": list(f.sources)}
-                      for f in discover_images(paths, options)]
-        images = _merge(found, av.spec.images.exclude)
-    step = replace(step, found=images)
-    return AppImages(step, tuple(str(i["reference"]) for i in images), av.spec.images.all_platforms)
+    result = records.result(step)
+    if not isinstance(result, ScanResult):
+        result = _discover(av, paths, options, extra)
+        if options is not None or remember_all:
+            records.record(step, result)
+    return AppImages(step, result, av.spec.images.all_platforms)

@@ -1,0 +1,136 @@
+"""``plan``, ``images``, ``apply`` and ``lock``: the phases (``phases``) run once each.
+
+    plan / images   select → sources (assessed) → builds → scan → plan → assess
+    lock            select → sources (pinned, fetched) → builds → scan → pin images
+    apply           lock's phases (unless --frozen: checked, never written) → plan → run
+
+``apply`` and ``lock`` hold the workspace exclusively; every command holds a shared lease
+on the cache (``locks``). Broken app versions are in ``failures``; the rest is built.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from clusterbuild.cache.roots import record_root
+from clusterbuild.commands.locks import hold_cache, hold_workspace
+from clusterbuild.commands.phases import (
+    Prepared,
+    build_plan,
+    gather_sources,
+    pin_all_images,
+    prepare_apps,
+    run_builds,
+    run_sources,
+    select_apps,
+)
+from clusterbuild.commands.run import Mode, Run, opened
+from clusterbuild.errors import BuildError, Failure
+from clusterbuild.execute.locking import LockChange
+from clusterbuild.execute.runner import NoProgress, Progress, StepRun
+from clusterbuild.oci.model import Descriptor
+from clusterbuild.places.layout import OciLayout
+from clusterbuild.plan.graph import Plan
+from clusterbuild.plan.results import ExportResult, ScanResult
+from clusterbuild.plan.status import Assessment, assess
+from clusterbuild.plan.steps import ExportStep
+from clusterbuild.settings import Settings
+from clusterbuild.workspace.load import LoadedWorkspace
+
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Planned:
+    workspace: LoadedWorkspace
+    plan: Plan
+    assessments: dict[str, Assessment]
+    blocked: tuple[str, ...] = ()  # app versions whose build waits for remote inputs, and why
+    failures: tuple[Failure, ...] = ()  # broken app versions (left out of the plan)
+    warnings: tuple[str, ...] = ()
+    renders: int = 0  # charts rendered to scan (0 when every scan was recorded)
+    found: Mapping[str, ScanResult] = field(default_factory=dict)  # scan step key -> its images
+
+
+@dataclass(frozen=True)
+class Applied:
+    planned: Planned
+    ran: list[StepRun]
+    seconds: float
+    exported: tuple[tuple[str, Descriptor], ...] = ()  # every image placed in the layout
+    failures: tuple[Failure, ...] = ()  # planning's and the run's
+
+
+def _planned(run: Run, prepared: Prepared) -> Planned:
+    plan = build_plan(run, prepared)
+    assessments = assess(plan, run.records)
+    run.warnings += run.records.warnings
+    run.records.warnings.clear()
+    found = {images.scan.key: images.found for images in prepared.images.values()}
+    return Planned(run.ws, plan, assessments, tuple(prepared.blocked), tuple(run.failures),
+                   tuple(dict.fromkeys(run.warnings)), prepared.renders, found)
+
+
+def _prepare(run: Run, progress: Progress, update: bool = False) -> Prepared:
+    sources, changes = gather_sources(run, select_apps(run), update)
+    results = run_sources(run, sources, progress)
+    prepared = prepare_apps(run, sources, results)
+    prepared.lock_changes += changes
+    if run.mode is Mode.APPLY:
+        for reason in prepared.blocked:  # only when a source step failed, which is reported
+            run.fail(reason.split(" ", 1)[0], BuildError(f"still blocked after fetching: {reason}"))
+        prepared.blocked.clear()
+    if run.mode is not Mode.PLAN:
+        pin_all_images(run, prepared, update)
+    return prepared
+
+
+def plan_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify) -> Planned:
+    """The plan of the selected app versions, fresh or stale. No network; writes only scan
+    records to the cache (so an unchanged app is never rendered twice)."""
+    if not settings.cache_dir.exists():
+        return plan_unlocked(settings, ws)
+    with hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout, notify=notify):
+        return plan_unlocked(settings, ws)
+
+
+def plan_unlocked(settings: Settings, ws: LoadedWorkspace) -> Planned:
+    """``plan_workspace`` for a caller that holds the cache already (``cache gc``)."""
+    with opened(settings, ws, Mode.PLAN) as run:
+        return _planned(run, _prepare(run, NoProgress()))
+
+
+def lock_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify,
+                   update: bool = False) -> tuple[list[LockChange], tuple[Failure, ...]]:
+    """Pin every remote input and every shipped image of the selected app versions."""
+    with hold_workspace(ws.root, settings.lock_timeout, notify), \
+            hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout,
+                       notify=notify), opened(settings, ws, Mode.LOCK) as run:
+        prepared = _prepare(run, NoProgress(), update)
+        return prepared.lock_changes, tuple(run.failures)
+
+
+def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
+                    notify: Notify) -> Applied:
+    """Pin what is not pinned (unless frozen), fetch, scan, plan, and run the stale steps."""
+    start = time.perf_counter()
+    with hold_workspace(ws.root, settings.lock_timeout, notify), \
+            hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout,
+                       notify=notify), opened(settings, ws, Mode.APPLY) as run:
+        run.store.clean_temp()
+        prepared = _prepare(run, progress)
+        planned = _planned(run, prepared)
+        run.digests.save()
+        outcome = run_builds(run, planned.plan, planned.assessments, progress)
+        exports = [(s, outcome.results.get(s.key)) for s in planned.plan.steps if isinstance(s, ExportStep)]
+        exported = tuple(ref for _, r in exports if isinstance(r, ExportResult) for ref in r.refs)
+        if any(isinstance(r.step, ExportStep) for r in outcome.ran):
+            OciLayout(settings.layout_dir).prune()  # blobs of replaced images
+        record_root(settings.cache_dir, ws.root, (s.key for s in planned.plan.steps),
+                    keep_previous=bool(run.failures))
+        failures, ran = tuple(run.failures), run.ran
+        warnings = tuple(dict.fromkeys((*planned.warnings, *run.warnings)))
+    planned = replace(planned, failures=failures, warnings=warnings)
+    return Applied(planned, ran, time.perf_counter() - start, exported, failures)

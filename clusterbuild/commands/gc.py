@@ -1,0 +1,114 @@
+"""``cache gc``: keep what any workspace using the cache still needs, remove the rest.
+
+Live = the recorded results of every step the workspace plans now (all apps, versions
+and platforms) and the blobs they name — and the same for every other workspace recorded
+as using this cache (``cache.roots``): planned again when its apps.yaml is still there,
+else the keys of its last apply while younger than ``--keep-days``. A workspace with
+broken app versions also keeps what its last apply used, so fixing the app rebuilds
+nothing. Everything else — results of old keys, their blobs, records of slots no longer
+planned, memory of deleted files, temp files of dead processes — is removed. Holds the
+cache exclusively: no build runs meanwhile.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from clusterbuild.cache.file_digests import FileDigests
+from clusterbuild.cache.results import CacheIndex
+from clusterbuild.cache.roots import RootRecord, forget_root, recorded_roots
+from clusterbuild.cache.store import BlobStore
+from clusterbuild.commands.build import plan_unlocked
+from clusterbuild.commands.locks import hold_cache
+from clusterbuild.errors import ClusterbuildError
+from clusterbuild.oci.digest import Digest
+from clusterbuild.settings import CommandLine, Settings, read_settings
+from clusterbuild.workspace.load import WORKSPACE_FILE, LoadedWorkspace, load_workspace
+
+
+@dataclass(frozen=True)
+class GcReport:
+    blobs: int
+    bytes: int
+    records: int
+    kept_blobs: int
+    workspaces: int  # workspaces whose needs were kept
+
+    def describe(self, dry_run: bool) -> str:
+        verb = "would remove" if dry_run else "removed"
+        return (f"{verb} {self.blobs} blobs ({self.bytes / 1e6:.1f} MB) and {self.records} "
+                f"records; {self.kept_blobs} blobs kept for {self.workspaces} workspace"
+                f"{'s' if self.workspaces != 1 else ''}")
+
+
+@dataclass
+class Live:
+    keys: set[str]
+    slots: set[str]
+    workspaces: int = 0
+
+
+def _needs(settings: Settings, ws: LoadedWorkspace, recorded: RootRecord | None, live: Live) -> None:
+    planned = plan_unlocked(replace(settings, targets=(), platforms=()), ws)
+    live.keys |= {step.key for step in planned.plan.steps}
+    live.slots |= {step.slot for step in planned.plan.steps}
+    if planned.failures and recorded is not None:
+        live.keys |= recorded.keys
+    live.workspaces += 1
+
+
+def _other_workspace(settings: Settings, record: RootRecord, live: Live, now: float,
+                     dry_run: bool) -> None:
+    if (record.root / WORKSPACE_FILE).is_file():
+        try:
+            ws = load_workspace(record.root)
+            other = read_settings(CommandLine(workspace=record.root, cache_dir=settings.cache_dir),
+                                  ws.config, {"SOURCE_DATE_EPOCH": str(settings.mtime)})
+            _needs(other, ws, record, live)
+            return
+        except ClusterbuildError:
+            pass  # unreadable now: what its last apply used is kept below
+    if record.age_days(now) <= settings.keep_days:
+        live.keys |= record.keys
+        live.workspaces += 1
+    elif not dry_run:
+        forget_root(record)
+
+
+def collect_garbage(settings: Settings, ws: LoadedWorkspace, notify: Callable[[str], None],
+                    dry_run: bool = False) -> GcReport:
+    with hold_cache(settings.cache_dir, exclusive=True, timeout=settings.lock_timeout, notify=notify):
+        return _collect(settings, ws, dry_run)
+
+
+def _collect(settings: Settings, ws: LoadedWorkspace, dry_run: bool) -> GcReport:
+    now = time.time()
+    records = {r.root: r for r in recorded_roots(settings.cache_dir)}
+    live = Live(set(), set())
+    _needs(settings, ws, records.pop(ws.root, None), live)
+    for record in records.values():
+        _other_workspace(settings, record, live, now, dry_run)
+    index = CacheIndex(settings.cache_dir)
+    store = BlobStore(settings.cache_dir)
+    try:
+        live_blobs: set[Digest] = set()
+        for key in live.keys:
+            raw = index.get("step", key) or {}
+            live_blobs |= {Digest.parse(b) for b in raw.get("blobs", [])}
+        stale = [("step", k) for k in index.names("step") if k not in live.keys]
+        stale += [("slot", s) for s in index.names("slot") if s not in live.slots
+                  and (index.get("slot", s) or {}).get("key") not in live.keys]
+        dead = [d for d in store.digests() if d not in live_blobs]
+        size = sum(store.path(d).stat().st_size for d in dead)
+        if not dry_run:
+            for namespace, name in stale:
+                index.delete(namespace, name)
+            for digest in dead:
+                store.remove(digest)
+            store.clean_temp()
+            FileDigests(index, ws.root).forget_missing(ws.root)
+        return GcReport(len(dead), size, len(stale), len(live_blobs), live.workspaces)
+    finally:
+        index.close()
