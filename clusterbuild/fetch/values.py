@@ -76,10 +76,17 @@ def edit_values(text: str, set_: Mapping[str, Any], delete: Sequence[str]) -> st
     for path, value in set_.items():
         _set(data, parse_path(path), copy.deepcopy(value), path)
     try:
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False,
-                              width=4096)
+        text = _dump(data, readable=True)
+        # PyYAML writes YAML's own line breaks (NEL, LS, PS) raw when allowed Unicode, and
+        # they read back as spaces: then escape everything outside ASCII instead.
+        return text if yaml.safe_load(text) == data else _dump(data, readable=False)
     except yaml.representer.RepresenterError as e:
         raise InputError(f"a values change sets something YAML cannot hold: {e.args[-1]!r}") from None
+
+
+def _dump(data: dict[str, Any], readable: bool) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=readable, default_flow_style=False,
+                          width=4096)
 
 
 def _set(data: dict[str, Any], tokens: list[Token], value: Any, path: str) -> None:
