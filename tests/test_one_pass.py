@@ -224,3 +224,25 @@ def test_global_workspace_option_and_debug_exit_codes(workspace: Path) -> None:
     (workspace / "apps.yaml").write_text("registry: docker.io/x\napps: {bad name: {versions: [v1]}}\n")
     proc = cli("--debug", "-C", str(workspace), "plan", check=False)
     assert proc.returncode == 3 and "Traceback" in proc.stderr
+
+
+def test_a_profile_that_does_not_render_is_a_warning_and_the_defaults_ship(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    app = ws / "applications/web/latest"
+    shutil.copytree(Path(__file__).parent / "data/discover/app/charts", app / "charts")
+    (app / "Kubefile").write_text("FROM scratch\nCOPY charts charts\n"
+                                  "CMD [\"helm upgrade -i web charts/web\"]\n")
+    (app / "clusterbuild.yaml").write_text(
+        "images:\n  profiles:\n    no-worker-image: {worker: {enabled: true, image: null}}\n")
+    (ws / "apps.yaml").write_text("registry: docker.io/x\napps:\n  web:\n    versions: [v1]\n")
+    proc = cli("images", "-C", str(ws))
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "web:v1" in warnings[0]
+    assert "profile no-worker-image" in warnings[0] and "charts/web" in warnings[0]
+    without = tmp_path / "plain"  # the same chart without the profile
+    shutil.copytree(app.parent, without / "applications/web")
+    (without / "applications/web/latest/clusterbuild.yaml").unlink()
+    (without / "apps.yaml").write_text((ws / "apps.yaml").read_text())
+    assert proc.stdout == cli("images", "-C", str(without)).stdout != ""
+    again = cli("images", "-C", str(ws))
+    assert again.stderr.count("warning: ") == 1  # the recorded scan keeps its warning

@@ -14,12 +14,13 @@ not fetched yet block their app version instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
 from clusterbuild.commands.run import Mode, Run
 from clusterbuild.discover.helm_render import RENDERS
-from clusterbuild.errors import InputError
+from clusterbuild.errors import ClusterbuildError, InputError
 from clusterbuild.execute.locking import (
     LockChange,
     check_script_lock,
@@ -161,16 +162,18 @@ def _builds(run: Run, source: Sources, results: dict[str, StepResult]
     return builds
 
 
-def _scan(run: Run, av: AppVersion, builds: list[PlatformBuild]) -> AppImages:
-    images = scan_app(run.ws, av, builds[0], run.records, remember_all=run.mode is not Mode.PLAN)
-    run.warnings += images.found.warnings
-    return images
+def _scan(run: Run, av: AppVersion, builds: list[PlatformBuild]) -> AppImages | ClusterbuildError:
+    try:
+        return scan_app(run.ws, av, builds[0], run.records, remember_all=run.mode is not Mode.PLAN)
+    except ClusterbuildError as exc:
+        return exc
 
 
 def prepare_apps(run: Run, sources: list[Sources], results: dict[str, StepResult]) -> Prepared:
-    """Builds and scans of every app version whose sources are there."""
+    """Builds of every app version whose sources are there, then their scans, several at a
+    time (chart renders release the GIL), reported in order."""
     out = Prepared()
-    renders_before = RENDERS.count
+    ready: list[tuple[Sources, list[PlatformBuild]]] = []
     for source in sources:
         if source.av.name in {f.what for f in run.failures}:
             continue
@@ -178,12 +181,16 @@ def prepare_apps(run: Run, sources: list[Sources], results: dict[str, StepResult
         if isinstance(builds, tuple):
             out.input_steps += source.steps
             out.blocked += builds
+        elif builds:
+            ready.append((source, builds))
+    renders_before = RENDERS.count
+    with ThreadPoolExecutor(max_workers=max(1, run.settings.jobs)) as pool:
+        scans = list(pool.map(lambda item: _scan(run, item[0].av, item[1]), ready))
+    for (source, builds), images in zip(ready, scans, strict=True):
+        if isinstance(images, ClusterbuildError):
+            run.fail(source.av.name, images)
             continue
-        if not builds:
-            continue
-        images = run.attempt(source.av.name, partial(_scan, run, source.av, builds))
-        if images is None:
-            continue
+        run.warnings += images.found.warnings
         out.input_steps += source.steps
         out.builds += builds
         out.images[(source.av.app, source.av.version)] = images

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,12 +82,13 @@ def chart_hits(context: Mapping[str, Path], options: DiscoverOptions,
     if not charts:
         return []
     value_sets = _value_sets(context, options)
+    workers = min(os.cpu_count() or 1, len(charts) * len(value_sets))
     with tempfile.TemporaryDirectory(prefix="clusterbuild-charts-") as scratch, \
-            ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            ThreadPoolExecutor(max_workers=workers) as pool:
         def plan(chart: ChartSource) -> list[RenderJob]:
             path = chart_path(chart, context, Path(scratch))
-            check_dependencies(path, chart.where)
             loaded = load_chart(path, chart.where)
+            check_dependencies(path, chart.where, loaded)
             base = _sibling_values(loaded.name, context)
             return [RenderJob(chart, path, label, merge_values(base, extra), None if number else loaded)
                     for number, (label, extra) in enumerate(value_sets)]
@@ -102,8 +103,9 @@ def chart_hits(context: Mapping[str, Path], options: DiscoverOptions,
                                 "still shipped)")
                 return []
 
-        jobs = [job for chart_jobs in pool.map(plan, charts) for job in chart_jobs]
-        return [hit for hits in pool.map(run, jobs) for hit in hits]
+        each: Callable[..., Iterable[Any]] = pool.map if workers > 1 else map
+        jobs = [job for chart_jobs in each(plan, charts) for job in chart_jobs]
+        return [hit for hits in each(run, jobs) for hit in hits]
 
 
 def _value_sets(context: Mapping[str, Path], options: DiscoverOptions) -> list[ValueSet]:

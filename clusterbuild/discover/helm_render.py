@@ -49,9 +49,13 @@ class RenderCount:
 RENDERS = RenderCount()
 
 
-def check_dependencies(path: Path, where: str) -> None:
+def check_dependencies(path: Path, where: str, loaded: helm_python.Chart | None = None) -> None:
     """Declared dependencies missing from the chart's ``charts/`` would make its
-    render silently empty: they are an error here."""
+    render silently empty: they are an error here. With the chart ``loaded`` already, a
+    chart directory whose declared dependencies are all loaded subcharts (none from an
+    archive, which could be corrupt or misnamed) needs no second look."""
+    if loaded is not None and _all_unpacked_and_loaded(path, loaded):
+        return
     helm = _library()
     try:
         dependencies = helm.dependency_list(path)
@@ -60,6 +64,14 @@ def check_dependencies(path: Path, where: str) -> None:
     for dependency in dependencies:
         if dependency.get("status") in BAD_DEPENDENCY:
             raise _dependency_error(dependency, where)
+
+
+def _all_unpacked_and_loaded(path: Path, loaded: helm_python.Chart) -> bool:
+    if not path.is_dir() or any((path / "charts").glob("*.tgz")):
+        return False
+    declared = {d.get("name") for d in (loaded.metadata or {}).get("dependencies") or []}
+    present = {d.get("name") for d in loaded.dependencies or []}
+    return declared <= present
 
 
 def load_chart(path: Path, where: str) -> helm_python.Chart:
