@@ -51,7 +51,8 @@ class CacheError(ClusterbuildError):
     exit_code = 5
 
 
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C)
+EXIT_TERMINATED = 143  # SIGTERM
 
 
 @dataclass(frozen=True)

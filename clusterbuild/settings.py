@@ -46,6 +46,20 @@ class DownloadAccess:
 
 
 @dataclass(frozen=True)
+class ScriptSandbox:
+    """How init.sh scripts run (``execute.scripts``)."""
+
+    enabled: bool = True  # in bubblewrap; False: as the invoking user (apps.yaml scripts.sandbox)
+    bwrap: str | None = None  # bubblewrap's absolute path ($CLUSTERBUILD_BWRAP); None: the standard places
+    hidden: tuple[Path, ...] = ()  # hidden under empty tmpfs: HOME, /root, config dirs, the cache
+    passed_env: tuple[tuple[str, str], ...] = ()  # proxies and TZ, the only variables passed on
+
+
+PASSED_ENV = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "TZ")
+BWRAP_ENV = "CLUSTERBUILD_BWRAP"
+
+
+@dataclass(frozen=True)
 class CommandLine:
     """What was typed; None (or empty) means "not given": a lower layer decides."""
 
@@ -63,6 +77,7 @@ class CommandLine:
     fail_fast: bool = False
     lock_timeout: float | None = None
     keep_days: float | None = None
+    unsandboxed: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,7 @@ class Settings:
     mtime: int = 0  # SOURCE_DATE_EPOCH for every timestamp written
     lock_timeout: float | None = None  # seconds to wait for the workspace/cache locks; None: forever
     keep_days: float = DEFAULT_KEEP_DAYS  # cache gc: keep what vanished workspaces used this recently
+    scripts: ScriptSandbox = ScriptSandbox()
 
     @property
     def layout_dir(self) -> Path:
@@ -113,7 +129,19 @@ def read_settings(typed: CommandLine, config: Workspace | None,
         docker_archive=typed.docker_archive or bool(config and config.output.docker_archive),
         push_to=push_to, frozen=typed.frozen, fail_fast=typed.fail_fast,
         mtime=_epoch(environ), lock_timeout=_lock_timeout(typed, environ),
-        keep_days=typed.keep_days if typed.keep_days is not None else DEFAULT_KEEP_DAYS)
+        keep_days=typed.keep_days if typed.keep_days is not None else DEFAULT_KEEP_DAYS,
+        scripts=_sandbox(typed, config, environ, cache.resolve()))
+
+
+def _sandbox(typed: CommandLine, config: Workspace | None, environ: Mapping[str, str],
+             cache: Path) -> ScriptSandbox:
+    enabled = not typed.unsandboxed and (config is None or config.scripts.sandbox)
+    private = [environ.get("HOME", ""), "/root", "/home", "/run/user", environ.get("XDG_RUNTIME_DIR", ""),
+               environ.get("XDG_CONFIG_HOME", ""), environ.get("DOCKER_CONFIG", ""),
+               os.path.dirname(environ.get("REGISTRY_AUTH_FILE", ""))]
+    hidden = (*dict.fromkeys(Path(p) for p in private if p and os.path.isabs(p)), cache)
+    passed = tuple((k, environ[k]) for k in PASSED_ENV if k in environ)
+    return ScriptSandbox(enabled, environ.get(BWRAP_ENV) or None, hidden, passed)
 
 
 def _platforms(given: tuple[str, ...]) -> tuple[Platform, ...]:

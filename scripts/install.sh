@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Install everything clusterbuild and its tests need on a fresh Debian/Ubuntu machine:
-# system tools (docker-registry, skopeo, buildah) and a virtualenv in .venv with the package.
+# system tools (docker-registry, skopeo, buildah, bubblewrap for the init.sh sandbox) and a
+# virtualenv in .venv with the package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in docker-registry skopeo buildah openssl; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for pair in docker-registry:docker-registry skopeo:skopeo buildah:buildah openssl:openssl \
+            bwrap:bubblewrap; do
+    tool=${pair%%:*}
+    command -v "$tool" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""

@@ -24,6 +24,7 @@ from clusterbuild.bot.decision import Image
 from clusterbuild.commands.build import Applied, apply_workspace
 from clusterbuild.commands.registry import sync_image
 from clusterbuild.errors import BuildError, InputError
+from clusterbuild.execute import children
 from clusterbuild.oci.reference import Reference, ReferenceError
 from clusterbuild.plan.steps import ExportStep, PushStep, Step
 from clusterbuild.workspace.load import WORKSPACE_FILE, LoadedWorkspace, load_workspace
@@ -134,17 +135,24 @@ def run_buildah(buildah: Sequence[str], subcommand: str, args: list[str]) -> Non
     """Run one buildah command (an argument list, never a shell); its output goes to stderr."""
     what = f"buildah {subcommand}"
     try:
-        done = subprocess.run([*buildah, subcommand, *args], stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=BUILDAH_TIMEOUT,
-                              env=dict(os.environ), check=False)
+        proc = subprocess.Popen([*buildah, subcommand, *args], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ), start_new_session=True)
     except OSError as exc:
         raise BuildError(f"{what}: {exc.strerror or exc}",
                          hint="install buildah on the runner (apt-get install buildah)") from None
+    children.started(proc)  # its own process group: stopped with the bot
+    try:
+        stdout, stderr = proc.communicate(timeout=BUILDAH_TIMEOUT)
     except subprocess.TimeoutExpired:
+        children.kill_group(proc.pid)
+        proc.communicate()
         raise BuildError(f"{what}: no result after {BUILDAH_TIMEOUT} s") from None
-    sys.stderr.write(done.stdout + done.stderr)
-    if done.returncode != 0:
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
+    finally:
+        children.ended(proc)
+    sys.stderr.write(stdout + stderr)
+    if proc.returncode != 0:
+        lines = [line for line in stderr.splitlines() if line.strip()]
         last = lines[-1].strip() if lines else "no message"
-        raise BuildError(f"{what} failed (exit {done.returncode}): {last}",
+        raise BuildError(f"{what} failed (exit {proc.returncode}): {last}",
                          hint="the workflow log has buildah's whole output")

@@ -109,11 +109,11 @@ class BlobStore:
             return
         for entry in os.scandir(self.tmp):
             pid = entry.name.split(".", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 Path(entry.path).unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:

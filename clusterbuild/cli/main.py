@@ -1,7 +1,8 @@
 """``clusterbuild``: plan and apply cluster image builds.
 
 Exit codes: 0 success; 1 unexpected error; 2 usage error; 3 bad input (workspace,
-spec, Kubefile); 4 a build step failed; 5 the cache is unusable; 130 interrupted.
+spec, Kubefile); 4 a build step failed; 5 the cache is unusable; 130 interrupted
+(SIGINT); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from clusterbuild.errors import EXIT_INTERRUPTED, ClusterbuildError, InputError
+from clusterbuild.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ClusterbuildError, InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Declarative, content-addressed builds of Sealos cluster images.")
@@ -129,6 +131,10 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
                                                "must be pinned by apps.lock; it is never changed.")]
           = False,
           fail_fast: FailFastOpt = False, lock_timeout: LockTimeoutOpt = None,
+          unsandboxed: Annotated[bool, typer.Option(
+              "--unsandboxed", help="Run init.sh scripts without the bubblewrap sandbox, with your "
+              "own rights (as apps.yaml `scripts: {sandbox: false}`); each run is warned about.")]
+          = False,
           as_json: JsonOpt = False) -> None:
     """Run the stale steps and write images to the OCI layout (default out/)."""
     from clusterbuild.cli.output import Printer, apply_json, print_summary
@@ -140,7 +146,8 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
                             platforms=tuple(platform or ()), archive=archive,
                             docker_archive=docker_archive, jobs=jobs,
                             insecure_registries=tuple(insecure or ()), push=push, push_to=push_to,
-                            frozen=frozen, fail_fast=fail_fast, lock_timeout=lock_timeout)
+                            frozen=frozen, fail_fast=fail_fast, lock_timeout=lock_timeout,
+                            unsandboxed=unsandboxed)
     applied = apply_workspace(settings, ws, printer if not as_json else NoProgress(), notify)
     if as_json:
         print(json.dumps(apply_json(applied), indent=2))
@@ -311,25 +318,47 @@ def bot(event: Annotated[Path | None, typer.Option(
         sys.exit(code)  # refused or failed: the decision is printed, no "error:" line to add
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt is for SIGINT."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _stop(message: str, code: int) -> NoReturn:
+    """Interrupted: stop the children, say so, and leave now. Worker threads may still be
+    writing temp files; nothing is recorded before its blobs are complete, and the next
+    apply (or cache gc) removes what a dead process left."""
+    from clusterbuild.execute.children import kill_all
+
+    kill_all()
+    print(message, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main() -> None:
     # Start-up allocates many long-lived objects (pydantic, typer, networkx); collecting
     # the young generation every 700 allocations costs more than it saves for a CLI run.
     gc.set_threshold(50_000, 20, 20)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         code = app(standalone_mode=False)
+    except KeyboardInterrupt:
+        _stop("interrupted", EXIT_INTERRUPTED)
+    except Terminated:
+        _stop("terminated", EXIT_TERMINATED)
     except ClusterbuildError as exc:
         if _state["debug"]:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        print("interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+        _stop("interrupted", EXIT_INTERRUPTED)
     except typer.TyperException as exc:  # usage errors (typer's bundled click)
         show = getattr(exc, "show", None)
         if show is not None:
@@ -343,7 +372,7 @@ def main() -> None:
         sys.exit(1)
     if isinstance(code, int) and code:  # click returns the code of an abort it handled itself
         if code == EXIT_INTERRUPTED:
-            print("interrupted", file=sys.stderr)
+            _stop("interrupted", EXIT_INTERRUPTED)
         sys.exit(code)
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+from clusterbuild.cache.leftovers import remove_leftovers
 from clusterbuild.cache.roots import record_root
 from clusterbuild.commands.locks import hold_cache, hold_workspace
 from clusterbuild.commands.phases import (
@@ -119,7 +120,7 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
     with hold_workspace(ws.root, settings.lock_timeout, notify), \
             hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout,
                        notify=notify), opened(settings, ws, Mode.APPLY) as run:
-        run.store.clean_temp()
+        remove_leftovers(settings.cache_dir, settings.layout_dir)
         prepared = _prepare(run, progress)
         planned = _planned(run, prepared)
         run.digests.save()

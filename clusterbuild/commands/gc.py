@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from clusterbuild.cache.file_digests import FileDigests
+from clusterbuild.cache.leftovers import remove_leftovers
 from clusterbuild.cache.results import CacheIndex
 from clusterbuild.cache.roots import RootRecord, forget_root, recorded_roots
 from clusterbuild.cache.store import BlobStore
@@ -107,7 +108,7 @@ def _collect(settings: Settings, ws: LoadedWorkspace, dry_run: bool) -> GcReport
                 index.delete(namespace, name)
             for digest in dead:
                 store.remove(digest)
-            store.clean_temp()
+            remove_leftovers(settings.cache_dir, settings.layout_dir)
             FileDigests(index, ws.root).forget_missing(ws.root)
         return GcReport(len(dead), size, len(stale), len(live_blobs), live.workspaces)
     finally:

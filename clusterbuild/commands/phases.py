@@ -14,7 +14,6 @@ not fetched yet block their app version instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -29,6 +28,7 @@ from clusterbuild.execute.locking import (
     pin_images,
     record_script_outputs,
 )
+from clusterbuild.execute.pools import thread_pool
 from clusterbuild.execute.runner import Progress, RunContext, RunOutcome, run_plan
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.planner import AppImages, PlanOptions, PlatformBuild, plan_builds
@@ -128,10 +128,14 @@ def run_sources(run: Run, sources: list[Sources], progress: Progress) -> dict[st
 def _run(run: Run, plan: Plan, assessments: dict[str, Assessment], progress: Progress,
          kinds: frozenset[str] | None = None) -> RunOutcome:
     run.warnings += _drain(run.records.warnings)
-    ctx = RunContext(run.store, run.network.registry, run.network.downloads)
+    ctx = RunContext(run.store, run.network.registry, run.network.downloads, run.settings.scripts)
     outcome = run_plan(plan, assessments, run.records, ctx, progress, jobs=run.settings.jobs,
                        kinds=kinds, fail_fast=run.settings.fail_fast)
     run.ran += outcome.ran
+    if not run.settings.scripts.enabled:
+        run.warnings += [f"{r.step.app}:{r.step.version} [{r.step.platforms[0]}]: init.sh ran without a "
+                         "sandbox (scripts.sandbox: false): it could read your files and credentials"
+                         for r in outcome.ran if isinstance(r.step, ScriptStep)]
     if outcome.failed and run.settings.fail_fast:
         raise outcome.failed[0].error
     return outcome
@@ -184,7 +188,7 @@ def prepare_apps(run: Run, sources: list[Sources], results: dict[str, StepResult
         elif builds:
             ready.append((source, builds))
     renders_before = RENDERS.count
-    with ThreadPoolExecutor(max_workers=max(1, run.settings.jobs)) as pool:
+    with thread_pool(run.settings.jobs) as pool:
         scans = list(pool.map(lambda item: _scan(run, item[0].av, item[1]), ready))
     for (source, builds), images in zip(ready, scans, strict=True):
         if isinstance(images, ClusterbuildError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -20,6 +20,7 @@ from clusterbuild.execute.export import run_export
 from clusterbuild.execute.fetching import Downloads, run_fetch, run_unpack
 from clusterbuild.execute.images import run_image, run_index
 from clusterbuild.execute.layers import run_layer
+from clusterbuild.execute.pools import thread_pool
 from clusterbuild.execute.records import CacheRecords
 from clusterbuild.execute.registry import Registry, run_pull, run_push, run_registry
 from clusterbuild.execute.scripts import run_script
@@ -46,6 +47,7 @@ from clusterbuild.plan.steps import (
     Step,
     UnpackStep,
 )
+from clusterbuild.settings import ScriptSandbox
 
 R = TypeVar("R")
 
@@ -87,6 +89,7 @@ class RunContext:
     store: BlobStore
     registry: Callable[[], Registry]  # made on first use: only pulls and pushes need the network
     downloads: Callable[[], Downloads]  # likewise, for fetch steps
+    sandbox: ScriptSandbox  # how init.sh runs
 
 
 def _typed(results: dict[str, StepResult], keys: Sequence[str], kind: type[R]) -> list[R]:
@@ -126,7 +129,7 @@ def _run_one(step: Step, ctx: RunContext, results: dict[str, StepResult]) -> Ste
         _inputs(step, results, FetchResult)
         return run_unpack(step, store)
     if isinstance(step, ScriptStep):
-        return run_script(step, store, store.root)
+        return run_script(step, store, store.root, ctx.sandbox)
     raise TypeError(f"no runner for {type(step).__name__}")
 
 
@@ -185,22 +188,17 @@ def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecor
             pending.append(step)
     schedule = _Schedule(pending, set(outcome.results))
     running: dict[Future[tuple[StepResult, float]], Step] = {}
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        try:
-            while True:
-                if not (fail_fast and outcome.failed):
-                    for step in schedule.take_ready():
-                        progress.started(step)
-                        running[pool.submit(_timed, step, ctx, outcome.results)] = step
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    _settle(running.pop(future), future, records, progress, outcome, schedule)
-        except BaseException:
-            for future in running:
-                future.cancel()
-            raise
+    with thread_pool(jobs) as pool:
+        while True:
+            if not (fail_fast and outcome.failed):
+                for step in schedule.take_ready():
+                    progress.started(step)
+                    running[pool.submit(_timed, step, ctx, outcome.results)] = step
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                _settle(running.pop(future), future, records, progress, outcome, schedule)
     return outcome
 
 

@@ -87,6 +87,14 @@ class DownloadSettings(Strict):
     jobs: int = Field(default=4, ge=1, description="Parallel downloads.")
 
 
+class ScriptSettings(Strict):
+    """How apps built by their init.sh run it."""
+
+    sandbox: bool = Field(default=True, description="Run init.sh in a bubblewrap sandbox (its own "
+                          "PID namespace, the user's home and credentials hidden, only its scratch "
+                          "dir writable). false runs it with your own rights, with a warning.")
+
+
 class Workspace(Strict):
     """apps.yaml: the apps of a workspace and where their images go."""
 
@@ -97,6 +105,7 @@ class Workspace(Strict):
     output: Output = Field(default_factory=Output)
     registries: Registries = Field(default_factory=Registries)
     downloads: DownloadSettings = Field(default_factory=DownloadSettings)
+    scripts: ScriptSettings = Field(default_factory=ScriptSettings)
     apps: dict[Annotated[str, Field(pattern=APP_NAME.pattern)], AppEntry] = Field(
         description="App name (a directory under applications/) to what to build.")
 
