@@ -18,6 +18,7 @@ import yaml
 
 from clusterbuild.errors import ConfigError
 from clusterbuild.oci.digest import Digest
+from clusterbuild.schema.loading import read_yaml
 
 LOCK_FILE = "apps.lock"
 HEADER = "# Written by `clusterbuild lock`: every remote input pinned by content. Commit it.\n"
@@ -52,7 +53,7 @@ class LockFile:
         if not path.exists():
             return cls(path, {})
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            doc = read_yaml(path) or {}
             entries = {
                 (app, version, input_id, platform): Locked.from_json(entry)
                 for app, versions in doc.get("inputs", {}).items()

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from clusterbuild.errors import BuildError, InputError
+from clusterbuild.schema.bounded_yaml import YamlLimit, load_bounded
 
 Token = str | int
 _INDEX = re.compile(r"\[(\d+)\]")
@@ -64,7 +65,10 @@ def _key(key: str, path: str) -> str:
 def edit_values(text: str, set_: Mapping[str, Any], delete: Sequence[str]) -> str:
     """``text`` (a values.yaml) with the ``delete`` paths removed and the ``set_`` paths set."""
     try:
-        data = yaml.safe_load(text)
+        data = load_bounded(text)
+    except YamlLimit as e:
+        raise InputError(f"values.yaml: {e.field or f'line {e.line}'}: {e.problem}",
+                         hint="the chart's values.yaml is refused; pin another chart version") from None
     except yaml.YAMLError as e:
         raise BuildError(f"values.yaml is not valid YAML ({type(e).__name__})",
                          hint="check the chart's values.yaml") from None

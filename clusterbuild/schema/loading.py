@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from clusterbuild.errors import ConfigError
+from clusterbuild.schema.bounded_yaml import YamlLimit, load_bounded
 from clusterbuild.schema.models import INPUT_KINDS
 
 M = TypeVar("M", bound=BaseModel)
@@ -23,7 +24,10 @@ def read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, "", f"cannot read: {exc}") from None
     try:
-        return yaml.safe_load(text)
+        return load_bounded(text)
+    except YamlLimit as exc:
+        where = f"{exc.field} (line {exc.line})" if exc.field else f"line {exc.line}"
+        raise ConfigError(path, where, exc.problem, hint=exc.hint) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
