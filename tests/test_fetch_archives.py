@@ -14,9 +14,10 @@ from typing import Literal
 import pytest
 
 from clusterbuild.cache.store import BlobStore
-from clusterbuild.errors import BuildError
+from clusterbuild.errors import BuildError, InputError
 from clusterbuild.fetch.archives import Kind, detect_kind, unpack
 from clusterbuild.fetch.elf import check_arch, elf_arch
+from clusterbuild.fetch.members import ArchiveRefused
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind, FileEntry
 from clusterbuild.oci.platform import Platform
@@ -140,7 +141,7 @@ def test_a_directory_member_selects_its_tree(tmp_path: Path, store: BlobStore) -
 
 def test_a_missing_member_lists_what_is_there(tmp_path: Path, store: BlobStore) -> None:
     archive = make_tar(tmp_path / "a.tgz", RELEASE)
-    with pytest.raises(BuildError) as caught:
+    with pytest.raises(InputError) as caught:
         unpack(archive, None, store, members=["tool-v1.2.0/linux-amd64/tool"], what="tool for amd64")
     assert str(caught.value).startswith(
         "unpacking tool for amd64: no member 'tool-v1.2.0/linux-amd64/tool' in the archive; it has: "
@@ -188,7 +189,7 @@ def test_hostile_tar_members_are_refused(tmp_path: Path, store: BlobStore, case:
     members, extra, message = HOSTILE[case]
     archive = make_tar(tmp_path / "evil.tgz", [("ok.txt", b"fine", 0o644), *members], extra=extra)
     before = outside(tmp_path, store)
-    with pytest.raises(BuildError, match=r"^unpacking evil: ") as caught:
+    with pytest.raises(ArchiveRefused, match=r"^unpacking evil: ") as caught:
         unpack(archive, None, store, what="evil")
     assert message in str(caught.value) and "\n" not in str(caught.value)
     assert outside(tmp_path, store) == before
@@ -197,7 +198,7 @@ def test_hostile_tar_members_are_refused(tmp_path: Path, store: BlobStore, case:
 def test_a_symlink_escaping_only_after_stripping_is_refused(tmp_path: Path, store: BlobStore) -> None:
     archive = make_tar(tmp_path / "a.tgz", [("top/link", "../top/file", 0o777), ("top/file", b"f", 0o644)])
     assert by_path(unpack(archive, None, store))["top/link"].link == "../top/file"
-    with pytest.raises(BuildError, match="points outside"):
+    with pytest.raises(ArchiveRefused, match="points outside"):
         unpack(archive, None, store, strip_components=1)
 
 
@@ -206,7 +207,7 @@ def test_hostile_zip_members_are_refused(tmp_path: Path, store: BlobStore) -> No
                                              ([("link", "/etc/shadow", 0o777)], "points outside"),
                                              ([("C:/Windows/evil", b"x", 0o644)], "absolute path")]
     for members, message in cases:
-        with pytest.raises(BuildError, match=message):
+        with pytest.raises(ArchiveRefused, match=message):
             unpack(make_zip(tmp_path / "evil.zip", members), None, store)
 
 
@@ -221,8 +222,20 @@ def test_expansion_beyond_the_limit_is_refused(tmp_path: Path, store: BlobStore,
     else:
         make_tar(path, [("zeros", zeros, 0o644)])
     assert path.stat().st_size < 100_000
-    with pytest.raises(BuildError, match=r"expands to more than 1048576 bytes \(hint: a decompression bomb"):
+    with pytest.raises(ArchiveRefused, match=r"expands to more than 1 MiB \(hint: a decompression bomb"):
         unpack(path, None, store, max_bytes=1 << 20)
+    assert list(store.tmp.iterdir()) == []
+
+
+def test_a_refused_archive_leaves_the_store_as_it_was(tmp_path: Path, store: BlobStore) -> None:
+    kept = store.put_bytes(b"small file")  # already there before: stays
+    path = make_tar(tmp_path / "bomb.tgz", [("a/small", b"small file", 0o644), ("a/new", b"new bytes", 0o644),
+                                            ("a/zeros", bytes(8 << 20), 0o644)])
+    before = set(store.digests())
+    with pytest.raises(ArchiveRefused) as caught:
+        unpack(path, None, store, max_bytes=1 << 20)
+    assert caught.value.exit_code == 3
+    assert set(store.digests()) == before and store.has(kept)
     assert list(store.tmp.iterdir()) == []
 
 
@@ -230,9 +243,9 @@ def test_a_broken_archive_is_a_build_error(tmp_path: Path, store: BlobStore) -> 
     archive = make_tar(tmp_path / "a.tgz", RELEASE)
     (tmp_path / "cut.tgz").write_bytes(archive.read_bytes()[:-40])
     (tmp_path / "junk.zip").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(BuildError, match="not a valid"):
+    with pytest.raises(ArchiveRefused, match="not a valid"):
         unpack(tmp_path / "cut.tgz", "tgz", store)
-    with pytest.raises(BuildError, match="not a valid zip archive"):
+    with pytest.raises(ArchiveRefused, match="not a valid zip archive"):
         unpack(tmp_path / "junk.zip", None, store)
 
 
@@ -277,5 +290,5 @@ def test_links_beside_the_selected_members_do_not_matter(tmp_path: Path, store: 
                                               ("repo-1.0/hack/null", "/dev/null", 0o777)])
     [chart] = unpack(archive, None, store, members=["repo-1.0/charts/demo"], strip_components=3)
     assert chart.path == "Chart.yaml"
-    with pytest.raises(BuildError, match="points outside"):
+    with pytest.raises(ArchiveRefused, match="points outside"):
         unpack(archive, None, store)

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import tarfile
 from pathlib import Path
 
 import yaml
@@ -202,3 +204,53 @@ def test_oci_and_source_archive_charts_and_a_version_change_reruns_only_that_app
     assert sum(r["kind"] == "fetch" for r in result["ran"]) == 1  # the bundled chart is unchanged
     files = image_files(ws / "out", f"{APP}-amd64", tmp_path / "two")
     assert b"version: 1.3.0" in files["charts/web/Chart.yaml"]
+
+
+def _hostile_chart_app(ws: Path, url: str, extra: str = "") -> None:
+    app = ws / "applications/bomb/latest"
+    app.mkdir(parents=True)
+    (app / "Kubefile").write_text("FROM scratch\nCOPY . .\nCMD [\"bash entrypoint.sh\"]\n")
+    (app / "clusterbuild.yaml").write_text(
+        f"images: {{discover: 'off'}}\ninputs:\n  - kind: chart\n    url: {url}/bomb.tgz\n"
+        f"    name: web\n{extra}")
+    (ws / "apps.yaml").write_text((ws / "apps.yaml").read_text() + "  bomb:\n    versions: [v1]\n")
+
+
+def _blobs(ws: Path) -> set[str]:
+    return {p.name for p in (ws / "cache/blobs/sha256").iterdir()}
+
+
+def test_a_chart_bomb_is_refused_while_streaming_and_leaves_the_cache_as_it_was(
+        tmp_path: Path, static_server: tuple[str, Path]) -> None:
+    url, root = static_server
+    (root / "bomb.tgz").write_bytes(tgz({"web/Chart.yaml": b"apiVersion: v2\nname: web\nversion: 1.0.0\n",
+                                         "web/values.yaml": b"a: 1\n",
+                                         "web/templates/zeros.yaml": bytes(8 << 20)}))
+    ws = copy_workspace(tmp_path / "ws")
+    apply_json(ws)
+    before = _blobs(ws)
+    _hostile_chart_app(ws, url, "    max_size: 1MiB\n")
+    proc = cli("apply", "-C", str(ws), "bomb", check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert "expands to more than 1 MiB" in proc.stderr and "inputs[0].max_size" in proc.stderr
+    assert _blobs(ws) == before  # neither the archive nor any of its members was kept
+    assert list((ws / "cache/tmp").iterdir()) == []
+
+
+def test_a_hostile_chart_is_bad_input_and_not_kept(tmp_path: Path, static_server: tuple[str, Path]) -> None:
+    url, root = static_server
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in [("web/Chart.yaml", b"apiVersion: v2\nname: web\nversion: 1.0.0\n"),
+                           ("../../etc/cron.d/evil", b"* * * * * root id\n")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    (root / "bomb.tgz").write_bytes(buf.getvalue())
+    ws = copy_workspace(tmp_path / "ws")
+    apply_json(ws)
+    before = _blobs(ws)
+    _hostile_chart_app(ws, url)
+    proc = cli("apply", "-C", str(ws), "bomb", check=False)
+    assert proc.returncode == 3 and "has a '..' component" in proc.stderr
+    assert _blobs(ws) == before

@@ -33,6 +33,7 @@ class HashingWriter:
         self._sink = sink
         self._hash = hashlib.sha256()
         self.size = 0
+        self.created = False  # set by BlobStore.writer: this write made a new blob
 
     def write(self, data: bytes) -> int:
         self._hash.update(data)
@@ -77,6 +78,7 @@ class BlobStore:
             if not self.has(writer.digest, writer.size):
                 os.chmod(tmp_name, BLOB_MODE)
                 os.replace(tmp_name, self.path(writer.digest))
+                writer.created = True
         finally:
             if os.path.exists(tmp_name):
                 os.unlink(tmp_name)

@@ -14,6 +14,7 @@ from clusterbuild.oci.filetree import EntryKind, FileEntry
 from clusterbuild.oci.platform import Platform
 from clusterbuild.plan.results import FetchResult, FilesResult
 from clusterbuild.plan.steps import FetchStep, UnpackStep
+from clusterbuild.schema.models import parse_size
 
 
 class Downloads:
@@ -82,10 +83,11 @@ def _edit_values(entries: list[FileEntry], dest: str, edits: dict[str, Any], sto
     raise BuildError(f"{what}: the chart has no values.yaml to edit", hint="drop `values`")
 
 
-def _unpack_chart(blob: Digest, params: dict[str, Any], store: BlobStore, what: str) -> list[FileEntry]:
+def _unpack_chart(blob: Digest, params: dict[str, Any], store: BlobStore, what: str,
+                  limit: tuple[int, str]) -> list[FileEntry]:
     from clusterbuild.fetch.archives import unpack
 
-    entries = unpack(store.path(blob), None, store, what=what)
+    entries = unpack(store.path(blob), None, store, what=what, max_bytes=limit[0], limit_hint=limit[1])
     root = _chart_root(entries, params.get("path"), what)
     placed = _rerooted(entries, root, params["dest"])
     if not any(e.path == f"{params['dest']}/Chart.yaml" for e in placed):
@@ -96,16 +98,15 @@ def _unpack_chart(blob: Digest, params: dict[str, Any], store: BlobStore, what: 
     return placed
 
 
-def _unpack_binary(blob: Digest, params: dict[str, Any], store: BlobStore, what: str) -> list[FileEntry]:
+def _unpack_binary(blob: Digest, params: dict[str, Any], store: BlobStore, what: str,
+                   limit: tuple[int, str]) -> list[FileEntry]:
     from clusterbuild.fetch.archives import unpack
     from clusterbuild.fetch.elf import check_arch
 
     member = params.get("member")
-    if member:
-        files = [e for e in unpack(store.path(blob), None, store, members=[member], what=what)
-                 if e.kind is EntryKind.FILE]
-    else:
-        files = unpack(store.path(blob), None, store, what=what)  # a bare or .gz file
+    members = [member] if member else None  # none: a bare or .gz file
+    files = [e for e in unpack(store.path(blob), None, store, members=members, what=what,
+                               max_bytes=limit[0], limit_hint=limit[1]) if e.kind is EntryKind.FILE]
     if len(files) != 1 or files[0].digest is None:
         raise BuildError(f"{what}: {member or 'the download'} is not one file",
                          hint="name the binary with `member`")
@@ -115,16 +116,42 @@ def _unpack_binary(blob: Digest, params: dict[str, Any], store: BlobStore, what:
     return [replace(binary, path=params["dest"], mode=int(params.get("mode") or "0755", 8))]
 
 
+DEFAULT_MAX_SIZE = {"chart": 256 << 20, "binary": 2 << 30}
+
+
+def _limit(step: UnpackStep, params: dict[str, Any]) -> tuple[int, str]:
+    """The expansion limit of the input, and the hint that names its field."""
+    from clusterbuild.fetch.archives import format_size
+
+    default = DEFAULT_MAX_SIZE.get(params["kind"], 2 << 30)
+    size = parse_size(params["max_size"]) if params.get("max_size") is not None else default
+    return size, (f"a decompression bomb, or a genuinely large archive: then set {step.input_id}.max_size "
+                  f"in clusterbuild.yaml (now {format_size(size)}; e.g. max_size: 4GiB)")
+
+
 def run_unpack(step: UnpackStep, store: BlobStore) -> FilesResult:
+    """The input's files; an archive refused (hostile, a bomb, broken) is removed from the
+    store along with what it expanded to, so nothing of it stays in the cache."""
+    from clusterbuild.fetch.members import ArchiveRefused
+
     params = json.loads(step.params)
     blob = Digest.parse(step.digest)
     what = f"{step.app}:{step.version} {step.input_id} ({step.what})"
-    if params["kind"] == "chart":
-        entries = _unpack_chart(blob, params, store, what)
-    elif params["kind"] == "binary":
-        entries = _unpack_binary(blob, params, store, what)
-    else:  # manifest, url: the download itself
-        mode = int(params["mode"], 8) if params.get("mode") else 0o644
-        size = store.path(blob).stat().st_size
-        entries = [FileEntry(params["dest"], EntryKind.FILE, mode, size, blob)]
+    try:
+        entries = _unpacked(step, params, blob, store, what)
+    except ArchiveRefused:
+        if store.has(blob):
+            store.remove(blob)
+        raise
     return FilesResult(tuple(entries))
+
+
+def _unpacked(step: UnpackStep, params: dict[str, Any], blob: Digest, store: BlobStore,
+              what: str) -> list[FileEntry]:
+    if params["kind"] == "chart":
+        return _unpack_chart(blob, params, store, what, _limit(step, params))
+    if params["kind"] == "binary":
+        return _unpack_binary(blob, params, store, what, _limit(step, params))
+    mode = int(params["mode"], 8) if params.get("mode") else 0o644  # manifest, url: the download itself
+    size = store.path(blob).stat().st_size
+    return [FileEntry(params["dest"], EntryKind.FILE, mode, size, blob)]

@@ -6,12 +6,13 @@
 Nothing is written outside the store: every selected regular file streams into a blob, and
 directories and symlinks become entries. Kinds: ``tar`` (also compressed with xz or bzip2),
 ``tar.gz``/``tgz``, ``zip``, ``gz`` (one compressed file) and ``file`` (the blob as is);
-``None`` detects the kind from the content. An archive is refused, with a one-line
-``BuildError``, for absolute or ``..`` member names (anywhere in it), links pointing outside
-the extracted tree, device files and fifos (among the members extracted: a source archive may
-hold an odd link beside the chart directory wanted), and when its expanded size passes
-``max_bytes`` (counted while streaming, whatever the headers claim: zip bombs). Member
-selection and stripping: see ``members``.
+``None`` detects the kind from the content. An archive is refused with a one-line
+``ArchiveRefused`` (bad input, exit 3; the blobs it made are removed again) for absolute or
+``..`` member names (anywhere in it), links pointing outside the extracted tree, device
+files and fifos (among the members extracted: a source archive may hold an odd link beside
+the chart directory wanted), broken archives, and when its expanded size passes
+``max_bytes`` (counted while streaming, before the bytes are written, whatever the headers
+claim: zip bombs). Member selection and stripping: see ``members``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from clusterbuild.cache.store import BlobStore
-from clusterbuild.errors import BuildError
-from clusterbuild.fetch.members import REFUSED, Selection, clean_name, link_inside
+from clusterbuild.errors import InputError
+from clusterbuild.fetch.members import REFUSED, ArchiveRefused, Selection, clean_name, link_inside
+from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind, FileEntry, normalised_mode
 
 Kind = Literal["tar", "tar.gz", "tgz", "zip", "gz", "file"]
@@ -43,18 +45,33 @@ class Readable(Protocol):
 
 
 class Budget:
-    """The expanded bytes an archive may still produce."""
+    """The expanded bytes an archive may still produce, and the blobs it created so far
+    (removed again when the archive is refused)."""
 
-    def __init__(self, max_bytes: int, doing: str) -> None:
+    def __init__(self, max_bytes: int, doing: str, limit_hint: str) -> None:
         self.left = max_bytes
         self.max_bytes = max_bytes
         self.doing = doing
+        self.limit_hint = limit_hint
+        self.created: list[Digest] = []
 
     def take(self, size: int) -> None:
+        """Count ``size`` bytes before they are written anywhere."""
         self.left -= size
         if self.left < 0:
-            raise BuildError(f"{self.doing}: the archive expands to more than {self.max_bytes} bytes",
-                             hint="a decompression bomb, or a genuinely large archive: then raise max_bytes")
+            raise ArchiveRefused(f"{self.doing}: the archive expands to more than "
+                                 f"{format_size(self.max_bytes)}", hint=self.limit_hint)
+
+
+def format_size(size: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:g} {unit}"
+    return f"{size} bytes"
+
+
+DEFAULT_LIMIT_HINT = ("a decompression bomb, or a genuinely large archive: then set `max_size` on "
+                      "the input in clusterbuild.yaml")
 
 
 def detect_kind(path: Path) -> Kind:
@@ -84,25 +101,38 @@ def _is_tar(block: bytes) -> bool:
 
 def unpack(blob_path: Path, kind: Kind | None, store: BlobStore, members: Sequence[str] | None = None,
            strip_components: int = 0, max_bytes: int = 4 << 30, what: str = "",
-           name: str = "") -> list[FileEntry]:
+           name: str = "", limit_hint: str = DEFAULT_LIMIT_HINT) -> list[FileEntry]:
     """The entries of the archive at ``blob_path``, their files stored; sorted by path.
 
     ``members`` selects archive paths (files, whole directories, or globs); a requested one
     that is missing is an error listing what is there. For ``gz`` and ``file`` the single
     entry is called ``name`` (default: the name gzip recorded, else ``file``), and
-    ``members`` and ``strip_components`` do not apply."""
+    ``members`` and ``strip_components`` do not apply. When the archive is refused
+    (ArchiveRefused: hostile members, too large, not an archive), the blobs it created
+    are removed again: the store is left as it was."""
     doing = f"unpacking {what or blob_path.name}"
     kind = kind or detect_kind(blob_path)
-    budget = Budget(max_bytes, doing)
+    budget = Budget(max_bytes, doing, limit_hint)
+    try:
+        return _unpack(blob_path, kind, store, members, strip_components, name, budget)
+    except ArchiveRefused:
+        for digest in budget.created:
+            if store.has(digest):
+                store.remove(digest)
+        raise
+
+
+def _unpack(blob_path: Path, kind: Kind, store: BlobStore, members: Sequence[str] | None,
+            strip_components: int, name: str, budget: Budget) -> list[FileEntry]:
     try:
         if kind in ("file", "gz"):
             return [_single_file(blob_path, kind, name, store, budget)]
-        selection = Selection(members, strip_components, doing)
+        selection = Selection(members, strip_components, budget.doing)
         entries = _unpack_zip(blob_path, selection, store, budget) if kind == "zip" else \
             _unpack_tar(blob_path, selection, store, budget)
     except _BROKEN as e:
-        raise BuildError(f"{doing}: not a valid {kind} archive ({type(e).__name__}: "
-                         f"{' '.join(str(e).split())})", hint="check the URL and the archive kind") from e
+        raise ArchiveRefused(f"{budget.doing}: not a valid {kind} archive ({type(e).__name__}: "
+                             f"{' '.join(str(e).split())})", hint="check the URL and the archive kind") from e
     selection.check_found()
     return sorted(entries.values(), key=lambda e: e.path.split("/"))
 
@@ -113,6 +143,8 @@ def _store_file(source: Readable, path: str, mode: int, store: BlobStore, budget
         while chunk := source.read(READ_SIZE):
             budget.take(len(chunk))
             out.write(chunk)
+    if out.created:
+        budget.created.append(out.digest)
     return FileEntry(path, EntryKind.FILE, normalised_mode(EntryKind.FILE, mode), out.size, out.digest)
 
 
@@ -165,15 +197,15 @@ def _tar_entry(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, selecti
             return FileEntry(path, EntryKind.FILE, normalised_mode(EntryKind.FILE, member.mode),
                              known.size, known.digest)
     elif not member.isfile():
-        raise BuildError(f"{doing}: member {member.name!r} is a {_special_kind(member)}, not a file",
-                         hint=REFUSED)
+        raise ArchiveRefused(f"{doing}: member {member.name!r} is a {_special_kind(member)}, not a file",
+                             hint=REFUSED)
     try:
         data = tar.extractfile(member)  # for a hard link: its source's bytes
     except KeyError:
         data = None
     if data is None:
-        raise BuildError(f"{doing}: hard link {member.name!r} -> {member.linkname!r} does not name a "
-                         "file before it in the archive", hint="the archive is broken")
+        raise ArchiveRefused(f"{doing}: hard link {member.name!r} -> {member.linkname!r} does not name a "
+                             "file before it in the archive", hint="the archive is broken")
     with data:
         return _store_file(data, path, member.mode, store, budget)
 
@@ -182,11 +214,11 @@ def _hardlink_source(member: tarfile.TarInfo, selection: Selection) -> str:
     """The archive name a hard link refers to; it must land inside the extracted tree."""
     try:
         source = clean_name(member.linkname, selection.doing)
-    except BuildError:
+    except ArchiveRefused:
         source = ""
     if not source or selection.stripped(source) is None:
-        raise BuildError(f"{selection.doing}: hard link {member.name!r} -> {member.linkname!r} points "
-                         "outside the archive", hint=REFUSED)
+        raise ArchiveRefused(f"{selection.doing}: hard link {member.name!r} -> {member.linkname!r} points "
+                             "outside the archive", hint=REFUSED)
     return source
 
 
@@ -212,7 +244,7 @@ def _zip_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, doing
     unix_mode = info.external_attr >> 16
     file_type = stat.S_IFMT(unix_mode)
     if info.flag_bits & 0x1:
-        raise BuildError(f"{doing}: member {info.filename!r} is encrypted",
+        raise InputError(f"{doing}: member {info.filename!r} is encrypted",
                          hint="use an archive without a password")
     if info.is_dir():
         return FileEntry(path, EntryKind.DIR, 0o755)
@@ -221,7 +253,7 @@ def _zip_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, doing
             link = data.read(MAX_LINK).decode("utf-8", "surrogateescape")
         return FileEntry(path, EntryKind.SYMLINK, 0o777, link=link_inside(path, link, doing))
     if file_type not in (0, stat.S_IFREG):
-        raise BuildError(f"{doing}: member {info.filename!r} is a device file or fifo, not a file",
-                         hint=REFUSED)
+        raise ArchiveRefused(f"{doing}: member {info.filename!r} is a device file or fifo, not a file",
+                             hint=REFUSED)
     with archive.open(info) as data:
         return _store_file(data, path, unix_mode or 0o644, store, budget)

@@ -14,7 +14,12 @@ import re
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
-from clusterbuild.errors import BuildError
+from clusterbuild.errors import InputError
+
+
+class ArchiveRefused(InputError):
+    """The archive is hostile or too large: bad input (exit 3), and it is not kept."""
+
 
 SHOWN_NAMES = 8
 REFUSED = "the archive is broken or hostile, so it was refused"
@@ -25,11 +30,9 @@ _DRIVE = re.compile(r"^[A-Za-z]:[/\\]")
 def clean_name(name: str, doing: str) -> str:
     """A member name as a relative '/'-separated path; absolute paths and ``..`` are refused."""
     if name.startswith(("/", "\\")) or _DRIVE.match(name):
-        raise BuildError(f"{doing}: member {name!r} has an absolute path",
-                         hint=REFUSED)
+        raise ArchiveRefused(f"{doing}: member {name!r} has an absolute path", hint=REFUSED)
     if ".." in re.split(r"[/\\]", name):
-        raise BuildError(f"{doing}: member {name!r} has a '..' component",
-                         hint=REFUSED)
+        raise ArchiveRefused(f"{doing}: member {name!r} has a '..' component", hint=REFUSED)
     return "/".join(part for part in name.split("/") if part not in ("", "."))
 
 
@@ -37,8 +40,8 @@ def link_inside(path: str, target: str, doing: str) -> str:
     """``target`` of the symlink at ``path``, when it stays inside the extracted tree."""
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
     if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-        raise BuildError(f"{doing}: symlink {path!r} -> {target!r} points outside the archive",
-                         hint=REFUSED)
+        raise ArchiveRefused(f"{doing}: symlink {path!r} -> {target!r} points outside the archive",
+                             hint=REFUSED)
     return target
 
 
@@ -77,7 +80,7 @@ class Selection:
             return
         shown = ", ".join(self.seen[:SHOWN_NAMES]) or "nothing"
         more = f" (and {len(self.seen) - SHOWN_NAMES} more)" if len(self.seen) > SHOWN_NAMES else ""
-        raise BuildError(f"{self.doing}: no member {missing[0]!r} in the archive; it has: {shown}{more}",
+        raise InputError(f"{self.doing}: no member {missing[0]!r} in the archive; it has: {shown}{more}",
                          hint="fix the member path (archive paths, before strip_components)")
 
 

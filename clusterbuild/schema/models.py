@@ -129,6 +129,27 @@ class FileInput(Strict):
 Sha256 = Annotated[str, Field(pattern=r"^(sha256:)?[0-9a-f]{64}$")]
 
 
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from 1048576, "512MiB", "2 GB"."""
+    if isinstance(value, int):
+        return value
+    match = SIZE.match(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a size (e.g. 512MiB, 2GB, or a number of bytes)")
+    return int(float(match.group(1)) * _UNITS[(match.group(2) or "b").lower()])
+
+
+def _check_size(value: int | str | None) -> int | str | None:
+    if value is not None and parse_size(value) <= 0:
+        raise ValueError("max_size must be positive")
+    return value
+
+
 class Fetched(Strict):
     """What every remote input has: a checksum to verify, and the platforms it is for."""
 
@@ -165,6 +186,11 @@ class ChartInput(Fetched):
     values: ValuesEdits | None = Field(default=None, description="Edits of values.yaml.")
     values_file: str | None = Field(default=None, description="A workspace file placed as "
                                     "charts/<name>.values.yaml (read by the image scan too).")
+    max_size: int | str | None = Field(default=None, description="Refuse the chart archive if it "
+                                       "expands to more than this (bytes, or e.g. 512MiB; default "
+                                       "256MiB): a guard against decompression bombs.")
+
+    _max_size = field_validator("max_size")(_check_size)
 
     @model_validator(mode="before")
     @classmethod
@@ -206,6 +232,10 @@ class BinaryInput(Fetched):
     mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] = "0755"
     check_arch: bool = Field(default=True, description="Refuse an ELF binary built for "
                              "another architecture.")
+    max_size: int | str | None = Field(default=None, description="Refuse the archive if it expands "
+                                       "to more than this (bytes, or e.g. 4GiB; default 2GiB).")
+
+    _max_size = field_validator("max_size")(_check_size)
 
 
 class UrlInput(Fetched):

@@ -49,7 +49,7 @@ def pinned(plan: InputPlan, lock: LockFile) -> tuple[str, Digest] | str:
 
 def _unpack_params(plan: InputPlan) -> str:
     fields = plan.fields
-    keep = ("dest", "member", "path", "values", "mode", "check_arch")
+    keep = ("dest", "member", "path", "values", "mode", "check_arch", "max_size")
     params = {"kind": plan.kind, **{k: fields[k] for k in keep if fields.get(k) is not None}}
     if plan.kind == "binary":
         params["platform"] = plan.platform
