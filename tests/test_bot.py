@@ -196,6 +196,10 @@ def test_unknown_command(config: BotConfig, github: FakeGitHub, body: str, guess
     f"<!-- {COMMAND} -->",
     f"Thanks <!-- a hidden note\n{COMMAND}\n-->",
     f"please run `{COMMAND}`",
+    f"<pre>\n{COMMAND}\n</pre>",
+    f"<PRE class=\"x\">\n{COMMAND}\n</PRE>",
+    f"<pre>{COMMAND}</pre>",
+    f"see <code>\n{COMMAND}\n</code> above",
     "Nice tool, thanks!",
 ])
 def test_commands_in_code_quotes_or_prose_are_ignored(config: BotConfig, github: FakeGitHub,
@@ -273,3 +277,41 @@ def test_command_line_without_an_event(tmp_path: Path) -> None:
     assert proc.returncode == 3 and "no event payload" in proc.stderr
     proc = cli("bot", "--event", str(tmp_path / "missing.json"), check=False)
     assert proc.returncode == 3 and "missing.json" in proc.stderr
+
+
+def test_a_command_after_a_closed_pre_block_counts(config: BotConfig, github: FakeGitHub) -> None:
+    body = "<pre>\n/imagebuild_apps hello-chart v0.1.0\n</pre>\n/imagebuild_apps nope v1"
+    refused(config, github, comment(github, body), "title must be exactly 【Auto-build】nope")
+
+
+@pytest.mark.parametrize("separator", ["\v", "\f", "\u00a0", "\u2003"])
+def test_only_space_and_tab_separate_arguments(config: BotConfig, github: FakeGitHub,
+                                               separator: str) -> None:
+    body = f"/imagebuild_apps nope{separator}v1"
+    decision = refused(config, github, comment(github, body, title="【Auto-build】nope"),
+                       "takes 2 arguments, not 1")
+    assert separator not in decision.reason
+
+
+def test_tabs_separate_arguments(config: BotConfig, github: FakeGitHub) -> None:
+    refused(config, github, comment(github, "/imagebuild_apps\tnope \t v1", title="【Auto-build】nope"),
+            "unknown app nope")  # two arguments: past the command, label and title rules
+
+
+def test_the_label_matches_whatever_its_letter_case(config: BotConfig, github: FakeGitHub) -> None:
+    refused(config, github, comment(github, "/imagebuild_apps nope v1", title="【Auto-build】nope",
+                                    labels=("Accepted",)), "unknown app nope")
+
+
+def test_builds_can_be_limited_to_author_associations(tmp_path: Path, github: FakeGitHub) -> None:
+    ws = copy_workspace(tmp_path / "ws")
+    config = BotConfig(workspace=ws, cache_dir=ws / "cache", associations=frozenset({"MEMBER", "OWNER"}))
+    payload = comment(github, "/imagebuild_apps nope v1", title="【Auto-build】nope")  # author: NONE
+    refused(config, github, payload, "accepted only from MEMBER, OWNER of the repository, and the "
+                                     "author of this command is NONE")
+    github.comments.clear()
+    payload["comment"]["author_association"] = "member"
+    refused(config, github, payload, "unknown app nope")
+    proc = cli("bot", "--event", str(tmp_path / "none.json"), "--allow-association", "BOSS",
+               "-C", str(ws), check=False)
+    assert proc.returncode == 3 and "not a GitHub author association" in proc.stderr

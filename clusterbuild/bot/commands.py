@@ -1,8 +1,10 @@
 """Commands in issue text, found as a reader sees them, with every token checked.
 
-A command is a line that starts with ``/image`` (up to three spaces before it), outside
-fenced code blocks, indented code, ``>`` quotes and HTML comments: text that shows a
-command is not a request to run it. One command per text; a second is a refusal.
+A command is a line of plain text that starts with ``/image`` (up to three spaces before
+it), outside fenced code blocks, indented code, ``>`` quotes, HTML comments and HTML
+``<pre>``/``<code>`` blocks: text that shows a command is not a request to run it. Only
+space and tab separate its arguments (any other whitespace is a character the tokens
+refuse). One command per text; a second is a refusal.
 
     /imagebuild_apps <app> <version>
     /imagebuild_dockerimages <name> <version> [KEY=VALUE ...]
@@ -44,6 +46,9 @@ _ARG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _ARG_VALUE_CHAR = re.compile(r"[A-Za-z0-9._:/@+-]")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what Markdown calls a line ending, nothing else
+_SEPARATOR = re.compile(r"[ \t]+")
+_HTML_CODE_OPEN = re.compile(r"<(pre|code)(\s[^>]*)?>", re.IGNORECASE)
+_HTML_CODE_CLOSE = re.compile(r"</(pre|code)\s*>", re.IGNORECASE)
 
 
 class Refusal(Exception):
@@ -86,20 +91,30 @@ def command_lines(text: str) -> Iterator[tuple[int, str]]:
     """The (line number, stripped line) of each visible line that starts with ``/image``
     (in any letter case, so that ``/ImageSync`` is refused as unknown, not ignored)."""
     fence = ""
-    in_comment = False
+    in_comment = in_code = False
     for number, line in enumerate(_LINE_BREAK.split(text), 1):
         if fence:
             fence = "" if _closes(line, fence) else fence
         elif in_comment:
             in_comment = "-->" not in line
+        elif in_code:
+            in_code = not _HTML_CODE_CLOSE.search(line)
         elif opened := _FENCE.match(line):
             fence = opened.group(1)
         else:
             stripped = line.lstrip(" ")
             visible = len(line) - len(stripped) <= 3 and not stripped.startswith(("\t", ">"))
             if visible and stripped[:6].lower() == "/image":
-                yield number, stripped.rstrip()
+                yield number, stripped.rstrip(" \t")
             in_comment = line.rfind("<!--") > line.rfind("-->")  # opened, not closed
+            in_code = _html_code_left_open(line)
+
+
+def _html_code_left_open(line: str) -> bool:
+    """Does ``line`` open a ``<pre>`` or ``<code>`` element it does not close?"""
+    opened = list(_HTML_CODE_OPEN.finditer(line))
+    closed = list(_HTML_CODE_CLOSE.finditer(line))
+    return bool(opened) and (not closed or closed[-1].start() < opened[-1].start())
 
 
 def _closes(line: str, fence: str) -> bool:
@@ -111,7 +126,7 @@ def _closes(line: str, fence: str) -> bool:
 def parse_command(number: int, line: str) -> Command:
     if len(line) > MAX_LINE:
         raise Refusal(f"the command line is {len(line)} characters long; at most {MAX_LINE}")
-    name, *args = line.split()
+    name, *args = _SEPARATOR.split(line.strip(" \t"))
     if name not in USAGE:
         known = ", ".join(USAGE)
         close = difflib.get_close_matches(_safe(name).lower(), list(USAGE), n=1)

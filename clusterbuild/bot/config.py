@@ -33,6 +33,7 @@ class BotConfig:
     workspace: Path
     cache_dir: Path
     robots: frozenset[str] = frozenset()
+    associations: frozenset[str] = frozenset()  # author associations allowed to build (empty: any)
     push: bool = False  # publish builds to apps.yaml's registry (implied by push_to)
     push_to: str | None = None  # repository prefix to publish builds under instead
     sync_to: str | None = None  # repository prefix /imagesync copies to
@@ -80,6 +81,20 @@ def check_prefix(option: str, prefix: str) -> None:
     except ReferenceError:
         raise InputError(f"{option} {prefix!r} is not a repository prefix",
                          hint="e.g. registry.internal:5000/labring") from None
+
+
+ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR",
+                          "FIRST_TIMER", "MANNEQUIN", "NONE"})  # GitHub's author_association values
+
+
+def associations_from(names: list[str]) -> frozenset[str]:
+    """``--allow-association`` values, checked against GitHub's."""
+    given = frozenset(name.strip().upper() for name in names if name.strip())
+    unknown = sorted(given - ASSOCIATIONS)
+    if unknown:
+        raise InputError(f"--allow-association {unknown[0]}: not a GitHub author association",
+                         hint=f"one of {', '.join(sorted(ASSOCIATIONS))}")
+    return given
 
 
 def robots_from(names: list[str], environ: Mapping[str, str]) -> frozenset[str]:

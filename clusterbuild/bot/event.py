@@ -34,6 +34,7 @@ class IssueEvent:
     labels: tuple[str, ...]  # as the payload says: may be stale, re-read when possible
     text: str  # where the command is read from
     author: str  # who wrote ``text``
+    association: str = ""  # the author's author_association: OWNER, MEMBER, COLLABORATOR, ...
 
 
 @dataclass(frozen=True)
@@ -81,18 +82,24 @@ def parse_event(payload: dict[str, Any]) -> IssueEvent | Ignored:
         body = _field(comment, "body", str, "comment.body", default="")
         if body.lstrip().startswith(BOT_MARKER):
             return Ignored("the bot's own comment", number)
-        return _event(payload, issue, "comment", body, _login(comment, "comment.user"))
+        return _event(payload, issue, "comment", body, _login(comment, "comment.user"),
+                      _association(comment))
     if action != "labeled":
         return Ignored("neither a new issue comment nor an issue getting a label", number)
     label = _field(_object(payload, "label"), "name", str, "label.name")
     if label != ACCEPTED:
         return Ignored(f"a label other than {ACCEPTED} was added", number)
     body = _field(issue, "body", str, "issue.body", default="")
-    return _event(payload, issue, "accepted", body, _login(issue, "issue.user"))
+    return _event(payload, issue, "accepted", body, _login(issue, "issue.user"), _association(issue))
+
+
+def _association(holder: dict[str, Any]) -> str:
+    value = holder.get("author_association")
+    return value.upper() if isinstance(value, str) else ""
 
 
 def _event(payload: dict[str, Any], issue: dict[str, Any], kind: str, text: str,
-           author: str) -> IssueEvent:
+           author: str, association: str) -> IssueEvent:
     labels = _field(issue, "labels", list, "issue.labels", default=[])
     names = tuple(label["name"] for label in labels
                   if isinstance(label, dict) and isinstance(label.get("name"), str))
@@ -101,7 +108,7 @@ def _event(payload: dict[str, Any], issue: dict[str, Any], kind: str, text: str,
     return IssueEvent(kind=kind, repository=full_name if isinstance(full_name, str) else "",
                       number=_field(issue, "number", int, "issue.number"),
                       title=_field(issue, "title", str, "issue.title"), labels=names,
-                      text=text, author=author)
+                      text=text, author=author, association=association)
 
 
 def _login(holder: dict[str, Any], where: str) -> str:

@@ -79,7 +79,8 @@ def decide(config: BotConfig, event: IssueEvent, github: GitHub | None) -> Decis
     try:
         issue = (github.issue_state(event.number) if github else
                  IssueState(event.title, event.labels, "the event payload"))
-        check_issue(issue, command, event.author, config.robots)
+        check_issue(issue, command, event.author, config.robots, event.association,
+                    config.associations)
         context = check_workspace(config, command)
     except Refusal as refusal:
         return Decision(Outcome.REFUSED, str(refusal), event.number, command, notes=notes)

@@ -37,8 +37,9 @@ class IssueState:
 
 
 def check_issue(issue: IssueState, command: Command, author: str,
-                robots: Collection[str]) -> None:
-    if ACCEPTED not in issue.labels:
+                robots: Collection[str], association: str = "",
+                associations: Collection[str] = ()) -> None:
+    if ACCEPTED not in {label.lower() for label in issue.labels}:  # GitHub labels ignore case
         raise Refusal(f"the issue does not carry the label {ACCEPTED} (read from "
                       f"{issue.source}); a maintainer adds it once the request is reviewed")
     if command.name == SYNC:
@@ -50,6 +51,9 @@ def check_issue(issue: IssueState, command: Command, author: str,
                           "the author of this command is not one of them")
         return
     check_title(issue.title, command.target)
+    if associations and association not in associations:
+        raise Refusal(f"builds are accepted only from {', '.join(sorted(associations))} of the "
+                      f"repository, and the author of this command is {association or 'none of them'}")
 
 
 def check_title(title: str, name: str) -> None:

@@ -288,6 +288,9 @@ def bot(event: Annotated[Path | None, typer.Option(
         robot: Annotated[list[str] | None, typer.Option(
             "--robot", help="Account allowed to /imagesync (repeatable; default: "
             "$CLUSTERBUILD_BOT_ROBOTS, comma-separated).")] = None,
+        allow_association: Annotated[list[str] | None, typer.Option(
+            "--allow-association", help="Only commenters with this author association may build, "
+            "e.g. OWNER, MEMBER, COLLABORATOR (repeatable; default: anyone).")] = None,
         push: Annotated[bool, typer.Option("--push", help="Publish builds to the registry "
                                            "of apps.yaml.")] = False,
         push_to: Annotated[str | None, typer.Option(
@@ -302,14 +305,15 @@ def bot(event: Annotated[Path | None, typer.Option(
         ) -> None:
     """Run the command of an issue event (/imagebuild_apps, /imagebuild_dockerimages,
     /imagesync) if every rule allows it; print the decision as JSON; comment on the issue."""
-    from clusterbuild.bot.config import BotConfig, find_buildah, robots_from
+    from clusterbuild.bot.config import BotConfig, associations_from, find_buildah, robots_from
     from clusterbuild.bot.handle import bot_main
 
     if event is None:
         raise InputError("no event payload", hint="pass --event FILE or set GITHUB_EVENT_PATH")
     settings, _ = _context(workspace, cache_dir, needs_workspace=False)
     config = BotConfig(workspace=settings.workspace, cache_dir=settings.cache_dir,
-                       robots=robots_from(robot or [], os.environ), push=push, push_to=push_to,
+                       robots=robots_from(robot or [], os.environ),
+                       associations=associations_from(allow_association or []), push=push, push_to=push_to,
                        sync_to=sync_to, insecure_registries=tuple(insecure or ()),
                        frozen=frozen, jobs=jobs or os.cpu_count() or 2,
                        buildah=find_buildah(os.environ), environ=dict(os.environ))
