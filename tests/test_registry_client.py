@@ -17,6 +17,7 @@ import os
 import random
 import stat
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -676,3 +677,36 @@ def test_mirrors_are_tried_in_order_then_the_registry(servers: Servers, tmp_path
     with servers.client(mirrors=hub) as client:
         resolved = client.resolve(ref("hello:1"))
     assert resolved.digest == single.digest and resolved.endpoint == servers.anon
+
+
+# ------------------------------------------------------------- login
+
+
+def _login(host: str, password: str, home: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    return subprocess.run([sys.executable, "-m", "clusterbuild", "login", host, "-u", USER,
+                           "--password-stdin", "--insecure-registry", host, "-C", str(home), *extra],
+                          input=password + "\n", capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("kind", ["basic", "token"])
+def test_login_checks_the_password_before_storing_it(kind: str, basic_registry: str,
+                                                     token_registry: TokenRegistry, tmp_path: Path) -> None:
+    host = basic_registry if kind == "basic" else token_registry.address
+    home = tmp_path / "home"
+    home.mkdir()
+    wrong = _login(host, "not-the-password", home)
+    assert wrong.returncode == 3, wrong.stderr
+    assert "refused the user name or password; nothing was stored" in wrong.stderr
+    assert "not-the-password" not in wrong.stdout + wrong.stderr
+    assert not list(home.rglob("auth.json"))
+    right = _login(host, PASSWORD, home)
+    assert right.returncode == 0 and "checked and stored" in right.stdout, right.stderr
+    assert host in json.loads(next(home.rglob("auth.json")).read_text())["auths"]
+
+
+def test_login_no_verify_stores_unchecked(basic_registry: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    proc = _login(basic_registry, "not-the-password", home, "--no-verify")
+    assert proc.returncode == 0 and "stored in" in proc.stdout

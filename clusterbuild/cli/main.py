@@ -220,15 +220,21 @@ def sync(source: Annotated[str, typer.Argument(help="Image to copy, e.g. quay.io
 def login(registry: Annotated[str, typer.Argument(help="Registry host, e.g. docker.io.")],
           username: Annotated[str, typer.Option("--username", "-u")],
           password_stdin: Annotated[bool, typer.Option(
-              "--password-stdin", help="Read the password from standard input.")] = False) -> None:
-    """Store credentials for a registry in ~/.config/clusterbuild/auth.json (mode 0600)."""
+              "--password-stdin", help="Read the password from standard input.")] = False,
+          verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Check the credentials "
+                                               "against the registry before storing them.")] = True,
+          workspace: WorkspaceOpt = None, insecure: InsecureOpt = None) -> None:
+    """Check credentials against a registry, then store them in ~/.config/clusterbuild/auth.json
+    (mode 0600). Registry access (insecure hosts, CA file) comes from apps.yaml when there is one."""
     from clusterbuild.commands.registry import store_login
 
+    settings, _ = _context(workspace, None, needs_workspace=False,
+                           insecure_registries=tuple(insecure or ()))
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True)
-    print(store_login(registry, username, password))
+    print(store_login(settings, registry, username, password, verify))
 
 
 @app.command("import")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from clusterbuild.commands.locks import hold_cache
 from clusterbuild.errors import InputError
-from clusterbuild.execute.network import Network
+from clusterbuild.execute.network import Network, registry_config
 from clusterbuild.oci.reference import Reference, ReferenceError
 from clusterbuild.settings import Settings
 
@@ -37,10 +37,22 @@ def sync_image(settings: Settings, source: str, target: str, all_platforms: bool
     return f"{dst}  {digest}"
 
 
-def store_login(registry: str, username: str, password: str) -> str:
-    from clusterbuild.places.registry import login
+def store_login(settings: Settings, registry: str, username: str, password: str, verify: bool) -> str:
+    """Check the credentials against the registry (unless not ``verify``), then store them."""
+    from clusterbuild.places.registry import GivenLogin, Login, RegistryClient, RegistryError, login
 
     if not password:
         raise InputError("empty password", hint="pass it on standard input with --password-stdin")
+    if verify:
+        given = GivenLogin(registry, Login(username, password))
+        with RegistryClient(registry_config(settings), given) as client:
+            try:
+                client.check_login(registry)
+            except RegistryError as exc:
+                if exc.code in ("UNAUTHORIZED", "DENIED") or exc.status in (401, 403):
+                    raise InputError(f"login for {registry}: the registry refused the user name or "
+                                     "password; nothing was stored",
+                                     hint="check them, or pass --no-verify to store them unchecked") from None
+                raise
     path = login(registry, username, password)
-    return f"login for {registry} stored in {path}"
+    return f"login for {registry} {'checked and ' if verify else ''}stored in {path}"

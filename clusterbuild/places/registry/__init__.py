@@ -12,7 +12,7 @@ Modules: ``config`` (endpoints, mirrors), ``credentials`` (docker config, helper
 
 from clusterbuild.places.registry.client import RegistryClient
 from clusterbuild.places.registry.config import RegistryConfig
-from clusterbuild.places.registry.credentials import Credentials, Login, login
+from clusterbuild.places.registry.credentials import Credentials, GivenLogin, Login, login
 from clusterbuild.places.registry.errors import CredentialsError, RegistryError, UnsupportedManifestError
 from clusterbuild.places.registry.manifests import Resolved
 from clusterbuild.places.registry.pull import PlatformImage, PulledImage
@@ -20,6 +20,7 @@ from clusterbuild.places.registry.pull import PlatformImage, PulledImage
 __all__ = [
     "Credentials",
     "CredentialsError",
+    "GivenLogin",
     "Login",
     "PlatformImage",
     "PulledImage",

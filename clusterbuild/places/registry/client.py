@@ -53,6 +53,13 @@ class RegistryClient:
                  trace: TracebackType | None) -> None:
         self.close()
 
+    def check_login(self, registry: str) -> None:
+        """``GET /v2/`` with the credentials (Basic, or a token for them): what ``docker login``
+        does. A RegistryError (UNAUTHORIZED) when the registry refuses them."""
+        endpoint = self.config.endpoint(registry)
+        response = self._session.request("GET", endpoint, "/v2/", (), f"logging in to {endpoint}")
+        response.close()
+
     def resolve(self, ref: Reference) -> Resolved:
         """The manifest or index ``ref`` names (by tag or digest): media type, digest, size, bytes."""
         try:

@@ -102,8 +102,9 @@ def run_helper(helper: str, registry: str) -> Login | None:
     if done.returncode != 0:
         if "not found" in (done.stdout + done.stderr).lower():
             return None
-        raise CredentialsError(f"docker-credential-{helper} get for {registry} exited {done.returncode}: "
-                               f"{done.stderr.strip()[:200]}")
+        raise CredentialsError(f"docker-credential-{helper} get for {registry} exited {done.returncode} "
+                               "(its output is not shown: it may hold a secret)",
+                               hint=f"run `echo {server} | docker-credential-{helper} get` to see it")
     try:
         answer = json.loads(done.stdout)
         user, secret = str(answer["Username"]), str(answer["Secret"])
@@ -147,6 +148,17 @@ class Credentials:
             if found is not None:
                 return found
         return _auths(config, self.docker_config, registry)
+
+
+class GivenLogin(Credentials):
+    """One login for one registry, nothing else (to check credentials before storing them)."""
+
+    def __init__(self, registry: str, login: Login) -> None:  # reads no file
+        self.registry = registry_name(registry)
+        self.login = login
+
+    def for_registry(self, registry: str) -> Login | None:
+        return self.login if registry_name(registry) == self.registry else None
 
 
 def login(registry: str, username: str, password: str, path: Path | None = None) -> Path:
