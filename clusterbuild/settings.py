@@ -26,6 +26,7 @@ CACHE_ENV = "CLUSTERBUILD_CACHE_DIR"
 LOCK_TIMEOUT_ENV = "CLUSTERBUILD_LOCK_TIMEOUT"
 EPOCH_ENV = "SOURCE_DATE_EPOCH"
 DEFAULT_KEEP_DAYS = 30.0
+DEFAULT_TIMEOUT = 900.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class CommandLine:
     lock_timeout: float | None = None
     keep_days: float | None = None
     unsandboxed: bool = False
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Settings:
     lock_timeout: float | None = None  # seconds to wait for the workspace/cache locks; None: forever
     keep_days: float = DEFAULT_KEEP_DAYS  # cache gc: keep what vanished workspaces used this recently
     scripts: ScriptSandbox = ScriptSandbox()
+    timeout: float = DEFAULT_TIMEOUT  # seconds one transfer may take in all (--timeout)
 
     @property
     def layout_dir(self) -> Path:
@@ -130,7 +133,8 @@ def read_settings(typed: CommandLine, config: Workspace | None,
         push_to=push_to, frozen=typed.frozen, fail_fast=typed.fail_fast,
         mtime=_epoch(environ), lock_timeout=_lock_timeout(typed, environ),
         keep_days=typed.keep_days if typed.keep_days is not None else DEFAULT_KEEP_DAYS,
-        scripts=_sandbox(typed, config, environ, cache.resolve()))
+        scripts=_sandbox(typed, config, environ, cache.resolve()),
+        timeout=typed.timeout if typed.timeout is not None else DEFAULT_TIMEOUT)
 
 
 def _sandbox(typed: CommandLine, config: Workspace | None, environ: Mapping[str, str],

@@ -165,7 +165,7 @@ def test_redirects_are_followed(server: FileServer, store: BlobStore, fetcher: F
     fetched = fetcher.fetch(url, store)
     assert store.read_bytes(fetched.digest) == b"the tool" and fetched.url_used == url
     loop = server.redirect("/loop", "/loop")
-    with pytest.raises(BuildError, match=r"fetching .*/loop: Exceeded maximum allowed redirects"):
+    with pytest.raises(BuildError, match=r"fetching .*/loop: more than 10 redirects"):
         fetcher.fetch(loop, store)
 
 
@@ -223,3 +223,22 @@ def test_timeouts_and_refused_connections_are_retried_then_reported(server: File
             fetcher.fetch("http://127.0.0.1:9/nothing-listens-here", store)
         with pytest.raises(BuildError, match="hint: use an http:// or https:// URL"):
             fetcher.fetch("ftp://127.0.0.1/file", store)
+
+
+def test_a_stalling_server_fails_within_the_deadline(server: FileServer, store: BlobStore) -> None:
+    url = server.serve("/stalls", b"late", delay=30)
+    start = time.monotonic()
+    with Fetcher(FetchConfig(deadline=2.0, timeout=1.5, backoff=0.01)) as fetcher, \
+            pytest.raises(BuildError) as caught:
+        fetcher.fetch(url, store)
+    assert time.monotonic() - start < 4.0
+    assert "no result within 2s" in str(caught.value) and "--timeout" in str(caught.value)
+
+
+def test_a_redirect_loop_ends_with_a_clear_error(server: FileServer, store: BlobStore,
+                                                 fetcher: Fetcher) -> None:
+    url = server.redirect("/loop", "/loop")
+    with pytest.raises(BuildError) as caught:
+        fetcher.fetch(url, store)
+    assert "more than 10 redirects (a redirect loop)" in str(caught.value)
+    assert len(server.seen("/loop")) == 11

@@ -207,3 +207,30 @@ def test_images_are_pinned_in_the_lock_and_a_moved_tag_changes_nothing_until_rel
     relocked = apply_json(ws, "with-images", "--frozen")
     assert {r["kind"] for r in relocked["ran"]} >= {"pull", "registry", "image", "index", "export"}
     assert images(relocked) != images(first)
+
+
+def test_a_blob_corrupted_on_the_wire_once_still_gives_a_good_build(tmp_path: Path,
+                                                                    seeded: dict[str, str]) -> None:
+    from registry_servers import Fault, FaultProxy
+
+    proxy = FaultProxy(seeded["registry"])
+    try:
+        via_proxy = {**seeded, "registry": proxy.address,
+                     "hello": seeded["hello"].replace(seeded["registry"], proxy.address),
+                     "chart": seeded["chart"].replace(seeded["registry"], proxy.address)}
+        ws = copy_workspace(tmp_path / "ws")
+        _add_app(ws, via_proxy)
+        proxy.inject(Fault(r"/blobs/sha256:", "corrupt"))  # the first blob fetched, once
+        result = apply_json(ws, "with-images", "--jobs", "1")
+        corrupted = [e for e in proxy.log if e.fault == "corrupt"]
+        assert len(corrupted) == 1
+        again = [e for e in proxy.log if e.path == corrupted[0].path and e.method == "GET"]
+        assert len(again) == 2  # fetched once more, whole
+        ref = "docker.io/labring/with-images:v1-amd64"
+        root = _registry_root(ws / "out", ref, tmp_path / "amd64")
+        with running_registry(root / "registry", tmp_path) as address:
+            skopeo("copy", "--src-tls-verify=false", f"docker://{address}/seed/hello:1",
+                   f"dir:{tmp_path / 'pulled'}")  # skopeo verifies every blob's digest
+        assert images(result)
+    finally:
+        proxy.stop()

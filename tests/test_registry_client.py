@@ -571,19 +571,30 @@ def test_dropped_body_is_refetched_without_ranges(servers: Servers, proxy: Fault
     assert store.has(layer.digest, layer.size) and store_state(store)[1] == []
 
 
+def test_a_blob_corrupted_once_is_fetched_again(servers: Servers, proxy: FaultProxy, tmp_path: Path) -> None:
+    layer, store = servers.images.big_layer, fresh_store(tmp_path)
+    with servers.client() as client:
+        proxy.inject(Fault(layer.digest.hex, "corrupt"))
+        client.pull([ref(f"{proxy.address}/test/single:1")], None, store)
+    assert store.has(layer.digest, layer.size)
+    gets = [e for e in proxy.log if layer.digest.hex in e.path and e.method == "GET"]
+    assert [e.fault for e in gets] == ["corrupt", ""]
+
+
 def test_corrupt_blob_is_rejected_and_not_stored(servers: Servers, proxy: FaultProxy, tmp_path: Path) -> None:
     layer, store = servers.images.big_layer, fresh_store(tmp_path)
     target = ref(f"{proxy.address}/test/single:1")
     with servers.client() as client:
         client.pull([ref(f"{proxy.address}/test/multi:1")], [Platform.parse("linux/amd64")], store)
         before = store_state(store)
-        proxy.inject(Fault(layer.digest.hex, "corrupt"))
+        proxy.inject(Fault(layer.digest.hex, "corrupt", times=2))
         with pytest.raises(RegistryError) as caught:
             client.pull([target], None, store)
     error = caught.value
     assert error.code == "DIGEST_INVALID" and not error.temporary
-    doing = f"pulling {target}: fetching blob {layer.digest}"
+    doing = f"pulling {target}: fetching blob {layer.digest} from {proxy.address}/test/single"
     assert str(error).startswith(f"{doing}: received {layer.size} bytes")
+    assert f"twice, expected {layer.size} bytes of {layer.digest}" in str(error)
     after = store_state(store)
     assert layer.digest not in after[0] and after[1] == []
     config = json.loads(store.read_bytes(servers.images.single.digest))["config"]["digest"]
@@ -710,3 +721,60 @@ def test_login_no_verify_stores_unchecked(basic_registry: str, tmp_path: Path) -
     home.mkdir()
     proc = _login(basic_registry, "not-the-password", home, "--no-verify")
     assert proc.returncode == 0 and "stored in" in proc.stdout
+
+
+# ------------------------------------------------------------- stalls and loops
+
+
+class _Stalling:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(64)
+        self.address = f"127.0.0.1:{self.socket.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.socket.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.socket.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_stalling_registry_fails_within_the_deadline(servers: Servers, tmp_path: Path) -> None:
+    stalling = _Stalling()
+    try:
+        start = time.monotonic()
+        with servers.client(stalling.address, deadline=2.0, timeout=1.5) as client, \
+                pytest.raises(RegistryError) as caught:
+            client.pull([ref(f"{stalling.address}/test/single:1")], None, fresh_store(tmp_path))
+        took = time.monotonic() - start
+    finally:
+        stalling.close()
+    assert took < 4.0, took
+    assert caught.value.code in ("TIMEOUT", "CONNECTION")
+    assert "within 2s" in str(caught.value) or "Timeout" in str(caught.value)
+
+
+def test_a_redirect_loop_ends_with_a_clear_error(servers: Servers, proxy: FaultProxy, tmp_path: Path) -> None:
+    loop = "/v2/test/single/manifests/1"
+    proxy.inject(Fault(loop, "status", status=302, headers={"Location": loop}, times=1000))
+    with servers.client() as client, pytest.raises(RegistryError) as caught:
+        client.pull([ref(f"{proxy.address}/test/single:1")], None, fresh_store(tmp_path))
+    assert caught.value.code == "REDIRECT_LOOP" and caught.value.exit_code == 4
+    assert "more than 10 redirects" in str(caught.value)
+    assert len([e for e in proxy.log if e.path == loop]) <= 11

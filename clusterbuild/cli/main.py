@@ -41,6 +41,9 @@ InsecureOpt = Annotated[list[str] | None, typer.Option(
     "adds to registries.insecure of apps.yaml).")]
 FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first broken app "
                                            "or failed step (default: build everything else).")]
+TimeoutOpt = Annotated[float | None, typer.Option(
+    "--timeout", min=1, help="Seconds one download or registry transfer may take in all, retries "
+    "included [default: 900].")]
 LockTimeoutOpt = Annotated[float | None, typer.Option(
     "--lock-timeout", min=0, help="Seconds to wait for another clusterbuild using the workspace "
     "or cache (or $CLUSTERBUILD_LOCK_TIMEOUT) [default: wait].")]
@@ -131,6 +134,7 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
                                                "must be pinned by apps.lock; it is never changed.")]
           = False,
           fail_fast: FailFastOpt = False, lock_timeout: LockTimeoutOpt = None,
+          timeout: TimeoutOpt = None,
           unsandboxed: Annotated[bool, typer.Option(
               "--unsandboxed", help="Run init.sh scripts without the bubblewrap sandbox, with your "
               "own rights (as apps.yaml `scripts: {sandbox: false}`); each run is warned about.")]
@@ -147,7 +151,7 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
                             docker_archive=docker_archive, jobs=jobs,
                             insecure_registries=tuple(insecure or ()), push=push, push_to=push_to,
                             frozen=frozen, fail_fast=fail_fast, lock_timeout=lock_timeout,
-                            unsandboxed=unsandboxed)
+                            unsandboxed=unsandboxed, timeout=timeout)
     applied = apply_workspace(settings, ws, printer if not as_json else NoProgress(), notify)
     if as_json:
         print(json.dumps(apply_json(applied), indent=2))
@@ -161,14 +165,15 @@ def lock(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
          cache_dir: CacheOpt = None, insecure: InsecureOpt = None,
          update: Annotated[bool, typer.Option("--update", help="Resolve again what is already "
                                               "locked (new chart versions, moved URLs).")] = False,
-         fail_fast: FailFastOpt = False, lock_timeout: LockTimeoutOpt = None) -> None:
+         fail_fast: FailFastOpt = False, lock_timeout: LockTimeoutOpt = None,
+         timeout: TimeoutOpt = None) -> None:
     """Pin every remote input (chart versions, archive and binary sha256) and every shipped
     image (the digest its tag names now) in apps.lock."""
     from clusterbuild.commands.build import lock_workspace
 
     settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
                             insecure_registries=tuple(insecure or ()), fail_fast=fail_fast,
-                            lock_timeout=lock_timeout)
+                            lock_timeout=lock_timeout, timeout=timeout)
     changes, failures = lock_workspace(settings, ws, notify, update=update)
     for change in changes:
         before = change.before[:12] or "(new)"
@@ -205,14 +210,14 @@ def sync(source: Annotated[str, typer.Argument(help="Image to copy, e.g. quay.io
          = True,
          platform: PlatformOpt = None, workspace: WorkspaceOpt = None,
          cache_dir: CacheOpt = None, insecure: InsecureOpt = None,
-         lock_timeout: LockTimeoutOpt = None) -> None:
+         lock_timeout: LockTimeoutOpt = None, timeout: TimeoutOpt = None) -> None:
     """Copy an image between registries, all platforms by default (the bot's /imagesync).
     Registry access (insecure hosts, CA file, mirrors) comes from apps.yaml when there is one."""
     from clusterbuild.commands.registry import sync_image
 
     settings, _ = _context(workspace, cache_dir, needs_workspace=False,
                            platforms=tuple(platform or ()), lock_timeout=lock_timeout,
-                           insecure_registries=tuple(insecure or ()))
+                           insecure_registries=tuple(insecure or ()), timeout=timeout)
     print(sync_image(settings, source, target, all_platforms, notify))
 
 

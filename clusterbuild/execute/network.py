@@ -54,7 +54,8 @@ def registry_config(settings: Settings) -> RegistryConfig:
 
     access = settings.registries
     return RegistryConfig(insecure=access.insecure, ca_file=access.ca_file, mirrors=access.mirrors,
-                          jobs=max(2, settings.jobs * 2))
+                          jobs=max(2, settings.jobs * 2), deadline=settings.timeout,
+                          timeout=min(60.0, settings.timeout))
 
 
 class Network:
@@ -82,7 +83,9 @@ class Network:
                 from clusterbuild.fetch.http import FetchConfig, Fetcher
 
                 access = self.settings.downloads
-                self._fetcher = Fetcher(FetchConfig(mirrors=access.mirrors, jobs=access.jobs))
+                self._fetcher = Fetcher(FetchConfig(mirrors=access.mirrors, jobs=access.jobs,
+                                                    deadline=self.settings.timeout,
+                                                    timeout=min(60.0, self.settings.timeout)))
             return Downloads(self._fetcher, client)
 
     def close(self) -> None:

@@ -39,6 +39,8 @@ class FetchConfig:
     backoff: float = 0.5  # first retry delay in seconds; doubles per attempt
     max_delay: float = 30.0  # cap on backoff and on a server's Retry-After
     timeout: float = 60.0  # seconds for connecting and for each read
+    deadline: float = 900.0  # seconds one download may take in all, retries included
+    max_redirects: int = 10
     jobs: int = 4  # parallel downloads in fetch_many
 
     def __post_init__(self) -> None:
@@ -69,6 +71,7 @@ class Fetcher:
         self.config = config
         limits = httpx.Limits(max_connections=max(10, 2 * config.jobs))
         self._client = httpx.Client(transport=transport, timeout=config.timeout, follow_redirects=True,
+                                    max_redirects=config.max_redirects,
                                     trust_env=True, limits=limits, headers={"User-Agent": "clusterbuild"})
 
     def close(self) -> None:
@@ -97,7 +100,10 @@ class Fetcher:
                 return self._download(used, store, expect, attempts, allow_html)
             except Restart:
                 attempts.failed("the server did not continue the broken download; starting over")
-            except (httpx.HTTPError, httpx.InvalidURL) as e:  # bad URL, redirect loop: retrying will not help
+            except httpx.TooManyRedirects:
+                raise BuildError(f"{doing}: more than {self.config.max_redirects} redirects (a redirect "
+                                 "loop)", hint="check the URL and the mirrors of apps.yaml") from None
+            except (httpx.HTTPError, httpx.InvalidURL) as e:  # bad URL: retrying will not help
                 detail = " ".join(str(e).split()) or type(e).__name__
                 raise BuildError(f"{doing}: {detail}", hint="check the URL") from e
 

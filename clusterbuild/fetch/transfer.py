@@ -47,6 +47,19 @@ class Attempts:
         self.config = config
         self.doing = doing
         self.failures = 0
+        self.deadline = time.monotonic() + config.deadline
+
+    def left(self) -> float:
+        """Seconds left for the whole download; a BuildError when none are."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise BuildError(f"{self.doing}: no result within {self.config.deadline:g}s",
+                             hint="the server is too slow or stalls; retry later, or raise --timeout")
+        return left
+
+    def timeout(self) -> httpx.Timeout:
+        """The next request's timeouts: the configured ones, within the deadline."""
+        return httpx.Timeout(min(self.config.timeout, self.left()))
 
     def failed(self, problem: str, retry_after: float | None = None) -> None:
         """Count a temporary failure and wait before the next try; raise when none is left."""
@@ -56,7 +69,7 @@ class Attempts:
                              hint="check the network, the proxy settings or the server; retry later")
         delay = retry_delay(self.config, self.failures - 1, retry_after)
         log.debug("%s: %s, retrying in %.2fs", self.doing, problem, delay)
-        time.sleep(delay)
+        time.sleep(min(delay, self.left()))
 
 
 def retry_delay(config: FetchConfig, attempt: int, retry_after: float | None = None) -> float:
@@ -100,7 +113,7 @@ def receive(client: httpx.Client, url: str, body: Body, attempts: Attempts, allo
             if validator:
                 headers["If-Range"] = validator
         try:
-            with client.stream("GET", url, headers=headers) as response:
+            with client.stream("GET", url, headers=headers, timeout=attempts.timeout()) as response:
                 problem = _status_problem(response, body.size, attempts.doing)
                 if problem is None:
                     content_type = str(response.headers.get("content-type", ""))
@@ -109,6 +122,7 @@ def receive(client: httpx.Client, url: str, body: Body, attempts: Attempts, allo
                     validator = validator or _strong_etag(response)
                     for chunk in response.iter_raw():
                         body.write(chunk)
+                        attempts.left()
                     return content_type
                 wait = retry_after(response)
         except httpx.TransportError as e:

@@ -8,6 +8,7 @@ the config's ``chunk_size`` and chunked (PATCH … + PUT) above it; a failed upl
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,14 +16,18 @@ from pathlib import Path
 import httpx
 
 from clusterbuild.cache.store import BlobStore, HashingWriter
+from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor
 from clusterbuild.places.registry.auth import Scopes, pull_scope, push_scope
 from clusterbuild.places.registry.config import Endpoint
 from clusterbuild.places.registry.errors import RegistryError, error_from_transport
-from clusterbuild.places.registry.retry import backoff_delay
+from clusterbuild.places.registry.retry import backoff_delay, check_deadline, deadline_after
 from clusterbuild.places.registry.session import RegistrySession
 
 READ_SIZE = 1 << 20
+
+
+log = logging.getLogger(__name__)
 
 
 class _Restart(Exception):
@@ -31,22 +36,41 @@ class _Restart(Exception):
 
 def download_blob(session: RegistrySession, endpoint: Endpoint, repository: str, blob: Descriptor,
                   store: BlobStore) -> None:
+    """The blob into the store, verified; bytes that do not hash to its digest are fetched once
+    more from the first byte (a flipped bit on the way), then refused; all within the
+    transfer deadline."""
     doing = f"fetching blob {blob.digest}"
+    deadline = deadline_after(session.config)
+    mismatches = 0
     for restart in range(session.config.retries + 1):
         try:
             with store.writer() as out:
-                _fill(session, endpoint, repository, blob, out, doing)
+                _fill(session, endpoint, repository, blob, out, doing, deadline)
                 if out.size != blob.size or out.digest != blob.digest:
-                    raise RegistryError(f"{doing}: received {out.size} bytes of digest {out.digest}, "
-                                        f"expected {blob.size} bytes", code="DIGEST_INVALID")
+                    raise _Mismatch(out.size, out.digest)
             return
         except _Restart:
-            time.sleep(backoff_delay(session.config, restart))
+            time.sleep(min(backoff_delay(session.config, restart),
+                           check_deadline(session.config, deadline, doing)))
+        except _Mismatch as wrong:
+            mismatches += 1
+            if mismatches > 1:
+                raise RegistryError(
+                    f"{doing} from {endpoint}/{repository}: received {wrong.size} bytes of digest "
+                    f"{wrong.digest} twice, expected {blob.size} bytes of {blob.digest}",
+                    code="DIGEST_INVALID", hint="the registry (or a proxy) serves wrong bytes") from None
+            log.debug("%s: digest mismatch, fetching it again", doing)
     raise RegistryError(f"{doing}: the body kept breaking off", code="CONNECTION", temporary=True)
 
 
+class _Mismatch(Exception):
+    def __init__(self, size: int, digest: Digest) -> None:
+        self.size = size
+        self.digest = digest
+
+
 def _fill(session: RegistrySession, endpoint: Endpoint, repository: str, blob: Descriptor,
-          out: HashingWriter, doing: str) -> None:
+          out: HashingWriter, doing: str, deadline: float) -> None:
     """Write the blob's bytes to ``out``, resuming broken bodies with Range requests."""
     url, ranges, breaks = f"/v2/{repository}/blobs/{blob.digest}", False, 0
     while True:
@@ -54,13 +78,15 @@ def _fill(session: RegistrySession, endpoint: Endpoint, repository: str, blob: D
         if out.size:
             headers["Range"] = f"bytes={out.size}-"
         response = session.request("GET", endpoint, url, pull_scope(repository), doing, headers=headers,
-                                   stream=True, ok=(200, 206), attempts=1 if endpoint.mirror else None)
+                                   stream=True, ok=(200, 206), attempts=1 if endpoint.mirror else None,
+                                   deadline=deadline)
         try:
             if out.size and not _resumes_at(response, out.size):
                 raise _Restart()
             ranges = ranges or response.headers.get("accept-ranges", "").lower() == "bytes"
             for chunk in response.iter_bytes():  # as received: a broken body keeps what arrived
                 out.write(chunk)
+                check_deadline(session.config, deadline, doing)
                 if out.size > blob.size:
                     raise RegistryError(f"{doing}: the registry sent more than the {blob.size} bytes "
                                         "the descriptor declares", code="SIZE_INVALID")

@@ -57,7 +57,9 @@ class RegistryConfig:
     ca_file: Path | None = None  # extra CA bundle for self-signed registries
     mirrors: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     jobs: int = 4  # parallel blob transfers
-    timeout: float = 60.0
+    timeout: float = 60.0  # seconds for connecting and for each read
+    deadline: float = 900.0  # seconds one transfer (a manifest, a blob) may take in all, retries included
+    max_redirects: int = 10
     retries: int = 5
     backoff: float = 0.5  # first retry delay in seconds; doubles per attempt
     max_delay: float = 30.0  # cap on backoff and on a server's Retry-After

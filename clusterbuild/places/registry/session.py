@@ -28,6 +28,7 @@ class RegistrySession:
         limits = httpx.Limits(max_connections=max(10, 2 * config.jobs),
                               max_keepalive_connections=max(10, 2 * config.jobs))
         self.client = httpx.Client(transport=transport, timeout=config.timeout, follow_redirects=True,
+                                   max_redirects=config.max_redirects,
                                    limits=limits, verify=config.ssl_context() if transport is None else True,
                                    headers={"User-Agent": "clusterbuild"})
         self.auth = Authenticator(self.client, credentials, config)
@@ -41,7 +42,7 @@ class RegistrySession:
     def request(self, method: str, endpoint: Endpoint, url: str, scopes: Scopes, doing: str, *,
                 params: Params = None, headers: Mapping[str, str] | None = None, content: Body = None,
                 stream: bool = False, ok: tuple[int, ...] = (200,),
-                attempts: int | None = None) -> httpx.Response:
+                attempts: int | None = None, deadline: float | None = None) -> httpx.Response:
         """Send ``method url`` (a path under ``endpoint`` or an absolute URL) and check the status."""
         full_url = url if url.startswith(("http://", "https://")) else endpoint.url(url)
 
@@ -52,7 +53,8 @@ class RegistrySession:
 
         reauthenticated = False
         while True:
-            response = send_retrying(self.client, build, self.config, doing, stream=stream, attempts=attempts)
+            response = send_retrying(self.client, build, self.config, doing, stream=stream, attempts=attempts,
+                                     deadline=deadline)
             if (response.status_code == 401 and not reauthenticated
                     and self.auth.unauthorized(endpoint, response, scopes)):
                 response.close()
