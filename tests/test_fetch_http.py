@@ -242,3 +242,24 @@ def test_a_redirect_loop_ends_with_a_clear_error(server: FileServer, store: Blob
         fetcher.fetch(url, store)
     assert "more than 10 redirects (a redirect loop)" in str(caught.value)
     assert len(server.seen("/loop")) == 11
+
+
+@pytest.mark.parametrize(("text", "name", "expected"), [
+    (f"{'a' * 64}  tool-linux-amd64.tar.gz\n{'b' * 64}  tool-linux-arm64.tar.gz\n",
+     "tool-linux-arm64.tar.gz", "b"),
+    (f"{'c' * 64} *dist/tool-linux-arm64.tar.gz\n", "https://x.io/v1/tool-linux-arm64.tar.gz", "c"),
+    (f"# release sums\nSHA256 (tool-linux-arm64.tar.gz) = {'d' * 64}\n", "tool-linux-arm64.tar.gz", "d"),
+    (f"{'E' * 64}\n", "anything.tgz", "e"),
+])
+def test_checksum_files_in_every_common_shape(text: str, name: str, expected: str) -> None:
+    from clusterbuild.fetch.checksums import checksum_for
+
+    assert checksum_for(text, name, "sums").hex == expected * 64
+
+
+def test_a_checksum_file_without_the_name_is_bad_input() -> None:
+    from clusterbuild.errors import InputError
+    from clusterbuild.fetch.checksums import checksum_for
+
+    with pytest.raises(InputError, match=r"no sha256 for tool\.tgz among its 2 lines"):
+        checksum_for(f"{'a' * 64}  a.tgz\n{'b' * 64}  b.tgz\n", "https://x/tool.tgz", "sums")

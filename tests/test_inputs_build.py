@@ -254,3 +254,40 @@ def test_a_hostile_chart_is_bad_input_and_not_kept(tmp_path: Path, static_server
     proc = cli("apply", "-C", str(ws), "bomb", check=False)
     assert proc.returncode == 3 and "has a '..' component" in proc.stderr
     assert _blobs(ws) == before
+
+
+def _checksummed_app(ws: Path, url: str) -> None:
+    app = ws / "applications/summed/latest"
+    app.mkdir(parents=True)
+    (app / "Kubefile").write_text("FROM scratch\nCOPY . .\nCMD [\"bash entrypoint.sh\"]\n")
+    (app / "clusterbuild.yaml").write_text(
+        "images: {discover: 'off'}\ninputs:\n  - kind: binary\n"
+        f"    url: {url}/rel/tool-linux-{{{{ arch_name }}}}.tar.gz\n"
+        f"    sha256_url: {url}/rel/checksums.txt\n"
+        "    arch_map: {amd64: x86_64, arm64: aarch64}\n    member: tool/tool\n    dest: opt/tool\n")
+    (ws / "apps.yaml").write_text((ws / "apps.yaml").read_text() + "  summed:\n    versions: [v1]\n")
+
+
+def test_a_first_download_is_checked_against_the_published_checksums(
+        tmp_path: Path, static_server: tuple[str, Path]) -> None:
+    url, root = static_server
+    (root / "rel").mkdir()
+    sums = []
+    for machine in ELF_MACHINE:
+        data = tgz({"tool/tool": _elf(machine)}, executables={"tool/tool"})
+        (root / f"rel/tool-linux-{machine}.tar.gz").write_bytes(data)
+        sums.append(f"{hashlib.sha256(data).hexdigest()}  tool-linux-{machine}.tar.gz")
+    (root / "rel/checksums.txt").write_text("\n".join(sums) + "\n")
+    ws = copy_workspace(tmp_path / "ws")
+    _checksummed_app(ws, url)
+    cli("lock", "-C", str(ws), "summed")
+    locked = (ws / "apps.lock").read_text()
+    assert sums[0].split()[0] in locked and sums[1].split()[0] in locked
+
+    tampered = copy_workspace(tmp_path / "tampered")
+    _checksummed_app(tampered, url)
+    (root / "rel/tool-linux-aarch64.tar.gz").write_bytes(b"flipped bytes")  # after the sums were published
+    proc = cli("lock", "-C", str(tampered), "summed", check=False)
+    assert proc.returncode == 4 and "checksum mismatch" in proc.stderr and "[linux/arm64]" in proc.stderr
+    lock = tampered / "apps.lock"
+    assert not lock.exists() or "linux/arm64" not in lock.read_text()  # nothing wrong was pinned

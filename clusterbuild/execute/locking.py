@@ -59,14 +59,31 @@ def _resolve_chart_oci(plan: InputPlan, downloads: Downloads, store: BlobStore) 
                   (("chart_version", str(fields["version"])),))
 
 
+def published_checksum(plan: InputPlan, url: str, downloads: Downloads, store: BlobStore) -> Digest | None:
+    """The sha256 the input's ``sha256_url`` lists for the file ``url`` names (None without one)."""
+    from clusterbuild.fetch.checksums import MAX_BYTES, checksum_for
+
+    checksums = plan.fields.get("sha256_url")
+    if not checksums:
+        return None
+    fetched = downloads.fetcher.fetch(str(checksums), store, what=f"{plan.name} checksums", allow_html=False)
+    if fetched.size > MAX_BYTES:
+        raise BuildError(f"{plan.name}: the checksum file {checksums} is larger than {MAX_BYTES} bytes",
+                         hint="sha256_url names a checksum file, not the download")
+    text = store.read_bytes(fetched.digest).decode("utf-8", errors="replace")
+    return checksum_for(text, url.split("?", 1)[0], f"{plan.name} sha256_url {checksums}")
+
+
 def resolve_input(plan: InputPlan, downloads: Downloads, store: BlobStore) -> Locked:
     fields = plan.fields
     if plan.kind == "chart" and fields.get("repo"):
         return _resolve_chart_repo(plan, downloads, store)
     if plan.kind == "chart" and fields.get("oci"):
         return _resolve_chart_oci(plan, downloads, store)
-    digest: Digest = downloads.fetch(str(fields["url"]), plan.expect, plan.name, store)
-    return Locked(plan.spec_digest, str(fields["url"]), digest)
+    url = str(fields["url"])
+    expect = plan.expect or published_checksum(plan, url, downloads, store)
+    digest: Digest = downloads.fetch(url, expect, plan.name, store)
+    return Locked(plan.spec_digest, url, digest)
 
 
 def lock_inputs(plans: Iterable[InputPlan], lock: LockFile, downloads: Downloads, store: BlobStore,

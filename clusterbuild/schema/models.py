@@ -156,6 +156,10 @@ class Fetched(Strict):
     sha256: Sha256 | dict[str, Sha256] | None = Field(
         default=None, description="Expected sha256 of the download (per platform for binaries: "
         "{linux/amd64: ..., linux/arm64: ...}); otherwise pinned by `clusterbuild lock`.")
+    sha256_url: str | None = Field(
+        default=None, description="A checksum file published beside the download (a release's "
+        "checksums.txt, SHA256SUMS, <file>.sha256; templated): the first download, before it is "
+        "pinned, must match the sha256 it lists for the file's name.")
     platforms: list[str] | None = Field(
         default=None, description="Only for these platforms (default: all).")
 
