@@ -496,3 +496,20 @@ def test_a_converted_chart_is_the_one_helm_would_pull(tmp_path: Path, static_ser
         expected.pop("charts/web/values.yaml", None)
         assert content == expected
     assert _images(ws, "web") == {f"{seeded}/seed/web:1", f"{seeded}/seed/extra:1"}
+
+
+def test_a_sha256sum_check_becomes_sha256_url() -> None:
+    release = "https://github.com/org/tool/releases/download/${VERSION}"
+    conversion = convert(
+        "mkdir -p opt\n"
+        f"wget -q {release}/tool-linux-${{ARCH}}.tar.gz\n"
+        f"wget -q {release}/checksums.txt\n"
+        "sha256sum -c checksums.txt --ignore-missing\n"
+        "tar -zxf tool-linux-${ARCH}.tar.gz -C opt tool\n"
+        "rm -f tool-linux-${ARCH}.tar.gz checksums.txt\n")
+    [tool] = conversion.spec["inputs"]
+    assert tool["sha256_url"] == "https://github.com/org/tool/releases/download/{{ version }}/checksums.txt"
+    assert tool["url"].endswith("/tool-linux-{{ arch }}.tar.gz") and tool["member"] == "tool"
+    assert to_do(conversion) == []
+    unchecked = convert(f"wget -q {release}/tool.tgz\nsha256sum -c other.txt\n")
+    assert any("other.txt is not a checksum list the script downloaded" in line for line in to_do(unchecked))

@@ -31,6 +31,7 @@ class Pending:
     member: str | None = None  # the file is this member of the archive at url
     unpacked: bool = False  # an archive member, or a decompressed .gz
     mode: str | None = None
+    checksums: Text | None = None  # a checksum file the script verified this download with
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Archive:
     into: str
     origins: list[Origin]
     taken: bool = False
+    checksums: Text | None = None
 
 
 @dataclass
@@ -102,12 +104,30 @@ class Collector:
         """Files ``members`` of the archive ``source`` (its whole content when none) into ``into``."""
         origins = [*source.origins, origin]
         if not members:
-            self.archives.append(Archive(source.url, into, origins))
+            self.archives.append(Archive(source.url, into, origins, checksums=source.checksums))
         for member in members:
             landed = "/".join(member.split("/")[strip:])
             if landed:
                 path = posixpath.normpath(posixpath.join(into, landed))
-                self.files[path] = Pending(source.url, origins, member=member, unpacked=True)
+                self.files[path] = Pending(source.url, origins, member=member, unpacked=True,
+                                           checksums=source.checksums)
+
+    def verified_with(self, listing: str, origin: Origin) -> list[str]:
+        """``sha256sum -c listing``: the downloads beside ``listing`` from the same release
+        directory are checked against it (it becomes their ``sha256_url``); the listing itself
+        is not shipped. The paths checked."""
+        source = self.take(listing)
+        if source is None:
+            return []
+        release = source.url.template().rsplit("/", 1)[0]
+        checked = []
+        for path, pending in self.files.items():
+            same_dir = posixpath.dirname(path) == posixpath.dirname(listing)
+            if same_dir and not pending.unpacked and pending.url.template().rsplit("/", 1)[0] == release:
+                pending.checksums = source.url
+                pending.origins.append(replace(origin, detail="sha256_url"))
+                checked.append(path)
+        return checked
 
     def is_dir(self, path: str) -> bool:
         return path in self.dirs or any(p.startswith(path + "/") for p in self.files)
@@ -126,7 +146,8 @@ class Collector:
             if archive.into == "." or source.startswith(archive.into + "/"):
                 archive.taken = True
                 member = source if archive.into == "." else source[len(archive.into) + 1:]
-                self.files[dest] = Pending(archive.url, [*archive.origins, origin], member, True)
+                self.files[dest] = Pending(archive.url, [*archive.origins, origin], member, True,
+                                           checksums=archive.checksums)
                 return None
         return f"{source} is not a file the script downloaded"
 
@@ -196,7 +217,7 @@ class Collector:
         if url.uses(ARCH_NAME):
             self.not_convertible(last, f"{path}: its URL needs the arch map, which only binary inputs have")
             return None
-        return Draft(fields, pending.origins, path, pending.origins[0].line)
+        return _checked(Draft(fields, pending.origins, path, pending.origins[0].line), pending)
 
     def _member(self, path: str, pending: Pending) -> Draft | None:
         """A file or directory taken out of an archive: a chart under charts/<name>, else a binary."""
@@ -204,7 +225,7 @@ class Collector:
         if re.fullmatch(r"charts/[^/]+", path) and not pending.url.uses(ARCH_NAME):
             fields = {"kind": "chart", "name": path[len("charts/"):], "url": pending.url.template(),
                       "path": member}
-            return Draft(fields, pending.origins, path, pending.origins[0].line)
+            return _checked(Draft(fields, pending.origins, path, pending.origins[0].line), pending)
         one_file = path.startswith("opt/") or "/" not in path or "." in posixpath.basename(path)
         if path == "charts" or path.startswith("charts/") or not (one_file or pending.mode):
             self.not_convertible(last, f"places {member} of {url_name(pending.url)} at {path}: a binary "
@@ -228,7 +249,7 @@ class Collector:
             fields["mode"] = "0644"  # a manifest or list out of an archive, not a program
         if not (url.uses(ARCH) or url.uses(ARCH_NAME)):
             fields["check_arch"] = False  # the same file for every platform, as the script ships it
-        return Draft(fields, origins, path, pending.origins[0].line)
+        return _checked(Draft(fields, origins, path, pending.origins[0].line), pending)
 
     def leftovers(self) -> None:
         """Skips for what was read but placed nowhere: whole archives, unused repositories."""
@@ -241,6 +262,12 @@ class Collector:
         for alias, (_, origin) in self.repos.items():
             if alias not in self.used_repos:
                 self.not_needed(origin, "no chart is pulled from this repository")
+
+
+def _checked(draft: Draft, pending: Pending) -> Draft:
+    if pending.checksums is not None:
+        draft.fields["sha256_url"] = pending.checksums.template()
+    return draft
 
 
 def _under(path: str, prefix: str) -> bool:

@@ -177,6 +177,7 @@ def _change_dir(w: Walker, node: Simple) -> None:
 HANDLERS: dict[str, Callable[[Walker, Simple], None]] = {
     "wget": files.download, "curl": files.download, "tar": files.tar,
     "unzip": files.unzip, "gunzip": files.gunzip, "mv": files.move, "cp": files.move,
-    "chmod": files.chmod, "rm": files.remove, "mkdir": files.mkdir, "helm": charts.helm, "yq": charts.yq,
+    "chmod": files.chmod, "sha256sum": files.verify, "rm": files.remove, "mkdir": files.mkdir,
+    "helm": charts.helm, "yq": charts.yq,
     "echo": echo, "cat": cat, "sed": sed, "cd": _change_dir, "pushd": _change_dir, "popd": _change_dir,
 }

@@ -83,6 +83,28 @@ def download(w: Walker, node: Simple) -> None:
         w.out.download(url, where, origin)
 
 
+def verify(w: Walker, node: Simple) -> None:
+    """``sha256sum -c FILE`` (``--check``, ``--ignore-missing``): the downloads it checks get
+    FILE's URL as their ``sha256_url``."""
+    origin = origin_of(node)
+    words = node.words[1:]
+    if not any(word in ("-c", "--check") or (word.startswith("-") and not word.startswith("--")
+                                            and "c" in word) for word in words):
+        w.out.not_needed(origin, "prints checksums")
+        return
+    listings = [word for word in words if not word.startswith("-")]
+    if len(listings) != 1:
+        w.out.not_convertible(origin, "checks a list that is not one file the script downloaded")
+        return
+    path = w.path(listings[0])
+    checked = [] if isinstance(path, Unknown) else w.out.verified_with(str(path), origin)
+    if checked:
+        w.out.not_needed(origin, f"checks {', '.join(checked)}: converted into sha256_url")
+    else:
+        w.out.not_convertible(origin, f"{listings[0]} is not a checksum list the script downloaded "
+                              "beside its downloads")
+
+
 def _archive(w: Walker, raw: str | None, origin: Origin) -> Pending | None:
     """The downloaded archive at the raw path ``raw``, taken out of the pending files."""
     path = w.path(raw) if raw and raw != "-" else Unknown("reads an archive from its input")
