@@ -291,3 +291,30 @@ def test_a_first_download_is_checked_against_the_published_checksums(
     assert proc.returncode == 4 and "checksum mismatch" in proc.stderr and "[linux/arm64]" in proc.stderr
     lock = tampered / "apps.lock"
     assert not lock.exists() or "linux/arm64" not in lock.read_text()  # nothing wrong was pinned
+
+
+def test_an_archive_directory_lands_under_dest_per_platform(tmp_path: Path,
+                                                            static_server: tuple[str, Path]) -> None:
+    url, root = static_server
+    (root / "cri").mkdir()
+    for machine in ELF_MACHINE:
+        (root / f"cri/cri-{machine}.tar.gz").write_bytes(tgz({
+            f"cri-{machine}/bin/containerd": _elf(machine), f"cri-{machine}/bin/ctr": _elf(machine),
+            f"cri-{machine}/bin/ctr.md": b"docs", f"cri-{machine}/README.md": b"readme"},
+            executables={f"cri-{machine}/bin/containerd", f"cri-{machine}/bin/ctr"}))
+    ws = copy_workspace(tmp_path / "ws")
+    app = ws / "applications/cri/latest"
+    app.mkdir(parents=True)
+    (app / "Kubefile").write_text("FROM scratch\nCOPY . .\n")
+    (app / "clusterbuild.yaml").write_text(
+        "images: {discover: 'off'}\ninputs:\n  - kind: archive\n"
+        f"    url: {url}/cri/cri-{{{{ arch_name }}}}.tar.gz\n"
+        "    arch_map: {amd64: x86_64, arm64: aarch64}\n"
+        "    path: cri-{{ arch_name }}/bin\n    dest: cri/bin\n    exclude: ['*.md']\n")
+    (ws / "apps.yaml").write_text((ws / "apps.yaml").read_text() + "  cri:\n    versions: [v1]\n")
+    built = apply_json(ws, "cri")
+    for suffix, machine in (("amd64", "x86_64"), ("arm64", "aarch64")):
+        files = image_files(ws / "out", f"docker.io/labring/cri:v1-{suffix}", tmp_path / suffix)
+        assert sorted(files) == ["Kubefile", "cri/bin/containerd", "cri/bin/ctr"]
+        assert files["cri/bin/ctr"] == _elf(machine)
+    assert len(images(built)) == 3

@@ -116,6 +116,28 @@ def _unpack_binary(blob: Digest, params: dict[str, Any], store: BlobStore, what:
     return [replace(binary, path=params["dest"], mode=int(params.get("mode") or "0755", 8))]
 
 
+def _unpack_archive(blob: Digest, params: dict[str, Any], store: BlobStore, what: str,
+                    limit: tuple[int, str]) -> list[FileEntry]:
+    """The archive's ``path`` (all of it when none), minus ``exclude``, under ``dest``."""
+    from fnmatch import fnmatchcase
+
+    from clusterbuild.fetch.archives import unpack
+
+    root = posixpath.normpath(params["path"]).strip("/") if params.get("path") else ""
+    entries = unpack(store.path(blob), None, store, members=[root] if root else None, what=what,
+                     max_bytes=limit[0], limit_hint=limit[1])
+    single = len(entries) == 1 and entries[0].path == root and entries[0].kind is EntryKind.FILE
+    if single:  # a file named by path: it lands in dest
+        return [replace(entries[0], path=posixpath.join(params["dest"], posixpath.basename(root)))]
+    excluded = params.get("exclude") or []
+    kept = [e for e in entries if not any(fnmatchcase(e.path[len(root):].lstrip("/"), pattern)
+                                          for pattern in excluded)]
+    placed = [e for e in _rerooted(kept, root, params["dest"]) if e.path != params["dest"] + "/"]
+    if not placed:
+        raise BuildError(f"{what}: nothing under {root or 'the archive root'}", hint="check `path`")
+    return placed
+
+
 DEFAULT_MAX_SIZE = {"chart": 256 << 20, "binary": 2 << 30}
 
 
@@ -152,6 +174,8 @@ def _unpacked(step: UnpackStep, params: dict[str, Any], blob: Digest, store: Blo
         return _unpack_chart(blob, params, store, what, _limit(step, params))
     if params["kind"] == "binary":
         return _unpack_binary(blob, params, store, what, _limit(step, params))
+    if params["kind"] == "archive":
+        return _unpack_archive(blob, params, store, what, _limit(step, params))
     mode = int(params["mode"], 8) if params.get("mode") else 0o644  # manifest, url: the download itself
     size = store.path(blob).stat().st_size
     return [FileEntry(params["dest"], EntryKind.FILE, mode, size, blob)]

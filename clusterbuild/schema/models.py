@@ -242,6 +242,27 @@ class BinaryInput(Fetched):
     _max_size = field_validator("max_size")(_check_size)
 
 
+class ArchiveInput(Fetched):
+    """A directory of an archive (or all of it) unpacked into the build context: a release
+    tarball's bin/ into opt/, a repository's deploy/ manifests, a rootfs's files."""
+
+    kind: Literal["archive"]
+    url: str = Field(description="Download URL of a .tar.gz, .tgz, .tar.xz or .zip (templated; "
+                     "{{ arch_name }} is arch after arch_map).")
+    arch_map: dict[str, str] = Field(default_factory=dict, description="Release names of "
+                                     "architectures, e.g. {amd64: x86_64, arm64: aarch64}.")
+    path: str | None = Field(default=None, description="The directory (or file) inside the archive "
+                             "to take, e.g. kubernetes/server/bin (templated); default: everything.")
+    dest: str = Field(description="Where its content lands in the build context, e.g. opt or "
+                      "manifests/operator (templated).")
+    exclude: list[str] = Field(default_factory=list, description="Archive paths (globs, under "
+                               "`path`) left out, e.g. ['*.md', 'docs/*'].")
+    max_size: int | str | None = Field(default=None, description="Refuse the archive if it expands "
+                                       "to more than this (bytes, or e.g. 4GiB; default 2GiB).")
+
+    _max_size = field_validator("max_size")(_check_size)
+
+
 class UrlInput(Fetched):
     """Any file by URL, placed as is."""
 
@@ -251,10 +272,11 @@ class UrlInput(Fetched):
     mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] | None = None
 
 
-INPUT_KINDS: tuple[type[Strict], ...] = (FileInput, ChartInput, ManifestInput, BinaryInput, UrlInput)
-Input = Annotated[FileInput | ChartInput | ManifestInput | BinaryInput | UrlInput,
+INPUT_KINDS: tuple[type[Strict], ...] = (FileInput, ChartInput, ManifestInput, BinaryInput, ArchiveInput,
+                                         UrlInput)
+Input = Annotated[FileInput | ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput,
                   Field(discriminator="kind")]
-RemoteInput = ChartInput | ManifestInput | BinaryInput | UrlInput
+RemoteInput = ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput
 
 
 class ImageOptions(Strict):

@@ -49,10 +49,12 @@ def pinned(plan: InputPlan, lock: LockFile) -> tuple[str, Digest] | str:
 
 def _unpack_params(plan: InputPlan) -> str:
     fields = plan.fields
-    keep = ("dest", "member", "path", "values", "mode", "check_arch", "max_size")
+    keep = ("dest", "member", "path", "values", "mode", "check_arch", "max_size", "exclude")
     params = {"kind": plan.kind, **{k: fields[k] for k in keep if fields.get(k) is not None}}
     if plan.kind == "binary":
         params["platform"] = plan.platform
+    if not params.get("exclude"):
+        params.pop("exclude", None)  # the keys of inputs without it stay as they were
     return json.dumps(params, sort_keys=True)
 
 

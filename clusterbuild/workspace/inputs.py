@@ -16,7 +16,14 @@ from typing import Any
 from clusterbuild.errors import ConfigError
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.platform import Platform
-from clusterbuild.schema.models import BinaryInput, ChartInput, FileInput, ManifestInput, RemoteInput
+from clusterbuild.schema.models import (
+    ArchiveInput,
+    BinaryInput,
+    ChartInput,
+    FileInput,
+    ManifestInput,
+    RemoteInput,
+)
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
 from clusterbuild.workspace.prepare import template_variables
 from clusterbuild.workspace.templates import render
@@ -51,12 +58,15 @@ class InputPlan:
 
 def _rendered(av: AppVersion, n: int, item: RemoteInput, variables: dict[str, str]) -> dict[str, Any]:
     field = f"inputs[{n}]"
-    if isinstance(item, BinaryInput):
+    if isinstance(item, BinaryInput | ArchiveInput):
         variables = {**variables, "arch_name": item.arch_map.get(variables["arch"], variables["arch"])}
     out: dict[str, Any] = {}
     for key, value in item.model_dump(exclude={"sha256", "platforms", "arch_map"}).items():
-        out[key] = render(value, variables, av.spec_path, f"{field}.{key}") \
-            if isinstance(value, str) else value
+        if isinstance(value, str):
+            value = render(value, variables, av.spec_path, f"{field}.{key}")
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = [render(v, variables, av.spec_path, f"{field}.{key}[{i}]") for i, v in enumerate(value)]
+        out[key] = value
     return out
 
 
