@@ -23,12 +23,13 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "hello"  # the offline example workspace
 
 
 def copy_workspace(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO / "apps.yaml", target / "apps.yaml")
-    shutil.copytree(REPO / "applications", target / "applications", symlinks=True)
+    shutil.copy2(EXAMPLE / "apps.yaml", target / "apps.yaml")
+    shutil.copytree(EXAMPLE / "applications", target / "applications", symlinks=True)
     return target
 
 

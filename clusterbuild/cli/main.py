@@ -166,7 +166,10 @@ def lock(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
          update: Annotated[bool, typer.Option("--update", help="Resolve again what is already "
                                               "locked (new chart versions, moved URLs).")] = False,
          fail_fast: FailFastOpt = False, lock_timeout: LockTimeoutOpt = None,
-         timeout: TimeoutOpt = None) -> None:
+         timeout: TimeoutOpt = None,
+         with_images: Annotated[bool, typer.Option("--images/--no-images", help="Also pin every image "
+                                                   "the apps ship (--no-images: only the remote "
+                                                   "inputs, fetched).")] = True) -> None:
     """Pin every remote input (chart versions, archive and binary sha256) and every shipped
     image (the digest its tag names now) in apps.lock."""
     from clusterbuild.commands.build import lock_workspace
@@ -174,7 +177,7 @@ def lock(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
                             insecure_registries=tuple(insecure or ()), fail_fast=fail_fast,
                             lock_timeout=lock_timeout, timeout=timeout)
-    changes, failures = lock_workspace(settings, ws, notify, update=update)
+    changes, failures = lock_workspace(settings, ws, notify, update=update, images=with_images)
     for change in changes:
         before = change.before[:12] or "(new)"
         print(f"{change.input}: {before} -> {change.after[:12]}")
@@ -200,6 +203,23 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     scans = sum(1 for step in planned.plan.steps if step.kind == "scan")
     print(f"{scans} app versions scanned, {planned.renders} chart renders", file=sys.stderr)
     _report(planned.failures, planned.warnings)
+
+
+@app.command()
+def check(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
+          platform: PlatformOpt = None) -> None:
+    """Validate every app version offline, fetching nothing: schema, templates, Kubefile, COPY
+    sources, CMD files, HELM_OPTS, READMEs. Lists every problem, one line each (exit 3)."""
+    from clusterbuild.commands.check import check_workspace
+
+    settings, ws = _context(workspace, None, targets=tuple(targets or ()),
+                            platforms=tuple(platform or ()))
+    report = check_workspace(settings, ws)
+    for problem in report.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    print(f"{len(report.checked)} app versions checked, {len(report.problems)} problems")
+    if report.problems:
+        sys.exit(3)
 
 
 @app.command()

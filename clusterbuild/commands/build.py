@@ -74,7 +74,7 @@ def _planned(run: Run, prepared: Prepared) -> Planned:
                    tuple(dict.fromkeys(run.warnings)), prepared.renders, found)
 
 
-def _prepare(run: Run, progress: Progress, update: bool = False) -> Prepared:
+def _prepare(run: Run, progress: Progress, update: bool = False, images: bool = True) -> Prepared:
     sources, changes = gather_sources(run, select_apps(run), update)
     results = run_sources(run, sources, progress)
     prepared = prepare_apps(run, sources, results)
@@ -83,8 +83,10 @@ def _prepare(run: Run, progress: Progress, update: bool = False) -> Prepared:
         for reason in prepared.blocked:  # only when a source step failed, which is reported
             run.fail(reason.split(" ", 1)[0], BuildError(f"still blocked after fetching: {reason}"))
         prepared.blocked.clear()
-    if run.mode is not Mode.PLAN:
+    if run.mode is not Mode.PLAN and images:
         pin_all_images(run, prepared, update)
+    elif run.pins:
+        run.lock.write()
     return prepared
 
 
@@ -103,13 +105,14 @@ def plan_unlocked(settings: Settings, ws: LoadedWorkspace) -> Planned:
         return _planned(run, _prepare(run, NoProgress()))
 
 
-def lock_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify,
-                   update: bool = False) -> tuple[list[LockChange], tuple[Failure, ...]]:
-    """Pin every remote input and every shipped image of the selected app versions."""
+def lock_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify, update: bool = False,
+                   images: bool = True) -> tuple[list[LockChange], tuple[Failure, ...]]:
+    """Pin every remote input (fetched, so every app can be scanned) and, with ``images``,
+    every shipped image of the selected app versions."""
     with hold_workspace(ws.root, settings.lock_timeout, notify), \
             hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout,
                        notify=notify), opened(settings, ws, Mode.LOCK) as run:
-        prepared = _prepare(run, NoProgress(), update)
+        prepared = _prepare(run, NoProgress(), update, images)
         return prepared.lock_changes, tuple(run.failures)
 
 

@@ -24,6 +24,11 @@ Parser = Callable[[str], dict[str, Any]]
 _ENV_NAME = re.compile(r"HELM.*(OPT|ARG|FLAG|SET|VALUE)", re.IGNORECASE)
 
 
+def is_helm_opts(name: str) -> bool:
+    """Is the ENV ``name`` one that carries Helm options (HELM_OPTS, HELM_ARGS, ...)?"""
+    return bool(_ENV_NAME.search(name))
+
+
 def helm_opts_from_env(env: Mapping[str, str]) -> tuple[str, ...]:
     """``("--set", "a=1", "-f", "x.yaml", …)`` from ENV values named like ``HELM_OPTS``.
 

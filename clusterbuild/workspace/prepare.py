@@ -58,7 +58,7 @@ def _local_file(ws: LoadedWorkspace, av: AppVersion, field: str, src: str, dest:
     return ContextFile(FileEntry(dest, EntryKind.FILE, file_mode, st.st_size, digest), path)
 
 
-def _local_inputs(ws: LoadedWorkspace, av: AppVersion, platform: Platform,
+def local_inputs(ws: LoadedWorkspace, av: AppVersion, platform: Platform,
                   digests: Digester) -> dict[str, ContextFile]:
     """Declared workspace files: ``kind: file`` inputs and charts' ``values_file``."""
     variables = template_variables(ws, av, platform)
@@ -90,7 +90,7 @@ def prepare(ws: LoadedWorkspace, av: AppVersion, digests: Digester,
     builds = []
     for platform in av.platforms:
         args = build_args(ws, av, platform)
-        context: Context = base.overlay(_local_inputs(ws, av, platform, digests))
+        context: Context = base.overlay(local_inputs(ws, av, platform, digests))
         context = context.overlay((fetched or {}).get(platform, {}))
         evaluated = evaluate(recipe, platform, args)
         builds.append(PlatformBuild(av.app, av.version, platform, evaluated, context))

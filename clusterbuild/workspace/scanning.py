@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from clusterbuild.errors import ConfigError
 from clusterbuild.kubefile.evaluate import BuildRecipe
 from clusterbuild.oci.filetree import EntryKind
+from clusterbuild.oci.platform import Platform
 from clusterbuild.oci.reference import Reference, ReferenceError
 from clusterbuild.plan.planner import AppImages, PlatformBuild
 from clusterbuild.plan.results import ScanResult, ShippedImage, StepResult
@@ -70,7 +71,12 @@ def _scan_step(av: AppVersion, build: PlatformBuild, options: Any,
 
 
 def _extra(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild) -> list[ShippedImage]:
-    variables = template_variables(ws, av, build.platform)
+    return shipped_extra(ws, av, build.platform)
+
+
+def shipped_extra(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> list[ShippedImage]:
+    """``images.extra`` of ``av`` for ``platform``: rendered, each a valid reference."""
+    variables = template_variables(ws, av, platform)
     out = []
     for n, text in enumerate(av.spec.images.extra):
         field = f"images.extra[{n}]"
