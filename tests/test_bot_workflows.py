@@ -126,3 +126,15 @@ def test_bot_workflow_script_runs_the_bot(tmp_path: Path, registry: str) -> None
              PUSH_TO=f"{registry}/bot-workflow", SYNC_TO="", CLUSTERBUILD_BOT_ROBOTS="")
         assert len(github.comments) == 1
         assert f"`{registry}/bot-workflow/hello-tools:v1.0.0`" in github.comments[0].body
+
+
+def test_pull_requests_are_checked_and_their_new_apps_locked() -> None:
+    pr = workflow("pull-request.yml")
+    assert pr["on"]["pull_request"]["paths"] == ["apps.yaml", "apps.lock", "applications/**"]
+    assert pr["permissions"] == {"contents": "write"}
+    runs = [s.get("run", "") for s in steps(pr, "check-and-lock")]
+    assert runs.index("clusterbuild check") < runs.index("clusterbuild lock")
+    commit = step(pr, "check-and-lock", "Commit apps.lock")
+    assert commit["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert "git push" in commit["run"] and "git diff --quiet -- apps.lock" in commit["run"]
+    assert step(pr, "check-and-lock", "Keep apps.lock")["with"]["path"] == "apps.lock"

@@ -1,0 +1,178 @@
+"""The real catalogue specs, unchanged, build once their URLs answer: downloads.mirrors and
+registries.mirrors point at servers on 127.0.0.1 that this test fills with small charts,
+binaries, archives, manifests and images of the same names (written here, not fetched).
+Every other address goes to a dead proxy, so nothing leaves the machine."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import EXAMPLE, REPO, apply_json, cli, running_registry, tgz
+
+# one app of each shape: chart by app version, the rootfs, a binary, a manifest, images only
+APPS = ("ingress-nginx", "kubernetes", "helm", "rabbitmq", "busybox")
+ELF = {"amd64": 62, "arm64": 183}
+DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens: any address that is not a mirror fails at once
+
+
+def _elf(arch: str, name: str) -> bytes:
+    header = b"\x7fELF\x02\x01\x01" + b"\0" * 9 + (2).to_bytes(2, "little")
+    return header + ELF[arch].to_bytes(2, "little") + b"\0" * 44 + f"{name} for {arch}".encode()
+
+
+def _mirrored(root: Path, url: str) -> Path:
+    """Where the download mirror keeps ``url`` (https://host/path -> root/host/path)."""
+    path = root / url.split("://", 1)[1].split("?", 1)[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _arch_of(platform: str) -> str:
+    return platform.split("/")[1] if platform != "*" else "amd64"
+
+
+def _publish_chart(root: Path, fields: dict[str, Any]) -> None:
+    name = fields["name"]
+    version = fields.get("version") or "1.0.0"
+    app_version = fields.get("app_version") or version
+    chart = tgz({
+        f"{name}/Chart.yaml": (f"apiVersion: v2\nname: {name}\nversion: {version}\n"
+                               f"appVersion: '{app_version}'\n").encode(),
+        f"{name}/values.yaml": b"replicaCount: 1\ncontroller: {image: {digest: ''}}\n",
+        f"{name}/templates/deployment.yaml": (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name + "}\nspec:\n  template:\n"
+            "    spec:\n      containers:\n        - name: main\n"
+            f"          image: quay.io/catalogue-test/{name}:{{{{ .Chart.AppVersion }}}}\n").encode()})
+    repo = fields["repo"].rstrip("/")
+    (_mirrored(root, f"{repo}/{name}-{version}.tgz")).write_bytes(chart)
+    index = {"apiVersion": "v1", "entries": {name: [{
+        "name": name, "version": version, "appVersion": app_version, "urls": [f"{name}-{version}.tgz"],
+        "digest": hashlib.sha256(chart).hexdigest()}]}}
+    _mirrored(root, f"{repo}/index.yaml").write_text(yaml.safe_dump(index))
+
+
+def _payload(plan: Any) -> bytes:
+    fields, arch = plan.fields, _arch_of(plan.platform)
+    if plan.kind == "binary":
+        binary = _elf(arch, posixpath.basename(fields["dest"]))
+        return tgz({fields["member"]: binary}) if fields.get("member") else binary
+    if plan.kind == "archive":
+        inner = (fields.get("path") or "").strip("/")
+        names = ["tool-a", "tool-b"]
+        return tgz({posixpath.join(inner, n) if inner else n: _elf(arch, n) for n in names})
+    if plan.kind == "manifest":
+        return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {plan.app}}}\nspec:\n"
+                f"  template:\n    spec:\n      containers:\n"
+                f"        - {{name: main, image: quay.io/catalogue-test/{plan.app}:1}}\n").encode()
+    return f"{plan.app} {fields['dest']}\n".encode()
+
+
+def _publish_checksums(root: Path, url: str, sums_url: str, data: bytes) -> None:
+    listing = _mirrored(root, sums_url)
+    line = f"{hashlib.sha256(data).hexdigest()}  {posixpath.basename(url.split('?')[0])}\n"
+    listing.write_text((listing.read_text() if listing.exists() else "") + line)
+
+
+def _publish_inputs(ws: Path, root: Path) -> None:
+    """Every remote input of the workspace, fabricated under the mirror's directory."""
+    from clusterbuild.workspace.inputs import remote_inputs
+    from clusterbuild.workspace.load import load_workspace, select
+
+    loaded = load_workspace(ws)
+    selected, failures = select(loaded, ())
+    assert failures == []
+    for av in selected:
+        for plan in remote_inputs(loaded, av):
+            fields = plan.fields
+            if plan.kind == "chart":
+                assert fields.get("repo"), f"{plan.name}: pick catalogue apps whose charts come from a repo"
+                _publish_chart(root, fields)
+                continue
+            data = _payload(plan)
+            _mirrored(root, fields["url"]).write_bytes(data)
+            if fields.get("sha256_url"):
+                _publish_checksums(root, fields["url"], fields["sha256_url"], data)
+
+
+def _catalogue_workspace(tmp: Path, www: str, registry: str) -> Path:
+    ws = tmp / "catalogue"
+    (ws / "applications").mkdir(parents=True)
+    spec = yaml.safe_load((REPO / "apps.yaml").read_text())
+    spec["apps"] = {name: spec["apps"][name] for name in APPS}
+    hosts = ["docker.io", "quay.io", "registry.k8s.io", "ghcr.io", "gcr.io", "registry-1.docker.io"]
+    spec["registries"] = {"insecure": [registry], "mirrors": {host: [registry] for host in hosts}}
+    spec["downloads"] = {"mirrors": {"https://": f"{www}/"}}
+    (ws / "apps.yaml").write_text(yaml.safe_dump(spec))
+    for name in APPS:
+        subprocess.run(["cp", "-r", str(REPO / "applications" / name), str(ws / "applications")], check=True)
+    return ws
+
+
+def _local_only() -> dict[str, str]:
+    return {"HTTPS_PROXY": DEAD_PROXY, "HTTP_PROXY": DEAD_PROXY, "https_proxy": DEAD_PROXY,
+            "http_proxy": DEAD_PROXY, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+
+
+def _seed_images(references: list[str], registry: str, tmp: Path) -> None:
+    """Each reference, as a small two-platform image, in the mirror registry (host dropped)."""
+    example = tmp / "example"
+    subprocess.run(["cp", "-r", str(EXAMPLE), str(example)], check=True)
+    apply_json(example, "hello-tools")
+    source = f"oci:{example / 'out'}:docker.io/labring/hello-tools:v1.0.0"
+    for reference in references:
+        path = reference.split("/", 1)[1]
+        proc = subprocess.run(["skopeo", "copy", "--all", "--dest-tls-verify=false", source,
+                               f"docker://{registry}/{path}"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif(not (REPO / "apps.yaml").is_file(), reason="the catalogue has no apps.yaml")
+def test_real_catalogue_specs_build_through_mirrors(tmp_path: Path, static_server: tuple[str, Path],
+                                                     registry: str) -> None:
+    www, root = static_server
+    ws = _catalogue_workspace(tmp_path, www, registry)
+    _publish_inputs(ws, root)
+    env = _local_only()
+    cli("lock", "-C", str(ws), "--no-images", env=env)
+    shipped = json.loads(cli("images", "-C", str(ws), "--json", env=env).stdout)
+    references = sorted({item["reference"] for item in shipped})
+    assert {item["app"] for item in shipped} == set(APPS)
+    _seed_images(references, registry, tmp_path)
+    result = json.loads(cli("apply", "-C", str(ws), "--json", env=env).stdout)
+    built = {image["ref"] for image in result["images"]}
+    for app in APPS:
+        version = yaml.safe_load((ws / "apps.yaml").read_text())["apps"][app]["versions"][0]
+        assert f"docker.io/labring/{app}:{version}" in built
+        for arch in ("amd64", "arm64"):
+            _serve_and_read_registry_tree(ws, f"docker.io/labring/{app}:{version}-{arch}",
+                                          [i["reference"] for i in shipped if i["app"] == app], tmp_path)
+    assert cli("apply", "-C", str(ws), "--json", "--frozen", env=env).returncode == 0
+
+
+def _serve_and_read_registry_tree(ws: Path, ref: str, references: list[str], tmp: Path) -> None:
+    """The image's registry/ tree, served by docker-registry, holds every shipped image."""
+    from conftest import image_files
+
+    where = tmp / ref.replace("/", "_").replace(":", "_")
+    files = image_files(ws / "out", ref, where)
+    tree = where / "tree"
+    for name, data in files.items():
+        if name.startswith("registry/"):
+            target = tree / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    with running_registry(tree / "registry", where) as address:
+        for reference in references:
+            path = reference.split("/", 1)[1]
+            proc = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{address}/{path}"],
+                                  capture_output=True, text=True, env={**os.environ})
+            assert proc.returncode == 0, f"{ref}: {reference}: {proc.stderr}"
