@@ -102,7 +102,10 @@ def plan_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify) -> P
 def plan_unlocked(settings: Settings, ws: LoadedWorkspace) -> Planned:
     """``plan_workspace`` for a caller that holds the cache already (``cache gc``)."""
     with opened(settings, ws, Mode.PLAN) as run:
-        return _planned(run, _prepare(run, NoProgress()))
+        planned = _planned(run, _prepare(run, NoProgress()))
+        if run.index.exists():  # remember file digests in a cache that is there (never make one)
+            run.digests.save()
+        return planned
 
 
 def lock_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify, update: bool = False,
