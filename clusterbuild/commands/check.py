@@ -39,6 +39,7 @@ README = "README.md"
 REGISTRY_DIR = "registry"
 _VAR = re.compile(r"\$\((\w+)\)|\$\{(\w+)\}|\$(\w+)")
 _PATH_LIKE = re.compile(r"^(\./)?[\w.-]+(/[\w.*-]*)*$")
+_HOST = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}(:\d+)?$")
 _FILE_SUFFIXES = (".sh", ".yaml", ".yml", ".json", ".tgz", ".tar", ".tmpl")
 
 
@@ -176,15 +177,23 @@ def _expand(text: str, env: dict[str, str]) -> str:
 
 
 def _named_paths(command: str) -> Iterator[str]:
-    """Words of a shell command that name files relative to the image root."""
+    """Words of a shell command that name files relative to the image root (what ``echo`` and
+    ``printf`` print, and image references, are not files)."""
     try:
         words = shlex.split(command, comments=True)
     except ValueError:
         words = command.split()
+    printing = False
     for word in words:
+        if word in ("echo", "printf"):
+            printing = True
+        elif word in (";", "&&", "||", "|") or word.endswith((";", "&&")):
+            printing = False
         clean = word.rstrip(";&|")
-        if "$" in clean or clean.startswith(("-", "/")) or not _PATH_LIKE.match(clean):
+        if printing or "$" in clean or clean.startswith(("-", "/")) or not _PATH_LIKE.match(clean):
             continue
+        if "/" in clean and _HOST.match(clean.split("/", 1)[0]):
+            continue  # an image reference: docker.io/library/busybox
         if "/" in clean.strip("./") or clean.endswith(_FILE_SUFFIXES):
             yield clean.removeprefix("./").rstrip("/")
 
