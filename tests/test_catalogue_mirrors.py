@@ -19,7 +19,7 @@ import yaml
 from conftest import EXAMPLE, REPO, apply_json, cli, running_registry, tgz
 
 # one app of each shape: chart by app version, the rootfs, a binary, a manifest, images only
-APPS = ("ingress-nginx", "kubernetes", "helm", "rabbitmq", "busybox")
+APPS = ("kubernetes", "helm", "rabbitmq", "busybox", "nginx", "local-path-provisioner")
 ELF = {"amd64": 62, "arm64": 183}
 DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens: any address that is not a mirror fails at once
 
@@ -40,18 +40,26 @@ def _arch_of(platform: str) -> str:
     return platform.split("/")[1] if platform != "*" else "amd64"
 
 
+def _chart_files(where: str, name: str, version: str, app_version: str) -> dict[str, bytes]:
+    return {
+        f"{where}/Chart.yaml": (f"apiVersion: v2\nname: {name}\nversion: {version}\n"
+                                f"appVersion: '{app_version}'\n").encode(),
+        f"{where}/values.yaml": b"replicaCount: 1\ncontroller: {image: {digest: ''}}\n",
+        f"{where}/templates/deployment.yaml": (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name + "}\nspec:\n  template:\n"
+            "    spec:\n      containers:\n        - name: main\n"
+            f"          image: quay.io/catalogue-test/{name}:{{{{ .Chart.AppVersion }}}}\n").encode()}
+
+
 def _publish_chart(root: Path, fields: dict[str, Any]) -> None:
     name = fields["name"]
     version = fields.get("version") or "1.0.0"
     app_version = fields.get("app_version") or version
-    chart = tgz({
-        f"{name}/Chart.yaml": (f"apiVersion: v2\nname: {name}\nversion: {version}\n"
-                               f"appVersion: '{app_version}'\n").encode(),
-        f"{name}/values.yaml": b"replicaCount: 1\ncontroller: {image: {digest: ''}}\n",
-        f"{name}/templates/deployment.yaml": (
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name + "}\nspec:\n  template:\n"
-            "    spec:\n      containers:\n        - name: main\n"
-            f"          image: quay.io/catalogue-test/{name}:{{{{ .Chart.AppVersion }}}}\n").encode()})
+    if fields.get("url"):  # a chart inside a source archive, at path
+        where = (fields.get("path") or name).strip("/")
+        _mirrored(root, fields["url"]).write_bytes(tgz(_chart_files(where, name, version, app_version)))
+        return
+    chart = tgz(_chart_files(name, name, version, app_version))
     repo = fields["repo"].rstrip("/")
     (_mirrored(root, f"{repo}/{name}-{version}.tgz")).write_bytes(chart)
     index = {"apiVersion": "v1", "entries": {name: [{
@@ -60,15 +68,21 @@ def _publish_chart(root: Path, fields: dict[str, Any]) -> None:
     _mirrored(root, f"{repo}/index.yaml").write_text(yaml.safe_dump(index))
 
 
+def _members(plan: Any) -> dict[str, bytes] | None:
+    """The archive members an input takes (None: the download is the file itself)."""
+    fields, arch = plan.fields, _arch_of(plan.platform)
+    if plan.kind == "binary" and fields.get("member"):
+        return {fields["member"]: _elf(arch, posixpath.basename(fields["dest"]))}
+    if plan.kind == "archive":
+        inner = (fields.get("path") or "").strip("/")
+        return {posixpath.join(inner, n) if inner else n: _elf(arch, n) for n in ("tool-a", "tool-b")}
+    return None
+
+
 def _payload(plan: Any) -> bytes:
     fields, arch = plan.fields, _arch_of(plan.platform)
     if plan.kind == "binary":
-        binary = _elf(arch, posixpath.basename(fields["dest"]))
-        return tgz({fields["member"]: binary}) if fields.get("member") else binary
-    if plan.kind == "archive":
-        inner = (fields.get("path") or "").strip("/")
-        names = ["tool-a", "tool-b"]
-        return tgz({posixpath.join(inner, n) if inner else n: _elf(arch, n) for n in names})
+        return _elf(arch, posixpath.basename(fields["dest"]))
     if plan.kind == "manifest":
         return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {plan.app}}}\nspec:\n"
                 f"  template:\n    spec:\n      containers:\n"
@@ -76,10 +90,12 @@ def _payload(plan: Any) -> bytes:
     return f"{plan.app} {fields['dest']}\n".encode()
 
 
-def _publish_checksums(root: Path, url: str, sums_url: str, data: bytes) -> None:
-    listing = _mirrored(root, sums_url)
-    line = f"{hashlib.sha256(data).hexdigest()}  {posixpath.basename(url.split('?')[0])}\n"
-    listing.write_text((listing.read_text() if listing.exists() else "") + line)
+def _publish_checksums(root: Path, sums: dict[str, dict[str, bytes]]) -> None:
+    """Each checksum list, with a line for every file published beside it."""
+    for sums_url, files in sums.items():
+        _mirrored(root, sums_url).write_text("".join(
+            f"{hashlib.sha256(data).hexdigest()}  {posixpath.basename(url.split('?')[0])}\n"
+            for url, data in sorted(files.items())))
 
 
 def _publish_inputs(ws: Path, root: Path) -> None:
@@ -90,17 +106,27 @@ def _publish_inputs(ws: Path, root: Path) -> None:
     loaded = load_workspace(ws)
     selected, failures = select(loaded, ())
     assert failures == []
+    archives: dict[str, dict[str, bytes]] = {}  # url -> members (inputs may share an archive)
+    files: dict[str, bytes] = {}
+    listed: dict[str, set[str]] = {}  # checksum list url -> the urls it covers
     for av in selected:
         for plan in remote_inputs(loaded, av):
             fields = plan.fields
             if plan.kind == "chart":
-                assert fields.get("repo"), f"{plan.name}: pick catalogue apps whose charts come from a repo"
+                assert not fields.get("oci"), f"{plan.name}: pick apps whose charts come by HTTP"
                 _publish_chart(root, fields)
                 continue
-            data = _payload(plan)
-            _mirrored(root, fields["url"]).write_bytes(data)
+            members = _members(plan)
+            if members is None:
+                files[fields["url"]] = _payload(plan)
+            else:
+                archives.setdefault(fields["url"], {}).update(members)
             if fields.get("sha256_url"):
-                _publish_checksums(root, fields["url"], fields["sha256_url"], data)
+                listed.setdefault(fields["sha256_url"], set()).add(fields["url"])
+    files |= {url: tgz(members) for url, members in archives.items()}
+    for url, data in files.items():
+        _mirrored(root, url).write_bytes(data)
+    _publish_checksums(root, {sums: {url: files[url] for url in urls} for sums, urls in listed.items()})
 
 
 def _catalogue_workspace(tmp: Path, www: str, registry: str) -> Path:
@@ -145,20 +171,34 @@ def test_real_catalogue_specs_build_through_mirrors(tmp_path: Path, static_serve
     cli("lock", "-C", str(ws), "--no-images", env=env)
     shipped = json.loads(cli("images", "-C", str(ws), "--json", env=env).stdout)
     references = sorted({item["reference"] for item in shipped})
-    assert {item["app"] for item in shipped} == set(APPS)
+    assert {item["app"] for item in shipped} == set(APPS) - {"helm"}  # helm ships a binary, no image
     _seed_images(references, registry, tmp_path)
     result = json.loads(cli("apply", "-C", str(ws), "--json", env=env).stdout)
     built = {image["ref"] for image in result["images"]}
     for app in APPS:
-        version = yaml.safe_load((ws / "apps.yaml").read_text())["apps"][app]["versions"][0]
-        assert f"docker.io/labring/{app}:{version}" in built
-        for arch in ("amd64", "arm64"):
-            _serve_and_read_registry_tree(ws, f"docker.io/labring/{app}:{version}-{arch}",
-                                          [i["reference"] for i in shipped if i["app"] == app], tmp_path)
+        for version in yaml.safe_load((ws / "apps.yaml").read_text())["apps"][app]["versions"]:
+            assert f"docker.io/labring/{app}:{version}" in built
+            wanted = [i["reference"] for i in shipped if (i["app"], i["version"]) == (app, version)]
+            for arch in ("amd64", "arm64"):
+                files = _serve_and_read_registry_tree(ws, f"docker.io/labring/{app}:{version}-{arch}",
+                                                      wanted, tmp_path)
+                _check_files(app, arch, files)
     assert cli("apply", "-C", str(ws), "--json", "--frozen", env=env).returncode == 0
 
 
-def _serve_and_read_registry_tree(ws: Path, ref: str, references: list[str], tmp: Path) -> None:
+def _check_files(app: str, arch: str, files: dict[str, bytes]) -> None:
+    """What the specs place, where sealos looks for it, for the right architecture."""
+    if app == "kubernetes":
+        for path in ("bin/kubeadm", "bin/kubelet", "bin/kubectl", "bin/crictl", "cri/bin/runc",
+                     "opt/sealctl", "cri/image-cri-shim", "scripts/init.sh", "etc/config.toml.tmpl"):
+            assert path in files, f"kubernetes {arch}: no {path}"
+        assert files["bin/kubeadm"] == _elf(arch, "kubeadm")
+        assert any(p.startswith("cri/bin/") and p != "cri/bin/runc" for p in files)  # containerd's bin/
+    if app == "helm":
+        assert files["opt/helm"] == _elf(arch, "helm")
+
+
+def _serve_and_read_registry_tree(ws: Path, ref: str, references: list[str], tmp: Path) -> dict[str, bytes]:
     """The image's registry/ tree, served by docker-registry, holds every shipped image."""
     from conftest import image_files
 
@@ -176,3 +216,4 @@ def _serve_and_read_registry_tree(ws: Path, ref: str, references: list[str], tmp
             proc = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{address}/{path}"],
                                   capture_output=True, text=True, env={**os.environ})
             assert proc.returncode == 0, f"{ref}: {reference}: {proc.stderr}"
+    return files
