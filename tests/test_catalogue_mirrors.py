@@ -19,7 +19,7 @@ import yaml
 from conftest import EXAMPLE, REPO, apply_json, cli, running_registry, tgz
 
 # one app of each shape: chart by app version, the rootfs, a binary, a manifest, images only
-APPS = ("kubernetes", "helm", "rabbitmq", "busybox", "nginx", "local-path-provisioner")
+APPS = ("kubernetes", "ingress-nginx", "helm", "rabbitmq", "busybox", "nginx", "local-path-provisioner")
 ELF = {"amd64": 62, "arm64": 183}
 DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens: any address that is not a mirror fails at once
 
@@ -53,8 +53,8 @@ def _chart_files(where: str, name: str, version: str, app_version: str) -> dict[
 
 def _publish_chart(root: Path, fields: dict[str, Any]) -> None:
     name = fields["name"]
-    version = fields.get("version") or "1.0.0"
-    app_version = fields.get("app_version") or version
+    app_version = fields.get("app_version") or fields.get("version") or "1.0.0"
+    version = fields.get("version") or f"1.0.{sum(map(ord, app_version))}"  # one chart per app version
     if fields.get("url"):  # a chart inside a source archive, at path
         where = (fields.get("path") or name).strip("/")
         _mirrored(root, fields["url"]).write_bytes(tgz(_chart_files(where, name, version, app_version)))
@@ -62,10 +62,13 @@ def _publish_chart(root: Path, fields: dict[str, Any]) -> None:
     chart = tgz(_chart_files(name, name, version, app_version))
     repo = fields["repo"].rstrip("/")
     (_mirrored(root, f"{repo}/{name}-{version}.tgz")).write_bytes(chart)
-    index = {"apiVersion": "v1", "entries": {name: [{
+    index_path = _mirrored(root, f"{repo}/index.yaml")
+    index = yaml.safe_load(index_path.read_text()) if index_path.exists() else {"apiVersion": "v1",
+                                                                                "entries": {}}
+    index["entries"].setdefault(name, []).append({
         "name": name, "version": version, "appVersion": app_version, "urls": [f"{name}-{version}.tgz"],
-        "digest": hashlib.sha256(chart).hexdigest()}]}}
-    _mirrored(root, f"{repo}/index.yaml").write_text(yaml.safe_dump(index))
+        "digest": hashlib.sha256(chart).hexdigest()})
+    index_path.write_text(yaml.safe_dump(index))
 
 
 def _members(plan: Any) -> dict[str, bytes] | None:

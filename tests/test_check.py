@@ -108,3 +108,15 @@ def test_the_catalogue_passes(tmp_path: Path) -> None:
     proc = cli("check", "-C", str(REPO), check=False)
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout.split()[0]) >= 30
+
+
+def test_images_why_answers_for_every_catalogue_app_offline(tmp_path: Path) -> None:
+    import yaml
+
+    apps = yaml.safe_load((REPO / "apps.yaml").read_text())["apps"]
+    proc = cli("images", "--why", "-C", str(REPO), "--cache-dir", str(tmp_path / "cache"))
+    lines = proc.stdout.splitlines()
+    for app in apps:
+        known = any(line.startswith(f"not known yet: {app}:") for line in lines)
+        listed = any("images.extra" in line or app in line for line in lines)
+        assert known or listed, f"{app}: `images --why` says nothing"

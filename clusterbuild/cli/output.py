@@ -157,3 +157,5 @@ def print_images(planned: Planned, printer: Printer, why: bool) -> None:
         if why:
             for source in image["sources"]:
                 printer.line(f"    {source}", "dim")
+    for reason in planned.blocked:  # scanned once its inputs are there
+        printer.line(f"not known yet: {reason} (run `clusterbuild lock` to fetch the inputs)", "yellow")

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs (or upgrades) the kubernetes-dashboard chart shipped in charts/.
+# NAME, NAMESPACE, CHARTS and HELM_OPTS come from the image ENV (override with sealos run -e).
+set -e
+cd "$(dirname "${BASH_SOURCE[0]}")"
+NAME=${NAME:-kubernetes-dashboard}
+NAMESPACE=${NAMESPACE:-kubernetes-dashboard}
+CHARTS=${CHARTS:-./charts/kubernetes-dashboard}
+# HELM_OPTS is split into words on purpose.
+# shellcheck disable=SC2086
+helm upgrade -i "${NAME}" "${CHARTS}" -n "${NAMESPACE}" --create-namespace ${HELM_OPTS}
