@@ -778,3 +778,37 @@ def test_a_redirect_loop_ends_with_a_clear_error(servers: Servers, proxy: FaultP
     assert caught.value.code == "REDIRECT_LOOP" and caught.value.exit_code == 4
     assert "more than 10 redirects" in str(caught.value)
     assert len([e for e in proxy.log if e.path == loop]) <= 11
+
+
+def test_a_skopeo_login_in_containers_auth_json_is_used(basic_registry: str, workspace: Path,
+                                                        tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    authfile = home / ".config/containers/auth.json"
+    authfile.parent.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "XDG_CONFIG_HOME",
+                                                            "REGISTRY_AUTH_FILE", "DOCKER_CONFIG")}
+    env["HOME"] = str(home)
+    subprocess.run(["skopeo", "login", "--tls-verify=false", "--authfile", str(authfile), "-u", USER,
+                    "--password-stdin", basic_registry], input=PASSWORD, text=True, check=True,
+                   capture_output=True, env=env)
+    assert sorted(p.name for p in home.rglob("*") if p.is_file()) == ["auth.json"]
+    proc = subprocess.run([sys.executable, "-m", "clusterbuild", "apply", "-C", str(workspace),
+                           "hello-tools", "--push-to", f"{basic_registry}/from-skopeo",
+                           "--insecure-registry", basic_registry], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    check = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--authfile", str(authfile),
+                            f"docker://{basic_registry}/from-skopeo/hello-tools:v1.0.0"],
+                           capture_output=True, text=True, env=env)
+    assert check.returncode == 0, check.stderr
+
+
+def test_login_authfile_writes_what_skopeo_reads(basic_registry: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    authfile = tmp_path / "auth.json"
+    proc = _login(basic_registry, PASSWORD, home, "--authfile", str(authfile))
+    assert proc.returncode == 0, proc.stderr
+    listed = subprocess.run(["skopeo", "login", "--get-login", "--authfile", str(authfile), basic_registry],
+                            capture_output=True, text=True)
+    assert listed.stdout.strip() == USER, listed.stderr

@@ -248,9 +248,14 @@ def login(registry: Annotated[str, typer.Argument(help="Registry host, e.g. dock
               "--password-stdin", help="Read the password from standard input.")] = False,
           verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Check the credentials "
                                                "against the registry before storing them.")] = True,
+          authfile: Annotated[Path | None, typer.Option(
+              "--authfile", dir_okay=False, help="Write this containers auth.json instead (what "
+              "podman, buildah, skopeo and sealos read), e.g. ~/.config/containers/auth.json.")] = None,
           workspace: WorkspaceOpt = None, insecure: InsecureOpt = None) -> None:
     """Check credentials against a registry, then store them in ~/.config/clusterbuild/auth.json
-    (mode 0600). Registry access (insecure hosts, CA file) comes from apps.yaml when there is one."""
+    (mode 0600; --authfile for a containers auth.json). Logins of sealos, podman, buildah and
+    skopeo (containers auth.json) and docker are read too. Registry access (insecure hosts, CA
+    file) comes from apps.yaml when there is one."""
     from clusterbuild.commands.registry import store_login
 
     settings, _ = _context(workspace, None, needs_workspace=False,
@@ -259,7 +264,7 @@ def login(registry: Annotated[str, typer.Argument(help="Registry host, e.g. dock
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True)
-    print(store_login(settings, registry, username, password, verify))
+    print(store_login(settings, registry, username, password, verify, authfile))
 
 
 @app.command("import")

@@ -4,6 +4,7 @@ access (insecure hosts, CA file, mirrors, credentials) as builds."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from clusterbuild.commands.locks import hold_cache
 from clusterbuild.errors import InputError
@@ -37,7 +38,8 @@ def sync_image(settings: Settings, source: str, target: str, all_platforms: bool
     return f"{dst}  {digest}"
 
 
-def store_login(settings: Settings, registry: str, username: str, password: str, verify: bool) -> str:
+def store_login(settings: Settings, registry: str, username: str, password: str, verify: bool,
+                authfile: Path | None = None) -> str:
     """Check the credentials against the registry (unless not ``verify``), then store them."""
     from clusterbuild.places.registry import GivenLogin, Login, RegistryClient, RegistryError, login
 
@@ -54,5 +56,5 @@ def store_login(settings: Settings, registry: str, username: str, password: str,
                                      "password; nothing was stored",
                                      hint="check them, or pass --no-verify to store them unchecked") from None
                 raise
-    path = login(registry, username, password)
+    path = login(registry, username, password, authfile)
     return f"login for {registry} {'checked and ' if verify else ''}stored in {path}"

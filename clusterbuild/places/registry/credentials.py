@@ -1,7 +1,11 @@
-"""Registry credentials: clusterbuild's own ``auth.json`` and Docker's ``config.json``.
+"""Registry credentials: clusterbuild's own ``auth.json``, the containers ``auth.json`` that
+``sealos login``, ``podman``/``buildah``/``skopeo login`` write, and Docker's ``config.json``.
 
-Lookup order for a registry: clusterbuild's file (written by ``login``), then the docker
-config's ``credHelpers`` entry, its ``credsStore``, and its ``auths``. Hosts are compared by
+Lookup order for a registry: clusterbuild's file (written by ``login``); the containers auth
+files in the order containers/image reads them (``$REGISTRY_AUTH_FILE`` when set, else
+``$XDG_RUNTIME_DIR/containers/auth.json``, then ``$XDG_CONFIG_HOME/containers/auth.json``,
+default ``~/.config/containers/auth.json``), each by its ``credHelpers`` entry and ``auths``;
+then the docker config's ``credHelpers`` entry, its ``credsStore``, and its ``auths``. Hosts are compared by
 registry name, so ``docker.io``, ``index.docker.io`` and ``https://index.docker.io/v1/``
 are the same. Secrets stay in ``Login`` values, whose repr hides them.
 """
@@ -39,6 +43,18 @@ class Login:
 def docker_config_path() -> Path:
     directory = os.environ.get("DOCKER_CONFIG")
     return Path(directory) / "config.json" if directory else Path.home() / ".docker" / "config.json"
+
+
+def containers_auth_paths() -> list[Path]:
+    """Where containers/image (podman, buildah, skopeo, sealos) keeps logins, in its order."""
+    if os.environ.get("REGISTRY_AUTH_FILE"):
+        return [Path(os.environ["REGISTRY_AUTH_FILE"])]
+    paths = []
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        paths.append(Path(os.environ["XDG_RUNTIME_DIR"]) / "containers" / "auth.json")
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    paths.append(Path(config) / "containers" / "auth.json")
+    return paths
 
 
 def own_auth_path() -> Path:
@@ -117,9 +133,14 @@ def run_helper(helper: str, registry: str) -> Login | None:
 class Credentials:
     """Finds a ``Login`` per registry; files are read once, helper answers cached."""
 
-    def __init__(self, docker_config: Path | None = None, own_file: Path | None = None) -> None:
+    def __init__(self, docker_config: Path | None = None, own_file: Path | None = None,
+                 auth_files: list[Path] | None = None) -> None:
         self.docker_config = docker_config or docker_config_path()
         self.own_file = own_file or own_auth_path()
+        # containers auth.json: only when the other files are the user's defaults too (tests
+        # that name a docker config or own file see exactly those)
+        self.auth_files = auth_files if auth_files is not None else (
+            containers_auth_paths() if docker_config is None and own_file is None else [])
         self._found: dict[str, Login | None] = {}
         self._lock = threading.Lock()
 
@@ -137,17 +158,25 @@ class Credentials:
         own = _auths(_read_json(self.own_file), self.own_file, registry)
         if own is not None:
             return own
-        config = _read_json(self.docker_config)
+        for path in self.auth_files:
+            found = self._from_config(_read_json(path), path, registry, stores=False)
+            if found is not None:
+                return found
+        return self._from_config(_read_json(self.docker_config), self.docker_config, registry, stores=True)
+
+    def _from_config(self, config: dict[str, Any], path: Path, registry: str, stores: bool) -> Login | None:
+        """A login from one config file: its credential helper for the registry, its store
+        (docker's ``credsStore``), then its ``auths``."""
         helpers = config.get("credHelpers")
         if isinstance(helpers, dict):
             helper = next((h for k, h in helpers.items() if registry_name(k) == registry), None)
             if helper:
                 return run_helper(str(helper), registry)
-        if config.get("credsStore"):
+        if stores and config.get("credsStore"):
             found = run_helper(str(config["credsStore"]), registry)
             if found is not None:
                 return found
-        return _auths(config, self.docker_config, registry)
+        return _auths(config, path, registry)
 
 
 class GivenLogin(Credentials):
