@@ -71,6 +71,7 @@ class CommandLine:
     jobs: int | None = None
     insecure_registries: tuple[str, ...] = ()
     archive: bool = False
+    multi_archive: bool = False
     docker_archive: bool = False
     push: bool = False
     push_to: str | None = None
@@ -93,7 +94,8 @@ class Settings:
     downloads: DownloadAccess = DownloadAccess()
     registry: str = ""  # the workspace's repository prefix (apps.yaml), e.g. docker.io/labring
     layout: str = "out"  # the OCI layout, relative to the workspace
-    archive: bool = False
+    archive: bool = False  # an oci-archive per platform image (sealos load)
+    multi_archive: bool = False  # one oci-archive per app version with the index
     docker_archive: bool = False
     push_to: str | None = None  # where apply pushes (None: no push)
     frozen: bool = False  # CI: apps.lock must pin everything and is never changed
@@ -128,7 +130,8 @@ def read_settings(typed: CommandLine, config: Workspace | None,
         registries=_registry_access(typed, config, root, jobs),
         downloads=_download_access(config), registry=registry,
         layout=config.output.layout if config is not None else "out",
-        archive=typed.archive or bool(config and config.output.archive),
+        archive=typed.archive or bool(config and config.output.archive is True),
+        multi_archive=typed.multi_archive or bool(config and config.output.archive == "multi"),
         docker_archive=typed.docker_archive or bool(config and config.output.docker_archive),
         push_to=push_to, frozen=typed.frozen, fail_fast=typed.fail_fast,
         mtime=_epoch(environ), lock_timeout=_lock_timeout(typed, environ),

@@ -8,6 +8,9 @@ import os
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from clusterbuild.kubefile.evaluate import DEFAULT_PATH
 
@@ -148,15 +151,46 @@ def test_pushed_index_digest_equals_ours(workspace: Path, registry: str) -> None
     assert pulled["Architecture"] == "arm64"
 
 
-def test_oci_archive_output(workspace: Path, tmp_path: Path) -> None:
-    result = apply_json(workspace, "hello-tools", "--archive")
+def test_multi_platform_oci_archive_output(workspace: Path, tmp_path: Path) -> None:
+    result = apply_json(workspace, "hello-tools", "--archive-multi")
     archive = workspace / "out/archives/hello-tools-v1.0.0.tar"
     raw = skopeo("inspect", "--raw", f"oci-archive:{archive}:{TOOLS}")
     assert "sha256:" + hashlib.sha256(raw.encode()).hexdigest() == images(result)[TOOLS]
-    again = apply_json(workspace, "hello-tools", "--archive")
+    again = apply_json(workspace, "hello-tools", "--archive-multi")
     assert again["ran"] == []
     archive.unlink()
-    assert {r["kind"] for r in apply_json(workspace, "hello-tools", "--archive")["ran"]} == {"export"}
+    assert {r["kind"] for r in apply_json(workspace, "hello-tools", "--archive-multi")["ran"]} == {"export"}
+
+
+def _buildah(tmp_path: Path) -> Any:
+    storage = ["--root", str(tmp_path / "b-root"), "--runroot", str(tmp_path / "b-run"),
+               "--storage-driver", "vfs"]
+
+    def run(*args: str) -> str:
+        proc = subprocess.run(["buildah", *storage, *args], capture_output=True, text=True)
+        assert proc.returncode == 0, f"buildah {' '.join(args)}: {proc.stderr}"
+        return proc.stdout.strip()
+    return run
+
+
+@pytest.mark.parametrize("kind", ["oci-archive", "docker-archive"])
+def test_archives_load_without_a_name_as_app_version(workspace: Path, tmp_path: Path, kind: str) -> None:
+    """What `sealos load` does: pull an archive naming no image; the name comes from it."""
+    option, suffix = ("--archive", ".tar") if kind == "oci-archive" else ("--docker-archive", ".docker.tar")
+    result = apply_json(workspace, "hello-tools", option)
+    buildah = _buildah(tmp_path)
+    for arch in ("amd64", "arm64"):
+        archive = workspace / f"out/archives/hello-tools-v1.0.0-{arch}{suffix}"
+        buildah("pull", "-q", f"{kind}:{archive}")
+        listed = json.loads(buildah("images", "--json"))
+        names = {name for image in listed for name in image.get("names") or []}
+        assert TOOLS in names, names
+        config = json.loads(buildah("inspect", "--type", "image", TOOLS))
+        assert config["OCIv1"]["architecture"] == arch
+        if kind == "oci-archive":  # the very manifest of the layout, one image per archive
+            raw = skopeo("inspect", "--raw", f"oci-archive:{archive}")
+            assert "sha256:" + hashlib.sha256(raw.encode()).hexdigest() == images(result)[f"{TOOLS}-{arch}"]
+        buildah("rmi", "--all", "--force")
 
 
 def _add_registry_app(ws: Path) -> str:
@@ -215,7 +249,7 @@ def test_docker_archive_per_platform_is_read_by_skopeo(workspace: Path, tmp_path
     assert [layer["digest"] for layer in theirs["layers"]] == config["rootfs"]["diff_ids"]
     with tarfile.open(archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
-    assert manifest[0]["RepoTags"] == [f"{TOOLS}-arm64"]
+    assert manifest[0]["RepoTags"] == [TOOLS, f"{TOOLS}-arm64"]  # sealos run app:version finds it
     first = hashlib.sha256(archive.read_bytes()).hexdigest()
     archive.unlink()
     rerun = apply_json(workspace, "hello-tools", "--docker-archive")

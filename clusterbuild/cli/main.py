@@ -116,9 +116,13 @@ def plan(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
 @app.command()
 def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
           cache_dir: CacheOpt = None, platform: PlatformOpt = None,
-          archive: Annotated[bool, typer.Option("--archive", help="Also write an oci-archive "
-                                                "per app version under <layout>/archives/.")]
+          archive: Annotated[bool, typer.Option("--archive", help="Also write an oci-archive per "
+                                                "platform image under <layout>/archives/, named "
+                                                "<registry>/<app>:<version> (for `sealos load`).")]
           = False,
+          archive_multi: Annotated[bool, typer.Option(
+              "--archive-multi", help="Also write one oci-archive per app version with the index "
+              "and every platform.")] = False,
           docker_archive: Annotated[bool, typer.Option(
               "--docker-archive", help="Also write a docker-archive per platform image "
               "(for `sealos load`).")] = False,
@@ -148,6 +152,7 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     printer = Printer(_state["verbose"])
     settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
                             platforms=tuple(platform or ()), archive=archive,
+                            multi_archive=archive_multi,
                             docker_archive=docker_archive, jobs=jobs,
                             insecure_registries=tuple(insecure or ()), push=push, push_to=push_to,
                             frozen=frozen, fail_fast=fail_fast, lock_timeout=lock_timeout,

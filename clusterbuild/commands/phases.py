@@ -232,7 +232,8 @@ def _drop(prepared: Prepared, key: tuple[str, str]) -> None:
 def plan_options(run: Run) -> PlanOptions:
     settings = run.settings
     return PlanOptions(registry=settings.registry, root=run.ws.root, layout=settings.layout,
-                       archive=settings.archive, docker_archive=settings.docker_archive,
+                       archive=settings.archive, multi_archive=settings.multi_archive,
+                       docker_archive=settings.docker_archive,
                        mtime=settings.mtime, push_to=settings.push_to)
 
 

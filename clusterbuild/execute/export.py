@@ -31,9 +31,14 @@ def run_export(step: ExportStep, store: BlobStore, index: IndexResult,
     files = {}
     if step.archive is not None:
         files[step.archive] = write_oci_archive(step.root / step.archive, refs, blobs, store)
+    for name, image in zip(step.platform_archives, images, strict=False):
+        # one image, named <registry>/<app>:<version>: what `sealos load` and `buildah pull` take
+        files[name] = write_oci_archive(step.root / name, {step.index_ref: image.manifest},
+                                        list(image.blobs), store)
     for name, ref, image in zip(step.docker_archives, step.platform_refs, images, strict=False):
         layers = [DockerLayer(layer.layer, layer.diff_id, layer.diff_size) for layer in image.layers]
-        files[name] = write_docker_archive(step.root / name, ref, image.config.digest, layers, store)
+        files[name] = write_docker_archive(step.root / name, (step.index_ref, ref), image.config.digest,
+                                           layers, store)
     return ExportResult(tuple(refs.items()), tuple(files.items()))
 
 

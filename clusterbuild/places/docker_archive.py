@@ -31,10 +31,10 @@ class DockerLayer:
     diff_size: int
 
 
-def write_docker_archive(path: Path, tag: str, config: Digest, layers: Sequence[DockerLayer],
+def write_docker_archive(path: Path, tags: Sequence[str], config: Digest, layers: Sequence[DockerLayer],
                          store: BlobStore) -> int:
-    """Write one platform image (its config, and each layer with its diff id) as ``tag``."""
-    manifest = [{"Config": f"{config.hex}.json", "RepoTags": [tag],
+    """Write one platform image (its config, and each layer with its diff id) under ``tags``."""
+    manifest = [{"Config": f"{config.hex}.json", "RepoTags": list(tags),
                  "Layers": [f"{layer.diff_id.hex}/layer.tar" for layer in layers]}]
     manifest_bytes = json.dumps(manifest, separators=(",", ":")).encode()
     entries = [FileEntry("manifest.json", EntryKind.FILE, 0o644, len(manifest_bytes),

@@ -66,7 +66,8 @@ class PlanOptions:
     registry: str  # repository prefix, e.g. docker.io/labring
     root: Path  # the workspace; output paths are relative to it
     layout: str = "out"
-    archive: bool = False  # an oci-archive per app version under <layout>/archives/
+    archive: bool = False  # an oci-archive per platform image under <layout>/archives/
+    multi_archive: bool = False  # one oci-archive per app version, with the index
     docker_archive: bool = False  # a docker-archive per platform image, likewise
     mtime: int = 0  # SOURCE_DATE_EPOCH
     push_to: str | None = None  # repository prefix to push to, e.g. registry.example.com/labring
@@ -202,7 +203,9 @@ def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
             app=app, version=version, platforms=platforms, slot=f"index/{app}/{version}/-/0",
             needs=image_keys))
         archive = posixpath.join(options.archive_dir, f"{app}-{version}.tar") \
-            if options.archive else None
+            if options.multi_archive else None
+        singles = tuple(posixpath.join(options.archive_dir, f"{app}-{version}-{p.tag_suffix}.tar")
+                        for p in platforms) if options.archive else ()
         docker = tuple(posixpath.join(options.archive_dir, f"{app}-{version}-{p.tag_suffix}.docker.tar")
                        for p in platforms) if options.docker_archive else ()
         plan.add(ExportStep(
@@ -211,7 +214,7 @@ def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
             index_ref=image_ref(options.registry, app, version),
             platform_refs=tuple(image_ref(options.registry, app, f"{version}-{p.tag_suffix}")
                                 for p in platforms),
-            archive=archive, docker_archives=docker))
+            archive=archive, platform_archives=singles, docker_archives=docker))
         if options.push_to is not None:
             plan.add(PushStep(
                 app=app, version=version, platforms=platforms, slot=f"push/{app}/{version}/-/0",

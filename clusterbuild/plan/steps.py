@@ -94,18 +94,21 @@ class ExportStep(Step):
     relative to the workspace root, so a moved workspace rebuilds nothing."""
 
     kind: ClassVar[str] = "export"
-    implementation: ClassVar[int] = 3  # 3: workspace-relative paths
+    implementation: ClassVar[int] = 4  # 4: loadable archives (one image each, named app:version)
     root: Path = field(default=Path("."), compare=False, hash=False)  # the workspace
     layout: str = "out"
     index_ref: str = ""  # e.g. docker.io/labring/app:v1
     platform_refs: tuple[str, ...] = ()  # one per platform, same order as platforms
-    archive: str | None = None
+    archive: str | None = None  # one oci-archive with the index and every platform
+    platform_archives: tuple[str, ...] = ()  # one single-image oci-archive per platform
     docker_archives: tuple[str, ...] = ()  # one per platform, same order as platforms
 
     def fingerprint(self) -> Fingerprint:
         out = {f"ref {ref}": key for ref, key in zip(self.refs, self.needs, strict=True)}
         out["layout"] = self.layout
         out["archive"] = self.archive or ""
+        if self.platform_archives:  # absent before: older keys stay as they were
+            out["platform archives"] = ",".join(self.platform_archives)
         out["docker archives"] = ",".join(self.docker_archives)
         return out
 

@@ -59,8 +59,10 @@ class AppEntry(Strict):
 class Output(Strict):
     layout: str = Field(default="out", description="OCI image layout directory, relative "
                         "to the workspace.")
-    archive: bool = Field(default=False, description="Also write <layout>/archives/"
-                          "<app>-<version>.tar as an oci-archive.")
+    archive: bool | Literal["multi"] = Field(
+        default=False, description="Also write an oci-archive per platform image, "
+        "<layout>/archives/<app>-<version>-<arch>.tar, named <registry>/<app>:<version> (what "
+        "`sealos load` takes); \"multi\": one <app>-<version>.tar with the index and every platform.")
     docker_archive: bool = Field(default=False, description="Also write <layout>/archives/"
                                  "<app>-<version>-<arch>.docker.tar per platform (for "
                                  "`sealos load` / `docker load`).")
