@@ -230,7 +230,7 @@ def test_a_profile_that_does_not_render_is_a_warning_and_the_defaults_ship(tmp_p
     ws = tmp_path / "ws"
     app = ws / "applications/web/latest"
     shutil.copytree(Path(__file__).parent / "data/discover/app/charts", app / "charts")
-    (app / "Kubefile").write_text("FROM scratch\nCOPY charts charts\n"
+    (app / "Kubefile").write_text("FROM scratch\nCOPY charts charts\nCOPY registry registry\n"
                                   "CMD [\"helm upgrade -i web charts/web\"]\n")
     (app / "clusterbuild.yaml").write_text(
         "images:\n  profiles:\n    no-worker-image: {worker: {enabled: true, image: null}}\n")

@@ -234,3 +234,22 @@ def test_a_blob_corrupted_on_the_wire_once_still_gives_a_good_build(tmp_path: Pa
         assert images(result)
     finally:
         proxy.stop()
+
+
+def test_registry_follows_the_kubefile(tmp_path: Path, seeded: dict[str, str]) -> None:
+    """As sealos build: the images are shipped where a COPY places registry/, else not (a warning)."""
+    ws = copy_workspace(tmp_path / "ws")
+    _add_app(ws, seeded)
+    kubefile = ws / "applications/with-images/latest/Kubefile"
+    kubefile.write_text("FROM scratch\nCOPY manifests manifests\nCMD [\"kubectl apply -f manifests\"]\n")
+    proc = cli("apply", "-C", str(ws), "with-images", "--json")
+    assert "no COPY of the Kubefile places registry/, so they are not shipped" in proc.stderr
+    result = json.loads(proc.stdout)
+    assert [r for r in result["ran"] if r["kind"] in ("pull", "registry")] == []
+    layout = f"oci:{ws / 'out'}:docker.io/labring/with-images:v1-amd64"
+    manifest = json.loads(skopeo("inspect", "--raw", layout))
+    assert [layer["mediaType"] for layer in manifest["layers"]] == [
+        "application/vnd.oci.image.layer.v1.tar+gzip"]
+    kubefile.write_text("FROM scratch\nCOPY registry registry\nCOPY manifests manifests\n")
+    again = apply_json(ws, "with-images")
+    assert sum(r["kind"] == "pull" for r in again["ran"]) == 4

@@ -67,7 +67,7 @@ class Applied:
 def _planned(run: Run, prepared: Prepared) -> Planned:
     plan = build_plan(run, prepared)
     assessments = assess(plan, run.records)
-    run.warnings += run.records.warnings
+    run.warnings += plan.warnings + run.records.warnings
     run.records.warnings.clear()
     found = {images.scan.key: images.found for images in prepared.images.values()}
     return Planned(run.ws, plan, assessments, tuple(prepared.blocked), tuple(run.failures),

@@ -15,6 +15,11 @@ class Plan:
     def __init__(self) -> None:
         self._graph: nx.DiGraph = nx.DiGraph()
         self._order: list[Step] | None = None
+        self.warnings: list[str] = []  # what the planner noticed (a user should know)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def add(self, step: Step) -> str:
         """Add a step (or merge it into an equal-keyed one); return its key."""

@@ -135,10 +135,12 @@ def _registry_step(plan: Plan, build: PlatformBuild, images: AppImages, mtime: i
 
 
 def plan_platform(plan: Plan, build: PlatformBuild, mtime: int, images: AppImages | None) -> str:
-    """Add the layer and image steps of one platform; return the image step key."""
+    """Add the layer and image steps of one platform; return the image step key. The images
+    go into the image where a COPY places ``registry/`` (as ``sealos build`` ships them), and
+    are pulled only then; found images that no COPY places are a warning of the plan."""
     recipe = build.recipe
     context = build.context if images is None else _without_local_registry(build.context)
-    registry_key = None if images is None else _registry_step(plan, build, images, mtime)
+    registry_placed = False
     layer_keys: list[str] = []
     layer_names: list[str] = []
     history: list[tuple[str, bool]] = []
@@ -155,15 +157,17 @@ def plan_platform(plan: Plan, build: PlatformBuild, mtime: int, images: AppImage
             continue
         placed = resolve_copy(item, context, image_dirs)
         for part, media_type in _split_registry(placed):
-            if media_type is MediaType.LAYER_TAR and registry_key is not None:
-                add_layer(registry_key, item.created_by)  # the generated tree, where COPY put it
-                registry_key = None
+            if media_type is MediaType.LAYER_TAR and images is not None and not registry_placed:
+                registry_placed = True  # the generated tree, where COPY put it
+                add_layer(_registry_step(plan, build, images, mtime), item.created_by)
                 continue
             step = _layer_step(build, len(layer_keys), part, media_type, item, mtime)
             add_layer(plan.add(step), item.created_by)
             image_dirs |= _image_dirs(step.entries)
-    if registry_key is not None:  # no COPY brings registry/ in: sealos needs it at the root
-        add_layer(registry_key, "clusterbuild: registry/")
+    if images is not None and not registry_placed:
+        plan.warn(f"{build.app}:{build.version} [{build.platform}]: {len(images.references)} images "
+                  "found, but no COPY of the Kubefile places registry/, so they are not shipped "
+                  "(add `COPY registry registry`)")
     config = ImageConfig(
         platform=build.platform, created=created_timestamp(mtime),
         env=tuple(f"{k}={v}" for k, v in recipe.env), cmd=recipe.cmd,
