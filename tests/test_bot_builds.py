@@ -112,35 +112,57 @@ def test_imagesync_by_a_robot_copies_every_platform(tmp_path: Path, registry: st
     assert f"| `{copied}` | `{digest}` |" in only_comment(github, decision)
 
 
-def _dockerimage(ws: Path) -> None:
+def _dockerimage(ws: Path, download: str = "") -> None:
+    """dockerimages/hello-box, as the catalogue writes them: ARCH, and (with ``download``) an
+    init.sh that fetches a file per arch and writes the Dockerfile that copies it."""
     context = ws / "dockerimages/hello-box/latest"
     context.mkdir(parents=True)
     (context / "hello.txt").write_text("hello\n")
-    (context / "Dockerfile").write_text("FROM scratch\nARG VERSION\nARG FLAVOUR=plain\n"
-                                        "COPY hello.txt /hello.txt\n"
-                                        "LABEL version=$VERSION flavour=$FLAVOUR\n")
+    dockerfile = ("FROM scratch\nARG VERSION\nARG ARCH\nARG FLAVOUR=plain\nCOPY hello.txt /hello.txt\n"
+                  + ("COPY tool /tool\n" if download else "")
+                  + "LABEL version=$VERSION flavour=$FLAVOUR arch=$ARCH\n")
+    if download:
+        (context / "init.sh").write_text(f"#!/bin/bash\nset -e\nARCH=$1\n"
+                                         f"wget -q {download}/tool-$ARCH -O tool\n"
+                                         f"cat > Dockerfile <<'EOF'\n{dockerfile}EOF\n")
+    else:
+        (context / "Dockerfile").write_text(dockerfile)
 
 
-def test_dockerimages_build_with_buildah(tmp_path: Path, registry: str,
-                                         github: FakeGitHub) -> None:
+@pytest.mark.parametrize("with_init", [False, True])
+def test_dockerimages_build_every_platform_with_arch_and_a_manifest_list(
+        tmp_path: Path, registry: str, github: FakeGitHub, static_server: tuple[str, Path],
+        with_init: bool) -> None:
     buildah = shutil.which("buildah")
     if buildah is None:
         pytest.fail("buildah is not installed: run .ci/run or scripts/install.sh")
+    url, root = static_server
+    for arch in ("amd64", "arm64"):
+        (root / f"tool-{arch}").write_text(f"tool for {arch}\n")
     storage = tmp_path / "buildah"
     config = settings(tmp_path, registry, push_to=f"{registry}/docker", buildah=(
         buildah, "--root", str(storage / "root"), "--runroot", str(storage / "run")))
-    _dockerimage(config.workspace)
+    _dockerimage(config.workspace, url if with_init else "")
     issue = github.add_issue(6, "【Auto-build】hello-box", ["accepted"])
-    payload = comment_event(issue, "/imagebuild_dockerimages hello-box v2 FLAVOUR=extra-1.0")
-    decision, _ = handle_event(config, payload, github.environ())
-    assert (decision.outcome, decision.reason) == (Outcome.SUCCEEDED, "built and pushed 1 image")
+    payload = comment_event(issue, "/imagebuild_dockerimages hello-box v2 FLAVOUR=extra-1.0,MODE=fast")
+    environ = github.environ(GITHUB_SERVER_URL="https://github.com", GITHUB_RUN_ID="4242")
+    decision, _ = handle_event(config, payload, environ)
+    assert (decision.outcome, decision.reason) == (Outcome.SUCCEEDED, "built and pushed 3 images"), \
+        decision.reason
     ref = f"{registry}/docker/hello-box:v2"
-    assert f"| `{ref}` | `{registry_digest(ref)}` |" in only_comment(github, decision)
-    config_blob = json.loads(subprocess.run(
-        ["skopeo", "inspect", "--config", "--tls-verify=false", f"docker://{ref}"],
-        check=True, capture_output=True, timeout=60).stdout)
-    labels = config_blob["config"]["Labels"]
-    assert (labels["version"], labels["flavour"]) == ("v2", "extra-1.0")
+    body = only_comment(github, decision)
+    assert f"| `{ref}` | `{registry_digest(ref)}` |" in body
+    assert f"https://github.com/{github.repository}/actions/runs/4242" in body
+    listed = json.loads(subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
+                                       check=True, capture_output=True, timeout=60).stdout)
+    assert sorted(m["platform"]["architecture"] for m in listed["manifests"]) == ["amd64", "arm64"]
+    for arch in ("amd64", "arm64"):
+        config_blob = json.loads(subprocess.run(
+            ["skopeo", "inspect", "--config", "--tls-verify=false", f"docker://{ref}-{arch}"],
+            check=True, capture_output=True, timeout=60).stdout)
+        labels = config_blob["config"]["Labels"]
+        assert (labels["version"], labels["flavour"], labels["arch"]) == ("v2", "extra-1.0", arch)
+        assert config_blob["architecture"] == arch
 
 
 def test_dockerimages_without_buildah_fail_clearly(tmp_path: Path, github: FakeGitHub) -> None:

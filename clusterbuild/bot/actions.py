@@ -25,8 +25,10 @@ from clusterbuild.commands.build import Applied, apply_workspace
 from clusterbuild.commands.registry import sync_image
 from clusterbuild.errors import BuildError, InputError
 from clusterbuild.execute import children
+from clusterbuild.oci.platform import Platform
 from clusterbuild.oci.reference import Reference, ReferenceError
 from clusterbuild.plan.steps import ExportStep, PushStep, Step
+from clusterbuild.settings import Settings
 from clusterbuild.workspace.load import WORKSPACE_FILE, LoadedWorkspace, load_workspace
 
 BUILDAH_TIMEOUT = 3 * 3600  # seconds for one buildah command
@@ -105,30 +107,79 @@ def image_ref(config: BotConfig, name: str, version: str) -> str:
                          hint="image names are lower case") from None
 
 
+def _dockerfile(context: Path) -> Path:
+    """The catalogue's rule: ``Dockerfile`` when it is not empty, else ``Kubefile``."""
+    dockerfile = context / "Dockerfile"
+    if dockerfile.is_file() and dockerfile.stat().st_size:
+        return dockerfile
+    if (context / "Kubefile").is_file():
+        return context / "Kubefile"
+    raise BuildError(f"{context}: no Dockerfile (nor Kubefile) after init.sh",
+                     hint="commit a Dockerfile or have init.sh write one")
+
+
+def _prepared_context(settings: Settings, name: str, version: str, context: Path, platform: Platform,
+                      scratch: Path) -> Path:
+    """The build context of one platform: the dir as committed, or as its init.sh leaves it
+    (run like the catalogue runs it: ``init.sh <arch> <name> <version>``, in the sandbox)."""
+    if not (context / "init.sh").is_file():
+        return context
+    from clusterbuild.execute.scripts import run_in_scratch
+
+    log = settings.cache_dir / "logs" / f"dockerimages-{name}-{version}-{platform.tag_suffix}.log"
+    return run_in_scratch(context, (platform.architecture, name, version), scratch, log, settings.scripts,
+                          BUILDAH_TIMEOUT, f"dockerimages/{name} {version} [{platform}]")
+
+
 def build_dockerimage(config: BotConfig, name: str, version: str, context: Path,
                       build_args: Sequence[tuple[str, str]]) -> tuple[Image, ...]:
-    """Build ``context`` with buildah and push it when the bot publishes; the image."""
+    """Build ``context`` with buildah for every platform of apps.yaml (``ARCH`` and
+    ``TARGETARCH`` given), each as ``<ref>-<arch>``, and when the bot publishes push them and
+    a manifest list ``<ref>``; the images, the list first."""
     if config.buildah is None:
         raise BuildError("buildah is not installed: /imagebuild_dockerimages runs the "
                          "Dockerfile's RUN steps, which need a container engine",
                          hint="install buildah on the runner (apt-get install buildah)")
+    ws = _workspace(config)
+    settings = config.settings(ws)
+    platforms = [Platform.parse(p) for p in (ws.config.platforms if ws else ["linux/amd64", "linux/arm64"])]
     ref = image_ref(config, name, version)
-    args = dict([("VERSION", version), *build_args])  # the comment's VERSION wins
+    buildah = (*config.buildah, "--storage-driver", "vfs")
+    built: list[Image] = []
     with tempfile.TemporaryDirectory(prefix="clusterbuild-buildah-") as tmp:
-        image_id, digest = Path(tmp) / "iid", Path(tmp) / "digest"
-        run_buildah(config.buildah, "bud", [
-            "--storage-driver", "vfs", "--isolation", "chroot", "--iidfile", str(image_id),
-            "-f", str(context / "Dockerfile"), "-t", ref,
-            *(f"--build-arg={key}={value}" for key, value in args.items()), str(context)])
+        for platform in platforms:
+            arch = platform.architecture
+            scratch = Path(tmp) / f"context-{platform.tag_suffix}"
+            prepared = _prepared_context(settings, name, version, context, platform, scratch)
+            args = dict([("VERSION", version), ("ARCH", arch), *build_args])  # the comment's win
+            image_id = Path(tmp) / f"iid-{platform.tag_suffix}"
+            run_buildah(buildah, "bud", [
+                "--isolation", "chroot", "--platform", str(platform), "--iidfile", str(image_id),
+                "-f", str(_dockerfile(prepared)), "-t", f"{ref}-{platform.tag_suffix}",
+                *(f"--build-arg={key}={value}" for key, value in args.items()), str(prepared)])
+            built.append(Image(f"{ref}-{platform.tag_suffix}", image_id.read_text().strip()))
         if not config.publishes:
-            return (Image(ref, image_id.read_text().strip()),)
-        registry = Reference.parse(ref).registry
-        insecure = config.settings(_workspace(config)).registries.insecure
-        tls = "false" if registry in insecure else "true"
-        run_buildah(config.buildah, "push", [
-            "--storage-driver", "vfs", f"--tls-verify={tls}", "--digestfile", str(digest),
-            ref, f"docker://{ref}"])
-        return (Image(ref, digest.read_text().strip()),)
+            return tuple(built)
+        return _publish(buildah, settings, ref, built, Path(tmp))
+
+
+def _publish(buildah: Sequence[str], settings: Settings, ref: str, built: list[Image],
+             tmp: Path) -> tuple[Image, ...]:
+    """Push each platform image, then a manifest list of them under ``ref``."""
+    tls = "false" if Reference.parse(ref).registry in settings.registries.insecure else "true"
+    pushed = []
+    for image in built:
+        digest = tmp / f"digest-{image.ref.rsplit('-', 1)[-1]}"
+        run_buildah(buildah, "push", [f"--tls-verify={tls}", "--digestfile", str(digest), image.ref,
+                                      f"docker://{image.ref}"])
+        pushed.append(Image(image.ref, digest.read_text().strip()))
+    run_buildah(buildah, "manifest", ["create", ref])
+    for image in pushed:
+        run_buildah(buildah, "manifest", ["add", f"--tls-verify={tls}", ref, f"docker://{image.ref}"])
+    digest = tmp / "digest-list"
+    run_buildah(buildah, "manifest", ["push", "--all", f"--tls-verify={tls}", "--digestfile", str(digest),
+                                      ref, f"docker://{ref}"])
+    return (Image(ref, digest.read_text().strip()), *pushed)
 
 
 def run_buildah(buildah: Sequence[str], subcommand: str, args: list[str]) -> None:

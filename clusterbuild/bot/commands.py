@@ -7,7 +7,7 @@ space and tab separate its arguments (any other whitespace is a character the to
 refuse). One command per text; a second is a refusal.
 
     /imagebuild_apps <app> <version>
-    /imagebuild_dockerimages <name> <version> [KEY=VALUE ...]
+    /imagebuild_dockerimages <name> <version> [KEY=VALUE ...]  (or KEY=VALUE,KEY2=VALUE2)
     /imagesync <image>
 
 Names and versions are ``[A-Za-z0-9._-]`` starting with a letter or digit (so never an
@@ -175,8 +175,13 @@ def check_image(value: str) -> str:
 
 
 def check_build_args(args: list[str]) -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` arguments, each its own word or several in one, comma-separated, as the
+    catalogue writes them (``Key1=Value1,Key2=Value2``)."""
     pairs: dict[str, str] = {}
-    for number, arg in enumerate(args, 1):
+    split = [part for arg in args for part in arg.split(",")]
+    if len(split) > MAX_BUILD_ARGS:
+        raise Refusal(f"at most {MAX_BUILD_ARGS} build arguments, not {len(split)}")
+    for number, arg in enumerate(split, 1):
         key, equals, value = arg.partition("=")
         if not equals or not _ARG_KEY.fullmatch(key):
             raise Refusal(f"build argument {number} is not KEY=VALUE with a KEY of "

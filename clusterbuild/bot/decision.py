@@ -13,7 +13,9 @@ of clusterbuild: nothing the issue's author typed is repeated unchecked.
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -103,8 +105,33 @@ def write_github_output(path: Path, decision: Decision, document: dict[str, Any]
             out.write(f"{key}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
-def comment_body(decision: Decision) -> str:
-    """The Markdown of the one comment the decision posts."""
+LOG_LINES = 20  # of a failure's log, quoted in its comment
+_LOG = re.compile(r"\(log: ([^)\s]+)\)")
+
+
+def _log_tail(reason: str) -> list[str]:
+    """The last lines of the log a failure names (an init.sh run), as a folded block."""
+    match = _LOG.search(reason)
+    if match is None:
+        return []
+    try:
+        lines = Path(match.group(1)).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    tail = [line[:300].replace("`", "'") for line in lines[-LOG_LINES:]]  # no fence breaks out
+    return ["", f"<details><summary>the last {len(tail)} lines of the log</summary>", "", "```",
+            *tail, "```", "</details>"]
+
+
+def run_url(environ: Mapping[str, str]) -> str:
+    """This GitHub Actions run's page ("" outside Actions)."""
+    server, repository, run = (environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY",
+                                                             "GITHUB_RUN_ID"))
+    return f"{server.rstrip('/')}/{repository}/actions/runs/{run}" if server and repository and run else ""
+
+
+def comment_body(decision: Decision, run: str = "") -> str:
+    """The Markdown of the one comment the decision posts (with a link to the run)."""
     command = f"`{decision.command}`" if decision.command is not None else "The request"
     if decision.outcome is Outcome.SUCCEEDED:
         lines = [f"✅ {command}: {decision.reason}", "", "| image | digest |", "|---|---|"]
@@ -114,8 +141,10 @@ def comment_body(decision: Decision) -> str:
                  "Commands run on issues labelled `accepted` whose title is "
                  "`【Auto-build】<app>`; one command per comment, outside code blocks and quotes."]
     else:
-        lines = [f"❌ {command} failed: {decision.reason}"]
+        lines = [f"❌ {command} failed: {decision.reason}", *_log_tail(decision.reason)]
     lines += [f"<sub>{note}</sub>" for note in decision.notes]
+    if run:
+        lines.append(f"<sub>[the workflow run]({run})</sub>")
     return "\n".join([BOT_MARKER, *lines]) + "\n"
 
 

@@ -27,6 +27,7 @@ from clusterbuild.bot.decision import (
     decision_json,
     human_line,
     one_line,
+    run_url,
     write_github_output,
 )
 from clusterbuild.bot.event import IssueEvent, parse_event, read_payload
@@ -62,7 +63,7 @@ def handle_event(config: BotConfig, payload: dict[str, Any], environ: Mapping[st
         return decision, Feedback(False, error=NO_TOKEN if decision.wants_comment else "")
     with GitHub(access) as github:
         decision = decide(config, event, github)
-        return decision, give_feedback(github, decision)
+        return decision, give_feedback(github, decision, run_url(environ))
 
 
 def decide(config: BotConfig, event: IssueEvent, github: GitHub | None) -> Decision:
@@ -129,11 +130,11 @@ def _summary(config: BotConfig, command: Command, images: tuple[Image, ...]) -> 
     return f"built {count} (not pushed: the bot runs without --push)"
 
 
-def give_feedback(github: GitHub, decision: Decision) -> Feedback:
+def give_feedback(github: GitHub, decision: Decision, run: str = "") -> Feedback:
     """Post the decision's one comment, if it has one."""
     if not decision.wants_comment or decision.issue is None:
         return Feedback(False)
     try:
-        return Feedback(True, github.post_comment(decision.issue, comment_body(decision)))
+        return Feedback(True, github.post_comment(decision.issue, comment_body(decision, run)))
     except GitHubError as exc:
         return Feedback(False, error=str(exc))

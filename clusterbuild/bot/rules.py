@@ -105,8 +105,9 @@ def check_dockerimage(root: Path, name: str, version: str) -> Path:
         raise Refusal(f"unknown docker image {name}: there is no {DOCKERIMAGES_DIR}/{name}/{hint}")
     for context in (base / version, base / LATEST):
         if context.is_dir():
-            if not (context / "Dockerfile").is_file():
-                raise Refusal(f"{DOCKERIMAGES_DIR}/{name}/{context.name}/ has no Dockerfile")
+            if not (context / "Dockerfile").is_file() and not (context / "init.sh").is_file():
+                raise Refusal(f"{DOCKERIMAGES_DIR}/{name}/{context.name}/ has no Dockerfile "
+                              "(nor an init.sh that writes one)")
             return context
     raise Refusal(f"{name} {version} resolves to nothing: neither {DOCKERIMAGES_DIR}/{name}/"
                   f"{version}/ nor {DOCKERIMAGES_DIR}/{name}/{LATEST}/ exists")

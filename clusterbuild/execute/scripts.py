@@ -75,12 +75,12 @@ def _environment(scratch: Path, passed: tuple[tuple[str, str], ...]) -> dict[str
     return env
 
 
-def _command(step: ScriptStep, bwrap: str | None, hidden: tuple[Path, ...], scratch: Path,
+def _command(args: tuple[str, ...], bwrap: str | None, hidden: tuple[Path, ...], scratch: Path,
              workdir: Path) -> list[str]:
     """``bash init.sh <arch> <app> <version>``; in the sandbox: everything read-only, the
     user's private dirs hidden under empty tmpfs, new PID/IPC/UTS namespaces (no other
     process to read), only the scratch dir writable, the network kept."""
-    command = ["bash", "init.sh", *step.args]
+    command = ["bash", "init.sh", *args]
     if bwrap is None:
         return command
     out = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *NAMESPACES]
@@ -103,18 +103,18 @@ class _Digests:
         return blob.digest
 
 
-def _run(step: ScriptStep, command: list[str], env: dict[str, str], workdir: Path, log: Path) -> None:
-    where = f"{step.app}:{step.version} [{step.platforms[0]}]"
+def _run(where: str, timeout: int, command: list[str], env: dict[str, str], workdir: Path,
+         log: Path) -> None:
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         children.started(proc)
         try:
-            code = proc.wait(timeout=step.timeout)
+            code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             children.kill_group(proc.pid)
             proc.wait()
-            raise BuildError(f"{where}: init.sh still running after {step.timeout}s, stopped "
+            raise BuildError(f"{where}: init.sh still running after {timeout}s, stopped "
                              f"(log: {log})", hint="raise script_timeout in apps.yaml") from None
         except BaseException:
             children.kill_group(proc.pid)
@@ -127,20 +127,29 @@ def _run(step: ScriptStep, command: list[str], env: dict[str, str], workdir: Pat
                          hint="read the log; run `bash init.sh` in the app dir to debug")
 
 
-def run_script(step: ScriptStep, store: BlobStore, work_root: Path, sandbox: ScriptSandbox) -> FilesResult:
+def run_in_scratch(app_dir: Path, args: tuple[str, ...], scratch: Path, log: Path, sandbox: ScriptSandbox,
+                   timeout: int, where: str) -> Path:
+    """``bash init.sh *args`` in a copy of ``app_dir`` under ``scratch`` (sandboxed unless the
+    sandbox is off); the copy, as the script left it. The caller removes ``scratch``."""
     bwrap, why = find_bwrap(sandbox) if sandbox.enabled else (None, "")
     if sandbox.enabled and bwrap is None:
-        raise BuildError(f"{step.app}:{step.version} [{step.platforms[0]}]: init.sh runs only in a "
-                         f"bubblewrap sandbox, and none can be made here ({why})", hint=SANDBOX_HINT)
-    scratch = work_root / "scratch" / f"{step.key[:16]}.{os.getpid()}"
-    log = work_root / "logs" / f"{step.app}-{step.version}-{step.platforms[0].tag_suffix}.log"
+        raise BuildError(f"{where}: init.sh runs only in a bubblewrap sandbox, and none can be made "
+                         f"here ({why})", hint=SANDBOX_HINT)
     log.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(scratch, ignore_errors=True)
     workdir = scratch / "app"
+    shutil.copytree(app_dir, workdir, symlinks=True)
+    env = _environment(scratch, sandbox.passed_env)
+    _run(where, timeout, _command(args, bwrap, sandbox.hidden, scratch, workdir), env, workdir, log)
+    return workdir
+
+
+def run_script(step: ScriptStep, store: BlobStore, work_root: Path, sandbox: ScriptSandbox) -> FilesResult:
+    scratch = work_root / "scratch" / f"{step.key[:16]}.{os.getpid()}"
+    log = work_root / "logs" / f"{step.app}-{step.version}-{step.platforms[0].tag_suffix}.log"
+    where = f"{step.app}:{step.version} [{step.platforms[0]}]"
     try:
-        shutil.copytree(step.app_dir, workdir, symlinks=True)
-        env = _environment(scratch, sandbox.passed_env)
-        _run(step, _command(step, bwrap, sandbox.hidden, scratch, workdir), env, workdir, log)
+        workdir = run_in_scratch(step.app_dir, step.args, scratch, log, sandbox, step.timeout, where)
         context = walk_context(workdir, _Digests(store), "")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
