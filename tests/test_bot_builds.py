@@ -200,3 +200,20 @@ def test_end_to_end_event_file_to_registry_digest_in_the_comment(
     assert "bot: issue #6: succeeded: built and pushed 3 images" in proc.stderr
     text = outputs.read_text()
     assert "outcome<<EOF_" in text and "\nsucceeded\n" in text and digest in text
+
+
+def test_a_failing_init_sh_is_quoted_in_the_comment(tmp_path: Path, registry: str,
+                                                    github: FakeGitHub) -> None:
+    config = settings(tmp_path, registry)
+    app = config.workspace / "applications/broken/latest"
+    app.mkdir(parents=True)
+    (app / "init.sh").write_text("#!/bin/bash\necho 'downloading the chart'\n"
+                                 "echo 'curl: (22) 404 Not Found' >&2\nexit 22\n")
+    apps_yaml = config.workspace / "apps.yaml"
+    apps_yaml.write_text(apps_yaml.read_text() + "  broken:\n    versions: [v1]\n")
+    issue = github.add_issue(6, "【Auto-build】broken", ["accepted"])
+    decision, _ = handle_event(config, comment_event(issue, "/imagebuild_apps broken v1"), github.environ())
+    assert decision.outcome is Outcome.FAILED and "init.sh exited with 22" in decision.reason
+    body = only_comment(github, decision)
+    assert "<summary>the last 2 lines of the log</summary>" in body
+    assert "curl: (22) 404 Not Found" in body

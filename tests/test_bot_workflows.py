@@ -138,3 +138,26 @@ def test_pull_requests_are_checked_and_their_new_apps_locked() -> None:
     assert commit["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
     assert "git push" in commit["run"] and "git diff --quiet -- apps.lock" in commit["run"]
     assert step(pr, "check-and-lock", "Keep apps.lock")["with"]["path"] == "apps.lock"
+
+
+def test_issue_templates_tips_and_scheduled_sync() -> None:
+    folder = REPO / ".github/ISSUE_TEMPLATE"
+    templates = {p.name: yaml.safe_load(p.read_text()) for p in folder.glob("*.yml")}
+    assert {t["title"] for t in templates.values()} == {"【Auto-build】<app>", "【Auto-build】<name>"}
+    commands = [b["attributes"].get("value", "") for t in templates.values() for b in t["body"]
+                if b["type"] == "textarea"]
+    assert any(c.startswith("/imagebuild_apps ") for c in commands)
+    assert any(c.startswith("/imagebuild_dockerimages ") for c in commands)
+    tips = workflow("tips.yml")
+    assert tips["on"] == {"issues": {"types": ["opened"]}}
+    assert "startsWith(github.event.issue.title, '【Auto-build】')" in tips["jobs"]["tips"]["if"]
+    assert "/imagebuild_apps <app> <version>" in steps(tips, "tips")[0]["run"]
+    sync = workflow("sync.yml")
+    assert "schedule" in sync["on"]
+    run = step(sync, "sync", "Copy every listed image")["run"]
+    assert "clusterbuild sync" in run and ".github/sync-images.txt" in run
+    listed = [line for line in (REPO / ".github/sync-images.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    from clusterbuild.oci.reference import Reference
+
+    assert listed and all(Reference.parse(image) for image in listed)
