@@ -101,6 +101,7 @@ class Settings:
     frozen: bool = False  # CI: apps.lock must pin everything and is never changed
     fail_fast: bool = False  # stop at the first broken app or failed step
     mtime: int = 0  # SOURCE_DATE_EPOCH for every timestamp written
+    epoch_given: bool = False  # SOURCE_DATE_EPOCH was set: it is `created` too (else: commit times)
     lock_timeout: float | None = None  # seconds to wait for the workspace/cache locks; None: forever
     keep_days: float = DEFAULT_KEEP_DAYS  # cache gc: keep what vanished workspaces used this recently
     scripts: ScriptSandbox = ScriptSandbox()
@@ -134,7 +135,8 @@ def read_settings(typed: CommandLine, config: Workspace | None,
         multi_archive=typed.multi_archive or bool(config and config.output.archive == "multi"),
         docker_archive=typed.docker_archive or bool(config and config.output.docker_archive),
         push_to=push_to, frozen=typed.frozen, fail_fast=typed.fail_fast,
-        mtime=_epoch(environ), lock_timeout=_lock_timeout(typed, environ),
+        mtime=_epoch(environ), epoch_given=bool(environ.get(EPOCH_ENV)),
+        lock_timeout=_lock_timeout(typed, environ),
         keep_days=typed.keep_days if typed.keep_days is not None else DEFAULT_KEEP_DAYS,
         scripts=_sandbox(typed, config, environ, cache.resolve()),
         timeout=typed.timeout if typed.timeout is not None else DEFAULT_TIMEOUT)

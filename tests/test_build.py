@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -256,3 +257,39 @@ def test_docker_archive_per_platform_is_read_by_skopeo(workspace: Path, tmp_path
     assert [r["kind"] for r in rerun["ran"]] == ["export"]
     assert hashlib.sha256(archive.read_bytes()).hexdigest() == first
     assert images(rerun) == images(result)
+
+
+def _git(ws: Path, *args: str, date: str = "") -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    if date:
+        env |= {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    subprocess.run(["git", "-C", str(ws), *args], check=True, capture_output=True, env=env)
+
+
+def test_created_is_the_commit_time_of_the_app_dir_unless_source_date_epoch(tmp_path: Path) -> None:
+    ws = copy_workspace(tmp_path / "ws")
+    _git(ws, "init", "-q")
+    _git(ws, "add", "-A")
+    _git(ws, "commit", "-q", "-m", "apps", date="2026-03-04T05:06:07Z")
+    tools = ws / "applications/hello-tools/latest/manifests/configmap.yaml"
+    tools.write_text(tools.read_text() + "# edited\n")
+    _git(ws, "commit", "-q", "-am", "tools", date="2026-05-06T07:08:09Z")
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+
+    def created(workspace: Path, ref: str, *extra: str, environ: dict[str, str] = env) -> str:
+        subprocess.run([sys.executable, "-m", "clusterbuild", "apply", "-C", str(workspace), *extra],
+                       check=True, capture_output=True, env=environ)
+        config: str = json.loads(skopeo("inspect", "--config", f"oci:{workspace / 'out'}:{ref}"))["created"]
+        return config
+
+    assert created(ws, f"{TOOLS}-amd64") == "2026-05-06T07:08:09Z"
+    assert created(ws, "docker.io/labring/hello-chart:v0.1.0-arm64") == "2026-03-04T05:06:07Z"
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ws), str(clone)], check=True, capture_output=True)
+    assert created(clone, f"{TOOLS}-amd64") == "2026-05-06T07:08:09Z"
+    ours = json.loads(skopeo("inspect", "--raw", f"oci:{ws / 'out'}:{TOOLS}"))
+    theirs = json.loads(skopeo("inspect", "--raw", f"oci:{clone / 'out'}:{TOOLS}"))
+    assert ours == theirs  # the same index, byte for byte, in another clone
+    pinned = created(clone, f"{TOOLS}-amd64", environ={**env, "SOURCE_DATE_EPOCH": "5"})
+    assert pinned == "1970-01-01T00:00:05Z"

@@ -103,8 +103,8 @@ def plan_unlocked(settings: Settings, ws: LoadedWorkspace) -> Planned:
     """``plan_workspace`` for a caller that holds the cache already (``cache gc``)."""
     with opened(settings, ws, Mode.PLAN) as run:
         planned = _planned(run, _prepare(run, NoProgress()))
-        if run.index.exists():  # remember file digests in a cache that is there (never make one)
-            run.digests.save()
+        if run.index.exists() and not run.failures:  # remember file digests in an existing cache
+            run.digests.save()                       # (never make one; bad input touches nothing)
         return planned
 
 

@@ -229,16 +229,29 @@ def _drop(prepared: Prepared, key: tuple[str, str]) -> None:
     prepared.builds = [b for b in prepared.builds if (b.app, b.version) != key]
 
 
-def plan_options(run: Run) -> PlanOptions:
+def _created(run: Run, prepared: Prepared) -> dict[tuple[str, str], int]:
+    """Each app version's `created` time: the last commit of its app dir (without
+    SOURCE_DATE_EPOCH), so that a date is shown and clones still agree."""
+    if run.settings.epoch_given:
+        return {}
+    from clusterbuild.workspace.commit_time import commit_times
+
+    dirs = {(b.app, b.version): b.context.root for b in prepared.builds}
+    times = commit_times(run.ws.root, set(dirs.values()))
+    return {key: times[path.resolve()] for key, path in dirs.items() if path.resolve() in times}
+
+
+def plan_options(run: Run, prepared: Prepared | None = None) -> PlanOptions:
     settings = run.settings
-    return PlanOptions(registry=settings.registry, root=run.ws.root, layout=settings.layout,
+    created = _created(run, prepared) if prepared is not None else {}
+    return PlanOptions(registry=settings.registry, root=run.ws.root, layout=settings.layout, created=created,
                        archive=settings.archive, multi_archive=settings.multi_archive,
                        docker_archive=settings.docker_archive,
                        mtime=settings.mtime, push_to=settings.push_to)
 
 
 def build_plan(run: Run, prepared: Prepared) -> Plan:
-    return plan_builds(prepared.builds, plan_options(run), prepared.images, prepared.input_steps)
+    return plan_builds(prepared.builds, plan_options(run, prepared), prepared.images, prepared.input_steps)
 
 
 def run_builds(run: Run, plan: Plan, assessments: dict[str, Assessment],

@@ -69,8 +69,9 @@ class PlanOptions:
     archive: bool = False  # an oci-archive per platform image under <layout>/archives/
     multi_archive: bool = False  # one oci-archive per app version, with the index
     docker_archive: bool = False  # a docker-archive per platform image, likewise
-    mtime: int = 0  # SOURCE_DATE_EPOCH
+    mtime: int = 0  # SOURCE_DATE_EPOCH: file times in layers, and `created` unless given below
     push_to: str | None = None  # repository prefix to push to, e.g. registry.example.com/labring
+    created: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (app, version) -> created
 
     @property
     def archive_dir(self) -> str:
@@ -134,7 +135,8 @@ def _registry_step(plan: Plan, build: PlatformBuild, images: AppImages, mtime: i
         created_by=f"clusterbuild: registry/ with {len(images.references)} images"))
 
 
-def plan_platform(plan: Plan, build: PlatformBuild, mtime: int, images: AppImages | None) -> str:
+def plan_platform(plan: Plan, build: PlatformBuild, mtime: int, images: AppImages | None,
+                  created: int | None = None) -> str:
     """Add the layer and image steps of one platform; return the image step key. The images
     go into the image where a COPY places ``registry/`` (as ``sealos build`` ships them), and
     are pulled only then; found images that no COPY places are a warning of the plan."""
@@ -169,7 +171,7 @@ def plan_platform(plan: Plan, build: PlatformBuild, mtime: int, images: AppImage
                   "found, but no COPY of the Kubefile places registry/, so they are not shipped "
                   "(add `COPY registry registry`)")
     config = ImageConfig(
-        platform=build.platform, created=created_timestamp(mtime),
+        platform=build.platform, created=created_timestamp(mtime if created is None else created),
         env=tuple(f"{k}={v}" for k, v in recipe.env), cmd=recipe.cmd,
         entrypoint=recipe.entrypoint, labels=recipe.labels, working_dir=recipe.working_dir,
         user=recipe.user, exposed_ports=recipe.exposed_ports, volumes=recipe.volumes,
@@ -198,7 +200,8 @@ def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
         app_images = (images or {}).get((build.app, build.version))
         if app_images is not None and not app_images.references:
             app_images = None
-        key = plan_platform(plan, build, options.mtime, app_images)
+        key = plan_platform(plan, build, options.mtime, app_images,
+                            options.created.get((build.app, build.version)))
         groups.setdefault((build.app, build.version), []).append((build.platform, key))
     for (app, version), per_platform in groups.items():
         platforms = tuple(p for p, _ in per_platform)
