@@ -2,9 +2,9 @@
 
 A cache can be shared by several workspaces (``--cache-dir``). Each ``apply`` records
 ``roots/<hash of the root>.json``: the workspace root, when it ran, and the keys of every
-step its plan holds. ``cache gc`` keeps what each recorded workspace needs: planned again
-when its apps.yaml is still there, else these keys while they are younger than
-``--keep-days``.
+step its plan holds. ``cache gc`` keeps what each recorded workspace needs: what it plans
+now and these keys while its apps.yaml is still there, else these keys while they are
+younger than ``--keep-days``.
 """
 
 from __future__ import annotations

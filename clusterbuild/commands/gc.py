@@ -2,8 +2,9 @@
 
 Live = the recorded results of every step the workspace plans now (all apps, versions
 and platforms) and the blobs they name — and the same for every other workspace recorded
-as using this cache (``cache.roots``): planned again when its apps.yaml is still there,
-else the keys of its last apply while younger than ``--keep-days``. A workspace with
+as using this cache (``cache.roots``): planned again, plus what its last apply used, when
+its apps.yaml is still there; else what its last apply used, while younger than
+``--keep-days``. A workspace with
 broken app versions also keeps what its last apply used, so fixing the app rebuilds
 nothing. Everything else — results of old keys, their blobs, records of slots no longer
 planned, memory of deleted files, temp files of dead processes — is removed. Holds the
@@ -66,8 +67,9 @@ def _other_workspace(settings: Settings, record: RootRecord, live: Live, now: fl
         try:
             ws = load_workspace(record.root)
             other = read_settings(CommandLine(workspace=record.root, cache_dir=settings.cache_dir),
-                                  ws.config, {"SOURCE_DATE_EPOCH": str(settings.mtime)})
+                                  ws.config, {})
             _needs(other, ws, record, live)
+            live.keys |= record.keys  # what its last apply used too: its environment may differ
             return
         except ClusterbuildError:
             pass  # unreadable now: what its last apply used is kept below
