@@ -5,6 +5,7 @@ turns them into exit codes. Each message is one line: what happened, where,
 and (``hint``) what to do about it.
 
     ClusterbuildError            exit 1
+    ├── UsageError               exit 2  options that select nothing
     ├── InputError               exit 3  bad workspace, spec, Kubefile, arguments
     │   └── ConfigError                  a file failed validation (file + field path)
     ├── BuildError               exit 4  a step failed while running
@@ -27,6 +28,12 @@ class ClusterbuildError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} (hint: {self.hint})" if self.hint else self.message
+
+
+class UsageError(ClusterbuildError):
+    """The command line asks for what cannot be (exit 2, like the parser's own errors)."""
+
+    exit_code = 2
 
 
 class InputError(ClusterbuildError):

@@ -246,3 +246,12 @@ def test_a_profile_that_does_not_render_is_a_warning_and_the_defaults_ship(tmp_p
     assert proc.stdout == cli("images", "-C", str(without)).stdout != ""
     again = cli("images", "-C", str(ws))
     assert again.stderr.count("warning: ") == 1  # the recorded scan keeps its warning
+
+
+def test_version_and_a_platform_that_selects_nothing(workspace: Path) -> None:
+    from importlib.metadata import version
+
+    assert cli("--version").stdout.strip() == f"clusterbuild {version('clusterbuild')}"
+    proc = cli("plan", "-C", str(workspace), "--platform", "linux/s390x", check=False)
+    assert proc.returncode == 2
+    assert "no app builds for it" in proc.stderr and "linux/amd64, linux/arm64" in proc.stderr

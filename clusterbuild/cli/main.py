@@ -49,8 +49,18 @@ LockTimeoutOpt = Annotated[float | None, typer.Option(
     "or cache (or $CLUSTERBUILD_LOCK_TIMEOUT) [default: wait].")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"clusterbuild {version('clusterbuild')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+def _main(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                help="Print the version and exit.")] = False,
+          verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
           debug: Annotated[bool, typer.Option("--debug", help="Tracebacks on errors.")] = False,
           workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None) -> None:
     _state.update(verbose=verbose, debug=debug, workspace=workspace, cache_dir=cache_dir)

@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from clusterbuild.errors import Failure, InputError
+from clusterbuild.errors import Failure, InputError, UsageError
 from clusterbuild.oci.platform import Platform
 from clusterbuild.schema.loading import load_model
 from clusterbuild.schema.models import AppSpec, Workspace
@@ -94,7 +94,15 @@ def select(ws: LoadedWorkspace, targets: list[str] | tuple[str, ...],
         elif targets:
             raise InputError(f"{app}:{version} builds for {', '.join(map(str, av.platforms))}, "
                              f"not {', '.join(map(str, only))}", hint="change --platform")
+    if only and not selected and not failures:
+        known = sorted({str(p) for p in _platforms_of(ws)})
+        raise UsageError(f"--platform {', '.join(map(str, only))}: no app builds for it",
+                         hint=f"the platforms of apps.yaml are {', '.join(known)}")
     return selected, failures
+
+
+def _platforms_of(ws: LoadedWorkspace) -> set[str]:
+    return {p for entry in ws.config.apps.values() for p in (entry.platforms or ws.config.platforms)}
 
 
 def _app_version(ws: LoadedWorkspace, app: str, version: str) -> AppVersion:
