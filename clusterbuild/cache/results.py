@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -46,6 +46,15 @@ class CacheIndex:
 
     def put(self, namespace: str, name: str, value: dict[str, Any]) -> None:
         self._open().set(f"{namespace}/{name}", value)
+
+    def put_many(self, items: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+        """Several records in one transaction (one commit instead of one per record)."""
+        if not items:
+            return
+        db = self._open()
+        with db.transact():
+            for namespace, name, value in items:
+                db.set(f"{namespace}/{name}", value)
 
     def delete(self, namespace: str, name: str) -> None:
         self._open().delete(f"{namespace}/{name}")

@@ -68,7 +68,10 @@ class Run:
 
     def close(self) -> None:
         self.network.close()
-        self.index.close()
+        try:
+            self.records.flush()
+        finally:
+            self.index.close()
 
 
 @contextmanager

@@ -6,6 +6,8 @@ warning and the step runs again, never a crash.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 from clusterbuild.cache.results import CacheIndex
@@ -15,16 +17,29 @@ from clusterbuild.places.layout import OciLayout
 from clusterbuild.plan.results import ExportResult, StepResult, UndecodableResult, decode, encode
 from clusterbuild.plan.steps import ExportStep, Step
 
+FLUSH_RECORDS = 64  # records written per transaction
+FLUSH_SECONDS = 0.5  # at the latest, this long after the first one waiting
+
 
 class CacheRecords:
+    """Step results are recorded in batches, one transaction each (a commit per record cost
+    more than the steps themselves on a cold catalogue build). A batch is written when it is
+    full, half a second old, or at ``flush()``; a run killed before that runs those steps
+    again, to the same content-addressed outputs."""
+
     def __init__(self, index: CacheIndex, store: BlobStore) -> None:
         self.index = index
         self.store = store
         self.warnings: list[str] = []
         self._layouts: dict[Path, OciLayout] = {}
+        self._pending: dict[tuple[str, str], dict[str, object]] = {}
+        self._since = 0.0
+        self._lock = threading.RLock()  # scans record from worker threads
 
     def result(self, step: Step) -> StepResult | None:
-        raw = self.index.get("step", step.key)
+        with self._lock:
+            pending = self._pending.get(("step", step.key))
+        raw = pending if pending is not None else self.index.get("step", step.key)
         if raw is None:
             return None
         try:
@@ -35,7 +50,8 @@ class CacheRecords:
             return None
 
     def last_run(self, slot: str) -> dict[str, object] | None:
-        return self.index.get("slot", slot)
+        pending = self._pending.get(("slot", slot))
+        return pending if pending is not None else self.index.get("slot", slot)
 
     def outputs_present(self, step: Step, result: StepResult) -> bool:
         if isinstance(step, ExportStep) and isinstance(result, ExportResult):
@@ -49,8 +65,19 @@ class CacheRecords:
         return self._layouts[root]
 
     def record(self, step: Step, result: StepResult) -> None:
-        """Remember a completed step: its result first, then its slot's last run."""
-        self.index.put("step", step.key, encode(result))
-        self.index.put("slot", step.slot, {
-            "key": step.key, "implementation": step.implementation,
-            "fingerprint": step.fingerprint()})
+        """Remember a completed step: its result first, then its slot's last run (in one batch,
+        so never a slot without its result)."""
+        slot = {"key": step.key, "implementation": step.implementation, "fingerprint": step.fingerprint()}
+        with self._lock:
+            if not self._pending:
+                self._since = time.monotonic()
+            self._pending[("step", step.key)] = encode(result)
+            self._pending[("slot", step.slot)] = slot
+            if len(self._pending) >= 2 * FLUSH_RECORDS or time.monotonic() - self._since > FLUSH_SECONDS:
+                self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            items = [(namespace, name, value) for (namespace, name), value in self._pending.items()]
+            self.index.put_many(items)
+            self._pending.clear()

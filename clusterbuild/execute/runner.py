@@ -188,17 +188,20 @@ def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecor
             pending.append(step)
     schedule = _Schedule(pending, set(outcome.results))
     running: dict[Future[tuple[StepResult, float]], Step] = {}
-    with thread_pool(jobs) as pool:
-        while True:
-            if not (fail_fast and outcome.failed):
-                for step in schedule.take_ready():
-                    progress.started(step)
-                    running[pool.submit(_timed, step, ctx, outcome.results)] = step
-            if not running:
-                break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                _settle(running.pop(future), future, records, progress, outcome, schedule)
+    try:
+        with thread_pool(jobs) as pool:
+            while True:
+                if not (fail_fast and outcome.failed):
+                    for step in schedule.take_ready():
+                        progress.started(step)
+                        running[pool.submit(_timed, step, ctx, outcome.results)] = step
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    _settle(running.pop(future), future, records, progress, outcome, schedule)
+    finally:
+        records.flush()  # what completed is remembered, interrupted or not
     return outcome
 
 
