@@ -8,7 +8,7 @@ from clusterbuild.cache.store import BlobStore
 from clusterbuild.oci.model import Descriptor
 from clusterbuild.places.archive import write_oci_archive
 from clusterbuild.places.docker_archive import DockerLayer, write_docker_archive
-from clusterbuild.places.layout import OciLayout
+from clusterbuild.places.layout import OciLayout, RefBatch
 from clusterbuild.plan.results import ExportResult, ImageResult, IndexResult
 from clusterbuild.plan.steps import ExportStep
 
@@ -21,13 +21,18 @@ def export_refs(step: ExportStep, index: IndexResult, images: Sequence[ImageResu
 
 
 def run_export(step: ExportStep, store: BlobStore, index: IndexResult,
-               images: Sequence[ImageResult]) -> ExportResult:
+               images: Sequence[ImageResult], batch: RefBatch | None = None) -> ExportResult:
+    """The blobs go into the layout now; the refs into ``batch`` (written once for the whole
+    run) or, without one, at once. A ref is written only after its blobs."""
     refs = export_refs(step, index, images)
     blobs = list(dict.fromkeys(index.blobs))
     layout = OciLayout(step.layout_dir)
     for digest in blobs:
         layout.put_blob(store.path(digest), digest)
-    layout.set_refs(refs)
+    if batch is not None:
+        batch.add(step.layout_dir, refs)
+    else:
+        layout.set_refs(refs)
     files = {}
     if step.archive is not None:
         files[step.archive] = write_oci_archive(step.root / step.archive, refs, blobs, store)

@@ -24,6 +24,7 @@ from clusterbuild.execute.pools import thread_pool
 from clusterbuild.execute.records import CacheRecords
 from clusterbuild.execute.registry import Registry, run_pull, run_push, run_registry
 from clusterbuild.execute.scripts import run_script
+from clusterbuild.places.layout import RefBatch
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.results import (
     FetchResult,
@@ -90,6 +91,7 @@ class RunContext:
     registry: Callable[[], Registry]  # made on first use: only pulls and pushes need the network
     downloads: Callable[[], Downloads]  # likewise, for fetch steps
     sandbox: ScriptSandbox  # how init.sh runs
+    refs: RefBatch = field(default_factory=RefBatch)  # layout refs, written once per run
 
 
 def _typed(results: dict[str, StepResult], keys: Sequence[str], kind: type[R]) -> list[R]:
@@ -117,7 +119,7 @@ def _run_one(step: Step, ctx: RunContext, results: dict[str, StepResult]) -> Ste
         index = _typed(results, step.needs[:1], IndexResult)[0]
         images = _typed(results, step.needs[1:], ImageResult)
         if isinstance(step, ExportStep):
-            return run_export(step, store, index, images)
+            return run_export(step, store, index, images, ctx.refs)
         return run_push(step, ctx.registry(), store, index, images)
     if isinstance(step, PullStep):
         return run_pull(step, ctx.registry(), store)
@@ -201,7 +203,8 @@ def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecor
                 for future in done:
                     _settle(running.pop(future), future, records, progress, outcome, schedule)
     finally:
-        records.flush()  # what completed is remembered, interrupted or not
+        ctx.refs.flush()  # refs after their blobs,
+        records.flush()  # and what completed is remembered, interrupted or not
     return outcome
 
 

@@ -114,3 +114,22 @@ def _children(doc: dict[str, Any]) -> list[Descriptor]:
         found.append(Descriptor.from_json(doc["config"]))
     found += [Descriptor.from_json(layer) for layer in doc.get("layers", [])]
     return found
+
+
+class RefBatch:
+    """Ref changes of many exports, written to each layout's index.json once (``flush``):
+    rewriting the whole index per app version made a catalogue build quadratic."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[Path, dict[str, Descriptor]] = {}
+
+    def add(self, root: Path, refs: dict[str, Descriptor]) -> None:
+        with self._lock:
+            self._pending.setdefault(root, {}).update(refs)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for root, refs in pending.items():
+            OciLayout(root).set_refs(refs)
