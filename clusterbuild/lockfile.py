@@ -84,7 +84,10 @@ class LockFile:
         return HEADER + body
 
     def write(self) -> bool:
-        """Write if the content changed; return whether it did."""
+        """Write if the content changed; return whether it did (a workspace that pins
+        nothing gets no apps.lock)."""
+        if not self.entries and not self.images and not self.path.exists():
+            return False
         text = self.to_text()
         if self.path.exists() and self.path.read_text(encoding="utf-8") == text:
             return False

@@ -293,3 +293,16 @@ def test_created_is_the_commit_time_of_the_app_dir_unless_source_date_epoch(tmp_
     assert ours == theirs  # the same index, byte for byte, in another clone
     pinned = created(clone, f"{TOOLS}-amd64", environ={**env, "SOURCE_DATE_EPOCH": "5"})
     assert pinned == "1970-01-01T00:00:05Z"
+
+
+def test_the_readme_first_command_leaves_the_checkout_clean(tmp_path: Path) -> None:
+    """`clusterbuild -C examples/hello apply` in a clone: nothing shows in `git status`."""
+    repo = Path(__file__).resolve().parents[1]
+    if not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    cli("-C", str(clone / "examples/hello"), "apply")
+    status = subprocess.run(["git", "-C", str(clone), "status", "--porcelain"], capture_output=True,
+                            text=True, check=True).stdout
+    assert status == ""
