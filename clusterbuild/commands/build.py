@@ -129,7 +129,8 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
         remove_leftovers(settings.cache_dir, settings.layout_dir)
         prepared = _prepare(run, progress)
         planned = _planned(run, prepared)
-        run.digests.save()
+        if not run.failures:  # bad input leaves the cache as it was
+            run.digests.save()
         outcome = run_builds(run, planned.plan, planned.assessments, progress)
         exports = [(s, outcome.results.get(s.key)) for s in planned.plan.steps if isinstance(s, ExportStep)]
         exported = tuple(ref for _, r in exports if isinstance(r, ExportResult) for ref in r.refs)
