@@ -222,7 +222,8 @@ def _reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: d
 
 @dataclass
 class Fault:
-    """``action``: "status" (answer ``status`` with ``headers``, the registry not asked), "drop"
+    """``action``: "status" (answer ``status`` with ``headers``, the registry not asked), "slow"
+    (answer after ``after`` milliseconds), "drop"
     (close the connection after ``after`` body bytes), "corrupt" (flip a byte of the body),
     "replace" (answer ``status``/``headers``/``body`` in place of the registry's answer)."""
 
@@ -354,6 +355,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             _reply(self, fault.status, fault.body, fault.headers)
             return
         data = b"" if self.command == "HEAD" else answer.read()
+        if fault is not None and fault.action == "slow":
+            time.sleep(fault.after / 1000)  # ``after`` milliseconds before answering
         exchange.status = answer.status
         self.send_response(answer.status)
         for name, value in answer.getheaders():

@@ -812,3 +812,30 @@ def test_login_authfile_writes_what_skopeo_reads(basic_registry: str, tmp_path: 
     listed = subprocess.run(["skopeo", "login", "--get-login", "--authfile", str(authfile), basic_registry],
                             capture_output=True, text=True)
     assert listed.stdout.strip() == USER, listed.stderr
+
+
+def test_concurrent_pulls_share_one_download_per_blob(servers: Servers, proxy: FaultProxy,
+                                                      tmp_path: Path) -> None:
+    """Two pulls at once (two pull steps of a build) that need the same base layers: each
+    blob crosses the wire once."""
+    import threading
+
+    store = fresh_store(tmp_path)
+    refs = [ref(f"{proxy.address}/test/multi:1"), ref(f"{proxy.address}/test/app2:1")]
+    proxy.inject(Fault(r"/blobs/sha256:", "slow", after=300, times=100))  # downloads overlap
+    with servers.client(jobs=4) as client:
+        start = threading.Barrier(2)
+
+        def pull(reference: Reference) -> None:
+            start.wait()
+            client.pull([reference], None, store)
+
+        threads = [threading.Thread(target=pull, args=(r,)) for r in refs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        pulled = client.pull(refs, None, store)  # everything is there now: nothing more is sent
+    blobs = {b.digest: b for image in pulled.values() for part in image.images for b in part.blobs}
+    for digest, blob in blobs.items():
+        assert proxy.sent_for(f"/blobs/{digest}") == blob.size, digest

@@ -7,6 +7,7 @@ fetched once, whatever number of references share it, ``config.jobs`` at a time.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -66,6 +67,8 @@ class Puller:
         self.resolver = resolver
         self.session = resolver.session
         self.locations = locations
+        self._lock = threading.Lock()
+        self._in_flight: dict[Digest, threading.Event] = {}  # blob -> set when its download ends
 
     def pull(self, refs: Sequence[Reference], platforms: Sequence[Platform] | None,
              store: BlobStore) -> dict[Reference, PulledImage]:
@@ -82,6 +85,26 @@ class Puller:
         return {image.ref: image for image, _ in planned}
 
     def _fetch(self, wanted: _Wanted, store: BlobStore) -> None:
+        """Download one blob, once whatever number of concurrent pulls want it: the first
+        downloads, the others wait for it (and try themselves only if it failed)."""
+        digest = wanted.blob.digest
+        with self._lock:
+            running = self._in_flight.get(digest)
+            if running is None:
+                self._in_flight[digest] = threading.Event()
+        if running is not None:
+            running.wait()
+            if store.has(digest, wanted.blob.size):
+                return
+            self._download(wanted, store)
+            return
+        try:
+            self._download(wanted, store)
+        finally:
+            with self._lock:
+                self._in_flight.pop(digest).set()
+
+    def _download(self, wanted: _Wanted, store: BlobStore) -> None:
         try:
             self.resolver.first(wanted.source, lambda endpoint: download_blob(
                 self.session, endpoint, wanted.source.repository, wanted.blob, store))
