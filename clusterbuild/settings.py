@@ -111,10 +111,6 @@ class Settings:
     def layout_dir(self) -> Path:
         return self.workspace / self.layout
 
-    def only(self, *targets: str) -> Settings:
-        """The same settings for other targets (the bot builds one app version)."""
-        return Settings(**{**self.__dict__, "targets": targets})
-
 
 def read_settings(typed: CommandLine, config: Workspace | None,
                   environ: Mapping[str, str]) -> Settings:

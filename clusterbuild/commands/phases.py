@@ -77,12 +77,12 @@ def _sources(run: Run, av: AppVersion, update: bool, changes: list[LockChange]) 
         scripts = script_steps(run.ws, av, run.digests)
         check_script_lock(scripts, run.lock, run.settings.frozen)
         return Sources(av, scripts, scripts=scripts)
+    plans = remote_inputs(run.ws, av)  # rendered once, for pinning and for planning
     if run.pins:
-        plans = remote_inputs(run.ws, av)
         todo = [p for p in plans if update or isinstance(pinned(p, run.lock), str)]
         if todo:
             changes += lock_inputs(todo, run.lock, run.network.downloads(), run.store, update)
-    inputs = plan_inputs(run.ws, av, run.lock)
+    inputs = plan_inputs(av, plans, run.lock)
     if inputs.unpinned and run.settings.frozen:
         more = f" (and {len(inputs.unpinned) - 1} more)" if len(inputs.unpinned) > 1 else ""
         raise InputError(f"{run.lock.path}: {inputs.unpinned[0]}{more}",

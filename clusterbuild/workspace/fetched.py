@@ -9,7 +9,7 @@ since it was locked is unpinned: ``plan`` says it blocks the app version, ``appl
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +21,8 @@ from clusterbuild.oci.platform import Platform
 from clusterbuild.plan.results import FilesResult, StepResult
 from clusterbuild.plan.sources import input_steps
 from clusterbuild.plan.steps import FetchStep, Step, UnpackStep
-from clusterbuild.workspace.inputs import ALL, InputPlan, remote_inputs
-from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
+from clusterbuild.workspace.inputs import ALL, InputPlan
+from clusterbuild.workspace.load import AppVersion
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,12 @@ def context_files(result: FilesResult, blob_path: Callable[[Digest], Path]) -> d
     return out
 
 
-def plan_inputs(ws: LoadedWorkspace, av: AppVersion, lock: LockFile) -> AppInputs:
-    """The steps of every input that apps.lock (or the spec's sha256) pins."""
+def plan_inputs(av: AppVersion, plans: Sequence[InputPlan], lock: LockFile) -> AppInputs:
+    """The steps of every input of ``plans`` (``remote_inputs`` of ``av``) that apps.lock (or
+    the spec's sha256) pins."""
     steps: list[Step] = []
     unpacks, unpinned = [], []
-    for plan in remote_inputs(ws, av):
+    for plan in plans:
         where = pinned(plan, lock)
         if isinstance(where, str):
             unpinned.append(where)
