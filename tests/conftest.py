@@ -26,6 +26,23 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "hello"  # the offline example workspace
 
 
+# Modules whose tests run the whole tool end to end (the CLI, init.sh in the sandbox, buildah,
+# skopeo); every test that uses the real docker-registry is end to end as well. They are marked
+# `slow`: `pytest -m "not slow"` is the quick loop, CI runs everything.
+END_TO_END_MODULES = frozenset({
+    "test_bad_input", "test_bot_builds", "test_build", "test_catalogue_mirrors", "test_check",
+    "test_import", "test_inputs_build", "test_legacy", "test_lifecycle", "test_one_pass",
+    "test_pull_build", "test_sandbox_signals",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2] if item.module else ""
+        if module in END_TO_END_MODULES or "registry" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 def copy_workspace(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(EXAMPLE / "apps.yaml", target / "apps.yaml")
