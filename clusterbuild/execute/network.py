@@ -35,13 +35,16 @@ class RegistrySteps:
     def pull_stored(self, ref: Reference, platform: Platform | None, store: BlobStore,
                     pinned: Digest | None = None) -> tuple[StoredImage, Digest]:
         """Pull ``ref`` (by its pinned digest when given; one platform, or all with None).
-        The tag names that platform's manifest, or the whole index; also returns the root
-        digest the reference resolved to (what apps.lock pins)."""
+        The tag names that platform's manifest, or the whole index (all platforms, or an index
+        with WebAssembly entries: it is shipped as is, with the target's manifest and the wasm
+        ones); also returns the root digest the reference resolved to (what apps.lock pins)."""
         source = replace(ref, digest=pinned) if pinned is not None else ref
         pulled = self.client.pull([source], [platform] if platform else None, store)[source]
         manifests = tuple(image.manifest for image in pulled.images)
         blobs = tuple(dict.fromkeys(b for image in pulled.images for b in image.blobs))
-        if platform is None and pulled.root.media_type in _INDEXES:
+        wasm = any(image.manifest.platform is not None and image.manifest.platform.is_wasm
+                   for image in pulled.images)
+        if (platform is None or wasm) and pulled.root.media_type in _INDEXES:
             return StoredImage(ref, pulled.root, (pulled.root, *manifests), blobs), pulled.root.digest
         return StoredImage(ref, manifests[0], manifests, blobs), pulled.root.digest
 

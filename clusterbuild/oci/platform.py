@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 KNOWN_ARCHITECTURES = ("amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "loong64")
+WASM_SYSTEMS = frozenset({"wasi", "wasip1", "wasip2"})  # WebAssembly: no machine architecture
 
 
 @dataclass(frozen=True, order=True)
@@ -31,6 +32,12 @@ class Platform:
 
     def __str__(self) -> str:
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+    @property
+    def is_wasm(self) -> bool:
+        """A WebAssembly platform (``wasi/wasm``, ``wasip1/wasm``, ``wasip2/wasm``): it runs on
+        every machine architecture that has a wasm runtime, so it is never a build target."""
+        return self.architecture.lower() == "wasm" or self.os.lower() in WASM_SYSTEMS
 
     @property
     def tag_suffix(self) -> str:

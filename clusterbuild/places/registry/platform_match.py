@@ -4,6 +4,10 @@ Platforms are normalised first (``aarch64`` and ``arm64/v8`` are ``arm64``, ``ar
 ``arm/v7``, ``x86_64`` is ``amd64``, ``armhf`` is ``arm/v7``). A target then also accepts
 what it can run, best first: ``arm/v7`` takes ``arm/v6`` and ``arm/v5``; ``arm64`` takes
 32-bit ``arm/v8`` down to ``arm/v5``; ``amd64/v3`` takes ``v2``, ``amd64`` and ``386``.
+
+WebAssembly entries (``wasi/wasm``, ``wasip1/wasm``, ``wasip2/wasm``, any ``os.version`` or
+variant) belong to every target: a node with a wasm shim runs them whatever its CPU. An index
+that has them keeps them all beside the target's own entry, which it then need not have.
 """
 
 from __future__ import annotations
@@ -71,19 +75,28 @@ def candidates(want: Platform) -> list[Platform]:
     return list(dict.fromkeys(out))
 
 
+def is_wasm(child: Descriptor) -> bool:
+    return child.platform is not None and child.platform.is_wasm
+
+
 def select(children: Sequence[Descriptor], wanted: Sequence[Platform], doing: str) -> list[Descriptor]:
-    """For each wanted platform the best matching child (order of ``wanted``, no duplicates)."""
+    """For each wanted platform the best matching child (order of ``wanted``, no duplicates),
+    then every WebAssembly child (in index order)."""
     chosen: list[Descriptor] = []
+    wasm = [child for child in children if is_wasm(child)]
     for target in wanted:
         best = next((child for candidate in candidates(target) for child in children
-                     if child.platform is not None and normalize(child.platform) == candidate), None)
+                     if child.platform is not None and not is_wasm(child)
+                     and normalize(child.platform) == candidate), None)
+        if best is None and wasm:
+            continue
         if best is None:
             have = ", ".join(str(c.platform) for c in children if c.platform is not None) or "none"
             raise RegistryError(f"{doing}: no manifest for {target} (the index has: {have})",
                                 code="PLATFORM_UNKNOWN")
         if best not in chosen:
             chosen.append(best)
-    return chosen
+    return chosen + [child for child in wasm if child not in chosen]
 
 
 def host_platform() -> Platform:

@@ -149,7 +149,9 @@ class Puller:
             self.resolver.first(source, lambda endpoint: download_blob(
                 self.session, endpoint, source.repository, config, store))
         found = config_platform(store.read_bytes(config.digest))
-        missing = [p for p in platforms or () if found is not None and normalize(found) not in candidates(p)]
+        runs_anywhere = found is not None and found.is_wasm
+        missing = [p for p in platforms or () if found is not None and not runs_anywhere
+                   and normalize(found) not in candidates(p)]
         if missing:
             raise RegistryError(f"the image is for {found} only, not {', '.join(map(str, missing))}",
                                 code="PLATFORM_UNKNOWN")
