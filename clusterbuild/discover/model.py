@@ -12,6 +12,7 @@ from clusterbuild.oci.reference import Reference
 ENGINE_VERSION = "3"
 
 Mode = Literal["sealos", "full"]
+BUILTIN_PROFILES = ("optional-features", "all-subcharts")  # their values: profiles.py
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,11 @@ class Profile:
     values: Mapping[str, object] = field(default_factory=dict)
     builtin: str = ""
     subcharts: bool = False
+
+    def __post_init__(self) -> None:
+        if self.builtin and self.builtin not in BUILTIN_PROFILES:
+            raise ValueError(f"Profile.builtin must be one of {', '.join(BUILTIN_PROFILES)}, "
+                             f"not {self.builtin!r}")
 
 
 def plain(value: object) -> object:

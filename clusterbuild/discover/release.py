@@ -98,7 +98,8 @@ def rewrite_archive(data: bytes, release: Release) -> bytes:
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
             members = [(member, tar.extractfile(member)) for member in tar.getmembers()]
-            contents = {member.name: handle.read() if handle is not None else b"" for member, handle in members}
+            contents = {member.name: handle.read() if handle is not None else b""
+                        for member, handle in members}
     except (tarfile.TarError, EOFError, OSError, zlib.error):
         return data
     changed = {name: _rewrite_file(name, content, release) for name, content in contents.items()}
