@@ -18,6 +18,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from clusterbuild.importer.values import ARCH, ARCH_NAME, Origin, Text
+from clusterbuild.importer.written import Written
 from clusterbuild.importer.yq import Edits
 
 DATA_FILES = (".yaml", ".yml", ".json", ".txt", ".md", ".tmpl", ".conf", ".toml")
@@ -71,6 +72,7 @@ def url_name(url: Text) -> str:
 class Collector:
     def __init__(self) -> None:
         self.files: dict[str, Pending] = {}
+        self.written: dict[str, Written] = {}  # files the script writes itself
         self.archives: list[Archive] = []
         self.charts: dict[str, Draft] = {}
         self.repos: dict[str, tuple[str, Origin]] = {}  # helm repo alias -> (URL, where it was added)
@@ -96,6 +98,15 @@ class Collector:
 
     def download(self, url: Text, path: str, origin: Origin, unpacked: bool = False) -> None:
         self.files[path] = Pending(url, [origin], unpacked=unpacked)
+
+    def write(self, path: str, text: Text, origin: Origin, append: bool) -> None:
+        """The script writes ``text`` to ``path`` (``>``), or appends it (``>>``)."""
+        self.files.pop(path, None)
+        before = self.written.get(path)
+        if append and before is not None:
+            before.text, before.origins = before.text + text, [*before.origins, origin]
+        else:
+            self.written[path] = Written(path, text, [origin], append=append)
 
     def take(self, path: str) -> Pending | None:
         return self.files.pop(path, None)
@@ -170,6 +181,8 @@ class Collector:
     def remove(self, pattern: str) -> None:
         for path in self.matching(pattern):
             del self.files[path]
+        for path in [p for p in self.written if fnmatchcase(p, pattern) or p.startswith(pattern + "/")]:
+            del self.written[path]
         self.archives = [a for a in self.archives if not fnmatchcase(a.into, pattern)]
         self.dirs = {d for d in self.dirs if d == "." or (not fnmatchcase(d, pattern)
                      and not d.startswith(pattern + "/"))}
