@@ -95,7 +95,7 @@ def census(catalogue: Path, scratch: Path, only: set[str]) -> list[Outcome]:
         if (target / SCRIPT).is_file():
             try:
                 conversion = convert_init_sh((target / SCRIPT).read_text(errors="replace"), app,
-                                             str(chosen.relative_to(catalogue) / SCRIPT))
+                                             str(chosen.relative_to(catalogue) / SCRIPT), target)
                 outcome.unconverted = [s for s in conversion.skipped if ": not convertible (" in s]
                 (target / "clusterbuild.yaml").unlink(missing_ok=True)
                 write_conversion(target, conversion)

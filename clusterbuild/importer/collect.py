@@ -19,7 +19,7 @@ from typing import Any
 
 from clusterbuild.importer.values import ARCH, ARCH_NAME, Origin, Text
 from clusterbuild.importer.written import Written
-from clusterbuild.importer.yq import Edits
+from clusterbuild.fetch.yq import Edits
 
 DATA_FILES = (".yaml", ".yml", ".json", ".txt", ".md", ".tmpl", ".conf", ".toml")
 ARCHIVES = (".tar.gz", ".tgz", ".zip", ".tar", ".tar.xz", ".txz", ".tar.bz2", ".gz", ".xz", ".bz2")
@@ -33,6 +33,7 @@ class Pending:
     unpacked: bool = False  # an archive member, or a decompressed .gz
     mode: str | None = None
     checksums: Text | None = None  # a checksum file the script verified this download with
+    edits: list[dict[str, Any]] = field(default_factory=list)  # sed/yq edits, "file" set when placed
 
 
 @dataclass
@@ -107,6 +108,20 @@ class Collector:
             before.text, before.origins = before.text + text, [*before.origins, origin]
         else:
             self.written[path] = Written(path, text, [origin], append=append)
+
+    def add_edit(self, path: str, edit: dict[str, Any], origin: Origin) -> bool:
+        """Attach a ``sed``/``yq`` edit of ``path`` to the download that places it (False: none)."""
+        pending = self.files.get(path)
+        if pending is not None:
+            pending.edits.append({k: v for k, v in edit.items() if k != "file"})
+            pending.origins.append(origin)
+            return True
+        chart = next((d for n, d in self.charts.items() if path.startswith(f"charts/{n}/")), None)
+        if chart is not None:
+            chart.fields.setdefault("edits", []).append(edit)
+            chart.origins.append(origin)
+            return True
+        return False
 
     def take(self, path: str) -> Pending | None:
         return self.files.pop(path, None)
@@ -262,6 +277,10 @@ class Collector:
             fields["mode"] = "0644"  # a manifest or list out of an archive, not a program
         if not (url.uses(ARCH) or url.uses(ARCH_NAME)):
             fields["check_arch"] = False  # the same file for every platform, as the script ships it
+        if pending.edits:
+            self.not_convertible(pending.origins[-1], f"edits {path}, a file out of an archive: keep an "
+                                 "edited copy in the app dir")
+            pending = replace(pending, edits=[])
         return _checked(Draft(fields, origins, path, pending.origins[0].line), pending)
 
     def leftovers(self) -> None:
@@ -280,6 +299,8 @@ class Collector:
 def _checked(draft: Draft, pending: Pending) -> Draft:
     if pending.checksums is not None:
         draft.fields["sha256_url"] = pending.checksums.template()
+    if pending.edits:
+        draft.fields["edits"] = [{"file": draft.where, **edit} for edit in pending.edits]
     return draft
 
 

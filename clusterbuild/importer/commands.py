@@ -15,11 +15,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from clusterbuild.importer import charts, files
+from clusterbuild.importer import sed as edits
 from clusterbuild.importer.collect import Pending
 from clusterbuild.importer.expand import expand_here_document
 from clusterbuild.importer.files import origin_of, stdout_target
 from clusterbuild.importer.nodes import Pipeline, Simple
-from clusterbuild.importer.options import SED, parse_options
 from clusterbuild.importer.values import Expr, Origin, Part, Text, Unknown
 
 if TYPE_CHECKING:
@@ -180,27 +180,6 @@ def split_images(text: Text) -> list[Text]:
     return [w for line in words if line and not line[0].template().startswith("#") for w in line]
 
 
-def sed(w: Walker, node: Simple) -> None:
-    origin = origin_of(node)
-    opts = parse_options(node.words[1:], SED)
-    if not any(f.startswith("i") for f in opts.flags):
-        if stdout_target(node):
-            w.out.not_convertible(origin, "writes a file with sed")
-        else:
-            w.out.not_needed(origin, "prints")
-        return
-    paths = [w.path(a) for a in (opts.args if "expression" in opts.values else opts.args[1:])]
-    for path in paths:
-        chart = next((n for n in w.out.charts if str(path).startswith(f"charts/{n}/")), None)
-        what = f"edits {path}"
-        if chart is not None:
-            what += f" of chart {chart}" + ("; use yq -i, which becomes values.set" if
-                                             str(path).endswith("/values.yaml") else "; keep a patched chart")
-        elif path in w.out.files:
-            what += ", a download; keep an edited copy in the app dir"
-        w.out.not_convertible(origin, what)
-
-
 def _change_dir(w: Walker, node: Simple) -> None:
     w.change_dir(node)
 
@@ -210,5 +189,5 @@ HANDLERS: dict[str, Callable[[Walker, Simple], None]] = {
     "unzip": files.unzip, "gunzip": files.gunzip, "mv": files.move, "cp": files.move,
     "chmod": files.chmod, "sha256sum": files.verify, "rm": files.remove, "mkdir": files.mkdir,
     "helm": charts.helm, "yq": charts.yq,
-    "echo": echo, "printf": echo, "cat": cat, "sed": sed, "cd": _change_dir, "pushd": _change_dir, "popd": _change_dir,
+    "echo": echo, "printf": echo, "cat": cat, "sed": edits.sed, "cd": _change_dir, "pushd": _change_dir, "popd": _change_dir,
 }

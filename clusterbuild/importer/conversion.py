@@ -34,14 +34,15 @@ class Conversion:
     files: tuple[Placed, ...] = ()  # files the script writes (a heredoc Kubefile), kept in the app dir
 
 
-def convert_init_sh(script: str, app: str, path: str = "init.sh") -> Conversion:
-    """The declarative spec equivalent to ``script`` (the ``init.sh`` of ``app``), as far as it goes."""
+def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path | None = None) -> Conversion:
+    """The declarative spec equivalent to ``script`` (the ``init.sh`` of ``app``), as far as it goes.
+    ``app_dir``: the directory it runs in, whose committed files the script may edit."""
     try:
         nodes = parse_script(script)
     except ShellSyntaxError as e:
         raise InputError(f"{path}:{e.line}: cannot read the script: {e.problem}",
                          hint="write clusterbuild.yaml by hand (`clusterbuild schema app`)") from None
-    walker = Walker(app)
+    walker = Walker(app, lambda rel: _committed(app_dir, rel))
     walker.run(nodes)
     out = walker.out
     placed = [out.place(p, pending) for p, pending in out.files.items()]
@@ -61,6 +62,15 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh") -> Conversion:
     skipped = _skipped(path, out.skips)
     return Conversion(spec, _yaml(spec, drafts, out.images, path, out.skips, files), converted, skipped,
                       tuple(files))
+
+
+def _committed(app_dir: Path | None, rel: str) -> str | None:
+    if app_dir is None or rel.startswith(("/", "../")):
+        return None
+    try:
+        return (app_dir / rel).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _written(out: Collector) -> list[Placed]:
