@@ -60,6 +60,10 @@ class LayerStep(Step):
         out["mtime"] = str(self.mtime)
         return out
 
+    @property
+    def label(self) -> str:  # two layers of one image differ by their instruction
+        return f"{super().label} {self.created_by}".rstrip()
+
 
 @dataclass(frozen=True)
 class ImageStep(Step):
@@ -173,6 +177,11 @@ class RegistryStep(Step):
         out = {f"image {ref}": key for ref, key in zip(self.references, self.needs, strict=True)}
         out["mtime"] = str(self.mtime)
         return out
+
+    @property
+    def label(self) -> str:
+        count = len(self.references)
+        return f"{super().label} {count} image{'' if count == 1 else 's'}"
 
 
 @dataclass(frozen=True)
