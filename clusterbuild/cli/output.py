@@ -11,7 +11,7 @@ from clusterbuild.commands.build import Applied, Planned
 from clusterbuild.errors import Failure
 from clusterbuild.execute.runner import StepRun
 from clusterbuild.plan.status import Status
-from clusterbuild.plan.steps import ExportStep, FetchStep, PullStep, ScanStep, Step, UnpackStep
+from clusterbuild.plan.steps import ChartStep, ExportStep, FetchStep, PullStep, ScanStep, Step, UnpackStep
 
 
 def use_color() -> bool:
@@ -76,7 +76,7 @@ def _print_step(step: Step, planned: Planned, printer: Printer) -> bool:
 
 
 def _what(step: Step, planned: Planned) -> str:
-    if isinstance(step, PullStep):
+    if isinstance(step, PullStep | ChartStep):
         return step.reference
     if isinstance(step, FetchStep):
         return step.url
