@@ -12,6 +12,7 @@ from clusterbuild.errors import Failure
 from clusterbuild.execute.runner import StepRun
 from clusterbuild.plan.status import Status
 from clusterbuild.plan.steps import (
+    ChartStep,
     ExportStep,
     FetchStep,
     ImageStep,
@@ -105,7 +106,7 @@ def _print_step(step: Step, planned: Planned, printer: Printer, kind_width: int)
 
 
 def _what(step: Step, planned: Planned) -> str:
-    if isinstance(step, PullStep):
+    if isinstance(step, PullStep | ChartStep):
         return step.reference
     if isinstance(step, FetchStep):
         return step.url

@@ -185,6 +185,33 @@ class RegistryStep(Step):
 
 
 @dataclass(frozen=True)
+class ChartStep(Step):
+    """Package one chart of the context as an OCI chart artifact for ``registry/``: from its
+    files (``entries``, under ``<name>/``) or, for a packaged chart, the archive as is."""
+
+    kind: ClassVar[str] = "chart"
+    reference: str = ""  # charts/<name>:<tag>, as stored in the tree
+    config: str = ""  # Chart.yaml as canonical JSON: the artifact's config blob
+    entries: tuple[FileEntry, ...] = ()
+    package: FileEntry | None = None  # a committed or fetched charts/*.tgz, shipped as is
+    mtime: int = 0
+    sources: dict[str, Path] = field(default_factory=dict, compare=False, hash=False)
+
+    def fingerprint(self) -> Fingerprint:
+        out = {f"file {e.path}": e.fingerprint() for e in self.entries}
+        if self.package is not None:
+            out["package"] = self.package.fingerprint()
+        out["reference"] = self.reference
+        out["config"] = value_digest(self.config)
+        out["mtime"] = str(self.mtime)
+        return out
+
+    @property
+    def label(self) -> str:
+        return f"chart {self.reference.removeprefix('charts/')} ({self.app}:{self.version})"
+
+
+@dataclass(frozen=True)
 class PushStep(Step):
     """Push an app version's images (each platform, then the index) to a registry."""
 
