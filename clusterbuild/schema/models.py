@@ -331,6 +331,9 @@ class ImageOptions(Strict):
                                "references (sealos drops them and copies by tag).")
     all_platforms: bool = Field(default=False, description="Store every platform of each image "
                                 "(the whole index) instead of only the target platform.")
+    charts_as_oci: bool = Field(default=False, description="Also put each chart under charts/ "
+                                "into registry/ as an OCI chart artifact, charts/<name>:<version> "
+                                "(helm install oci://sealos.hub:5000/charts/<name>).")
 
 
 class AppSpec(Strict):
