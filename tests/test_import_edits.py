@@ -86,12 +86,14 @@ def test_a_heredoc_kubefile_keeps_the_script_variables_as_build_args() -> None:
         'FROM scratch\nARG ARCH\nARG VERSION\nARG VERSION_STRIP_V\nLABEL version="${VERSION}" arch=${ARCH}\n'
         'ENV CHART=${VERSION_STRIP_V}\nCOPY registry registry\nCMD ["bash install.sh $(HELM_OPTS)"]\n')
     assert files["install.sh"].content == "helm upgrade -i shop charts/shop ${HELM_OPTS}\n"
-    assert files["charts/shop.values.yaml"].append and files["charts/shop.values.yaml"].content == "extra: 1\n"
+    values = files["charts/shop.values.yaml"]
+    assert values.append and values.content == "extra: 1\n"
     assert "init.sh:7 cat << EOF > \"Kubefile\" -> the file Kubefile" in conversion.converted
 
 
 def test_a_variable_in_the_cmd_of_a_written_kubefile_is_left_to_do() -> None:
-    conversion = convert('cat <<EOF > Kubefile\nFROM scratch\nCMD ["helm install x --version ${VERSION}"]\nEOF\n')
+    conversion = convert('cat <<EOF > Kubefile\nFROM scratch\n'
+                         'CMD ["helm install x --version ${VERSION}"]\nEOF\n')
     assert conversion.files == ()
     assert to_do(conversion) == [
         "init.sh:7 cat << EOF > Kubefile: not convertible (the Kubefile's CMD uses values known only at "
@@ -103,8 +105,11 @@ def test_write_conversion_writes_the_files_replacing_or_appending(tmp_path: Path
     (tmp_path / "charts/shop.values.yaml").write_text("replicas: 1\n")
     (tmp_path / "Kubefile").write_text("FROM scratch\nCOPY . .\n")
     conversion = convert("cat <<EOF > Kubefile\nFROM scratch\nCOPY charts charts\nEOF\n"
-                         "echo 'extra: 1' >> charts/shop.values.yaml\necho x > install.sh\nchmod +x install.sh\n")
+                         "echo 'extra: 1' >> charts/shop.values.yaml\n"
+                         "echo x > install.sh\nchmod +x install.sh\n")
+    assert to_do(conversion) == []
     write_conversion(tmp_path, conversion)
+    assert (tmp_path / "install.sh").stat().st_mode & 0o777 == 0o755
     assert (tmp_path / "Kubefile").read_text() == "FROM scratch\nCOPY charts charts\n"
     assert (tmp_path / "charts/shop.values.yaml").read_text() == "replicas: 1\nextra: 1\n"
     assert (tmp_path / "install.sh").read_text() == "x\n"
@@ -114,7 +119,8 @@ def test_sed_and_yq_on_downloads_become_declared_edits() -> None:
     conversion = convert(
         "mkdir -p manifests\n"
         f"wget -q {RELEASE}/install.yaml -O manifests/install.yaml\n"
-        'sed -i "s#namespace: default#namespace: shop#g;s#shop:latest#shop:${VERSION}#" manifests/install.yaml\n'
+        'sed -i "s#namespace: default#namespace: shop#g;s#shop:latest#shop:${VERSION}#" '
+        "manifests/install.yaml\n"
         "yq -i '.spec.type = \"NodePort\"' manifests/install.yaml\n"
         "sed -E -i 's/-v[0-9]+//' manifests/install.yaml\n")
     assert to_do(conversion) == []

@@ -11,10 +11,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_import import HEADER, VERSION, _content, _images, _workspace, seeded  # noqa: F401
+
+from clusterbuild.importer import convert_init_sh, write_conversion
 
 from conftest import apply_json, cli
-from test_import import HEADER, VERSION, _content, _images, _workspace, seeded  # noqa: F401
-from clusterbuild.importer import convert_init_sh, write_conversion
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,7 @@ def _labels(ws: Path, app: str, arch: str) -> dict[str, str]:
 
 def _both_ways(tmp: Path, app: str, script: str, registry: str, committed: dict[str, str]
                ) -> dict[str, dict[str, bytes]]:
-    legacy, legacy_dir = _workspace(tmp / "legacy", app, {"init.sh": script, **committed}, registry)
+    legacy, _ = _workspace(tmp / "legacy", app, {"init.sh": script, **committed}, registry)
     apply_json(legacy, app)
     converted, app_dir = _workspace(tmp / "converted", app, committed, registry)
     conversion = convert_init_sh(script, app, app_dir=app_dir)

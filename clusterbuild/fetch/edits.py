@@ -24,8 +24,8 @@ from clusterbuild.oci.filetree import EntryKind, FileEntry
 
 def edit_text(text: str, kind: str, expression: str, extended: bool = False) -> str:
     from clusterbuild.fetch.sed import parse_sed
-    from clusterbuild.fetch.yq import parse_edits
     from clusterbuild.fetch.values import edit_data
+    from clusterbuild.fetch.yq import parse_edits
 
     if kind == "sed":
         return parse_sed(expression, extended).apply(text)

@@ -107,9 +107,7 @@ def translate(regex: str, extended: bool) -> str:
                 out.append(nxt)
             elif nxt in "<>":
                 out.append(r"\b")
-            elif nxt in "nt.*[]^$\\/" or nxt.isdigit() or (extended and nxt in "(){}+?|"):
-                out.append("\\" + nxt)
-            elif nxt in "swSWb":
+            elif nxt in "nt.*[]^$\\/" or nxt.isdigit() or (extended and nxt in "(){}+?|") or nxt in "swSWb":
                 out.append("\\" + nxt)
             else:
                 out.append(re.escape(nxt))

@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from clusterbuild.fetch.yq import UnsupportedEdit, parse_edits
 from clusterbuild.importer.expand import expand_word
 from clusterbuild.importer.files import origin_of, stdout_target
 from clusterbuild.importer.nodes import Simple
 from clusterbuild.importer.options import HELM, YQ, Options, parse_options
 from clusterbuild.importer.values import ChartByApp, Origin, Text, Unknown
-from clusterbuild.fetch.yq import UnsupportedEdit, parse_edits
 
 if TYPE_CHECKING:
     from clusterbuild.importer.walk import Walker

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
+from clusterbuild.fetch.yq import Edits
 from clusterbuild.importer.values import ARCH, ARCH_NAME, Origin, Text
 from clusterbuild.importer.written import Written
-from clusterbuild.fetch.yq import Edits
 
 DATA_FILES = (".yaml", ".yml", ".json", ".txt", ".md", ".tmpl", ".conf", ".toml")
 ARCHIVES = (".tar.gz", ".tgz", ".zip", ".tar", ".tar.xz", ".txz", ".tar.bz2", ".gz", ".xz", ".bz2")
@@ -183,8 +183,14 @@ class Collector:
 
     def chmod(self, pattern: str, mode: str, origin: Origin) -> bool:
         """Set the mode of the pending files at ``pattern``; a file of a whole archive is taken out."""
+        written = [p for p in self.written if fnmatchcase(p, pattern)]
+        for path in written:
+            self.written[path].mode = mode
+            self.written[path].origins.append(replace(origin, detail=f"mode {mode}"))
         paths = self.matching(pattern)
         plain = not any(c in pattern for c in "*?[")
+        if written and not paths:
+            return True
         if not paths and plain and self.move(pattern, pattern, origin, keep=True) is None:
             paths = [pattern]
         for path in paths:

@@ -126,7 +126,8 @@ def echo(w: Walker, node: Simple) -> None:
     unknown = next((v for v in values if isinstance(v, Unknown)), None)
     words = [v for v in values if isinstance(v, Text)]
     end = "" if "-n" in node.words[1:2] else "\n"
-    text = unknown or Text.of(*(p for n, word in enumerate(words) for p in (" " if n else "", *word.parts)), end)
+    joined = (p for n, word in enumerate(words) for p in (" " if n else "", *word.parts))
+    text = unknown or Text.of(*joined, end)
     _write(w, origin_of(node), target, text, _appends(node))
 
 
@@ -189,5 +190,6 @@ HANDLERS: dict[str, Callable[[Walker, Simple], None]] = {
     "unzip": files.unzip, "gunzip": files.gunzip, "mv": files.move, "cp": files.move,
     "chmod": files.chmod, "sha256sum": files.verify, "rm": files.remove, "mkdir": files.mkdir,
     "helm": charts.helm, "yq": charts.yq,
-    "echo": echo, "printf": echo, "cat": cat, "sed": edits.sed, "cd": _change_dir, "pushd": _change_dir, "popd": _change_dir,
+    "echo": echo, "printf": echo, "cat": cat, "sed": edits.sed,
+    "cd": _change_dir, "pushd": _change_dir, "popd": _change_dir,
 }
