@@ -119,7 +119,8 @@ class Collector:
             pending.edits.append({k: v for k, v in edit.items() if k != "file"})
             pending.origins.append(origin)
             return True
-        under = next((p for p, f in self.files.items() if f.member is not None and path.startswith(p + "/")), None)
+        under = next((p for p, f in self.files.items() if f.member is not None and path.startswith(p + "/")),
+                     None)
         if under is not None:  # a file in a directory taken out of an archive
             self.files[under].edits.append({**edit, "file": path[len(under) + 1:]})
             self.files[under].origins.append(origin)
@@ -129,8 +130,8 @@ class Collector:
             chart.fields.setdefault("edits", []).append(edit)
             chart.origins.append(origin)
             return True
-        archive = next((a for a in reversed(self.archives) if a.into != "." and path.startswith(a.into + "/")),
-                       None)
+        archive = next((a for a in reversed(self.archives)
+                        if a.into != "." and path.startswith(a.into + "/")), None)
         if archive is not None:
             archive.edits.append(edit)
             archive.origins.append(origin)
@@ -331,7 +332,8 @@ class Collector:
                 self.not_convertible(origin, "extracts the whole archive into the app dir; name the "
                                      "directories it needs (an archive input with path and dest)")
             elif archive.into != ".":
-                fields: dict[str, Any] = {"kind": "archive", "url": archive.url.template(), "dest": archive.into}
+                fields: dict[str, Any] = {"kind": "archive", "url": archive.url.template(),
+                                          "dest": archive.into}
                 if archive.members_taken:
                     fields["exclude"] = sorted(set(archive.members_taken))
                 pending = Pending(archive.url, archive.origins, checksums=archive.checksums)
@@ -352,9 +354,10 @@ class Collector:
             inside = [d for d in drafts if d.fields["kind"] in ("chart", "archive")
                       and (d.where == removed or d.where.startswith(removed + "/"))]
             for draft in inside:
-                draft.fields["replace"] = True
+                draft.fields["replace"] = True if draft.where == removed else removed
                 draft.origins.append(replace(origin, detail="replace"))
-            if not inside and not any(d.where.startswith(removed + "/") or d.where == removed for d in drafts):
+            placed = any(d.where == removed or d.where.startswith(removed + "/") for d in drafts)
+            if not inside and not placed:
                 self.not_convertible(origin, f"removes {removed}/, committed in the app dir: delete it there")
 
 
