@@ -340,6 +340,31 @@ def new(name: Annotated[str, typer.Argument(help="App name, e.g. my-app.")],
         print(line)
 
 
+@app.command()
+def inspect(what: Annotated[str, typer.Argument(
+                metavar="APP:VERSION|REF|ARCHIVE", help="An image of the layout (out/), an "
+                "oci-archive or docker-archive file, or docker://REF in a registry.")],
+            platform: Annotated[str | None, typer.Option(
+                "--platform", "-p", metavar="PLATFORM", help="Which image of an index [default: "
+                "this machine's, else the first].")] = None,
+            workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None, insecure: InsecureOpt = None,
+            as_json: JsonOpt = False) -> None:
+    """Show what is inside a cluster image.
+
+    Type and labels, env, the commands sealos run executes (variables expanded), files by
+    top-level directory, every image in registry/, layers with media types, the SBOM."""
+    from clusterbuild.cli.inspect_output import print_inspection
+    from clusterbuild.commands.inspect import inspect_image
+
+    settings, _ = _context(workspace, cache_dir, needs_workspace=False,
+                           insecure_registries=tuple(insecure or ()))
+    found = inspect_image(settings, what, platform, notify)
+    if as_json:
+        print(json.dumps(found.to_json(), indent=2))
+    else:
+        print_inspection(found, print)
+
+
 @cache_app.command("gc")
 def cache_gc(workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
              dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
