@@ -449,7 +449,7 @@ def _stop(message: str, code: int) -> NoReturn:
 
 
 def main() -> None:
-    # Start-up allocates many long-lived objects (pydantic, typer, networkx); collecting
+    # Start-up allocates many long-lived objects (pydantic, typer); collecting
     # the young generation every 700 allocations costs more than it saves for a CLI run.
     gc.set_threshold(50_000, 20, 20)
     signal.signal(signal.SIGTERM, _terminate)
