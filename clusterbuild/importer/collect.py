@@ -17,8 +17,9 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
+from clusterbuild.fetch.yq import Edits
 from clusterbuild.importer.values import ARCH, ARCH_NAME, Origin, Text
-from clusterbuild.importer.yq import Edits
+from clusterbuild.importer.written import Written
 
 DATA_FILES = (".yaml", ".yml", ".json", ".txt", ".md", ".tmpl", ".conf", ".toml")
 ARCHIVES = (".tar.gz", ".tgz", ".zip", ".tar", ".tar.xz", ".txz", ".tar.bz2", ".gz", ".xz", ".bz2")
@@ -32,6 +33,7 @@ class Pending:
     unpacked: bool = False  # an archive member, or a decompressed .gz
     mode: str | None = None
     checksums: Text | None = None  # a checksum file the script verified this download with
+    edits: list[dict[str, Any]] = field(default_factory=list)  # sed/yq edits, "file" set when placed
 
 
 @dataclass
@@ -71,6 +73,7 @@ def url_name(url: Text) -> str:
 class Collector:
     def __init__(self) -> None:
         self.files: dict[str, Pending] = {}
+        self.written: dict[str, Written] = {}  # files the script writes itself
         self.archives: list[Archive] = []
         self.charts: dict[str, Draft] = {}
         self.repos: dict[str, tuple[str, Origin]] = {}  # helm repo alias -> (URL, where it was added)
@@ -96,6 +99,29 @@ class Collector:
 
     def download(self, url: Text, path: str, origin: Origin, unpacked: bool = False) -> None:
         self.files[path] = Pending(url, [origin], unpacked=unpacked)
+
+    def write(self, path: str, text: Text, origin: Origin, append: bool) -> None:
+        """The script writes ``text`` to ``path`` (``>``), or appends it (``>>``)."""
+        self.files.pop(path, None)
+        before = self.written.get(path)
+        if append and before is not None:
+            before.text, before.origins = before.text + text, [*before.origins, origin]
+        else:
+            self.written[path] = Written(path, text, [origin], append=append)
+
+    def add_edit(self, path: str, edit: dict[str, Any], origin: Origin) -> bool:
+        """Attach a ``sed``/``yq`` edit of ``path`` to the download that places it (False: none)."""
+        pending = self.files.get(path)
+        if pending is not None:
+            pending.edits.append({k: v for k, v in edit.items() if k != "file"})
+            pending.origins.append(origin)
+            return True
+        chart = next((d for n, d in self.charts.items() if path.startswith(f"charts/{n}/")), None)
+        if chart is not None:
+            chart.fields.setdefault("edits", []).append(edit)
+            chart.origins.append(origin)
+            return True
+        return False
 
     def take(self, path: str) -> Pending | None:
         return self.files.pop(path, None)
@@ -157,8 +183,14 @@ class Collector:
 
     def chmod(self, pattern: str, mode: str, origin: Origin) -> bool:
         """Set the mode of the pending files at ``pattern``; a file of a whole archive is taken out."""
+        written = [p for p in self.written if fnmatchcase(p, pattern)]
+        for path in written:
+            self.written[path].mode = mode
+            self.written[path].origins.append(replace(origin, detail=f"mode {mode}"))
         paths = self.matching(pattern)
         plain = not any(c in pattern for c in "*?[")
+        if written and not paths:
+            return True
         if not paths and plain and self.move(pattern, pattern, origin, keep=True) is None:
             paths = [pattern]
         for path in paths:
@@ -170,6 +202,8 @@ class Collector:
     def remove(self, pattern: str) -> None:
         for path in self.matching(pattern):
             del self.files[path]
+        for path in [p for p in self.written if fnmatchcase(p, pattern) or p.startswith(pattern + "/")]:
+            del self.written[path]
         self.archives = [a for a in self.archives if not fnmatchcase(a.into, pattern)]
         self.dirs = {d for d in self.dirs if d == "." or (not fnmatchcase(d, pattern)
                      and not d.startswith(pattern + "/"))}
@@ -249,6 +283,10 @@ class Collector:
             fields["mode"] = "0644"  # a manifest or list out of an archive, not a program
         if not (url.uses(ARCH) or url.uses(ARCH_NAME)):
             fields["check_arch"] = False  # the same file for every platform, as the script ships it
+        if pending.edits:
+            self.not_convertible(pending.origins[-1], f"edits {path}, a file out of an archive: keep an "
+                                 "edited copy in the app dir")
+            pending = replace(pending, edits=[])
         return _checked(Draft(fields, origins, path, pending.origins[0].line), pending)
 
     def leftovers(self) -> None:
@@ -267,6 +305,8 @@ class Collector:
 def _checked(draft: Draft, pending: Pending) -> Draft:
     if pending.checksums is not None:
         draft.fields["sha256_url"] = pending.checksums.template()
+    if pending.edits:
+        draft.fields["edits"] = [{"file": draft.where, **edit} for edit in pending.edits]
     return draft
 
 

@@ -67,6 +67,9 @@ def _saved_at(opts: Options, wget: bool) -> tuple[str, str]:
 
 def download(w: Walker, node: Simple) -> None:
     origin = origin_of(node)
+    if node.words[1:] and all(a in ("-h", "--help", "-V", "--version") for a in node.words[1:]):
+        w.out.not_needed(origin, "checks a tool")
+        return
     found = download_url(w, node)
     if isinstance(found, str):
         w.out.not_convertible(origin, found)

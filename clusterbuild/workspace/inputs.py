@@ -66,6 +66,9 @@ def _rendered(av: AppVersion, n: int, item: RemoteInput, variables: dict[str, st
             value = render(value, variables, av.spec_path, f"{field}.{key}")
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             value = [render(v, variables, av.spec_path, f"{field}.{key}[{i}]") for i, v in enumerate(value)]
+        elif key == "edits":
+            value = [{k: render(v, variables, av.spec_path, f"{field}.edits[{i}].{k}") if isinstance(v, str)
+                      else v for k, v in edit.items()} for i, edit in enumerate(value)]
         out[key] = value
     return out
 
