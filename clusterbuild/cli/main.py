@@ -232,6 +232,19 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
 
 
 @app.command()
+def sbom(target: Annotated[str, typer.Argument(metavar="APP:VERSION")],
+         workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
+         fmt: Annotated[str, typer.Option("--format", help="spdx (SPDX 2.3 JSON) or cyclonedx "
+                                          "(CycloneDX 1.5 JSON).")] = "spdx") -> None:
+    """Print the SBOM of an app version: every shipped image, chart, binary and file with the
+    digests apps.lock pins (what `apply` writes to <layout>/sbom/). No network."""
+    from clusterbuild.commands.supply import sbom_of
+
+    settings, ws = _context(workspace, cache_dir)
+    sys.stdout.buffer.write(sbom_of(settings, ws, target, fmt, notify))
+
+
+@app.command()
 def check(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
           platform: PlatformOpt = None) -> None:
     """Validate every app version offline.
@@ -340,6 +353,31 @@ def new(name: Annotated[str, typer.Argument(help="App name, e.g. my-app.")],
         print(line)
 
 
+@app.command()
+def inspect(what: Annotated[str, typer.Argument(
+                metavar="APP:VERSION|REF|ARCHIVE", help="An image of the layout (out/), an "
+                "oci-archive or docker-archive file, or docker://REF in a registry.")],
+            platform: Annotated[str | None, typer.Option(
+                "--platform", "-p", metavar="PLATFORM", help="Which image of an index [default: "
+                "this machine's, else the first].")] = None,
+            workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None, insecure: InsecureOpt = None,
+            as_json: JsonOpt = False) -> None:
+    """Show what is inside a cluster image.
+
+    Type and labels, env, the commands sealos run executes (variables expanded), files by
+    top-level directory, every image in registry/, layers with media types, the SBOM."""
+    from clusterbuild.cli.inspect_output import print_inspection
+    from clusterbuild.commands.inspect import inspect_image
+
+    settings, _ = _context(workspace, cache_dir, needs_workspace=False,
+                           insecure_registries=tuple(insecure or ()))
+    found = inspect_image(settings, what, platform, notify)
+    if as_json:
+        print(json.dumps(found.to_json(), indent=2))
+    else:
+        print_inspection(found, print)
+
+
 @cache_app.command("gc")
 def cache_gc(workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
              dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
@@ -424,7 +462,7 @@ def _stop(message: str, code: int) -> NoReturn:
 
 
 def main() -> None:
-    # Start-up allocates many long-lived objects (pydantic, typer, networkx); collecting
+    # Start-up allocates many long-lived objects (pydantic, typer); collecting
     # the young generation every 700 allocations costs more than it saves for a CLI run.
     gc.set_threshold(50_000, 20, 20)
     signal.signal(signal.SIGTERM, _terminate)
