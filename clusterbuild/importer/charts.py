@@ -117,7 +117,7 @@ def _chart_source(w: Walker, raw: str, repo_raw: str | None) -> tuple[dict[str, 
 def _chart_version(w: Walker, raw: str | None, fields: dict[str, Any]
                    ) -> tuple[dict[str, str], list[Origin]] | str:
     if raw is None:
-        return ({}, []) if "url" in fields else "no --version: pin the chart version in the spec"
+        return ({}, []) if "url" in fields or "repo" in fields else "no --version: pin the chart version in the spec"
     value = expand_word(raw, w.scope)
     if isinstance(value, ChartByApp):
         app = value.app_version.template()
