@@ -5,7 +5,9 @@ What is scanned
     A generated chart of realistic size (``_helpers.tpl`` with name/label/image helpers,
     Deployment, StatefulSet, CronJob, hook Job, Service, Ingress, HPA, PDB, RBAC,
     NetworkPolicy, a 500-line ConfigMap, a gated ServiceMonitor and metrics sidecar, ~800 lines of
-    values, one subchart behind a condition: 20 files, ~700 rendered lines per render),
+    values, one subchart behind a condition: 20 files, ~700 rendered lines per render; every
+    object names ``.Release.Namespace``, as real charts do, so sealos' empty namespace is
+    written into a copy of each chart before it renders),
     written under 100 names, each with its own values (image tags, registries,
     replicas, enabled features differ).
 
@@ -88,6 +90,7 @@ POD = """\
 
 def meta(suffix: str = "") -> str:
     return (f'metadata:\n  name: {{{{ include "app.fullname" . }}}}{suffix}\n'
+            '  namespace: {{ .Release.Namespace | quote }}\n'
             '  labels: {{- include "app.labels" . | nindent 4 }}\n')
 
 

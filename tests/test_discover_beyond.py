@@ -163,8 +163,10 @@ def test_packed_chart_with_packed_subchart_renders_as_sealos(tmp_path: Path) -> 
 
 
 def _packed_subchart(tmp_path: Path, name: str) -> Path:
+    """A copy of the chart with subchart ``name`` packed, and what .helmignore leaves out
+    removed (as `helm package` does: an archive is read whole)."""
     chart = tmp_path / "ops"
-    shutil.copytree(CHART, chart)
+    shutil.copytree(CHART, chart, ignore=shutil.ignore_patterns("*.bak", ".hidden.yaml", "drafts"))
     with tarfile.open(chart / "charts" / f"{name}-0.2.0.tgz", "w:gz") as tar:
         tar.add(chart / "charts" / name, arcname=name)
     shutil.rmtree(chart / "charts" / name)
@@ -180,6 +182,7 @@ def _packed_subchart(tmp_path: Path, name: str) -> Path:
     ('{{ tpl "{{ .Release.Namespace }}" . }}', '{{ tpl "{{ (print) }}" . }}'),
 ])
 def test_release_rewrite(template: str, expected: str) -> None:
+    """Release fields become constants whatever the prefix; names that only look alike stay."""
     assert Release().rewrite(template) == expected
     assert Release("ops", is_install=True).rewrite(template) == template  # the SDK sets those
 
@@ -236,3 +239,31 @@ def test_spec_profiles_and_release_options() -> None:
         ImageOptions.model_validate({"discover": "sealos", "from_values": ["nats.image"]})
     with pytest.raises(ValueError):
         ImageOptions.model_validate({"profiles": {"a": "optional-featurez"}})
+
+
+def test_rewritten_chart_is_read_as_helm_reads_its_directory() -> None:
+    """The chart rewritten for the release holds what Helm's directory loader reads: the
+    files .helmignore leaves out (templates/old.yaml.bak, templates/drafts/, hidden files in
+    templates/) render in neither case."""
+    for options in (DiscoverOptions(mode="sealos"), DiscoverOptions(namespace="ops", is_install=True)):
+        assert not any("ignored" in name for name in names(discover_images(context(APP), options)))
+
+
+@pytest.mark.parametrize(("text", "path", "directory", "ignored"), [
+    ("*.bak", "templates/a.yaml.bak", False, True),
+    ("*.bak", "templates/a.yaml", False, False),
+    ("drafts/", "templates/drafts", True, True),
+    ("drafts/", "templates/drafts", False, False),
+    ("templates/*.txt", "templates/x.txt", False, True),
+    ("templates/*.txt", "templates/sub/x.txt", False, False),   # * stops at /
+    ("", "templates/.hidden.yaml", False, True),                # Helm's default rule
+    ("", ".helmignore", False, False),
+    ("/ci", "ci", True, True),
+    ("[ab].yaml", "templates/b.yaml", False, True),
+])
+def test_helmignore(text: str, path: str, directory: bool, ignored: bool) -> None:
+    from clusterbuild.discover.helmignore import parse_ignore
+
+    rules = parse_ignore(text)
+    assert rules is not None and rules(path, directory) is ignored
+    assert parse_ignore("*.bak\n!keep.bak\n") is None  # negations: Helm loads the chart itself

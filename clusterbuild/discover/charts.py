@@ -33,7 +33,7 @@ from clusterbuild.discover.helm_render import check_dependencies, load_chart, re
 from clusterbuild.discover.line_scan import scan_lines
 from clusterbuild.discover.model import DiscoverOptions, Hit
 from clusterbuild.discover.profiles import ChartShape, profile_values
-from clusterbuild.discover.release import Release, release_chart
+from clusterbuild.discover.release import Release, release_archive
 from clusterbuild.discover.yaml_walk import walk_text
 from clusterbuild.errors import InputError
 
@@ -70,10 +70,11 @@ def find_charts(context: Mapping[str, Path]) -> list[ChartSource]:
 @dataclass(frozen=True)
 class RenderJob:
     chart: ChartSource
-    path: Path  # a local directory or archive holding exactly the chart's files (release applied)
+    path: Path  # a local directory or archive holding exactly the chart's files
     label: str
     values: dict[str, Any]
     loaded: helm_python.Chart | None = None  # loaded already (for its name), not yet rendered
+    archive: bytes | None = None  # the chart as rendered, when the release rewrote it (release.py)
 
 
 @dataclass(frozen=True)
@@ -105,12 +106,14 @@ def chart_hits(context: Mapping[str, Path], options: DiscoverOptions,
     with tempfile.TemporaryDirectory(prefix="clusterbuild-charts-") as scratch, \
             ThreadPoolExecutor(max_workers=workers) as pool:
         def plan(chart: ChartSource) -> ChartPlan:
-            path = release_chart(chart_path(chart, context, Path(scratch)), Path(scratch), release)
-            loaded = load_chart(path, chart.where)
+            path = chart_path(chart, context, Path(scratch))
+            archive = release_archive(path, release)
+            loaded = load_chart(path, chart.where, archive)
             check_dependencies(path, chart.where, loaded)
             base = _sibling_values(loaded.name, context)
             listed = _listed_hits(chart, path, loaded, merge_values(base, overrides), options) if full else []
-            jobs = [RenderJob(chart, path, label, merge_values(base, extra), None if number else loaded)
+            jobs = [RenderJob(chart, path, label, merge_values(base, extra), None if number else loaded,
+                              archive)
                     for number, (label, extra) in enumerate(_value_sets(loaded, options, overrides))]
             return ChartPlan(jobs, listed)
 
@@ -168,7 +171,7 @@ def _check_values_paths(options: DiscoverOptions, plans: list[ChartPlan]) -> Non
 
 
 def _scan_render(job: RenderJob, options: DiscoverOptions, release: Release) -> Iterator[Hit]:
-    loaded = job.loaded if job.loaded is not None else load_chart(job.path, job.chart.where)
+    loaded = job.loaded if job.loaded is not None else load_chart(job.path, job.chart.where, job.archive)
     rendered = render_chart(loaded, job.values, where=job.chart.where, label=job.label,
                             kube_version=options.kube_version, release=release)
     for template, text in rendered.items():

@@ -73,11 +73,13 @@ def _all_unpacked_and_loaded(path: Path, loaded: helm_python.Chart) -> bool:
     return declared <= present
 
 
-def load_chart(path: Path, where: str) -> helm_python.Chart:
-    """The chart at ``path`` (a directory or ``.tgz``), loaded for one render."""
+def load_chart(path: Path, where: str, archive: bytes | None = None) -> helm_python.Chart:
+    """The chart at ``path`` (a directory or ``.tgz``), or packed in ``archive`` (the chart
+    at ``path`` as rewritten in memory), loaded for one render."""
     helm = _library()
     try:
-        chart: helm_python.Chart = helm.Chart.load(path)
+        chart: helm_python.Chart = helm.Chart.load_archive(archive) if archive is not None else \
+            helm.Chart.load(path)
     except helm.HelmError as exc:
         raise _load_error(exc.detail, where) from None
     return chart

@@ -7,7 +7,8 @@ refuses ``helm install`` without ``-n`` (``if and .Release.IsInstall (eq
 those fields render as sealos renders them. Helm's SDK, as clusterbuild calls it, always
 sets a namespace (``default`` when empty) and an install or an upgrade, so the fields the
 SDK cannot give are written into the chart's templates (and values files, for ``tpl``)
-before it is loaded, on a copy in scratch space:
+before it is loaded from an archive packed in memory (the files Helm's directory loader
+would read: ``.helmignore`` applied, see ``helmignore``):
 
     .Release.Namespace (any $root/.ctx prefix)   ->  (print)     when the namespace is ""
     .Release.IsInstall, .Release.IsUpgrade       ->  false       when not an install
@@ -22,12 +23,12 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import tarfile
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from clusterbuild.discover.helmignore import parse_ignore
 
 RELEASE_NAME = "dryrun"
 SDK_NAMESPACE = "default"  # what the SDK puts in .Release.Namespace when given ""
@@ -64,32 +65,36 @@ class Release:
 SEALOS_RELEASE = Release()
 
 
-def release_chart(path: Path, scratch: Path, release: Release) -> Path:
-    """``path`` (a chart directory or archive) when nothing in it needs rewriting for
-    ``release``, else the rewritten copy in a new directory under ``scratch``."""
+def release_archive(path: Path, release: Release) -> bytes | None:
+    """The chart at ``path`` (a directory or archive) as a chart archive in memory, with the
+    release fields rewritten; None when nothing in it names them (or when a directory's
+    .helmignore negates: Helm loads that one itself), so Helm loads ``path`` as it is."""
     if not release.rewrites:
-        return path
+        return None
     if path.is_file():
         data = path.read_bytes()
         rewritten = rewrite_archive(data, release)
-        if rewritten is data:
-            return path
-        target = Path(tempfile.mkdtemp(prefix="release-", dir=scratch)) / path.name
-        target.write_bytes(rewritten)
-        return target
+        return None if rewritten is data else rewritten
     files = _files(path)
+    if files is None:
+        return None
     read = {name: (path / name).read_bytes() for name in files if _is_template(name) or name.endswith(".tgz")}
     changed = {name: _rewrite_file(name, content, release) for name, content in read.items()}
     if all(changed[name] is read[name] for name in read):
-        return path
-    target = Path(tempfile.mkdtemp(prefix="release-", dir=scratch)) / path.name
-    for name in files:
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        if name in changed:
-            (target / name).write_bytes(changed[name])
-        else:
-            shutil.copyfile(path / name, target / name)
-    return target
+        return None
+    return _pack({f"{path.name}/{name}": changed[name] if name in changed else (path / name).read_bytes()
+                  for name in files})
+
+
+def _pack(files: dict[str, bytes]) -> bytes:
+    """A gzip tar of ``files``, stored uncompressed (Helm needs gzip; it lives in memory only)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz", compresslevel=0) as packed:
+        for name, content in files.items():
+            member = tarfile.TarInfo(name)
+            member.size, member.mode = len(content), 0o644
+            packed.addfile(member, io.BytesIO(content))
+    return out.getvalue()
 
 
 def rewrite_archive(data: bytes, release: Release) -> bytes:
@@ -106,7 +111,7 @@ def rewrite_archive(data: bytes, release: Release) -> bytes:
     if all(changed[name] is contents[name] for name in contents):
         return data
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz", compresslevel=1) as packed:
+    with tarfile.open(fileobj=out, mode="w:gz", compresslevel=0) as packed:
         for member, _ in members:
             if member.isfile():
                 member.size = len(changed[member.name])
@@ -130,9 +135,17 @@ def _is_template(name: str) -> bool:
     return "templates" in parts[:-1] or parts[-1] == "values.yaml"
 
 
-def _files(root: Path) -> list[str]:
+def _files(root: Path) -> list[str] | None:
+    """Chart-relative paths of the files Helm's directory loader reads (``.helmignore``)."""
+    ignore = root / ".helmignore"
+    ignored = parse_ignore(ignore.read_text(encoding="utf-8", errors="replace")) if ignore.is_file() \
+        else parse_ignore("")
+    if ignored is None:
+        return None
     found: list[str] = []
-    for directory, _, names in os.walk(root):
-        relative = Path(directory).relative_to(root)
-        found += [(relative / name).as_posix() for name in names]
-    return sorted(found)
+    for directory, subdirectories, names in os.walk(root):
+        relative = Path(directory).relative_to(root).as_posix().removeprefix(".").lstrip("/")
+        prefix = f"{relative}/" if relative else ""
+        subdirectories[:] = sorted(d for d in subdirectories if not ignored(prefix + d, True))
+        found += [prefix + name for name in sorted(names) if not ignored(prefix + name, False)]
+    return found
