@@ -4,16 +4,20 @@ or altered bundle is refused, naming what is wrong, with nothing written."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import subprocess
 import tarfile
+import threading
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 from supply_workspace import shop_workspace
 
-from conftest import apply_json, cli, images, running_registry
+from conftest import _QuietHandler, apply_json, cli, images, running_registry
 
 pytestmark = pytest.mark.slow
 SHOP = "docker.io/labring/shop"
@@ -38,7 +42,8 @@ def _layout_blobs(layout: Path, ref: str) -> tuple[set[str], set[str]]:
         blobs.add(hex_)
         if desc["mediaType"].endswith(("manifest.v1+json", "index.v1+json")):
             doc = json.loads((layout / "blobs/sha256" / hex_).read_bytes())
-            stack += doc.get("manifests", []) + doc.get("layers", []) + ([doc["config"]] if "config" in doc else [])
+            stack += doc.get("manifests", []) + doc.get("layers", [])
+            stack += [doc["config"]] if "config" in doc else []
     return blobs, tars
 
 
@@ -66,10 +71,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, registry: str) -> tuple[Path
     tmp = tmp_path_factory.mktemp("bundle")
     www = tmp / "www"
     www.mkdir()
-    from conftest import _QuietHandler  # the static server of conftest, for a module fixture
-    import functools
-    import threading
-    from http.server import ThreadingHTTPServer
+
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(www)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     ws = shop_workspace(tmp, registry, f"http://127.0.0.1:{server.server_address[1]}", www)
@@ -116,7 +118,6 @@ def test_delta_bundle_carries_only_the_new_blobs_and_unbundles_into_a_fresh_regi
                      str(tmp_path / "c2"), "--insecure-registry", site).stdout.split()
         assert f"{site}/labring/shop:v2" in pushed
         raw = _skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{site}/labring/shop:v2")
-        import hashlib
         assert "sha256:" + hashlib.sha256(raw.encode()).hexdigest() == digests[f"{SHOP}:v2"]
         copied = tmp_path / "copied"
         _skopeo("copy", "--all", "--src-tls-verify=false", f"docker://{site}/labring/shop:v2",
@@ -132,7 +133,8 @@ def test_truncated_or_altered_bundles_are_refused_and_write_nothing(
     truncated = tmp_path / "truncated.tar"
     truncated.write_bytes(data[: len(data) // 2])
     target = tmp_path / "site"
-    proc = cli("unbundle", str(truncated), "--to", str(target), "--cache-dir", str(tmp_path / "c"), check=False)
+    proc = cli("unbundle", str(truncated), "--to", str(target), "--cache-dir", str(tmp_path / "c"),
+               check=False)
     assert proc.returncode == 3 and ("truncated" in proc.stderr or "missing blob" in proc.stderr)
     assert not (target / "index.json").exists()
 
@@ -142,13 +144,15 @@ def test_truncated_or_altered_bundles_are_refused_and_write_nothing(
     altered[member.offset_data + member.size // 2] ^= 0xFF
     tampered = tmp_path / "tampered.tar"
     tampered.write_bytes(bytes(altered))
-    proc = cli("unbundle", str(tampered), "--to", str(target), "--cache-dir", str(tmp_path / "c"), check=False)
+    proc = cli("unbundle", str(tampered), "--to", str(target), "--cache-dir", str(tmp_path / "c"),
+               check=False)
     hex_ = member.name.rsplit("/", 1)[1]
     assert proc.returncode == 3 and f"blob sha256:{hex_} is altered" in proc.stderr, proc.stderr
     assert not (target / "index.json").exists()
 
 
-def test_zstd_split_bundle_unbundles_into_a_layout(built: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+def test_zstd_split_bundle_unbundles_into_a_layout(built: tuple[Path, dict[str, str]],
+                                                   tmp_path: Path) -> None:
     ws, digests = built
     out = tmp_path / "shop.tar.zst"
     cli("bundle", "-C", str(ws), "shop", "-o", str(out), "--zstd", "--split-size", "4KiB")
