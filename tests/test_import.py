@@ -190,12 +190,11 @@ wget -q https://example.com/scripts/install.sh -P scripts
     assert conversion.spec["inputs"] == [
         {"kind": "binary", "url": "https://example.com/k9s_Linux_{{ arch }}.tar.gz", "member": "k9s",
          "dest": "opt/k9s"},
+        {"kind": "archive", "url": "https://example.com/k9s_Linux_{{ arch }}.tar.gz", "dest": "opt",
+         "exclude": ["k9s"]},  # the rest of the archive stays in opt/, as the script leaves it
         {"kind": "url", "url": "https://example.com/kubectl-linux-amd64", "dest": "opt/kubectl"},
         {"kind": "url", "url": "https://example.com/scripts/install.sh", "dest": "scripts/install.sh"}]
-    assert to_do(conversion) == [
-        "init.sh:8 wget -qO- \"https://example.com/k9s_Linux_${ARCH}.tar.gz\" | tar -xz -C opt: not "
-        "convertible (extracts the rest of the archive into opt/; name each file it needs: a binary input "
-        "with member)"]
+    assert to_do(conversion) == []
 
 
 def test_uncommon_shapes_are_listed_with_their_line_and_reason() -> None:
@@ -203,7 +202,8 @@ def test_uncommon_shapes_are_listed_with_their_line_and_reason() -> None:
     assert conversion.spec == {"inputs": [
         {"kind": "chart", "name": "api", "repo": "https://charts.example.com", "version": "1.2.0",
          "edits": [{"file": "charts/api/templates/deployment.yaml", "kind": "sed",
-                    "expression": "s/replicas: 1/replicas: 3/"}]}]}
+                    "expression": "s/replicas: 1/replicas: 3/"}]},
+        {"kind": "archive", "url": "https://example.com/tools-{{ arch }}.tar.gz", "dest": "opt"}]}
     assert [(f.path, f.content) for f in conversion.files] == [
         ("Kubefile", 'FROM scratch\nCOPY charts charts\nCMD ["helm upgrade -i api charts/api"]\n')]
     assert to_do(conversion) == [
@@ -214,14 +214,12 @@ def test_uncommon_shapes_are_listed_with_their_line_and_reason() -> None:
         "init.sh:15 wget -q https://github.com/example/cli/releases/download/${cli_version}/cli-linux-"
         "${ARCH} -O opt/cli: not convertible (the URL: $cli_version (line 5) comes from the output of "
         "`curl | jq`)",
-        "init.sh:16 wget -qO- https://example.com/tools-${ARCH}.tar.gz | tar -zx -C opt/: not convertible "
-        "(extracts the whole archive into opt/; name each file it needs: a binary input with member)",
         "init.sh:17 yq -i '.replicas += 1' charts/api/values.yaml: not convertible ('.replicas += 1' is not "
         "`.path = value` or `del(.path)`)",
     ]
     assert "init.sh:5 cli_version=$(curl" in conversion.skipped[1]
     header = conversion.yaml_text.split("inputs:")[0]
-    assert "# Not converted (6), to do by hand:" in header and "#   line 11 git clone" in header
+    assert "# Not converted (5), to do by hand:" in header and "#   line 11 git clone" in header
     assert "# Files the script writes, kept in the app dir: Kubefile (line 18)." in header
 
 

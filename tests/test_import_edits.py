@@ -150,3 +150,62 @@ def test_sed_beyond_the_subset_stays_to_do() -> None:
     assert to_do(conversion) == ["init.sh:8 sed -i '/name: x/{n;s/a/b/}' manifests/a.yaml: not convertible "
                                  "(the sed command '{' is not supported (only s, d, c, a, i): keep an edited "
                                  "copy in the app dir)"]
+
+
+def test_directories_of_archives_become_archive_inputs() -> None:
+    source = "https://github.com/org/shop/archive/refs/tags/${VERSION}.tar.gz"
+    conversion = convert(
+        f'wget -qO- "{source}" | tar -zx\n'
+        'mkdir -p manifests\n'
+        'cp -r "shop-${VERSION#v}/deploy/addons/" manifests/\n'
+        'mv "shop-${VERSION#v}/charts" .\n'
+        "sed -i 's/replicas: 1/replicas: 2/' manifests/addons/web.yaml\n"
+        f'wget -qO- "{RELEASE}/bundle-$ARCH.tgz" | tar -zx -C etc\n'
+        "mv etc/bin/tool opt/tool\n"
+        "sed -i 's/port: 80/port: 8080/' etc/conf/app.yaml\n")
+    assert to_do(conversion) == []
+    url = "https://github.com/org/shop/archive/refs/tags/{{ version }}.tar.gz"
+    bundle = "https://github.com/org/shop/releases/download/{{ version }}/bundle-{{ arch }}.tgz"
+    assert conversion.spec["inputs"] == [
+        {"kind": "archive", "url": url, "path": "shop-{{ version | strip_v }}/deploy/addons",
+         "dest": "manifests/addons", "edits": [{"file": "manifests/addons/web.yaml", "kind": "sed",
+                                                "expression": "s/replicas: 1/replicas: 2/"}]},
+        {"kind": "archive", "url": url, "path": "shop-{{ version | strip_v }}/charts", "dest": "charts"},
+        {"kind": "binary", "url": bundle, "member": "bin/tool", "dest": "opt/tool"},
+        {"kind": "archive", "url": bundle, "dest": "etc", "exclude": ["bin/tool"],
+         "edits": [{"file": "etc/conf/app.yaml", "kind": "sed", "expression": "s/port: 80/port: 8080/"}]}]
+
+
+def test_rm_rf_of_a_committed_dir_before_a_download_into_it_is_replace(tmp_path: Path) -> None:
+    (tmp_path / "charts/web/templates").mkdir(parents=True)
+    (tmp_path / "manifests").mkdir()
+    body = ("rm -rf charts/ manifests\nhelm repo add example https://charts.example.com\n"
+            "helm pull example/web --version 1.2.0 --untar -d charts/\n"
+            f'wget -qO- "{RELEASE}/deploy.tgz" | tar -zx -C manifests\n')
+    conversion = convert(body, tmp_path)
+    # rm -rf charts removes more than charts/web; manifests is the archive's dest itself
+    assert [i.get("replace") for i in conversion.spec["inputs"]] == ["charts", True]
+    assert "init.sh:7 rm -rf charts/ manifests -> inputs[0] chart web (replace)" in conversion.converted
+    assert to_do(conversion) == []
+    (tmp_path / "opt").mkdir()
+    unreplaced = convert("rm -rf opt\necho done\n", tmp_path)
+    assert to_do(unreplaced) == ["init.sh:7 rm -rf opt: not convertible (removes opt/, committed in the app "
+                                 "dir: delete it there)"]
+    assert "replace" not in str(convert(body).spec)  # nothing committed there: nothing to replace
+
+
+def test_an_edit_that_cannot_run_is_bad_input_naming_the_field(tmp_path: Path) -> None:
+    from conftest import cli, copy_workspace
+
+    ws = copy_workspace(tmp_path / "ws")
+    app = ws / "applications/shop/latest"
+    app.mkdir(parents=True)
+    (app.parent / "README.md").write_text("# shop\n")
+    (app / "Kubefile").write_text("FROM scratch\nCOPY manifests manifests\n")
+    (app / "clusterbuild.yaml").write_text(
+        "inputs:\n  - kind: manifest\n    url: https://example.com/a.yaml\n"
+        "    edits: [{file: manifests/a.yaml, kind: sed, expression: 'y/ab/cd/'}]\n")
+    (ws / "apps.yaml").write_text((ws / "apps.yaml").read_text() + "  shop:\n    versions: [v1]\n")
+    proc = cli("check", "-C", str(ws), "shop", check=False)
+    assert proc.returncode == 3
+    assert "inputs[0].edits[0]" in proc.stderr and "the sed command 'y' is not supported" in proc.stderr

@@ -42,12 +42,12 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
     except ShellSyntaxError as e:
         raise InputError(f"{path}:{e.line}: cannot read the script: {e.problem}",
                          hint="write clusterbuild.yaml by hand (`clusterbuild schema app`)") from None
-    walker = Walker(app, lambda rel: _committed(app_dir, rel))
+    walker = Walker(app, lambda rel: _committed(app_dir, rel), lambda rel: _committed_dir(app_dir, rel))
     walker.run(nodes)
     out = walker.out
     placed = [out.place(p, pending) for p, pending in out.files.items()]
-    drafts = unique_drafts([*out.charts.values(), *(d for d in placed if d is not None)])
-    out.leftovers()
+    drafts = unique_drafts([*out.charts.values(), *(d for d in placed if d is not None), *out.leftovers()])
+    out.replacing(drafts)
     files = _written(out)
     images = list(dict.fromkeys(image for image, _ in out.images))
     spec: dict[str, Any] = {}
@@ -71,6 +71,10 @@ def _committed(app_dir: Path | None, rel: str) -> str | None:
         return (app_dir / rel).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def _committed_dir(app_dir: Path | None, rel: str) -> bool:
+    return app_dir is not None and not rel.startswith(("/", "../")) and (app_dir / rel).is_dir()
 
 
 def _written(out: Collector) -> list[Placed]:

@@ -224,6 +224,8 @@ def remove(w: Walker, node: Simple) -> None:
             w.out.not_convertible(origin, f"removes {path} from chart {chart}: keep a trimmed copy")
             return
         w.out.remove(path)
+        if w.committed_dir(path) and not any(path == r for r, _ in w.out.removed):
+            w.out.removed.append((path, origin))
     w.out.not_needed(origin, "cleanup: clusterbuild builds in a fresh directory")
 
 

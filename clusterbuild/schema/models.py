@@ -191,9 +191,11 @@ class Edit(Strict):
 
 EditList = Annotated[list[Edit], Field(default_factory=list, description="Edits of the downloaded "
                                        "files, in order; part of what the input is keyed by.")]
-Replace = Annotated[bool, Field(default=False, description="The input replaces what the app dir "
-                                "holds at its dest (committed files there are left out), as an "
-                                "init.sh does with `rm -rf dir` before downloading into it.")]
+Replace = Annotated[bool | str, Field(default=False, description="true: the input replaces what the "
+                                      "app dir holds at its dest (committed files there are left out), "
+                                      "as an init.sh does with `rm -rf dest` before downloading into it; "
+                                      "a directory holding dest (e.g. manifests): everything committed "
+                                      "under it is left out (`rm -rf manifests`).")]
 
 
 class ValuesEdits(Strict):

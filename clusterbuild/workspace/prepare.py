@@ -90,11 +90,17 @@ def replaced_dirs(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> tu
             continue
         if item.platforms is not None and str(platform) not in item.platforms:
             continue
-        if isinstance(item, ChartInput):
+        if isinstance(item.replace, str):
+            dest = render(item.replace, variables, av.spec_path, f"inputs[{n}].replace")
+        elif isinstance(item, ChartInput):
             dest = "charts/" + render(item.name, variables, av.spec_path, f"inputs[{n}].name")
         else:
             dest = render(item.dest, variables, av.spec_path, f"inputs[{n}].dest")
-        dirs.append(posixpath.normpath(dest))
+        dest = posixpath.normpath(dest)
+        if dest.startswith(("/", "..")) or dest == ".":
+            raise ConfigError(av.spec_path, f"inputs[{n}].replace", f"{dest!r} must be a directory "
+                              "inside the build context", hint="e.g. replace: manifests, or true")
+        dirs.append(dest)
     return tuple(dirs)
 
 
