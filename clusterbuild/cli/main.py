@@ -256,8 +256,8 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
 @app.command()
 def sbom(target: Annotated[str, typer.Argument(metavar="APP:VERSION")],
          workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
-         fmt: Annotated[str, typer.Option("--format", help="spdx (SPDX 2.3 JSON) or cyclonedx "
-                                          "(CycloneDX 1.5 JSON).")] = "spdx") -> None:
+         fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="spdx (SPDX 2.3 "
+                                          "JSON) or cyclonedx (CycloneDX 1.5 JSON).")] = "spdx") -> None:
     """Print the SBOM of an app version: every shipped image, chart, binary and file with the
     digests apps.lock pins (what `apply` writes to <layout>/sbom/). No network."""
     from clusterbuild.commands.supply import sbom_of
@@ -268,7 +268,7 @@ def sbom(target: Annotated[str, typer.Argument(metavar="APP:VERSION")],
 
 @app.command("bundle")
 def bundle_cmd(targets: Annotated[list[str] | None, typer.Argument(
-                   metavar="[APP[:VERSION]]...", help="App versions to carry (from the layout).")] = None,
+                   metavar="APP[:VERSION]", help="App versions to carry (from the layout).")] = None,
                output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False,
                                                            help="The bundle (a tar).")] = None,
                have: Annotated[Path | None, typer.Option(
@@ -276,8 +276,8 @@ def bundle_cmd(targets: Annotated[list[str] | None, typer.Argument(
                    "an earlier bundle, or an apps.lock; those blobs are left out.")] = None,
                zstd: Annotated[bool, typer.Option("--zstd", help="Compress with zstd.")] = False,
                split_size: Annotated[str | None, typer.Option(
-                   "--split-size", help="Write parts FILE.000, FILE.001 … of at most this size, "
-                   "e.g. 4GiB.")] = None,
+                   "--split-size", metavar="SIZE", help="Write parts FILE.000, FILE.001 … of at "
+                   "most this size, e.g. 4GiB.")] = None,
                list_have: Annotated[str | None, typer.Option(
                    "--list-have", metavar="DIR|REGISTRY", help="Instead: write the digests a layout "
                    "or registry holds (to -o FILE, or stdout), for --have on the other side.")] = None,
