@@ -216,7 +216,9 @@ class ChartInput(Fetched):
     url: str | None = Field(default=None, description="A chart .tgz, or a source archive "
                             "holding the chart at `path` (templated).")
     path: str | None = Field(default=None, description="The chart's directory inside `url`.")
-    version: str | None = Field(default=None, description="Chart version (templated).")
+    version: str | None = Field(default=None, description="Chart version (templated). A repo chart "
+                                "with neither version nor app_version is the highest stable one when "
+                                "`clusterbuild lock` pins it (`lock --update` moves it).")
     app_version: str | None = Field(default=None, description="Pick the highest chart version "
                                     "whose appVersion equals this, with or without a leading v.")
     values: ValuesEdits | None = Field(default=None, description="Edits of values.yaml.")
@@ -242,8 +244,6 @@ class ChartInput(Fetched):
         sources = [k for k in ("repo", "oci", "url") if getattr(self, k)]
         if len(sources) != 1:
             raise ValueError("a chart needs exactly one of repo, oci, url")
-        if self.repo and not (self.version or self.app_version):
-            raise ValueError("a chart from a repo needs version or app_version")
         if self.oci and not self.version:
             raise ValueError("a chart from an OCI registry needs version")
         return self
