@@ -251,6 +251,13 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     scans = sum(1 for step in planned.plan.steps if step.kind == "scan")
     print(f"{scans} app versions scanned, {planned.renders} chart renders", file=sys.stderr)
     _report(planned.failures, planned.warnings)
+    if planned.blocked:  # listed what it could: the rest is not an answer, say so in the exit code
+        from clusterbuild.errors import InputError
+
+        print(f"error: the images of {len(planned.blocked)} app version"
+              f"{'s are' if len(planned.blocked) != 1 else ' is'} not known until their inputs "
+              "are fetched: run `clusterbuild lock` first", file=sys.stderr)
+        sys.exit(InputError.exit_code)
 
 
 @app.command()
