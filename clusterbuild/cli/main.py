@@ -427,7 +427,7 @@ def schema(which: Annotated[str, typer.Argument(metavar="workspace|app", help="w
 
 @app.command()
 def init(directory: Annotated[Path | None, typer.Argument(
-             metavar="[DIR]", file_okay=False, help="Where (made if missing) [default: -C or .].")] = None,
+             metavar="DIR", file_okay=False, help="Where (made if missing) [default: -C or .].")] = None,
          registry: Annotated[str, typer.Option(metavar="PREFIX", help="Where images go: "
                                                "<registry>/<app>:<version>.")] = "docker.io/labring",
          platform: PlatformOpt = None, workspace: WorkspaceOpt = None) -> None:
