@@ -62,14 +62,24 @@ def print_plan(planned: Planned, printer: Printer) -> None:
     total = len(planned.plan)
     blocked = f", {len(planned.blocked)} app inputs blocking builds" if planned.blocked else ""
     failed = f", {len(planned.failures)} app versions failed" if planned.failures else ""
-    printer.line(f"{total} steps: {stale} stale, {total - stale} fresh{blocked}{failed}")
+    counts = _counts(planned)
+    remote = (f", {counts[Status.REMOTE]} cached remotely, {counts[Status.NOT_NEEDED]} not needed"
+              if counts[Status.REMOTE] or counts[Status.NOT_NEEDED] else "")
+    printer.line(f"{total} steps: {stale} stale, {counts[Status.FRESH]} fresh{remote}{blocked}{failed}")
+
+
+def _counts(planned: Planned) -> dict[Status, int]:
+    out = dict.fromkeys(Status, 0)
+    for step in planned.plan.steps:
+        out[planned.assessments[step.key].status] += 1
+    return out
 
 
 def _print_step(step: Step, planned: Planned, printer: Printer) -> bool:
     """One line of the plan; whether the step is stale."""
     verdict = planned.assessments[step.key]
     detail = f"  ({verdict.reason})" if verdict.reason else ""
-    style = "yellow" if verdict.status is Status.STALE else "dim"
+    style = {Status.STALE: "yellow", Status.REMOTE: "cyan"}.get(verdict.status, "dim")
     printer.line(f"  {verdict.status.value:<5}  {step.kind:<8}  {_platforms(step):<24} "
                  f"{_what(step, planned)}{detail}", style)
     return verdict.status is Status.STALE
@@ -102,10 +112,11 @@ def plan_json(planned: Planned) -> dict[str, Any]:
             "platforms": [str(p) for p in step.platforms], "slot": step.slot,
             "status": verdict.status.value, "reason": verdict.reason, "needs": list(step.needs),
         })
-    stale = sum(s["status"] == Status.STALE.value for s in steps)
+    counts = _counts(planned)
     return {"steps": steps, "blocked": list(planned.blocked), "failures": failures_json(planned.failures),
             "warnings": list(planned.warnings), "renders": planned.renders,
-            "summary": {"steps": len(steps), "stale": stale, "fresh": len(steps) - stale}}
+            "summary": {"steps": len(steps), "stale": counts[Status.STALE], "fresh": counts[Status.FRESH],
+                        "cached_remotely": counts[Status.REMOTE], "not_needed": counts[Status.NOT_NEEDED]}}
 
 
 def failures_json(failures: Sequence[Failure]) -> list[dict[str, Any]]:
@@ -123,7 +134,11 @@ def images_of(applied: Applied) -> list[dict[str, str]]:
 
 
 def apply_json(applied: Applied) -> dict[str, Any]:
-    return {"images": images_of(applied), "ran": [_run_json(r) for r in applied.ran],
+    """``images``: what the layout holds (its names); ``pushed``: the names pushed to a
+    registry (--push-to's prefix), with the digests the registry stored."""
+    pushed = [{"ref": ref, "digest": str(digest)} for ref, digest in applied.pushed]
+    return {"images": images_of(applied), "pushed": pushed, "remote_cache": dict(applied.remote),
+            "ran": [_run_json(r) for r in applied.ran],
             "cached": len(applied.planned.plan) - len(applied.ran),
             "failures": failures_json(applied.failures), "warnings": list(applied.planned.warnings),
             "renders": applied.planned.renders, "seconds": round(applied.seconds, 3),
@@ -133,6 +148,12 @@ def apply_json(applied: Applied) -> dict[str, Any]:
 def print_summary(applied: Applied, printer: Printer) -> None:
     for image in images_of(applied):
         printer.line(f"{image['ref']}  {image['digest']}")
+    for ref, digest in applied.pushed:
+        printer.line(f"pushed {ref}  {digest}")
+    if applied.remote:
+        r = applied.remote
+        printer.line(f"remote cache: {r['records']} records and {r['blobs']} blobs fetched "
+                     f"({r['bytes']} bytes), {r['uploads']} records stored")
     total = len(applied.planned.plan)
     ran = len(applied.ran)
     failed = f", {len(applied.failures)} failed" if applied.failures else ""
