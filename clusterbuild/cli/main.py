@@ -18,6 +18,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from clusterbuild.cli.help_format import install as install_help_format
 from clusterbuild.errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
@@ -26,9 +27,13 @@ from clusterbuild.errors import (
     UsageError,
 )
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+install_help_format()
+# Plain click help (rich_markup_mode=None): no markup that eats "[default: ...]", stable text
+# for docs and tests; `--install-completion` / `--show-completion` for bash, zsh, fish.
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                   help="Declarative, content-addressed builds of Sealos cluster images.")
-cache_app = typer.Typer(no_args_is_help=True, help="Inspect and clean the cache.")
+cache_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                        help="Inspect and clean the cache.")
 app.add_typer(cache_app, name="cache")
 
 _state: dict[str, Any] = {"debug": False, "verbose": False, "workspace": None, "cache_dir": None}
@@ -38,24 +43,24 @@ WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", "-C", help="Wo
 CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Cache directory (or "
                                                "$CLUSTERBUILD_CACHE_DIR) [default: <workspace>/cache].")]
 TargetsArg = Annotated[list[str] | None, typer.Argument(
-    metavar="[APP[:VERSION]]...", help="What to build (default: everything in apps.yaml).")]
+    metavar="APP[:VERSION]", help="What to build (default: everything in apps.yaml).")]
 PlatformOpt = Annotated[list[str] | None, typer.Option(
-    "--platform", "-p", help="Only these platforms, e.g. linux/arm64 (repeatable).")]
+    "--platform", "-p", metavar="PLATFORM", help="Only these platforms, e.g. linux/arm64 (repeatable).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 InsecureOpt = Annotated[list[str] | None, typer.Option(
-    "--insecure-registry", help="Reach this registry host over plain HTTP (repeatable; "
+    "--insecure-registry", metavar="HOST", help="Reach this registry host over plain HTTP (repeatable; "
     "adds to registries.insecure of apps.yaml).")]
 FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first broken app "
                                            "or failed step (default: build everything else).")]
 TimeoutOpt = Annotated[float | None, typer.Option(
-    "--timeout", min=1, help="Seconds one download or registry transfer may take in all, retries "
-    "included [default: 900].")]
+    "--timeout", min=1, metavar="SECONDS", help="Seconds one download or registry transfer may "
+    "take in all, retries included [default: 900].")]
 RemoteCacheOpt = Annotated[str | None, typer.Option(
     "--remote-cache", metavar="REGISTRY/REPOSITORY", help="Share step results through this OCI "
     "repository (overrides apps.yaml cache.remote); misses and damaged entries build locally.")]
 LockTimeoutOpt = Annotated[float | None, typer.Option(
-    "--lock-timeout", min=0, help="Seconds to wait for another clusterbuild using the workspace "
-    "or cache (or $CLUSTERBUILD_LOCK_TIMEOUT) [default: wait].")]
+    "--lock-timeout", min=0, metavar="SECONDS", help="Seconds to wait for another clusterbuild "
+    "using the workspace or cache (or $CLUSTERBUILD_LOCK_TIMEOUT) [default: wait].")]
 
 
 def _print_version(value: bool) -> None:
@@ -154,7 +159,7 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
           push: Annotated[bool, typer.Option("--push", help="Push each platform image and the "
                                              "index to the registry of apps.yaml.")] = False,
           push_to: Annotated[str | None, typer.Option(
-              "--push-to", help="Push under this repository prefix instead, e.g. "
+              "--push-to", metavar="PREFIX", help="Push under this repository prefix instead, e.g. "
               "registry.internal:5000/labring (implies --push).")] = None,
           frozen: Annotated[bool, typer.Option("--frozen", help="CI mode: every remote input "
                                                "must be pinned by apps.lock; it is never changed.")]
@@ -174,7 +179,9 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
               "<app>:<version>-<arch> image; no index, no layout (`clusterbuild publish` makes the "
               "indexes). Targets may name one platform: APP:VERSION@os/arch.")] = False,
           as_json: JsonOpt = False) -> None:
-    """Run the stale steps and write images to the OCI layout (default out/)."""
+    """Build the images: run the stale steps, write the OCI layout.
+
+    The layout is out/ unless apps.yaml says otherwise; --archive and --push publish more."""
     from clusterbuild.cli.output import Printer, apply_json, print_summary
     from clusterbuild.commands.build import apply_workspace
     from clusterbuild.execute.runner import NoProgress
@@ -208,8 +215,10 @@ def lock(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
          with_images: Annotated[bool, typer.Option("--images/--no-images", help="Also pin every image "
                                                    "the apps ship (--no-images: only the remote "
                                                    "inputs, fetched).")] = True) -> None:
-    """Pin every remote input (chart versions, archive and binary sha256) and every shipped
-    image (the digest its tag names now) in apps.lock."""
+    """Pin inputs and images in apps.lock.
+
+    Every remote input (chart versions, archive and binary sha256) and every shipped image
+    (the digest its tag names now)."""
     from clusterbuild.commands.build import lock_workspace
 
     settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
@@ -228,7 +237,9 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
            cache_dir: CacheOpt = None,
            why: Annotated[bool, typer.Option("--why", help="Say where each image was found.")]
            = False, as_json: JsonOpt = False) -> None:
-    """List the images each app ships in registry/ (what the build pulls)."""
+    """List the images each app ships in registry/.
+
+    What the build pulls; --why says where each was found."""
     from clusterbuild.cli.output import Printer, found_images, print_images
     from clusterbuild.commands.build import plan_workspace
 
@@ -244,10 +255,25 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
 
 
 @app.command()
+def sbom(target: Annotated[str, typer.Argument(metavar="APP:VERSION")],
+         workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
+         fmt: Annotated[str, typer.Option("--format", help="spdx (SPDX 2.3 JSON) or cyclonedx "
+                                          "(CycloneDX 1.5 JSON).")] = "spdx") -> None:
+    """Print the SBOM of an app version: every shipped image, chart, binary and file with the
+    digests apps.lock pins (what `apply` writes to <layout>/sbom/). No network."""
+    from clusterbuild.commands.supply import sbom_of
+
+    settings, ws = _context(workspace, cache_dir)
+    sys.stdout.buffer.write(sbom_of(settings, ws, target, fmt, notify))
+
+
+@app.command()
 def check(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
           platform: PlatformOpt = None) -> None:
-    """Validate every app version offline, fetching nothing: schema, templates, Kubefile, COPY
-    sources, CMD files, HELM_OPTS, READMEs. Lists every problem, one line each (exit 3)."""
+    """Validate every app version offline.
+
+    Fetches nothing: schema, templates, Kubefile, COPY sources, CMD files, HELM_OPTS, READMEs.
+    Lists every problem, one line each (exit 3)."""
     from clusterbuild.commands.check import check_workspace
 
     settings, ws = _context(workspace, None, targets=tuple(targets or ()),
@@ -269,8 +295,10 @@ def sync(source: Annotated[str, typer.Argument(help="Image to copy, e.g. quay.io
          platform: PlatformOpt = None, workspace: WorkspaceOpt = None,
          cache_dir: CacheOpt = None, insecure: InsecureOpt = None,
          lock_timeout: LockTimeoutOpt = None, timeout: TimeoutOpt = None) -> None:
-    """Copy an image between registries, all platforms by default (the bot's /imagesync).
-    Registry access (insecure hosts, CA file, mirrors) comes from apps.yaml when there is one."""
+    """Copy an image between registries.
+
+    All platforms by default (the bot's /imagesync). Registry access (insecure hosts, CA
+    file, mirrors) comes from apps.yaml when there is one."""
     from clusterbuild.commands.registry import sync_image
 
     settings, _ = _context(workspace, cache_dir, needs_workspace=False,
@@ -281,7 +309,7 @@ def sync(source: Annotated[str, typer.Argument(help="Image to copy, e.g. quay.io
 
 @app.command()
 def login(registry: Annotated[str, typer.Argument(help="Registry host, e.g. docker.io.")],
-          username: Annotated[str, typer.Option("--username", "-u")],
+          username: Annotated[str, typer.Option("--username", "-u", metavar="USER")],
           password_stdin: Annotated[bool, typer.Option(
               "--password-stdin", help="Read the password from standard input.")] = False,
           verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Check the credentials "
@@ -290,10 +318,12 @@ def login(registry: Annotated[str, typer.Argument(help="Registry host, e.g. dock
               "--authfile", dir_okay=False, help="Write this containers auth.json instead (what "
               "podman, buildah, skopeo and sealos read), e.g. ~/.config/containers/auth.json.")] = None,
           workspace: WorkspaceOpt = None, insecure: InsecureOpt = None) -> None:
-    """Check credentials against a registry, then store them in ~/.config/clusterbuild/auth.json
-    (mode 0600; --authfile for a containers auth.json). Logins of sealos, podman, buildah and
-    skopeo (containers auth.json) and docker are read too. Registry access (insecure hosts, CA
-    file) comes from apps.yaml when there is one."""
+    """Check and store registry credentials.
+
+    Stored in ~/.config/clusterbuild/auth.json (mode 0600; --authfile for a containers
+    auth.json). Logins of sealos, podman, buildah and skopeo (containers auth.json) and docker
+    are read too. Registry access (insecure hosts, CA file) comes from apps.yaml when there
+    is one."""
     from clusterbuild.commands.registry import store_login
 
     settings, _ = _context(workspace, None, needs_workspace=False,
@@ -311,7 +341,9 @@ def import_app(name: Annotated[str, typer.Argument(metavar="APP[:VERSION]", help
                workspace: WorkspaceOpt = None,
                write: Annotated[bool, typer.Option("--write", help="Write clusterbuild.yaml next "
                                                    "to init.sh.")] = False) -> None:
-    """Convert an app's init.sh into a declarative clusterbuild.yaml (never runs the script)."""
+    """Convert an app's init.sh into a clusterbuild.yaml.
+
+    Reads the script, never runs it; lists every line it did not convert."""
     from clusterbuild.commands.importing import import_app as run_import
 
     for line in run_import(_command_line(workspace, None).workspace.resolve(), name, write):
@@ -319,9 +351,11 @@ def import_app(name: Annotated[str, typer.Argument(metavar="APP[:VERSION]", help
 
 
 @app.command()
-def schema(which: Annotated[str, typer.Argument(help="workspace (apps.yaml) or app "
+def schema(which: Annotated[str, typer.Argument(metavar="workspace|app", help="workspace (apps.yaml) or app "
                                                 "(clusterbuild.yaml)")] = "workspace") -> None:
-    """Print the JSON Schema of apps.yaml or clusterbuild.yaml (for editor completion)."""
+    """Print the JSON Schema of apps.yaml or clusterbuild.yaml.
+
+    For editor completion (committed under schemas/)."""
     from clusterbuild.schema.json_schema import json_schema
 
     print(json_schema(which))
@@ -330,23 +364,53 @@ def schema(which: Annotated[str, typer.Argument(help="workspace (apps.yaml) or a
 @app.command()
 def new(name: Annotated[str, typer.Argument(help="App name, e.g. my-app.")],
         workspace: WorkspaceOpt = None,
-        version: Annotated[str, typer.Option(help="Version to add to apps.yaml.")] = "v0.1.0",
+        version: Annotated[str, typer.Option(metavar="VERSION", help="Version to add to apps.yaml.")]
+        = "v0.1.0",
         ) -> None:
-    """Scaffold applications/NAME/latest/ with an app that builds, and list it in apps.yaml."""
+    """Scaffold an app that builds, and list it in apps.yaml.
+
+    Writes applications/NAME/latest/."""
     from clusterbuild.workspace.scaffold import scaffold_app
 
     for line in scaffold_app(_command_line(workspace, None).workspace.resolve(), name, version):
         print(line)
 
 
+@app.command()
+def inspect(what: Annotated[str, typer.Argument(
+                metavar="APP:VERSION|REF|ARCHIVE", help="An image of the layout (out/), an "
+                "oci-archive or docker-archive file, or docker://REF in a registry.")],
+            platform: Annotated[str | None, typer.Option(
+                "--platform", "-p", metavar="PLATFORM", help="Which image of an index [default: "
+                "this machine's, else the first].")] = None,
+            workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None, insecure: InsecureOpt = None,
+            as_json: JsonOpt = False) -> None:
+    """Show what is inside a cluster image.
+
+    Type and labels, env, the commands sealos run executes (variables expanded), files by
+    top-level directory, every image in registry/, layers with media types, the SBOM."""
+    from clusterbuild.cli.inspect_output import print_inspection
+    from clusterbuild.commands.inspect import inspect_image
+
+    settings, _ = _context(workspace, cache_dir, needs_workspace=False,
+                           insecure_registries=tuple(insecure or ()))
+    found = inspect_image(settings, what, platform, notify)
+    if as_json:
+        print(json.dumps(found.to_json(), indent=2))
+    else:
+        print_inspection(found, print)
+
+
 @cache_app.command("gc")
 def cache_gc(workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
              dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
              keep_days: Annotated[float | None, typer.Option(
-                 "--keep-days", min=0, help="Keep what a workspace that is gone (but shared this "
-                 "cache) used within this many days [default: 30].")] = None,
+                 "--keep-days", min=0, metavar="DAYS", help="Keep what a workspace that is gone "
+                 "(but shared this cache) used within this many days [default: 30].")] = None,
              lock_timeout: LockTimeoutOpt = None) -> None:
-    """Remove what no workspace using this cache still needs (waits for running builds)."""
+    """Remove what no workspace using this cache still needs.
+
+    Waits for running builds."""
     from clusterbuild.commands.gc import collect_garbage
 
     settings, ws = _context(workspace, cache_dir, keep_days=keep_days, lock_timeout=lock_timeout)
@@ -356,28 +420,31 @@ def cache_gc(workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
 
 @app.command()
 def bot(event: Annotated[Path | None, typer.Option(
-            "--event", envvar="GITHUB_EVENT_PATH", dir_okay=False,
+            "--event", envvar="GITHUB_EVENT_PATH", dir_okay=False, metavar="FILE",
             help="GitHub event payload (default: $GITHUB_EVENT_PATH).")] = None,
         workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
         robot: Annotated[list[str] | None, typer.Option(
-            "--robot", help="Account allowed to /imagesync (repeatable; default: "
+            "--robot", metavar="USER", help="Account allowed to /imagesync (repeatable; default: "
             "$CLUSTERBUILD_BOT_ROBOTS, comma-separated).")] = None,
         allow_association: Annotated[list[str] | None, typer.Option(
-            "--allow-association", help="Only commenters with this author association may build, "
-            "e.g. OWNER, MEMBER, COLLABORATOR (repeatable; default: anyone).")] = None,
+            "--allow-association", metavar="ASSOCIATION", help="Only commenters with this author "
+            "association may build, e.g. OWNER, MEMBER, COLLABORATOR (repeatable; default: anyone).")] = None,
         push: Annotated[bool, typer.Option("--push", help="Publish builds to the registry "
                                            "of apps.yaml.")] = False,
         push_to: Annotated[str | None, typer.Option(
-            "--push-to", help="Publish builds under this repository prefix (implies --push).")]
+            "--push-to", metavar="PREFIX", help="Publish builds under this repository prefix "
+            "(implies --push).")]
         = None,
         sync_to: Annotated[str | None, typer.Option(
-            "--sync-to", help="Repository prefix /imagesync copies to.")] = None,
+            "--sync-to", metavar="PREFIX", help="Repository prefix /imagesync copies to.")] = None,
         insecure: InsecureOpt = None,
         frozen: Annotated[bool, typer.Option("--frozen", help="apps.lock must pin every "
                                              "remote input.")] = False,
         jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1)] = None,
         ) -> None:
-    """Run the command of an issue event (/imagebuild_apps, /imagebuild_dockerimages,
+    """Answer an issue command (/imagebuild_apps, /imagesync).
+
+    Runs the command of the issue event (/imagebuild_apps, /imagebuild_dockerimages,
     /imagesync) if every rule allows it; print the decision as JSON; comment on the issue."""
     from clusterbuild.bot.config import BotConfig, associations_from, find_buildah, robots_from
     from clusterbuild.bot.handle import bot_main
@@ -418,12 +485,12 @@ def _stop(message: str, code: int) -> NoReturn:
 
 
 def main() -> None:
-    # Start-up allocates many long-lived objects (pydantic, typer, networkx); collecting
+    # Start-up allocates many long-lived objects (pydantic, typer); collecting
     # the young generation every 700 allocations costs more than it saves for a CLI run.
     gc.set_threshold(50_000, 20, 20)
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="clusterbuild")
     except KeyboardInterrupt:
         _stop("interrupted", EXIT_INTERRUPTED)
     except Terminated:

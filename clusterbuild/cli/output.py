@@ -11,7 +11,19 @@ from clusterbuild.commands.build import Applied, Planned
 from clusterbuild.errors import Failure
 from clusterbuild.execute.runner import StepRun
 from clusterbuild.plan.status import Status
-from clusterbuild.plan.steps import ExportStep, FetchStep, PullStep, ScanStep, Step, UnpackStep
+from clusterbuild.plan.steps import (
+    ChartStep,
+    ExportStep,
+    FetchStep,
+    ImageStep,
+    IndexStep,
+    PullStep,
+    PushStep,
+    RegistryStep,
+    ScanStep,
+    Step,
+    UnpackStep,
+)
 
 
 def use_color() -> bool:
@@ -42,30 +54,51 @@ class Printer:
         self.line(f"  ✓ {step.label}  {seconds:.2f}s", "green")
 
 
+def plural(count: int, word: str) -> str:
+    """``1 step``, ``2 steps``, ``0 steps``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _platforms(step: Step) -> str:
-    return ",".join(str(p) for p in step.platforms) or "-"
+    return ",".join(str(p) for p in step.platforms) or "all platforms"
+
+
+def _grouped(steps: Sequence[Step]) -> dict[str, dict[str, list[Step]]]:
+    """Steps by app version, then by the platforms they serve (shared steps first), in plan
+    order within each group."""
+    groups: dict[str, dict[str, list[Step]]] = {}
+    for step in steps:
+        groups.setdefault(f"{step.app}:{step.version}", {}).setdefault(_platforms(step), []).append(step)
+    for name, by_platform in groups.items():
+        groups[name] = dict(sorted(by_platform.items(), key=lambda item: (-item[0].count(","), item[0])))
+    return groups
 
 
 def print_plan(planned: Planned, printer: Printer) -> None:
+    steps = planned.plan.steps
+    kind_width = max((len(step.kind) for step in steps), default=0)
     stale = 0
-    groups: dict[str, list[Step]] = {}
-    for step in planned.plan.steps:  # one group per app version, steps in plan order
-        groups.setdefault(f"{step.app}:{step.version}", []).append(step)
-    for name, steps in groups.items():
-        printer.line(name, "bold")
-        for step in steps:
-            stale += _print_step(step, planned, printer)
+    for name, by_platform in _grouped(steps).items():
+        group = [step for members in by_platform.values() for step in members]
+        group_stale = sum(planned.assessments[step.key].status is Status.STALE for step in group)
+        printer.line(f"{name}  ({plural(len(group), 'step')}, {group_stale} stale)", "bold")
+        for platforms, members in by_platform.items():
+            printer.line(f"  {platforms}")
+            for step in members:
+                _print_step(step, planned, printer, kind_width)
+        stale += group_stale
     for reason in planned.blocked:
         printer.line(f"blocked  {reason}", "yellow")
     for failure in planned.failures:
         printer.line(f"failed   {failure}", "red")
     total = len(planned.plan)
-    blocked = f", {len(planned.blocked)} app inputs blocking builds" if planned.blocked else ""
-    failed = f", {len(planned.failures)} app versions failed" if planned.failures else ""
+    blocked = f", {plural(len(planned.blocked), 'app input')} blocking builds" if planned.blocked else ""
+    failed = f", {plural(len(planned.failures), 'app version')} failed" if planned.failures else ""
     counts = _counts(planned)
     remote = (f", {counts[Status.REMOTE]} cached remotely, {counts[Status.NOT_NEEDED]} not needed"
               if counts[Status.REMOTE] or counts[Status.NOT_NEEDED] else "")
-    printer.line(f"{total} steps: {stale} stale, {counts[Status.FRESH]} fresh{remote}{blocked}{failed}")
+    printer.line(f"{plural(total, 'step')}: {stale} stale, {counts[Status.FRESH]} fresh{remote}"
+                 f"{blocked}{failed}")
 
 
 def _counts(planned: Planned) -> dict[Status, int]:
@@ -75,18 +108,16 @@ def _counts(planned: Planned) -> dict[Status, int]:
     return out
 
 
-def _print_step(step: Step, planned: Planned, printer: Printer) -> bool:
-    """One line of the plan; whether the step is stale."""
+def _print_step(step: Step, planned: Planned, printer: Printer, kind_width: int) -> None:
     verdict = planned.assessments[step.key]
     detail = f"  ({verdict.reason})" if verdict.reason else ""
     style = {Status.STALE: "yellow", Status.REMOTE: "cyan"}.get(verdict.status, "dim")
-    printer.line(f"  {verdict.status.value:<5}  {step.kind:<8}  {_platforms(step):<24} "
-                 f"{_what(step, planned)}{detail}", style)
-    return verdict.status is Status.STALE
+    what = _what(step, planned)
+    printer.line(f"    {verdict.status.value:<5}  {step.kind:<{kind_width}}  {what}{detail}".rstrip(), style)
 
 
 def _what(step: Step, planned: Planned) -> str:
-    if isinstance(step, PullStep):
+    if isinstance(step, PullStep | ChartStep):
         return step.reference
     if isinstance(step, FetchStep):
         return step.url
@@ -94,11 +125,17 @@ def _what(step: Step, planned: Planned) -> str:
         return f"{step.input_id} {step.what}"
     if isinstance(step, ScanStep):
         found = planned.found.get(step.key)
-        return f"{len(found.images) if found else 0} images"
+        return plural(len(found.images) if found else 0, "image")
+    if isinstance(step, RegistryStep):
+        return plural(len(step.references), "image")
+    if isinstance(step, ImageStep):
+        return plural(len(step.layer_names), "layer")
+    if isinstance(step, IndexStep):
+        return plural(len(step.platforms), "platform")
     created_by = getattr(step, "created_by", "")
     if created_by:
-        return created_by if len(created_by) <= 40 else created_by[:37] + "..."
-    if isinstance(step, ExportStep):
+        return created_by if len(created_by) <= 60 else created_by[:57] + "..."
+    if isinstance(step, ExportStep | PushStep):
         return step.index_ref
     return ""
 
@@ -157,7 +194,7 @@ def print_summary(applied: Applied, printer: Printer) -> None:
     total = len(applied.planned.plan)
     ran = len(applied.ran)
     failed = f", {len(applied.failures)} failed" if applied.failures else ""
-    printer.line(f"{ran} step{'s' if ran != 1 else ''} ran, {total - ran} cached{failed}, "
+    printer.line(f"{plural(ran, 'step')} ran, {total - ran} cached{failed}, "
                  f"{applied.seconds:.2f}s; layout: {applied.planned.workspace.layout_dir}")
 
 

@@ -36,6 +36,7 @@ from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor
 from clusterbuild.places.layout import OciLayout
 from clusterbuild.plan.graph import Plan
+from clusterbuild.plan.planner import AppImages
 from clusterbuild.plan.results import ExportResult, PushResult, ScanResult
 from clusterbuild.plan.status import Assessment, assess
 from clusterbuild.plan.steps import ExportStep
@@ -55,6 +56,7 @@ class Planned:
     warnings: tuple[str, ...] = ()
     renders: int = 0  # charts rendered to scan (0 when every scan was recorded)
     found: Mapping[str, ScanResult] = field(default_factory=dict)  # scan step key -> its images
+    shipped: Mapping[tuple[str, str], AppImages] = field(default_factory=dict)  # (app, version) -> images
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def _planned(run: Run, prepared: Prepared) -> Planned:
     run.records.warnings.clear()
     found = {images.scan.key: images.found for images in prepared.images.values()}
     return Planned(run.ws, plan, assessments, tuple(prepared.blocked), tuple(run.failures),
-                   tuple(dict.fromkeys(run.warnings)), prepared.renders, found)
+                   tuple(dict.fromkeys(run.warnings)), prepared.renders, found, dict(prepared.images))
 
 
 def _prepare(run: Run, progress: Progress, update: bool = False, images: bool = True) -> Prepared:
@@ -130,7 +132,10 @@ def lock_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify, upda
 
 def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
                     notify: Notify) -> Applied:
-    """Pin what is not pinned (unless frozen), fetch, scan, plan, and run the stale steps."""
+    """Pin what is not pinned (unless frozen), fetch, scan, plan, and run the stale steps;
+    write the SBOM of every app version built."""
+    from clusterbuild.commands.supply import write_sboms
+
     start = time.perf_counter()
     with hold_workspace(ws.root, settings.lock_timeout, notify), \
             hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout,
@@ -143,6 +148,8 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
         outcome = run_builds(run, planned.plan, planned.assessments, progress)
         exports = [(s, outcome.results.get(s.key)) for s in planned.plan.steps if isinstance(s, ExportStep)]
         exported = tuple(ref for _, r in exports if isinstance(r, ExportResult) for ref in r.refs)
+        built = [(s.app, s.version) for s, r in exports if isinstance(r, ExportResult)]
+        run.attempt("sbom", lambda: write_sboms(settings, planned, built))
         if any(isinstance(r.step, ExportStep) for r in outcome.ran):
             OciLayout(settings.layout_dir).prune()  # blobs of replaced images
         record_root(settings.cache_dir, ws.root, (s.key for s in planned.plan.steps),

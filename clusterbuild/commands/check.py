@@ -32,7 +32,7 @@ from clusterbuild.workspace.context import walk_context
 from clusterbuild.workspace.inputs import remote_inputs
 from clusterbuild.workspace.legacy import SCRIPT, is_legacy
 from clusterbuild.workspace.load import APPS_DIR, AppVersion, LoadedWorkspace, select
-from clusterbuild.workspace.prepare import build_args, local_inputs
+from clusterbuild.workspace.prepare import build_args, local_inputs, replaced_dirs
 from clusterbuild.workspace.scanning import shipped_extra
 
 README = "README.md"
@@ -112,7 +112,7 @@ def _check_platform(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> 
 def _context(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> Context:
     """The directory's files, its declared local files, and where each remote input lands."""
     base = walk_context(av.app_dir, _NoHash(), str(av.app_dir.relative_to(ws.root)))
-    context = base.overlay(local_inputs(ws, av, platform, _NoHash()))
+    context = base.without(replaced_dirs(ws, av, platform)).overlay(local_inputs(ws, av, platform, _NoHash()))
     declared: dict[str, ContextFile] = {REGISTRY_DIR: _dir(REGISTRY_DIR)}
     for plan in remote_inputs(ws, av):
         if plan.platform not in ("*", str(platform)):

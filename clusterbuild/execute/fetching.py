@@ -170,6 +170,16 @@ def run_unpack(step: UnpackStep, store: BlobStore) -> FilesResult:
 
 def _unpacked(step: UnpackStep, params: dict[str, Any], blob: Digest, store: BlobStore,
               what: str) -> list[FileEntry]:
+    entries = _placed(step, params, blob, store, what)
+    if params.get("edits"):
+        from clusterbuild.fetch.edits import apply_edits
+
+        entries = apply_edits(entries, params["edits"], store, what)
+    return entries
+
+
+def _placed(step: UnpackStep, params: dict[str, Any], blob: Digest, store: BlobStore,
+            what: str) -> list[FileEntry]:
     if params["kind"] == "chart":
         return _unpack_chart(blob, params, store, what, _limit(step, params))
     if params["kind"] == "binary":

@@ -16,6 +16,7 @@ from typing import Protocol, TypeVar
 
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.errors import BuildError, ClusterbuildError
+from clusterbuild.execute.chart_artifacts import run_chart
 from clusterbuild.execute.export import run_export
 from clusterbuild.execute.fetching import Downloads, run_fetch, run_unpack
 from clusterbuild.execute.images import run_image, run_index
@@ -36,6 +37,7 @@ from clusterbuild.plan.results import (
 )
 from clusterbuild.plan.status import Assessment, Status
 from clusterbuild.plan.steps import (
+    ChartStep,
     ExportStep,
     FetchStep,
     ImageStep,
@@ -127,6 +129,8 @@ def _run_one(step: Step, ctx: RunContext, results: dict[str, StepResult]) -> Ste
         return run_pull(step, ctx.registry(), store)
     if isinstance(step, RegistryStep):
         return run_registry(step, store, _inputs(step, results, PullResult))
+    if isinstance(step, ChartStep):
+        return run_chart(step, store)
     if isinstance(step, FetchStep):
         return run_fetch(step, ctx.downloads(), store)
     if isinstance(step, UnpackStep):

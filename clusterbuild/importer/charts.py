@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from clusterbuild.fetch.yq import UnsupportedEdit, parse_edits
 from clusterbuild.importer.expand import expand_word
 from clusterbuild.importer.files import origin_of, stdout_target
 from clusterbuild.importer.nodes import Simple
 from clusterbuild.importer.options import HELM, YQ, Options, parse_options
 from clusterbuild.importer.values import ChartByApp, Origin, Text, Unknown
-from clusterbuild.importer.yq import UnsupportedEdit, parse_edits
 
 if TYPE_CHECKING:
     from clusterbuild.importer.walk import Walker
@@ -148,7 +148,9 @@ def yq(w: Walker, node: Simple) -> None:
     elif expression.literal is None:
         w.out.not_convertible(origin, "the edit uses values known only at build time")
     elif chart is None:
-        w.out.not_convertible(origin, f"edits {path}, not the values.yaml of a chart the script pulled")
+        from clusterbuild.importer.sed import yq_edit
+
+        yq_edit(w, opts.args[1], expression, origin)
     else:
         try:
             edits = parse_edits(expression.literal)

@@ -15,11 +15,12 @@ from typing import Any
 import yaml
 
 from clusterbuild.errors import InputError
-from clusterbuild.importer.collect import Draft, Skip, unique_drafts
+from clusterbuild.importer.collect import Collector, Draft, Skip, unique_drafts
 from clusterbuild.importer.lexer import ShellSyntaxError
 from clusterbuild.importer.syntax import parse_script
 from clusterbuild.importer.values import Origin
 from clusterbuild.importer.walk import Walker
+from clusterbuild.importer.written import Placed, place_written
 
 SPEC_NAME = "clusterbuild.yaml"
 
@@ -30,29 +31,62 @@ class Conversion:
     yaml_text: str  # the same as commented YAML
     converted: tuple[str, ...]  # "init.sh:12 helm pull ... -> inputs[0] chart x"
     skipped: tuple[str, ...]  # "init.sh:20 sed -i ...: not convertible (...)"
+    files: tuple[Placed, ...] = ()  # files the script writes (a heredoc Kubefile), kept in the app dir
 
 
-def convert_init_sh(script: str, app: str, path: str = "init.sh") -> Conversion:
-    """The declarative spec equivalent to ``script`` (the ``init.sh`` of ``app``), as far as it goes."""
+def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path | None = None) -> Conversion:
+    """The declarative spec equivalent to ``script`` (the ``init.sh`` of ``app``), as far as it goes.
+    ``app_dir``: the directory it runs in, whose committed files the script may edit."""
     try:
         nodes = parse_script(script)
     except ShellSyntaxError as e:
         raise InputError(f"{path}:{e.line}: cannot read the script: {e.problem}",
                          hint="write clusterbuild.yaml by hand (`clusterbuild schema app`)") from None
-    walker = Walker(app)
+    walker = Walker(app, lambda rel: _committed(app_dir, rel), lambda rel: _committed_dir(app_dir, rel))
     walker.run(nodes)
     out = walker.out
     placed = [out.place(p, pending) for p, pending in out.files.items()]
-    drafts = unique_drafts([*out.charts.values(), *(d for d in placed if d is not None)])
-    out.leftovers()
+    drafts = unique_drafts([*out.charts.values(), *(d for d in placed if d is not None), *out.leftovers()])
+    out.replacing(drafts)
+    files = _written(out)
     images = list(dict.fromkeys(image for image, _ in out.images))
-    spec: dict[str, Any] = {"inputs": [d.fields for d in drafts]}
+    spec: dict[str, Any] = {}
+    build_args = {k: v for f in files for k, v in f.build_args.items()}
+    if build_args:
+        spec["build_args"] = dict(sorted(build_args.items()))
+    spec["inputs"] = [d.fields for d in drafts]
     if images:
         spec["images"] = {"extra": images}
     _validate(spec, path)
-    converted = _converted(path, drafts, out.images)
+    converted = _converted(path, drafts, out.images, files)
     skipped = _skipped(path, out.skips)
-    return Conversion(spec, _yaml(spec, drafts, out.images, path, out.skips), converted, skipped)
+    return Conversion(spec, _yaml(spec, drafts, out.images, path, out.skips, files), converted, skipped,
+                      tuple(files))
+
+
+def _committed(app_dir: Path | None, rel: str) -> str | None:
+    if app_dir is None or rel.startswith(("/", "../")):
+        return None
+    try:
+        return (app_dir / rel).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _committed_dir(app_dir: Path | None, rel: str) -> bool:
+    return app_dir is not None and not rel.startswith(("/", "../")) and (app_dir / rel).is_dir()
+
+
+def _written(out: Collector) -> list[Placed]:
+    """The files the script writes that the conversion keeps; the others are skips."""
+    placed = []
+    for written in out.written.values():
+        kept = place_written(written)
+        if isinstance(kept, str):
+            out.not_convertible(written.origins[-1], kept)
+        else:
+            placed.append(kept)
+    return placed
 
 
 def _validate(spec: dict[str, Any], path: str) -> None:
@@ -81,8 +115,11 @@ def _origin_line(path: str, origin: Origin) -> str:
     return f"{_at(path, origin.line)} {_one_line(origin.text)}"
 
 
-def _converted(path: str, drafts: list[Draft], images: list[tuple[str, Origin]]) -> tuple[str, ...]:
+def _converted(path: str, drafts: list[Draft], images: list[tuple[str, Origin]],
+               files: list[Placed]) -> tuple[str, ...]:
     lines: list[tuple[int, str]] = []
+    for placed in files:
+        lines += [(o.line, f"{_origin_line(path, o)} -> the file {placed.path}") for o in placed.origins]
     for n, draft in enumerate(drafts):
         for origin in draft.origins:
             detail = f" ({origin.detail})" if origin.detail else ""
@@ -99,7 +136,7 @@ def _skipped(path: str, skips: list[Skip]) -> tuple[str, ...]:
 
 
 def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Origin]], path: str,
-          skips: list[Skip]) -> str:
+          skips: list[Skip], files: list[Placed]) -> str:
     """The spec as YAML, each input under the lines it comes from, the header naming what is left."""
     todo = _skipped("", [s for s in skips if not s.reason.startswith("not needed")])
     needless = len(_skipped("", skips)) - len(todo)
@@ -109,6 +146,12 @@ def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Ori
     if todo:
         lines += [f"# Not converted ({len(todo)}), to do by hand:", *(f"#   {s}" for s in todo)]
     lines.append(f"# Not needed: {needless} commands (checks, messages, cleanup).")
+    if files:
+        lines.append("# Files the script writes, kept in the app dir: "
+                     + ", ".join(f"{f.path} (line {f.origins[0].line})" for f in files) + ".")
+    if "build_args" in spec:
+        lines += ["build_args:  # the script's variables in the Kubefile it writes"]
+        lines += ["  " + line for line in _dump(spec["build_args"]).splitlines()]
     lines.append("inputs:" if drafts else "inputs: []")
     for draft in drafts:
         lines += [f"  # {_origin_line('', o)}" for o in sorted(set(draft.origins), key=lambda o: o.line)]
@@ -126,7 +169,8 @@ def _dump(data: Any) -> str:
 
 
 def write_conversion(app_dir: Path, conversion: Conversion) -> Path:
-    """Write ``clusterbuild.yaml`` into ``app_dir``; an existing one is never overwritten."""
+    """Write ``clusterbuild.yaml`` into ``app_dir`` (an existing one is never overwritten), then
+    the files the script writes, as it would (a committed one is replaced, or appended to)."""
     target = app_dir / SPEC_NAME
     if not app_dir.is_dir():
         raise InputError(f"{app_dir}: no such app directory")
@@ -138,4 +182,17 @@ def write_conversion(app_dir: Path, conversion: Conversion) -> Path:
     except FileExistsError:
         raise InputError(f"{target} exists, so the conversion was not written",
                          hint="move it away to import again, or merge the printed spec by hand") from None
+    for placed in conversion.files:
+        _write_file(app_dir, placed)
     return target
+
+
+def _write_file(app_dir: Path, placed: Placed) -> None:
+    path = app_dir / placed.path
+    before = path.read_text(encoding="utf-8") if placed.append and path.is_file() else ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.import")
+    temp.write_text(before + placed.content, encoding="utf-8")
+    if placed.mode:
+        temp.chmod(int(placed.mode, 8))
+    os.replace(temp, path)

@@ -67,6 +67,9 @@ def _saved_at(opts: Options, wget: bool) -> tuple[str, str]:
 
 def download(w: Walker, node: Simple) -> None:
     origin = origin_of(node)
+    if node.words[1:] and all(a in ("-h", "--help", "-V", "--version") for a in node.words[1:]):
+        w.out.not_needed(origin, "checks a tool")
+        return
     found = download_url(w, node)
     if isinstance(found, str):
         w.out.not_convertible(origin, found)
@@ -221,6 +224,8 @@ def remove(w: Walker, node: Simple) -> None:
             w.out.not_convertible(origin, f"removes {path} from chart {chart}: keep a trimmed copy")
             return
         w.out.remove(path)
+        if w.committed_dir(path) and not any(path == r for r, _ in w.out.removed):
+            w.out.removed.append((path, origin))
     w.out.not_needed(origin, "cleanup: clusterbuild builds in a fresh directory")
 
 

@@ -20,6 +20,7 @@ from clusterbuild.kubefile.evaluate import BuildRecipe, CopyOp
 from clusterbuild.oci.filetree import EntryKind, FileEntry, with_parents
 from clusterbuild.oci.model import ImageConfig, MediaType
 from clusterbuild.oci.platform import Platform
+from clusterbuild.plan.chart_artifacts import chart_steps
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.results import ScanResult
 from clusterbuild.plan.steps import (
@@ -53,6 +54,7 @@ class AppImages:
     scan: ScanStep
     found: ScanResult
     all_platforms: bool = False
+    charts_as_oci: bool = False  # also ship each chart of the context as an OCI chart artifact
     pins: Mapping[str, str] = field(default_factory=dict)  # reference -> root digest (apps.lock)
 
     @property
@@ -129,11 +131,15 @@ def _registry_step(plan: Plan, build: PlatformBuild, images: AppImages, mtime: i
         needs=(images.scan.key,), reference=ref, all_platforms=images.all_platforms,
         pinned=images.pins.get(ref, "")))
         for ref in images.references]
+    charts = chart_steps(build.context, build.app, build.version, platform, mtime) \
+        if images.charts_as_oci else []
+    pulls += [plan.add(step) for step in charts]
+    shipped = f"{len(images.references)} images" + (f", {len(charts)} charts" if charts else "")
     return plan.add(RegistryStep(
         app=build.app, version=build.version, platforms=(platform,),
         slot=f"registry/{build.app}/{build.version}/{platform}/0", needs=tuple(pulls),
-        references=images.references, mtime=mtime,
-        created_by=f"clusterbuild: registry/ with {len(images.references)} images"))
+        references=(*images.references, *(step.reference for step in charts)), mtime=mtime,
+        created_by=f"clusterbuild: registry/ with {shipped}"))
 
 
 def plan_platform(plan: Plan, build: PlatformBuild, mtime: int, images: AppImages | None,
@@ -199,7 +205,7 @@ def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
         plan.add(found.scan)
     for build in builds:
         app_images = (images or {}).get((build.app, build.version))
-        if app_images is not None and not app_images.references:
+        if app_images is not None and not app_images.references and not app_images.charts_as_oci:
             app_images = None
         key = plan_platform(plan, build, options.mtime, app_images,
                             options.created.get((build.app, build.version)))

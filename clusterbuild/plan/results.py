@@ -222,6 +222,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], StepResult]] = {
     "layer": LayerResult.from_json, "registry": LayerResult.from_json,
     "image": ImageResult.from_json, "index": IndexResult.from_json,
     "export": ExportResult.from_json, "scan": ScanResult.from_json, "pull": PullResult.from_json,
+    "chart": PullResult.from_json,
     "fetch": FetchResult.from_json, "unpack": FilesResult.from_json,
     "script": FilesResult.from_json, "push": PushResult.from_json,
 }

@@ -60,6 +60,10 @@ class LayerStep(Step):
         out["mtime"] = str(self.mtime)
         return out
 
+    @property
+    def label(self) -> str:  # two layers of one image differ by their instruction
+        return f"{super().label} {self.created_by}".rstrip()
+
 
 @dataclass(frozen=True)
 class ImageStep(Step):
@@ -173,6 +177,38 @@ class RegistryStep(Step):
         out = {f"image {ref}": key for ref, key in zip(self.references, self.needs, strict=True)}
         out["mtime"] = str(self.mtime)
         return out
+
+    @property
+    def label(self) -> str:
+        count = len(self.references)
+        return f"{super().label} {count} image{'' if count == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class ChartStep(Step):
+    """Package one chart of the context as an OCI chart artifact for ``registry/``: from its
+    files (``entries``, under ``<name>/``) or, for a packaged chart, the archive as is."""
+
+    kind: ClassVar[str] = "chart"
+    reference: str = ""  # charts/<name>:<tag>, as stored in the tree
+    config: str = ""  # Chart.yaml as canonical JSON: the artifact's config blob
+    entries: tuple[FileEntry, ...] = ()
+    package: FileEntry | None = None  # a committed or fetched charts/*.tgz, shipped as is
+    mtime: int = 0
+    sources: dict[str, Path] = field(default_factory=dict, compare=False, hash=False)
+
+    def fingerprint(self) -> Fingerprint:
+        out = {f"file {e.path}": e.fingerprint() for e in self.entries}
+        if self.package is not None:
+            out["package"] = self.package.fingerprint()
+        out["reference"] = self.reference
+        out["config"] = value_digest(self.config)
+        out["mtime"] = str(self.mtime)
+        return out
+
+    @property
+    def label(self) -> str:
+        return f"chart {self.reference.removeprefix('charts/')} ({self.app}:{self.version})"
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,36 @@ class Fetched(Strict):
     _platforms = field_validator("platforms")(_check_platforms)
 
 
+class Edit(Strict):
+    """An edit of a downloaded file, as init.sh scripts do with ``sed -i`` and ``yq -i``."""
+
+    file: str = Field(description="The file in the build context, one this input places, e.g. "
+                      "manifests/install.yaml or charts/x/values.yaml (templated).")
+    kind: Literal["sed", "yq"] = Field(description="sed: substitutions and line edits (s/a/b/g, "
+                                       "/re/d, /re/c text, /re/a text); yq: `.a.b = \"x\"` and "
+                                       "`del(.a)` on every YAML document of the file.")
+    expression: str = Field(description="The sed script or yq expression (templated).")
+    extended: bool = Field(default=False, description="sed: extended regular expressions (sed -E).")
+
+    @model_validator(mode="after")
+    def _runs(self) -> Edit:
+        if "{{" not in self.expression and "{%" not in self.expression:
+            from clusterbuild.fetch.sed import parse_sed
+            from clusterbuild.fetch.yq import parse_edits
+
+            parse_sed(self.expression, self.extended) if self.kind == "sed" else parse_edits(self.expression)
+        return self
+
+
+EditList = Annotated[list[Edit], Field(default_factory=list, description="Edits of the downloaded "
+                                       "files, in order; part of what the input is keyed by.")]
+Replace = Annotated[bool | str, Field(default=False, description="true: the input replaces what the "
+                                      "app dir holds at its dest (committed files there are left out), "
+                                      "as an init.sh does with `rm -rf dest` before downloading into it; "
+                                      "a directory holding dest (e.g. manifests): everything committed "
+                                      "under it is left out (`rm -rf manifests`).")]
+
+
 class ValuesEdits(Strict):
     set: dict[str, Any] = Field(default_factory=dict, description="Dotted keys to set, e.g. "
                                 "image.digest: null (so the mirror can copy by tag).")
@@ -207,6 +237,8 @@ class ChartInput(Fetched):
     max_size: int | str | None = Field(default=None, description="Refuse the chart archive if it "
                                        "expands to more than this (bytes, or e.g. 512MiB; default "
                                        "256MiB): a guard against decompression bombs.")
+    edits: EditList
+    replace: Replace
 
     _max_size = field_validator("max_size")(_check_size)
 
@@ -235,6 +267,7 @@ class ManifestInput(Fetched):
     kind: Literal["manifest"]
     url: str = Field(description="Download URL (templated).")
     dest: str | None = Field(default=None, description="Default manifests/<file name>.")
+    edits: EditList
 
 
 class BinaryInput(Fetched):
@@ -273,6 +306,8 @@ class ArchiveInput(Fetched):
                                "`path`) left out, e.g. ['*.md', 'docs/*'].")
     max_size: int | str | None = Field(default=None, description="Refuse the archive if it expands "
                                        "to more than this (bytes, or e.g. 4GiB; default 2GiB).")
+    edits: EditList
+    replace: Replace
 
     _max_size = field_validator("max_size")(_check_size)
 
@@ -284,6 +319,7 @@ class UrlInput(Fetched):
     url: str = Field(description="Download URL (templated).")
     dest: str = Field(description="Path in the build context (templated).")
     mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] | None = None
+    edits: EditList
 
 
 INPUT_KINDS: tuple[type[Strict], ...] = (FileInput, ChartInput, ManifestInput, BinaryInput, ArchiveInput,
@@ -309,6 +345,9 @@ class ImageOptions(Strict):
                                "references (sealos drops them and copies by tag).")
     all_platforms: bool = Field(default=False, description="Store every platform of each image "
                                 "(the whole index) instead of only the target platform.")
+    charts_as_oci: bool = Field(default=False, description="Also put each chart under charts/ "
+                                "into registry/ as an OCI chart artifact, charts/<name>:<version> "
+                                "(helm install oci://sealos.hub:5000/charts/<name>).")
 
 
 class AppSpec(Strict):

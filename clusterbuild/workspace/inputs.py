@@ -61,11 +61,18 @@ def _rendered(av: AppVersion, n: int, item: RemoteInput, variables: dict[str, st
     if isinstance(item, BinaryInput | ArchiveInput):
         variables = {**variables, "arch_name": item.arch_map.get(variables["arch"], variables["arch"])}
     out: dict[str, Any] = {}
-    for key, value in item.model_dump(exclude={"sha256", "platforms", "arch_map"}).items():
+    dumped = item.model_dump(exclude={"sha256", "platforms", "arch_map"})
+    for key in ("edits", "replace"):  # newer fields: absent when unset, so older locks still match
+        if not dumped.get(key):
+            dumped.pop(key, None)
+    for key, value in dumped.items():
         if isinstance(value, str):
             value = render(value, variables, av.spec_path, f"{field}.{key}")
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             value = [render(v, variables, av.spec_path, f"{field}.{key}[{i}]") for i, v in enumerate(value)]
+        elif key == "edits":
+            value = [{k: render(v, variables, av.spec_path, f"{field}.edits[{i}].{k}") if isinstance(v, str)
+                      else v for k, v in edit.items()} for i, edit in enumerate(value)]
         out[key] = value
     return out
 

@@ -17,7 +17,7 @@ from clusterbuild.kubefile.parse import find_recipe, parse_recipe
 from clusterbuild.oci.filetree import EntryKind, FileEntry, normalised_mode
 from clusterbuild.oci.platform import Platform
 from clusterbuild.plan.planner import PlatformBuild
-from clusterbuild.schema.models import ChartInput, FileInput
+from clusterbuild.schema.models import ArchiveInput, ChartInput, FileInput
 from clusterbuild.workspace.context import Digester, walk_context
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
 from clusterbuild.workspace.templates import render
@@ -81,6 +81,29 @@ def local_inputs(ws: LoadedWorkspace, av: AppVersion, platform: Platform,
     return out
 
 
+def replaced_dirs(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> tuple[str, ...]:
+    """The dests of inputs with ``replace: true``: what the app dir holds there is left out."""
+    variables = template_variables(ws, av, platform)
+    dirs = []
+    for n, item in enumerate(av.spec.inputs):
+        if not isinstance(item, ChartInput | ArchiveInput) or not item.replace:
+            continue
+        if item.platforms is not None and str(platform) not in item.platforms:
+            continue
+        if isinstance(item.replace, str):
+            dest = render(item.replace, variables, av.spec_path, f"inputs[{n}].replace")
+        elif isinstance(item, ChartInput):
+            dest = "charts/" + render(item.name, variables, av.spec_path, f"inputs[{n}].name")
+        else:
+            dest = render(item.dest, variables, av.spec_path, f"inputs[{n}].dest")
+        dest = posixpath.normpath(dest)
+        if dest.startswith(("/", "..")) or dest == ".":
+            raise ConfigError(av.spec_path, f"inputs[{n}].replace", f"{dest!r} must be a directory "
+                              "inside the build context", hint="e.g. replace: manifests, or true")
+        dirs.append(dest)
+    return tuple(dirs)
+
+
 def prepare(ws: LoadedWorkspace, av: AppVersion, digests: Digester,
             fetched: dict[Platform, dict[str, ContextFile]] | None = None) -> list[PlatformBuild]:
     """Each platform's build: the app dir, declared local files and ``fetched`` remote
@@ -90,7 +113,8 @@ def prepare(ws: LoadedWorkspace, av: AppVersion, digests: Digester,
     builds = []
     for platform in av.platforms:
         args = build_args(ws, av, platform)
-        context: Context = base.overlay(local_inputs(ws, av, platform, digests))
+        context: Context = base.without(replaced_dirs(ws, av, platform))
+        context = context.overlay(local_inputs(ws, av, platform, digests))
         context = context.overlay((fetched or {}).get(platform, {}))
         evaluated = evaluate(recipe, platform, args)
         builds.append(PlatformBuild(av.app, av.version, platform, evaluated, context))

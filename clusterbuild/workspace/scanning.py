@@ -124,4 +124,4 @@ def scan_app(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild,
         result = _discover(av, paths, options, extra)
         if options is not None or remember_all:
             records.record(step, result)
-    return AppImages(step, result, av.spec.images.all_platforms)
+    return AppImages(step, result, av.spec.images.all_platforms, av.spec.images.charts_as_oci)
