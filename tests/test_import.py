@@ -200,6 +200,7 @@ wget -q https://example.com/scripts/install.sh -P scripts
 def test_uncommon_shapes_are_listed_with_their_line_and_reason() -> None:
     conversion = checked(convert_init_sh((DATA / "uncommon.init.sh").read_text(), "api"))
     assert conversion.spec == {"inputs": [
+        {"kind": "chart", "name": "web", "repo": "https://charts.example.com"},  # the highest, when locked
         {"kind": "chart", "name": "api", "repo": "https://charts.example.com", "version": "1.2.0",
          "edits": [{"file": "charts/api/templates/deployment.yaml", "kind": "sed",
                     "expression": "s/replicas: 1/replicas: 3/"}]},
@@ -207,8 +208,6 @@ def test_uncommon_shapes_are_listed_with_their_line_and_reason() -> None:
     assert [(f.path, f.content) for f in conversion.files] == [
         ("Kubefile", 'FROM scratch\nCOPY charts charts\nCMD ["helm upgrade -i api charts/api"]\n')]
     assert to_do(conversion) == [
-        "init.sh:8 helm pull example/web --untar -d charts/: not convertible (no --version: pin the chart "
-        "version in the spec)",
         "init.sh:11 git clone --depth 1 https://github.com/example/addons.git: not convertible (runs git)",
         "init.sh:12-14 for addon in logging metrics: not convertible (a loop: write one input per item)",
         "init.sh:15 wget -q https://github.com/example/cli/releases/download/${cli_version}/cli-linux-"
@@ -219,7 +218,7 @@ def test_uncommon_shapes_are_listed_with_their_line_and_reason() -> None:
     ]
     assert "init.sh:5 cli_version=$(curl" in conversion.skipped[1]
     header = conversion.yaml_text.split("inputs:")[0]
-    assert "# Not converted (5), to do by hand:" in header and "#   line 11 git clone" in header
+    assert "# Not converted (4), to do by hand:" in header and "#   line 11 git clone" in header
     assert "# Files the script writes, kept in the app dir: Kubefile (line 18)." in header
 
 

@@ -209,3 +209,23 @@ def test_an_edit_that_cannot_run_is_bad_input_naming_the_field(tmp_path: Path) -
     proc = cli("check", "-C", str(ws), "shop", check=False)
     assert proc.returncode == 3
     assert "inputs[0].edits[0]" in proc.stderr and "the sed command 'y' is not supported" in proc.stderr
+
+
+def test_a_chart_rendered_only_for_the_image_scan_is_an_image_profile(tmp_path: Path) -> None:
+    pull = ("helm repo add example https://charts.example.com\n"
+            "helm pull example/web --version 1.2.0 --untar -d charts/\nmkdir -p manifests images/shim\n")
+    conversion = convert(pull + (
+        "helm template web charts/web -n web --set a.enabled=true,b.port=80 --set-string c=1 --debug"
+        " > manifests/web.yaml\n"
+        "helm template web charts/web -f charts/web/values.yaml | grep image: | awk '{print $2}'"
+        " > images/shim/webImages\n"
+        "cat <<EOF > Kubefile\nFROM scratch\nCOPY charts charts\nCOPY registry registry\nEOF\n"))
+    assert to_do(conversion) == []
+    assert conversion.spec["images"] == {"profiles": {"rendered-line-10": {
+        "a": {"enabled": True}, "b": {"port": 80}, "c": "1"}}}
+    assert any("not needed (renders a chart with its defaults" in line for line in conversion.skipped)
+    (tmp_path / "Kubefile").write_text("FROM scratch\nCOPY . .\n")
+    shipped = convert(pull + "helm template web charts/web --set a=1 > manifests/web.yaml\n", tmp_path)
+    assert to_do(shipped) == ["init.sh:10 helm template web charts/web --set a=1 > manifests/web.yaml: not "
+                              "convertible (renders a chart into manifests/web.yaml, which the image ships: "
+                              "keep the rendered file, or install the chart with its values)"]

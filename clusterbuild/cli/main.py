@@ -47,6 +47,10 @@ TargetsArg = Annotated[list[str] | None, typer.Argument(
 PlatformOpt = Annotated[list[str] | None, typer.Option(
     "--platform", "-p", metavar="PLATFORM", help="Only these platforms, e.g. linux/arm64 (repeatable).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+PlainOpt = Annotated[bool, typer.Option("--plain", help="Plain lines, no live display (also when "
+                                        "not a terminal, or with CI=true).")]
+JsonEventsOpt = Annotated[bool, typer.Option("--json-events", help="Stream one JSON object per "
+                                             "event (phases, steps, transfers, the summary).")]
 InsecureOpt = Annotated[list[str] | None, typer.Option(
     "--insecure-registry", metavar="HOST", help="Reach this registry host over plain HTTP (repeatable; "
     "adds to registries.insecure of apps.yaml).")]
@@ -102,6 +106,14 @@ def _context(workspace: Path | None, cache_dir: Path | None, *, needs_workspace:
     ws = load_workspace(root.resolve()) if needs_workspace or (root / WORKSPACE_FILE).is_file() \
         else None
     return read_settings(command_line, ws.config if ws else None, os.environ), ws
+
+
+def _one_output(as_json: bool, json_events: bool) -> None:
+    if as_json and json_events:
+        from clusterbuild.errors import UsageError
+
+        raise UsageError("--json and --json-events both print to stdout",
+                         hint="--json for one result object, --json-events for a stream")
 
 
 def _report(failures: Any, warnings: Any) -> None:
@@ -178,12 +190,14 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
               "--shard", help="A CI shard (see `clusterbuild matrix`): push only each platform's "
               "<app>:<version>-<arch> image; no index, no layout (`clusterbuild publish` makes the "
               "indexes). Targets may name one platform: APP:VERSION@os/arch.")] = False,
-          as_json: JsonOpt = False) -> None:
+          as_json: JsonOpt = False, plain: PlainOpt = False, json_events: JsonEventsOpt = False) -> None:
     """Build the images: run the stale steps, write the OCI layout.
 
     The layout is out/ unless apps.yaml says otherwise; --archive and --push publish more."""
     from clusterbuild.cli.output import Printer, apply_json, print_summary
+    from clusterbuild.cli.progress import run_display
     from clusterbuild.commands.build import apply_workspace
+    from clusterbuild.execute.events import emit
     from clusterbuild.execute.runner import NoProgress
 
     printer = Printer(_state["verbose"])
@@ -197,11 +211,16 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
                             cache_push=cache_push, shard=shard)
     if shard and settings.push_to is None:
         raise UsageError("--shard pushes its images", hint="add --push or --push-to REGISTRY/PREFIX")
-    applied = apply_workspace(settings, ws, printer if not as_json else NoProgress(), notify)
+    _one_output(as_json, json_events)
     if as_json:
+        applied = apply_workspace(settings, ws, NoProgress(), notify)
         print(json.dumps(apply_json(applied), indent=2))
     else:
-        print_summary(applied, printer)
+        with run_display(plain=plain, json_events=json_events, verbose=printer.verbose) as events:
+            applied = apply_workspace(settings, ws, events, notify)
+            emit("summary", **apply_json(applied))
+        if not json_events:
+            print_summary(applied, printer)
     _report(applied.failures, applied.planned.warnings)
 
 
@@ -214,17 +233,20 @@ def lock(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
          timeout: TimeoutOpt = None,
          with_images: Annotated[bool, typer.Option("--images/--no-images", help="Also pin every image "
                                                    "the apps ship (--no-images: only the remote "
-                                                   "inputs, fetched).")] = True) -> None:
+                                                   "inputs, fetched).")] = True,
+         plain: PlainOpt = False) -> None:
     """Pin inputs and images in apps.lock.
 
     Every remote input (chart versions, archive and binary sha256) and every shipped image
     (the digest its tag names now)."""
+    from clusterbuild.cli.progress import run_display
     from clusterbuild.commands.build import lock_workspace
 
     settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
                             insecure_registries=tuple(insecure or ()), fail_fast=fail_fast,
                             lock_timeout=lock_timeout, timeout=timeout)
-    changes, failures = lock_workspace(settings, ws, notify, update=update, images=with_images)
+    with run_display(plain=plain, json_events=False, verbose=_state["verbose"]):
+        changes, failures = lock_workspace(settings, ws, notify, update=update, images=with_images)
     for change in changes:
         before = change.before[:12] or "(new)"
         print(f"{change.input}: {before} -> {change.after[:12]}")
@@ -252,6 +274,13 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     scans = sum(1 for step in planned.plan.steps if step.kind == "scan")
     print(f"{scans} app versions scanned, {planned.renders} chart renders", file=sys.stderr)
     _report(planned.failures, planned.warnings)
+    if planned.blocked:  # listed what it could: the rest is not an answer, say so in the exit code
+        from clusterbuild.errors import InputError
+
+        print(f"error: the images of {len(planned.blocked)} app version"
+              f"{'s are' if len(planned.blocked) != 1 else ' is'} not known until their inputs "
+              "are fetched: run `clusterbuild lock` first", file=sys.stderr)
+        sys.exit(InputError.exit_code)
 
 
 @app.command()
@@ -478,6 +507,9 @@ def _stop(message: str, code: int) -> NoReturn:
     from clusterbuild.execute.children import kill_all
 
     kill_all()
+    live = sys.modules.get("clusterbuild.cli.live")  # loaded only when a live display runs
+    if live is not None:
+        live.stop_live_display()
     print(message, file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from clusterbuild.commands.build import Applied, Planned
-from clusterbuild.errors import Failure
+from clusterbuild.errors import Failure, error_json
 from clusterbuild.execute.runner import StepRun
 from clusterbuild.plan.status import Status
 from clusterbuild.plan.steps import (
@@ -24,6 +24,8 @@ from clusterbuild.plan.steps import (
     Step,
     UnpackStep,
 )
+
+JSON_VERSION = 1  # of every --json object (docs/json.md); raised when a field changes meaning
 
 
 def use_color() -> bool:
@@ -150,14 +152,15 @@ def plan_json(planned: Planned) -> dict[str, Any]:
             "status": verdict.status.value, "reason": verdict.reason, "needs": list(step.needs),
         })
     counts = _counts(planned)
-    return {"steps": steps, "blocked": list(planned.blocked), "failures": failures_json(planned.failures),
+    return {"version": JSON_VERSION, "steps": steps, "blocked": list(planned.blocked),
+            "failures": failures_json(planned.failures),
             "warnings": list(planned.warnings), "renders": planned.renders,
             "summary": {"steps": len(steps), "stale": counts[Status.STALE], "fresh": counts[Status.FRESH],
                         "cached_remotely": counts[Status.REMOTE], "not_needed": counts[Status.NOT_NEEDED]}}
 
 
 def failures_json(failures: Sequence[Failure]) -> list[dict[str, Any]]:
-    return [{"what": f.what, "error": str(f.error), "exit_code": f.error.exit_code} for f in failures]
+    return [{"what": f.what, "error": str(f.error), **error_json(f.error)} for f in failures]
 
 
 def _run_json(run: StepRun) -> dict[str, Any]:
@@ -174,7 +177,8 @@ def apply_json(applied: Applied) -> dict[str, Any]:
     """``images``: what the layout holds (its names); ``pushed``: the names pushed to a
     registry (--push-to's prefix), with the digests the registry stored."""
     pushed = [{"ref": ref, "digest": str(digest)} for ref, digest in applied.pushed]
-    return {"images": images_of(applied), "pushed": pushed, "remote_cache": dict(applied.remote),
+    return {"version": JSON_VERSION, "images": images_of(applied), "pushed": pushed,
+            "remote_cache": dict(applied.remote),
             "ran": [_run_json(r) for r in applied.ran],
             "cached": len(applied.planned.plan) - len(applied.ran),
             "failures": failures_json(applied.failures), "warnings": list(applied.planned.warnings),
@@ -183,8 +187,14 @@ def apply_json(applied: Applied) -> dict[str, Any]:
 
 
 def print_summary(applied: Applied, printer: Printer) -> None:
-    for image in images_of(applied):
-        printer.line(f"{image['ref']}  {image['digest']}")
+    from clusterbuild.cli.summary import summary_rows, summary_table
+
+    rows = summary_rows(applied)
+    if printer.verbose or not rows:
+        for image in images_of(applied):
+            printer.line(f"{image['ref']}  {image['digest']}")
+    for i, line in enumerate(summary_table(rows) if rows else []):
+        printer.line(line, "bold" if i == 0 else "")
     for ref, digest in applied.pushed:
         printer.line(f"pushed {ref}  {digest}")
     if applied.remote:

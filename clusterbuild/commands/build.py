@@ -30,6 +30,7 @@ from clusterbuild.commands.phases import (
 )
 from clusterbuild.commands.run import Mode, Run, opened
 from clusterbuild.errors import BuildError, Failure
+from clusterbuild.execute.events import phase
 from clusterbuild.execute.locking import LockChange, pin_images
 from clusterbuild.execute.runner import NoProgress, Progress, StepRun
 from clusterbuild.oci.digest import Digest
@@ -83,8 +84,11 @@ def _planned(run: Run, prepared: Prepared) -> Planned:
 
 
 def _prepare(run: Run, progress: Progress, update: bool = False, images: bool = True) -> Prepared:
+    phase("resolving inputs")
     sources, changes = gather_sources(run, select_apps(run), update)
+    phase("fetching inputs")
     results = run_sources(run, sources, progress)
+    phase("scanning images")
     prepared = prepare_apps(run, sources, results)
     prepared.lock_changes += changes
     if run.mode is Mode.APPLY:
@@ -92,6 +96,7 @@ def _prepare(run: Run, progress: Progress, update: bool = False, images: bool = 
             run.fail(reason.split(" ", 1)[0], BuildError(f"still blocked after fetching: {reason}"))
         prepared.blocked.clear()
     if run.mode is not Mode.PLAN and images:
+        phase("pinning images")
         pin_all_images(run, prepared, update)
     elif run.pins:
         run.lock.write()
@@ -142,9 +147,11 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
                        notify=notify), opened(settings, ws, Mode.APPLY) as run:
         remove_leftovers(settings.cache_dir, settings.layout_dir)
         prepared = _prepare(run, progress)
+        phase("planning")
         planned = _planned(run, prepared)
         if not run.failures:  # bad input leaves the cache as it was
             run.digests.save()
+        phase("building")
         outcome = run_builds(run, planned.plan, planned.assessments, progress)
         exports = [(s, outcome.results.get(s.key)) for s in planned.plan.steps if isinstance(s, ExportStep)]
         exported = tuple(ref for _, r in exports if isinstance(r, ExportResult) for ref in r.refs)

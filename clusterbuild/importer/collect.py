@@ -18,6 +18,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from clusterbuild.fetch.yq import Edits
+from clusterbuild.importer.rendered import Rendered
 from clusterbuild.importer.values import ARCH, ARCH_NAME, Origin, Text
 from clusterbuild.importer.written import Written
 
@@ -84,6 +85,7 @@ class Collector:
         self.skips: list[Skip] = []
         self.dirs: set[str] = {"."}  # directories the script made
         self.removed: list[tuple[str, Origin]] = []  # committed directories the script removes
+        self.rendered: list[Rendered] = []  # charts rendered into files (helm template >)
         self.arch_map: dict[str, str] = {}
         self.arch_origin: Origin | None = None
 

@@ -34,6 +34,7 @@ _CHECKS = dict.fromkeys(("command", "which", "type", "hash"), "checks a tool") |
 _PRINTS = dict.fromkeys(("ls", "pwd", "tree", "du", "date", "env", "printenv"), "prints") | {
     "getopt": "reads options"}
 NOT_NEEDED = _SETTINGS | _FLOW | _CHECKS | _PRINTS
+IMAGE_FILTERS = ("grep", "awk", "tr", "sed", "sort", "uniq", "cut", "xargs")
 
 
 HELP = ("-h", "--help", "help", "version", "--version", "-v", "info")
@@ -72,7 +73,12 @@ def run_pipeline(w: Walker, node: Pipeline) -> None:
         return
     last = node.commands[-1]
     writes = stdout_target(last) if isinstance(last, Simple) else None
-    if writes is not None and "images/shim" in writes:
+    first = commands[0] if commands else None
+    filters = all(c.words[0] in IMAGE_FILTERS for c in commands[1:]) and len(commands) == len(node.commands)
+    if first is not None and first.words[:2] == ("helm", "template") and writes and "images/shim" in writes \
+            and filters and not stdout_target(first):
+        charts.template(w, first, writes, origin)  # the image list of a render: the scan's own
+    elif writes is not None and "images/shim" in writes:
         w.out.not_convertible(origin, "derives an image list from other files; the image scan reads "
                               "charts and manifests itself, or list them in images.extra")
     elif writes is not None or any(_edits_files(c) for c in commands):

@@ -17,6 +17,7 @@ import yaml
 from clusterbuild.errors import InputError
 from clusterbuild.importer.collect import Collector, Draft, Skip, unique_drafts
 from clusterbuild.importer.lexer import ShellSyntaxError
+from clusterbuild.importer.rendered import Rendered
 from clusterbuild.importer.syntax import parse_script
 from clusterbuild.importer.values import Origin
 from clusterbuild.importer.walk import Walker
@@ -49,6 +50,7 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
     drafts = unique_drafts([*out.charts.values(), *(d for d in placed if d is not None), *out.leftovers()])
     out.replacing(drafts)
     files = _written(out)
+    profiles = _profiles(out, files, walker)
     images = list(dict.fromkeys(image for image, _ in out.images))
     spec: dict[str, Any] = {}
     build_args = {k: v for f in files for k, v in f.build_args.items()}
@@ -57,10 +59,14 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
     spec["inputs"] = [d.fields for d in drafts]
     if images:
         spec["images"] = {"extra": images}
+    if profiles:
+        spec.setdefault("images", {})["profiles"] = {name: values for name, (values, _) in profiles.items()}
     _validate(spec, path)
-    converted = _converted(path, drafts, out.images, files)
+    converted = _converted(path, drafts, out.images, files) + tuple(
+        f"{_origin_line(path, origin)} -> images.profiles.{name}" for name, (_, origin) in profiles.items())
     skipped = _skipped(path, out.skips)
-    return Conversion(spec, _yaml(spec, drafts, out.images, path, out.skips, files), converted, skipped,
+    text = _yaml(spec, drafts, out.images, path, out.skips, files, out.rendered)
+    return Conversion(spec, text, converted, skipped,
                       tuple(files))
 
 
@@ -71,6 +77,28 @@ def _committed(app_dir: Path | None, rel: str) -> str | None:
         return (app_dir / rel).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def _profiles(out: Collector, files: list[Placed], walker: Walker
+              ) -> dict[str, tuple[dict[str, Any], Origin]]:
+    """Charts rendered into files only for the image scan: image profiles (see ``rendered``)."""
+    from clusterbuild.importer.rendered import ships
+    from clusterbuild.importer.written import RECIPES
+
+    recipe = next((f.content for f in files if f.path in RECIPES), None)
+    recipe = recipe if recipe is not None else next(
+        (text for name in RECIPES if (text := walker.committed(name)) is not None), "")
+    profiles: dict[str, tuple[dict[str, Any], Origin]] = {}
+    for rendered in out.rendered:
+        listing = rendered.target.startswith("images/shim/")
+        if not listing and ships(recipe, rendered.target):
+            out.not_convertible(rendered.origin, f"renders a chart into {rendered.target}, which the image "
+                                "ships: keep the rendered file, or install the chart with its values")
+        elif rendered.values:
+            profiles[f"rendered-line-{rendered.origin.line}"] = (rendered.values, rendered.origin)
+        else:
+            out.not_needed(rendered.origin, "renders a chart with its defaults: the image scan does")
+    return profiles
 
 
 def _committed_dir(app_dir: Path | None, rel: str) -> bool:
@@ -136,7 +164,7 @@ def _skipped(path: str, skips: list[Skip]) -> tuple[str, ...]:
 
 
 def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Origin]], path: str,
-          skips: list[Skip], files: list[Placed]) -> str:
+          skips: list[Skip], files: list[Placed], rendered: list[Rendered]) -> str:
     """The spec as YAML, each input under the lines it comes from, the header naming what is left."""
     todo = _skipped("", [s for s in skips if not s.reason.startswith("not needed")])
     needless = len(_skipped("", skips)) - len(todo)
@@ -157,10 +185,18 @@ def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Ori
         lines += [f"  # {_origin_line('', o)}" for o in sorted(set(draft.origins), key=lambda o: o.line)]
         lines += ["  " + line for line in _dump([draft.fields]).splitlines()]
     if "images" in spec:
-        lines += ["images:", "  extra:"]
+        lines.append("images:")
+    if spec.get("images", {}).get("extra"):
+        lines.append("  extra:")
         sources = {image: origin for image, origin in reversed(images)}
         for image in spec["images"]["extra"]:
             lines += [f"    # {_origin_line('', sources[image])}", "    " + _dump([image]).strip()]
+    if spec.get("images", {}).get("profiles"):
+        lines.append("  profiles:  # values of charts the script renders for the image scan")
+        for name, values in spec["images"]["profiles"].items():
+            line = int(name.rsplit("-", 1)[-1])
+            lines += [f"    # {_origin_line('', s.origin)}" for s in rendered if s.origin.line == line]
+            lines += ["    " + text for text in _dump({name: values}).splitlines()]
     return "\n".join(lines) + "\n"
 
 

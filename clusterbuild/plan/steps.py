@@ -17,6 +17,9 @@ from clusterbuild.oci.model import ImageConfig, MediaType, to_bytes
 from clusterbuild.oci.platform import Platform
 from clusterbuild.plan.keys import Fingerprint, step_key, value_digest
 
+# how gzip layers are written (execute.compression): a change gives other bytes, so other keys
+GZIP_LAYER_FORMAT = "gzip level 1, deflate blocks of 1 MiB"
+
 
 @dataclass(frozen=True)
 class Step:
@@ -58,6 +61,8 @@ class LayerStep(Step):
         out = {f"file {e.path}": e.fingerprint() for e in self.entries}
         out["media type"] = self.media_type.value
         out["mtime"] = str(self.mtime)
+        if self.media_type is MediaType.LAYER_GZIP:
+            out["compression"] = GZIP_LAYER_FORMAT
         return out
 
     @property

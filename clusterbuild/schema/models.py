@@ -228,7 +228,9 @@ class ChartInput(Fetched):
     url: str | None = Field(default=None, description="A chart .tgz, or a source archive "
                             "holding the chart at `path` (templated).")
     path: str | None = Field(default=None, description="The chart's directory inside `url`.")
-    version: str | None = Field(default=None, description="Chart version (templated).")
+    version: str | None = Field(default=None, description="Chart version (templated). A repo chart "
+                                "with neither version nor app_version is the highest stable one when "
+                                "`clusterbuild lock` pins it (`lock --update` moves it).")
     app_version: str | None = Field(default=None, description="Pick the highest chart version "
                                     "whose appVersion equals this, with or without a leading v.")
     values: ValuesEdits | None = Field(default=None, description="Edits of values.yaml.")
@@ -254,8 +256,6 @@ class ChartInput(Fetched):
         sources = [k for k in ("repo", "oci", "url") if getattr(self, k)]
         if len(sources) != 1:
             raise ValueError("a chart needs exactly one of repo, oci, url")
-        if self.repo and not (self.version or self.app_version):
-            raise ValueError("a chart from a repo needs version or app_version")
         if self.oci and not self.version:
             raise ValueError("a chart from an OCI registry needs version")
         return self
@@ -329,6 +329,25 @@ Input = Annotated[FileInput | ChartInput | ManifestInput | BinaryInput | Archive
 RemoteInput = ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput
 
 
+BUILTIN_PROFILES = ("optional-features", "all-subcharts")
+
+
+class ProfileSpec(Strict):
+    """A value profile with options: a built-in to start from, values, subcharts."""
+
+    use: Literal["optional-features", "all-subcharts"] | None = Field(
+        default=None, description="A built-in profile whose values come first: optional-features "
+        "(metrics, volumePermissions, sysctl and chown init containers, sidecars, …) or "
+        "all-subcharts (every dependency's condition and tags true).")
+    values: dict[str, Any] = Field(default_factory=dict, description="Chart values (over `use`).")
+    subcharts: bool = Field(default=False, description="Apply the values under each dependency's "
+                            "name too (a subchart reads its switches under its own name).")
+
+
+Profile = Annotated[Literal["optional-features", "all-subcharts"] | ProfileSpec | dict[str, Any],
+                    Field(union_mode="left_to_right")]
+
+
 class ImageOptions(Strict):
     """Which images the app ships in registry/ and how they are found."""
 
@@ -338,9 +357,20 @@ class ImageOptions(Strict):
     extra: list[str] = Field(default_factory=list, description="More images to ship (templated).")
     exclude: list[str] = Field(default_factory=list, description="Images not to ship: "
                                "references or patterns such as docker.io/library/busybox:*.")
-    profiles: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Named chart values rendered in addition to the "
-        "defaults, so images behind disabled features are shipped too.")
+    profiles: dict[str, Profile] = Field(
+        default_factory=dict, description="Named renders in addition to the defaults, so images "
+        "behind disabled features are shipped too: chart values, a built-in's name "
+        "(optional-features, all-subcharts), or {use, values, subcharts}. Full mode.")
+    namespace: str = Field(default="", description="The release namespace charts are rendered "
+                           "with in full mode (sealos renders with none).")
+    is_install: bool = Field(default=False, description="Render charts as an install "
+                             "(.Release.IsInstall true) in full mode (sealos renders with false).")
+    from_annotations: bool = Field(default=False, description="Also ship the images the charts' "
+                                   "authors list in Chart.yaml annotations (images, "
+                                   "artifacthub.io/images, helm.sh/images), subcharts included. Full mode.")
+    from_values: list[str] = Field(default_factory=list, description="Values paths naming images "
+                                   "to ship, e.g. [nats.image] (a reference, an image map, or a "
+                                   "list or map of them); a path naming none is an error. Full mode.")
     keep_digests: bool = Field(default=False, description="Keep @sha256 digests of tagged "
                                "references (sealos drops them and copies by tag).")
     all_platforms: bool = Field(default=False, description="Store every platform of each image "
@@ -348,6 +378,15 @@ class ImageOptions(Strict):
     charts_as_oci: bool = Field(default=False, description="Also put each chart under charts/ "
                                 "into registry/ as an OCI chart artifact, charts/<name>:<version> "
                                 "(helm install oci://sealos.hub:5000/charts/<name>).")
+
+    @model_validator(mode="after")
+    def _full_mode_options(self) -> ImageOptions:
+        if self.discover != "full":
+            named = [name for name in ("namespace", "is_install", "from_annotations", "from_values")
+                     if getattr(self, name)]
+            if named:
+                raise ValueError(f"{named[0]} is read in discover: full only (discover is {self.discover})")
+        return self
 
 
 class AppSpec(Strict):
