@@ -322,11 +322,26 @@ class UrlInput(Fetched):
     edits: EditList
 
 
+class TextInput(Strict):
+    """A file written from text, per app version and platform: what an init.sh writes with its
+    variables (a Kubefile whose CMD names the version, an install script, an image list)."""
+
+    kind: Literal["text"]
+    text: str = Field(description="The file's content (templated: {{ version }}, {{ arch }}, ...).")
+    dest: str = Field(description="Path in the build context (templated). A Kubefile (or Sealfile, "
+                      "Dockerfile, Containerfile) at the top is the app's recipe.")
+    mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] | None = None
+    platforms: list[str] | None = Field(default=None, description="Only for these platforms "
+                                        "(default: all).")
+
+    _platforms = field_validator("platforms")(_check_platforms)
+
+
 INPUT_KINDS: tuple[type[Strict], ...] = (FileInput, ChartInput, ManifestInput, BinaryInput, ArchiveInput,
-                                         UrlInput)
-Input = Annotated[FileInput | ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput,
+                                         UrlInput, TextInput)
+Input = Annotated[FileInput | ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput | TextInput,
                   Field(discriminator="kind")]
-RemoteInput = ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput
+RemoteInput = ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput | TextInput
 
 
 BUILTIN_PROFILES = ("optional-features", "all-subcharts")
