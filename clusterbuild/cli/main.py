@@ -263,14 +263,72 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
 @app.command()
 def sbom(target: Annotated[str, typer.Argument(metavar="APP:VERSION")],
          workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
-         fmt: Annotated[str, typer.Option("--format", help="spdx (SPDX 2.3 JSON) or cyclonedx "
-                                          "(CycloneDX 1.5 JSON).")] = "spdx") -> None:
+         fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="spdx (SPDX 2.3 "
+                                          "JSON) or cyclonedx (CycloneDX 1.5 JSON).")] = "spdx") -> None:
     """Print the SBOM of an app version: every shipped image, chart, binary and file with the
     digests apps.lock pins (what `apply` writes to <layout>/sbom/). No network."""
     from clusterbuild.commands.supply import sbom_of
 
     settings, ws = _context(workspace, cache_dir)
     sys.stdout.buffer.write(sbom_of(settings, ws, target, fmt, notify))
+
+
+@app.command("bundle")
+def bundle_cmd(targets: Annotated[list[str] | None, typer.Argument(
+                   metavar="APP[:VERSION]", help="App versions to carry (from the layout).")] = None,
+               output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False,
+                                                           help="The bundle (a tar).")] = None,
+               have: Annotated[Path | None, typer.Option(
+                   "--have", dir_okay=False, help="What the site has: a digest list (--list-have), "
+                   "an earlier bundle, or an apps.lock; those blobs are left out.")] = None,
+               zstd: Annotated[bool, typer.Option("--zstd", help="Compress with zstd.")] = False,
+               split_size: Annotated[str | None, typer.Option(
+                   "--split-size", metavar="SIZE", help="Write parts FILE.000, FILE.001 … of at "
+                   "most this size, e.g. 4GiB.")] = None,
+               list_have: Annotated[str | None, typer.Option(
+                   "--list-have", metavar="DIR|REGISTRY", help="Instead: write the digests a layout "
+                   "or registry holds (to -o FILE, or stdout), for --have on the other side.")] = None,
+               workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
+               insecure: InsecureOpt = None) -> None:
+    """Write app versions into one archive for an air gap: an OCI layout in a tar, each blob once
+    (registry/ layers as their images' blobs, so --have leaves out every image the site has)."""
+    from clusterbuild.commands.bundles import bundle, describe, site_digests
+    from clusterbuild.schema.models import parse_size
+
+    if list_have is not None:
+        settings, _ = _context(workspace, cache_dir, needs_workspace=False,
+                               insecure_registries=tuple(insecure or ()))
+        text = "\n".join(site_digests(settings, list_have)) + "\n"
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+        return
+    if not targets or output is None:
+        raise InputError("bundle: name the app versions and -o FILE",
+                         hint="e.g. clusterbuild bundle web:v2 -o web.tar")
+    try:
+        split = parse_size(split_size) if split_size else None
+    except ValueError as exc:
+        raise InputError(f"--split-size {split_size!r}: {exc}", hint="e.g. 4GiB or 700MB") from None
+    settings, ws = _context(workspace, cache_dir)
+    planned, files = bundle(settings, ws, targets, output, have, zstd, split)
+    print(describe(planned, files))
+
+
+@app.command()
+def unbundle(files: Annotated[list[Path], typer.Argument(help="The bundle (every part, in order).")],
+             to: Annotated[str, typer.Option("--to", metavar="DIR|REGISTRY", help="An OCI layout "
+                                             "directory, or a registry host[/prefix].")],
+             cache_dir: CacheOpt = None, insecure: InsecureOpt = None) -> None:
+    """Verify every blob of a bundle and write its images to a layout or registry; a bundle with
+    anything missing or altered is refused (exit 3), naming it, and nothing is written."""
+    from clusterbuild.commands.bundles import unbundle as run_unbundle
+
+    settings, _ = _context(None, cache_dir, needs_workspace=False,
+                           insecure_registries=tuple(insecure or ()))
+    for ref in run_unbundle(settings, files, to):
+        print(ref)
 
 
 @app.command()

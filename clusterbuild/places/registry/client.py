@@ -7,7 +7,7 @@ blobs (for cross-repository mounts); it is safe to share between threads.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 
 import httpx
@@ -27,6 +27,7 @@ from clusterbuild.places.registry.pull import PulledImage, Puller
 from clusterbuild.places.registry.push import Pusher
 from clusterbuild.places.registry.resolve import Resolver
 from clusterbuild.places.registry.session import RegistrySession
+from clusterbuild.places.registry.site import blob_range, list_catalog, list_tags
 
 
 class RegistryClient:
@@ -72,9 +73,29 @@ class RegistryClient:
         """Store each reference's index, manifests and blobs for ``platforms`` (all when None)."""
         return self._puller.pull(refs, platforms, store)
 
-    def push(self, target: Reference, root: Descriptor, store: BlobStore) -> Digest:
-        """Push the image or index ``root`` (everything it needs in ``store``); the registry's digest."""
-        return self._pusher.push(target, root, store)
+    def push(self, target: Reference, root: Descriptor, store: BlobStore,
+             present: frozenset[Digest] = frozenset()) -> Digest:
+        """Push the image or index ``root`` (everything it needs in ``store``, but configs and
+        layers of ``present``, which the registry has: in the target repository, or in one
+        ``seen_blob`` names, mounted from there); the registry's digest."""
+        return self._pusher.push(target, root, store, present)
+
+    def seen_blob(self, registry: str, digest: Digest, repository: str) -> None:
+        """Note that ``repository`` of ``registry`` holds ``digest`` (a source to mount from)."""
+        self._locations.add(self.config.endpoint(registry).host, digest, repository)
+
+    def repositories(self, registry: str) -> list[str]:
+        """Every repository of the registry (``/v2/_catalog``, followed page by page)."""
+        return list_catalog(self._session, self.config.endpoint(registry))
+
+    def tags(self, ref: Reference) -> list[str]:
+        return list_tags(self._session, self.config.endpoint(ref.registry), ref.repository)
+
+    def read_blob(self, ref: Reference, digest: Digest, offset: int = 0,
+                  size: int | None = None) -> Iterator[bytes]:
+        """The bytes of a blob of ``ref``'s repository from ``offset`` (``size`` of them, or to the end)."""
+        return blob_range(self._session, self.config.endpoint(ref.registry), ref.repository, digest,
+                          offset, size)
 
     def copy(self, src: Reference, dst: Reference, store: BlobStore, all_platforms: bool = True,
              platforms: Sequence[Platform] | None = None) -> Digest:
