@@ -167,3 +167,40 @@ def test_zstd_split_bundle_unbundles_into_a_layout(built: tuple[Path, dict[str, 
     proc = cli("unbundle", *map(str, parts[:-1]), "--to", str(tmp_path / "other"),
                "--cache-dir", str(tmp_path / "c3"), check=False)
     assert proc.returncode == 3
+
+
+def test_diff_names_exactly_the_bumped_image_and_the_delta_size(
+        built: tuple[Path, dict[str, str]], registry: str, tmp_path: Path) -> None:
+    ws, _ = built
+    result = json.loads(cli("diff", "-C", str(ws), "shop:v1", "shop:v2", "--json").stdout)
+    assert [(c["kind"], c["name"]) for c in result["changes"]] == [("image", f"{registry}/src/beta")]
+    change = result["changes"][0]
+    assert change["old"].startswith("1@") and change["new"].startswith("2@")
+    v1, delta = tmp_path / "v1.tar", tmp_path / "delta.tar"
+    cli("bundle", "-C", str(ws), "shop:v1", "-o", str(v1))
+    cli("bundle", "-C", str(ws), "shop:v2", "-o", str(delta), "--have", str(v1))
+    with tarfile.open(delta) as tar:
+        carried = [m.size for m in tar if m.name.startswith("blobs/")]
+    assert result["transfer"] == {"bytes": sum(carried), "blobs": len(carried)}
+    assert result["size"] > result["transfer"]["bytes"]
+    text = cli("diff", "-C", str(ws), "shop:v1", "shop:v2").stdout
+    assert f"~ image {registry}/src/beta: 1@" in text and "a site with shop:v1 transfers" in text
+
+
+def test_the_bots_success_comment_carries_the_diff_against_the_previous_version(
+        built: tuple[Path, dict[str, str]], registry: str) -> None:
+    from github_fake import FakeGitHub, comment_event
+
+    from clusterbuild.bot.config import BotConfig
+    from clusterbuild.bot.decision import Outcome
+    from clusterbuild.bot.handle import handle_event
+
+    ws, _ = built
+    config = BotConfig(workspace=ws, cache_dir=ws / "cache", insecure_registries=(registry,), jobs=2)
+    with FakeGitHub() as github:
+        issue = github.add_issue(6, "【Auto-build】shop", ["accepted"])
+        decision, _ = handle_event(config, comment_event(issue, "/imagebuild_apps shop v2"), github.environ())
+        assert decision.outcome is Outcome.SUCCEEDED, decision.reason
+        [posted] = github.comments
+    assert "Changes since `shop:v1`:" in posted.body
+    assert f"~ image {registry}/src/beta: 1@" in posted.body and "transfers" in posted.body

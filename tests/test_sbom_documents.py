@@ -53,3 +53,21 @@ def test_cyclonedx_is_valid() -> None:
 
 def test_inventory_round_trips_through_json() -> None:
     assert Inventory.from_json(json.loads(json.dumps(INV.to_json()))) == INV
+
+
+def test_release_diff_by_repository_inputs_and_values() -> None:
+    from clusterbuild.supply.diff import release_diff
+
+    bumped = ImageItem("quay.io/org/web:1.1", "quay.io", "sha256:" + "9" * 64)
+    added = ImageItem("quay.io/org/sidecar:2", "quay.io", "sha256:" + "8" * 64)
+    chart = InputItem("chart", "web", "*", "5" * 64, INV.inputs[0].url, "1.3.0")
+    new = Inventory("web", "v2", "0.1.0", INV.platforms, INV.image_ref, (bumped, added),
+                    (chart, INV.inputs[1]), 0)
+    values = {"web": ({"image": {"tag": "1.0"}, "replicas": 1}, {"image": {"tag": "1.1"}, "replicas": 1})}
+    diff = release_diff(INV, new, values)
+    assert [c.line() for c in diff.changes] == [
+        "+ image quay.io/org/sidecar: 2@888888888888",
+        "~ image quay.io/org/web: 1.0@111111111111 -> 1.1@999999999999",
+        "~ chart web: 1.2.0 333333333333 -> 1.3.0 555555555555",
+        "~ values web image.tag: 1.0 -> 1.1"]
+    assert release_diff(INV, INV).changes == ()

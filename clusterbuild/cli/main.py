@@ -273,6 +273,19 @@ def sbom(target: Annotated[str, typer.Argument(metavar="APP:VERSION")],
     sys.stdout.buffer.write(sbom_of(settings, ws, target, fmt, notify))
 
 
+@app.command()
+def diff(old: Annotated[str, typer.Argument(metavar="APP:OLD")],
+         new: Annotated[str, typer.Argument(metavar="APP:NEW")],
+         workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None, as_json: JsonOpt = False) -> None:
+    """What changed between two app versions: images added, removed or re-digested, chart and
+    binary versions, chart values, the image's size and what a site with OLD must transfer."""
+    from clusterbuild.commands.diffs import diff_versions
+
+    settings, ws = _context(workspace, cache_dir)
+    result = diff_versions(settings, ws, old, new, notify)
+    print(json.dumps(result.to_json(), indent=2) if as_json else "\n".join(result.lines()))
+
+
 @app.command("bundle")
 def bundle_cmd(targets: Annotated[list[str] | None, typer.Argument(
                    metavar="APP[:VERSION]", help="App versions to carry (from the layout).")] = None,
