@@ -91,13 +91,25 @@ def test_a_heredoc_kubefile_keeps_the_script_variables_as_build_args() -> None:
     assert "init.sh:7 cat << EOF > \"Kubefile\" -> the file Kubefile" in conversion.converted
 
 
-def test_a_variable_in_the_cmd_of_a_written_kubefile_is_left_to_do() -> None:
-    conversion = convert('cat <<EOF > Kubefile\nFROM scratch\n'
-                         'CMD ["helm install x --version ${VERSION}"]\nEOF\n')
-    assert conversion.files == ()
-    assert to_do(conversion) == [
-        "init.sh:7 cat << EOF > Kubefile: not convertible (the Kubefile's CMD uses values known only at "
-        "build time (version), which a Kubefile does not expand there: write them in by hand)"]
+def test_build_time_values_in_a_cmd_or_another_file_make_it_a_text_input(tmp_path: Path) -> None:
+    (tmp_path / "images/shim").mkdir(parents=True)
+    (tmp_path / "entrypoint.sh").write_text("VERSION=0\nhelm upgrade -i x charts/x\n")
+    conversion = convert('cat <<EOF > Kubefile\nFROM scratch\nCOPY . .\n'
+                         'CMD ["helm install x --version ${VERSION}"]\nEOF\n'
+                         'echo "ghcr.io/org/x:$VERSION" > images/shim/x\n'
+                         'sed -i "s|VERSION=.*|VERSION=$VERSION|g" entrypoint.sh\n', tmp_path)
+    assert to_do(conversion) == [] and conversion.files == ()
+    assert conversion.spec["inputs"] == [
+        {"kind": "text", "dest": "Kubefile",
+         "text": 'FROM scratch\nCOPY . .\nCMD ["helm install x --version {{ version }}"]\n'},
+        {"kind": "text", "dest": "images/shim/x", "text": "ghcr.io/org/x:{{ version }}\n"},  # COPY . ships it
+        {"kind": "text", "dest": "entrypoint.sh",
+         "text": "VERSION={{ version }}\nhelm upgrade -i x charts/x\n"}]
+    assert "images" not in conversion.spec
+    unshipped = convert('cat <<EOF > Kubefile\nFROM scratch\nCOPY registry registry\nEOF\n'
+                        'echo "ghcr.io/org/x:$VERSION" > images/shim/x\n')
+    assert unshipped.spec["images"] == {"extra": ["ghcr.io/org/x:{{ version }}"]}
+    assert [i["kind"] for i in unshipped.spec["inputs"]] == []
 
 
 def test_write_conversion_writes_the_files_replacing_or_appending(tmp_path: Path) -> None:
@@ -136,12 +148,15 @@ def test_sed_on_a_committed_or_written_file_is_made_at_import(tmp_path: Path) ->
     (tmp_path / "Kubefile").write_text("FROM scratch\nCMD [\"helm upgrade -i x -n tigera-operator \"]\n")
     conversion = convert("sed -i 's~ tigera-operator ~ kube-system ~g' Kubefile\n"
                          "echo 'VERSION=0' > env.sh\nsed -i 's/VERSION=.*/VERSION=1/' env.sh\n"
-                         'sed -i "s/x/${VERSION}/" Kubefile\n', tmp_path)
+                         'sed -i "s/ x / ${VERSION} /" Kubefile\n'
+                         'sed -i "s/${VERSION}/y/" env.sh\n', tmp_path)
     files = {f.path: f.content for f in conversion.files}
-    assert files == {"Kubefile": "FROM scratch\nCMD [\"helm upgrade -i x -n kube-system \"]\n",
-                     "env.sh": "VERSION=1\n"}
-    assert to_do(conversion) == ['init.sh:10 sed -i "s/x/${VERSION}/" Kubefile: not convertible (edits '
-                                 "Kubefile with values known only at build time (version))"]
+    assert files == {"env.sh": "VERSION=1\n"}
+    # its CMD names the version: a text input
+    assert conversion.spec["inputs"] == [{"kind": "text", "dest": "Kubefile", "text": (
+        'FROM scratch\nCMD ["helm upgrade -i {{ version }} -n kube-system "]\n')}]
+    assert to_do(conversion) == ['init.sh:11 sed -i "s/${VERSION}/y/" env.sh: not convertible (edits env.sh '
+                                 "matching values known only at build time (version))"]
 
 
 def test_sed_beyond_the_subset_stays_to_do() -> None:

@@ -130,3 +130,31 @@ def _files(ws: Path, app: str, arch: str, tmp: Path, prefix: str) -> dict[str, b
                 if member.isfile() and member.name.startswith(prefix):
                     out[member.name] = tar.extractfile(member).read()  # type: ignore[union-attr]
     return out
+
+
+def test_build_time_values_in_a_cmd_and_a_shipped_image_list_build_what_the_script_builds(
+        tmp_path: Path, static_server: tuple[str, Path], seeded: str) -> None:  # noqa: F811
+    script = HEADER + (
+        "mkdir -p images/shim\n"
+        f'echo "{seeded}/seed/sidecar:${{VERSION#v}}" > images/shim/sidecar\n'
+        'cat <<EOF > "Kubefile"\nFROM scratch\nCOPY images images\nCOPY registry registry\n'
+        'CMD ["echo installing $NAME ${VERSION}"]\nEOF\n')
+    conversion = convert_init_sh(script, "shop")
+    assert [i["kind"] for i in conversion.spec["inputs"]] == ["text", "text"]
+    _both_ways(tmp_path, "shop", script, seeded, {})
+    for arch in ("amd64", "arm64"):
+        shim = [_files(tmp_path / name, "shop", arch, tmp_path, "images/")
+                for name in ("legacy", "converted")]
+        assert shim[0] == shim[1] == {"images/shim/sidecar": f"{seeded}/seed/sidecar:1.2.3\n".encode()}
+        configs = [_config(tmp_path / name, "shop", arch) for name in ("legacy", "converted")]
+        assert configs[0]["Cmd"] == configs[1]["Cmd"]
+        assert f"echo installing shop {VERSION}" in str(configs[1]["Cmd"])
+    assert _images(tmp_path / "converted", "shop") == {f"{seeded}/seed/sidecar:1.2.3"}
+
+
+def _config(ws: Path, app: str, arch: str) -> dict[str, object]:
+    ref = f"docker.io/labring/{app}:{VERSION}-{arch}"
+    out = subprocess.run(["skopeo", "inspect", "--config", f"oci:{ws / 'out'}:{ref}"], check=True,
+                         capture_output=True, text=True).stdout
+    config: dict[str, object] = json.loads(out)["config"]
+    return config

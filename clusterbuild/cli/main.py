@@ -19,7 +19,13 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from clusterbuild.cli.help_format import install as install_help_format
-from clusterbuild.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ClusterbuildError, InputError
+from clusterbuild.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    ClusterbuildError,
+    InputError,
+    UsageError,
+)
 
 install_help_format()
 # Plain click help (rich_markup_mode=None): no markup that eats "[default: ...]", stable text
@@ -53,6 +59,9 @@ FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop at the firs
 TimeoutOpt = Annotated[float | None, typer.Option(
     "--timeout", min=1, metavar="SECONDS", help="Seconds one download or registry transfer may "
     "take in all, retries included [default: 900].")]
+RemoteCacheOpt = Annotated[str | None, typer.Option(
+    "--remote-cache", metavar="REGISTRY/REPOSITORY", help="Share step results through this OCI "
+    "repository (overrides apps.yaml cache.remote); misses and damaged entries build locally.")]
 LockTimeoutOpt = Annotated[float | None, typer.Option(
     "--lock-timeout", min=0, metavar="SECONDS", help="Seconds to wait for another clusterbuild "
     "using the workspace or cache (or $CLUSTERBUILD_LOCK_TIMEOUT) [default: wait].")]
@@ -124,14 +133,17 @@ def _report(failures: Any, warnings: Any) -> None:
 @app.command()
 def plan(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
          cache_dir: CacheOpt = None, platform: PlatformOpt = None, fail_fast: FailFastOpt = False,
+         remote_cache: RemoteCacheOpt = None, insecure: InsecureOpt = None,
          as_json: JsonOpt = False) -> None:
-    """Show every step, fresh or stale, and why. No network; writes nothing but the cache's
-    record of each scan."""
+    """Show every step, fresh or stale, and why. No network (except look-ups in a remote cache,
+    shown as "cached remotely", whose consumers' inputs are "not needed"); writes nothing but
+    the cache's record of each scan."""
     from clusterbuild.cli.output import Printer, plan_json, print_plan
     from clusterbuild.commands.build import plan_workspace
 
     settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
-                            platforms=tuple(platform or ()), fail_fast=fail_fast)
+                            platforms=tuple(platform or ()), fail_fast=fail_fast,
+                            remote_cache=remote_cache, insecure_registries=tuple(insecure or ()))
     planned = plan_workspace(settings, ws, notify)
     if as_json:
         print(json.dumps(plan_json(planned), indent=2))
@@ -170,6 +182,14 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
               "--unsandboxed", help="Run init.sh scripts without the bubblewrap sandbox, with your "
               "own rights (as apps.yaml `scripts: {sandbox: false}`); each run is warned about.")]
           = False,
+          remote_cache: RemoteCacheOpt = None,
+          cache_push: Annotated[bool | None, typer.Option(
+              "--cache-push/--no-cache-push", help="Upload the steps run here to the remote cache "
+              "[default: apps.yaml cache.push, else no].")] = None,
+          shard: Annotated[bool, typer.Option(
+              "--shard", help="A CI shard (see `clusterbuild matrix`): push only each platform's "
+              "<app>:<version>-<arch> image; no index, no layout (`clusterbuild publish` makes the "
+              "indexes). Targets may name one platform: APP:VERSION@os/arch.")] = False,
           as_json: JsonOpt = False, plain: PlainOpt = False, json_events: JsonEventsOpt = False) -> None:
     """Build the images: run the stale steps, write the OCI layout.
 
@@ -187,7 +207,10 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
                             docker_archive=docker_archive, jobs=jobs,
                             insecure_registries=tuple(insecure or ()), push=push, push_to=push_to,
                             frozen=frozen, fail_fast=fail_fast, lock_timeout=lock_timeout,
-                            unsandboxed=unsandboxed, timeout=timeout)
+                            unsandboxed=unsandboxed, timeout=timeout, remote_cache=remote_cache,
+                            cache_push=cache_push, shard=shard)
+    if shard and settings.push_to is None:
+        raise UsageError("--shard pushes its images", hint="add --push or --push-to REGISTRY/PREFIX")
     _one_output(as_json, json_events)
     if as_json:
         applied = apply_workspace(settings, ws, NoProgress(), notify)
@@ -439,17 +462,57 @@ def schema(which: Annotated[str, typer.Argument(metavar="workspace|app", help="w
 
 
 @app.command()
-def new(name: Annotated[str, typer.Argument(help="App name, e.g. my-app.")],
-        workspace: WorkspaceOpt = None,
-        version: Annotated[str, typer.Option(metavar="VERSION", help="Version to add to apps.yaml.")]
-        = "v0.1.0",
-        ) -> None:
-    """Scaffold an app that builds, and list it in apps.yaml.
+def init(directory: Annotated[Path | None, typer.Argument(
+             metavar="DIR", file_okay=False, help="Where (made if missing) [default: -C or .].")] = None,
+         registry: Annotated[str, typer.Option(metavar="PREFIX", help="Where images go: "
+                                               "<registry>/<app>:<version>.")] = "docker.io/labring",
+         platform: PlatformOpt = None, workspace: WorkspaceOpt = None) -> None:
+    """Make a workspace: apps.yaml, applications/, .gitignore.
 
-    Writes applications/NAME/latest/."""
+    Platforms default to linux/amd64 and linux/arm64."""
+    from clusterbuild.workspace.scaffold import init_workspace
+
+    root = directory or _command_line(workspace, None).workspace
+    for line in init_workspace(root.resolve(), registry, list(platform or ["linux/amd64", "linux/arm64"])):
+        print(line)
+
+
+def _source(chart: str | None, oci: str | None, manifest: str | None, binary: str | None) -> Any:
+    from clusterbuild.errors import UsageError
+    from clusterbuild.workspace.scaffold_files import Source
+
+    given = [(kind, text) for kind, text in (("chart", chart), ("oci", oci), ("manifest", manifest),
+                                              ("binary", binary)) if text]
+    if len(given) > 1:
+        raise UsageError("--chart, --oci, --manifest and --binary: give one",
+                         hint="add more inputs to latest/clusterbuild.yaml afterwards")
+    return Source.parse(*given[0]) if given else None
+
+
+@app.command()
+def new(name: Annotated[str, typer.Argument(metavar="APP", help="App name, e.g. my-app.")],
+        chart: Annotated[str | None, typer.Option(
+            metavar="REPO/NAME[@VERSION]", help="A chart of a Helm repository, e.g. "
+            "https://charts.jetstack.io/cert-manager@v1.21.1.")] = None,
+        oci: Annotated[str | None, typer.Option(
+            metavar="oci://HOST/PATH/NAME[@VERSION]", help="A chart in an OCI registry.")] = None,
+        manifest: Annotated[str | None, typer.Option(metavar="URL", help="A manifest to apply.")]
+        = None,
+        binary: Annotated[str | None, typer.Option(
+            metavar="URL", help="A binary per platform (write the arch as {{ arch }}).")] = None,
+        workspace: WorkspaceOpt = None,
+        version: Annotated[str | None, typer.Option(metavar="VERSION", help="Version to add to "
+                                                    "apps.yaml [default: the chart's @VERSION, "
+                                                    "else v0.1.0].")] = None,
+        ) -> None:
+    """Scaffold an app shaped like the catalogue's, and list it in apps.yaml.
+
+    Writes applications/APP/latest/ (Kubefile, install script, clusterbuild.yaml with the
+    upstream input) and applications/APP/README.md, which is not part of the image."""
     from clusterbuild.workspace.scaffold import scaffold_app
 
-    for line in scaffold_app(_command_line(workspace, None).workspace.resolve(), name, version):
+    source = _source(chart, oci, manifest, binary)
+    for line in scaffold_app(_command_line(workspace, None).workspace.resolve(), name, version, source):
         print(line)
 
 

@@ -25,6 +25,10 @@ class Downloads:
         self.registry = registry
 
     def fetch(self, url: str, digest: Digest | None, what: str, store: BlobStore) -> Digest:
+        if url.startswith("data:"):  # a text input: its own content
+            from clusterbuild.fetch.data_url import data_bytes
+
+            return store.put_bytes(data_bytes(url))
         if url.startswith("oci://"):  # oci://host/path/chart@<manifest digest>, as locked
             from clusterbuild.fetch.charts import pull_oci_chart
 

@@ -55,7 +55,11 @@ def template(w: Walker, node: Simple, target_raw: str | None, origin: Origin) ->
     if unknown is not None or isinstance(target, Unknown):
         w.out.not_convertible(origin, f"renders a chart: {(unknown or target).why}")  # type: ignore[union-attr]
         return
-    args = [v.template() for v in words if isinstance(v, Text)]
+    if any(isinstance(v, Text) and not v.is_literal for v in words):
+        w.out.not_convertible(origin, "renders a chart with values known only at build time: write them "
+                              "in an image profile by hand")
+        return
+    args = [v.literal or "" for v in words if isinstance(v, Text)]
     positional = parse_options(args, HELM_TEMPLATE).args
     chart = w.path(positional[-1]) if positional else Unknown("no chart")
     if isinstance(chart, Unknown):

@@ -183,7 +183,12 @@ class Collector:
         for path in moved:
             pending = self.files[path] if keep else self.files.pop(path)
             self.files[dest + path[len(source):]] = replace(pending, origins=[*pending.origins, origin])
-        if moved:
+        written = [p for p in self.written if p == source or p.startswith(source + "/")]
+        for path in written:
+            kept = self.written[path] if keep else self.written.pop(path)
+            self.written[dest + path[len(source):]] = replace(kept, path=dest + path[len(source):],
+                                                              origins=[*kept.origins, origin])
+        if moved or written:
             return None
         for archive in reversed(self.archives):
             if archive.into == "." or source.startswith(archive.into + "/"):

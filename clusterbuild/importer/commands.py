@@ -158,6 +158,8 @@ def _write(w: Walker, origin: Origin, target: str, text: Text | Unknown, append:
     elif path.startswith("images/shim/") and isinstance(text, Text):
         for image in split_images(text):
             w.out.image(image, replace(origin, detail="images.extra"))
+        w.out.write(path, text, replace(origin, detail=f"file {path}"), append)
+        w.out.written[path].listing = True
     elif isinstance(text, Unknown):
         w.out.not_convertible(origin, f"writes {path}: {text.why}")
     elif path.startswith(("/", "../")):

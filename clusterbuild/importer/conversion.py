@@ -21,7 +21,7 @@ from clusterbuild.importer.rendered import Rendered
 from clusterbuild.importer.syntax import parse_script
 from clusterbuild.importer.values import Origin
 from clusterbuild.importer.walk import Walker
-from clusterbuild.importer.written import Placed, place_written
+from clusterbuild.importer.written import RECIPES, Placed, place_written
 
 SPEC_NAME = "clusterbuild.yaml"
 
@@ -43,13 +43,15 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
     except ShellSyntaxError as e:
         raise InputError(f"{path}:{e.line}: cannot read the script: {e.problem}",
                          hint="write clusterbuild.yaml by hand (`clusterbuild schema app`)") from None
-    walker = Walker(app, lambda rel: _committed(app_dir, rel), lambda rel: _committed_dir(app_dir, rel))
+    walker = Walker(app, lambda rel: _committed(app_dir, rel), lambda rel: _committed_dir(app_dir, rel),
+                    lambda rel: _committed_files(app_dir, rel))
     walker.run(nodes)
     out = walker.out
     placed = [out.place(p, pending) for p, pending in out.files.items()]
-    drafts = unique_drafts([*out.charts.values(), *(d for d in placed if d is not None), *out.leftovers()])
+    files, texts = _written(out, walker)  # before the images: an image list may be kept as a file
+    drafts = unique_drafts([*out.charts.values(), *(d for d in placed if d is not None), *out.leftovers(),
+                            *texts])
     out.replacing(drafts)
-    files = _written(out)
     profiles = _profiles(out, files, walker)
     images = list(dict.fromkeys(image for image, _ in out.images))
     spec: dict[str, Any] = {}
@@ -105,16 +107,37 @@ def _committed_dir(app_dir: Path | None, rel: str) -> bool:
     return app_dir is not None and not rel.startswith(("/", "../")) and (app_dir / rel).is_dir()
 
 
-def _written(out: Collector) -> list[Placed]:
-    """The files the script writes that the conversion keeps; the others are skips."""
-    placed = []
+def _committed_files(app_dir: Path | None, rel: str) -> list[str]:
+    if app_dir is None or rel.startswith(("/", "../")) or rel == ".":
+        return []
+    top = app_dir / rel
+    if top.is_file():
+        return [rel]
+    return sorted(str(p.relative_to(app_dir)) for p in top.rglob("*") if p.is_file()) if top.is_dir() else []
+
+
+def _written(out: Collector, walker: Walker) -> tuple[list[Placed], list[Draft]]:
+    """The files the script writes: kept in the app dir, or text inputs. An image list is kept
+    only when the image ships it (else its images are images.extra)."""
+    from clusterbuild.importer.rendered import ships
+
+    placed, texts = [], []
+    others = [w for w in out.written.values() if not w.listing]
+    recipe = next((place_written(w, walker.committed(w.path)) for w in others if w.path in RECIPES), None)
+    recipe_text = (recipe.content if isinstance(recipe, Placed) else str(recipe["text"])) if recipe \
+        else next((text for name in RECIPES if (text := walker.committed(name)) is not None), "")
     for written in out.written.values():
-        kept = place_written(written)
-        if isinstance(kept, str):
-            out.not_convertible(written.origins[-1], kept)
-        else:
+        if written.listing and not ships(recipe_text, written.path):
+            continue
+        if written.listing:
+            listed = {(o.line, o.text) for o in written.origins}
+            out.images = [(i, o) for i, o in out.images if (o.line, o.text) not in listed]
+        kept = place_written(written, walker.committed(written.path))
+        if isinstance(kept, Placed):
             placed.append(kept)
-    return placed
+        else:
+            texts.append(Draft(kept, list(written.origins), written.path, written.origins[0].line))
+    return placed, texts
 
 
 def _validate(spec: dict[str, Any], path: str) -> None:

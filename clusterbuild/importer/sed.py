@@ -83,17 +83,45 @@ def edit_file(w: Walker, raw_path: str, kind: str, expression: Text, extended: b
     committed = w.committed(path) if written is None else None
     if written is None and committed is None:
         w.out.not_convertible(origin, f"edits {path}, which is neither a download nor in the app dir")
-    elif expression.literal is None or (written is not None and written.text.literal is None):
+        return
+    before = written.text if written is not None else Text.of(committed or "")
+    after = _edited(before, kind, expression, extended)
+    if after is None:
         names = ", ".join(sorted({p.code for p in expression.parts if isinstance(p, Expr)}))
-        w.out.not_convertible(origin, f"edits {path} with values known only at build time ({names})")
+        w.out.not_convertible(origin, f"edits {path} matching values known only at build time ({names})")
+    elif written is not None:
+        written.text, written.origins = after, [*written.origins, noted]
     else:
-        before = written.text.literal if written is not None else committed
-        after = edit_text(before or "", kind, expression.literal, extended)
-        if written is not None:
-            written.text, written.origins = Text.of(after), [*written.origins, noted]
-        else:
-            w.out.write(path, Text.of(after), noted, append=False)
-            w.out.written[path].origins = [noted]
+        w.out.write(path, after, noted, append=False)
+
+
+def _edited(text: Text, kind: str, expression: Text, extended: bool) -> Text | None:
+    """``text`` edited now; build-time values in either stay expressions. None when the edit
+    would have to match such a value (it is known only when the script runs)."""
+    codes: list[str] = []
+
+    def tokens(value: Text) -> str:
+        out = []
+        for part in value.parts:
+            if isinstance(part, Expr):
+                codes.append(part.code)
+                out.append(f"\x00{len(codes) - 1}\x00")
+            else:
+                out.append(part)
+        return "".join(out)
+
+    source, script = tokens(text), tokens(expression)
+    if kind == "sed":
+        parsed = parse_sed(script, extended)
+        if any("\x00" in getattr(p, "pattern", "") for c in parsed.commands for p in (c.pattern, c.address)):
+            return None
+    elif "\x00" in script:
+        return None
+    result = edit_text(source, kind, script, extended)
+    parts: list[str | Expr] = []
+    for n, piece in enumerate(result.split("\x00")):
+        parts.append(Expr(codes[int(piece)]) if n % 2 and piece.isdigit() else piece)
+    return Text.of(*parts)
 
 
 def is_values_of(w: Walker, path: str) -> str | None:

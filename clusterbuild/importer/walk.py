@@ -52,7 +52,9 @@ PASS_THROUGH = ("$@", '"$@"', "$*", '"$*"')
 
 class Walker:
     def __init__(self, app: str, committed: Callable[[str], str | None] = lambda path: None,
-                 committed_dir: Callable[[str], bool] = lambda path: False) -> None:
+                 committed_dir: Callable[[str], bool] = lambda path: False,
+                 committed_files: Callable[[str], list[str]] = lambda path: []) -> None:
+        self.committed_files = committed_files  # the committed files at or under a path
         self.committed = committed  # the text of a file committed in the app dir, or None
         self.committed_dir = committed_dir  # is this a directory committed in the app dir?
         self.out = Collector()

@@ -6,13 +6,15 @@ Containerfile) written with the script's variables keeps them as build arguments
 expression becomes ``${NAME}`` of an ``ARG NAME`` declared before and after every ``FROM``,
 with ``build_args: {NAME: "{{ expression }}"}`` in the spec, so the same Kubefile serves every
 version and platform. CMD and ENTRYPOINT are not expanded by a Kubefile build, so a variable in
-them (and in any other file) is left to be done by hand.
+them (and any other file written with the script's variables) make the file a ``text`` input,
+rendered for each version and platform.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from clusterbuild.importer.values import Expr, Origin, Text
 
@@ -30,6 +32,7 @@ class Written:
     origins: list[Origin]
     append: bool = False  # the first write was >>: the committed file (if any) comes first
     mode: str | None = None
+    listing: bool = False  # an image list (images/shim/): images.extra, unless the image ships it
 
 
 @dataclass(frozen=True)
@@ -49,19 +52,23 @@ def arg_name(code: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", code).strip("_").upper() or "VALUE"
 
 
-def place_written(written: Written) -> Placed | str:
-    """The file to keep in the app dir, or why it cannot be kept as a file."""
+def place_written(written: Written, committed: str | None) -> Placed | dict[str, Any]:
+    """The file to keep in the app dir; or, for one that holds build-time values, a text input
+    (a Kubefile only when its CMD or ENTRYPOINT holds them: elsewhere they are build args)."""
     if written.text.is_literal:
         return Placed(written.path, written.text.literal or "", written.append, written.mode,
                       tuple(written.origins))
-    if written.path.rsplit("/", 1)[-1] not in RECIPES:
-        names = ", ".join(sorted({p.code for p in written.text.parts if isinstance(p, Expr)}))
-        return f"writes {written.path} with values known only at build time ({names}): keep it " \
-               "in the app dir, written for each version"
-    return _recipe(written)
+    recipe = _recipe(written) if written.path in RECIPES else None
+    if isinstance(recipe, Placed):
+        return recipe
+    text = (Text.of(committed) if written.append and committed else Text.of()) + written.text
+    fields: dict[str, Any] = {"kind": "text", "dest": written.path, "text": text.template()}
+    if written.mode:
+        fields["mode"] = written.mode
+    return fields
 
 
-def _recipe(written: Written) -> Placed | str:
+def _recipe(written: Written) -> Placed | None:
     lines: list[list[str | Expr]] = [[]]
     for part in written.text.parts:
         pieces: list[str | Expr] = [part] if isinstance(part, Expr) else re.split(r"(\n)", part)
@@ -76,9 +83,7 @@ def _recipe(written: Written) -> Placed | str:
         text = "".join(p if isinstance(p, str) else "${" + arg_name(p.code) + "}" for p in line)
         exprs = [p for p in line if isinstance(p, Expr)]
         if exprs and _RUNTIME.match(text):
-            names = ", ".join(sorted({p.code for p in exprs}))
-            return f"the {written.path}'s {text.split()[0]} uses values known only at build time " \
-                   f"({names}), which a Kubefile does not expand there: write them in by hand"
+            return None  # a Kubefile does not expand CMD: the whole file is a text input
         args |= {arg_name(p.code): "{{ " + p.code + " }}" for p in exprs}
         out.append(text)
     declared = [f"ARG {name}" for name in sorted(args)]
