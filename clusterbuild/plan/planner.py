@@ -73,6 +73,7 @@ class PlanOptions:
     archive: bool = False  # an oci-archive per platform image under <layout>/archives/
     multi_archive: bool = False  # one oci-archive per app version, with the index
     docker_archive: bool = False  # a docker-archive per platform image, likewise
+    zstd: bool = False  # layers outside registry/ as zstd instead of gzip
     mtime: int = 0  # SOURCE_DATE_EPOCH: file times in layers, and `created` unless given below
     push_to: str | None = None  # repository prefix to push to, e.g. registry.example.com/labring
     shard: bool = False  # a CI shard: push the -<arch> images only; no index, no layout
@@ -87,7 +88,7 @@ def created_timestamp(mtime: int) -> str:
     return datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _split_registry(placed: list[Placed]) -> list[tuple[list[Placed], MediaType]]:
+def _split_registry(placed: list[Placed], compressed: MediaType) -> list[tuple[list[Placed], MediaType]]:
     """Separate what lands under /registry (already-compressed blobs) from the rest."""
     def in_registry(p: Placed) -> bool:
         return p.entry.path == REGISTRY_DIR or p.entry.path.startswith(REGISTRY_DIR + "/")
@@ -96,7 +97,7 @@ def _split_registry(placed: list[Placed]) -> list[tuple[list[Placed], MediaType]
     rest = [p for p in placed if not in_registry(p)]
     parts = [(registry, MediaType.LAYER_TAR)] if registry else []
     if rest or not registry:
-        parts += [(part, MediaType.LAYER_GZIP) for part in _split_large(rest)]
+        parts += [(part, compressed) for part in _split_large(rest)]
     return parts
 
 
@@ -173,7 +174,7 @@ def _registry_step(plan: Plan, build: PlatformBuild, images: AppImages, mtime: i
 
 
 def plan_platform(plan: Plan, build: PlatformBuild, mtime: int, images: AppImages | None,
-                  created: int | None = None) -> str:
+                  created: int | None = None, compressed: MediaType = MediaType.LAYER_GZIP) -> str:
     """Add the layer and image steps of one platform; return the image step key. The images
     go into the image where a COPY places ``registry/`` (as ``sealos build`` ships them), and
     are pulled only then; found images that no COPY places are a warning of the plan."""
@@ -195,7 +196,7 @@ def plan_platform(plan: Plan, build: PlatformBuild, mtime: int, images: AppImage
             history.append((item, True))
             continue
         placed = resolve_copy(item, context, image_dirs)
-        for part, media_type in _split_registry(placed):
+        for part, media_type in _split_registry(placed, compressed):
             if media_type is MediaType.LAYER_TAR and images is not None and not registry_placed:
                 registry_placed = True  # the generated tree, where COPY put it
                 add_layer(_registry_step(plan, build, images, mtime), item.created_by)
@@ -238,7 +239,8 @@ def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
         if app_images is not None and not app_images.references and not app_images.charts_as_oci:
             app_images = None
         key = plan_platform(plan, build, options.mtime, app_images,
-                            options.created.get((build.app, build.version)))
+                            options.created.get((build.app, build.version)),
+                            MediaType.LAYER_ZSTD if options.zstd else MediaType.LAYER_GZIP)
         groups.setdefault((build.app, build.version), []).append((build.platform, key))
     for (app, version), per_platform in groups.items():
         platforms = tuple(p for p, _ in per_platform)

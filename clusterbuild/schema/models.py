@@ -66,6 +66,10 @@ class Output(Strict):
     docker_archive: bool = Field(default=False, description="Also write <layout>/archives/"
                                  "<app>-<version>-<arch>.docker.tar per platform (for "
                                  "`sealos load` / `docker load`).")
+    layer_compression: Literal["gzip", "zstd"] = Field(
+        default="gzip", description="How layers outside registry/ are compressed: gzip (every "
+        "reader) or zstd (smaller and faster; read by sealos, buildah, podman, skopeo, "
+        "containerd 1.5+; not by docker before 23).")
 
 
 class Registries(Strict):
