@@ -274,3 +274,26 @@ def test_check_sees_a_chart_in_its_dir_and_a_text_kubefile(tmp_path: Path) -> No
     spec.write_text(spec.read_text().replace("dir: chart", "dir: x"))
     proc = cli("check", "-C", str(ws), "shop", check=False)
     assert proc.returncode == 3 and "'chart' not found in the build context" in proc.stderr
+
+
+def test_loops_over_known_items_are_read_once_per_item() -> None:
+    conversion = convert(
+        'repo_url="https://github.com/org/charts/releases/download"\n'
+        'charts=( "web" "api")\n'
+        'for chart in "${charts[@]}"; do\n'
+        '  if [[ "$chart" == "web" ]]; then\n'
+        '    helm fetch -d charts --untar '
+        '"$repo_url"/"${chart}"-"${VERSION#v}"/"${chart}"-"${VERSION#v}".tgz\n'
+        "  else\n"
+        f'    wget -q {RELEASE}/$chart.yaml -P manifests\n'
+        "  fi\n"
+        "done\n"
+        "for addon in logging metrics; do\n"
+        "  wget -q https://example.com/addons/${addon}.yaml -P manifests\ndone\n")
+    assert to_do(conversion) == []
+    assert conversion.spec["inputs"] == [
+        {"kind": "chart", "name": "web", "url": "https://github.com/org/charts/releases/download/"
+         "web-{{ version | strip_v }}/web-{{ version | strip_v }}.tgz"},
+        {"kind": "manifest", "url": "https://github.com/org/shop/releases/download/{{ version }}/api.yaml"},
+        {"kind": "manifest", "url": "https://example.com/addons/logging.yaml"},
+        {"kind": "manifest", "url": "https://example.com/addons/metrics.yaml"}]

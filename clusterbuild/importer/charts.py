@@ -137,7 +137,7 @@ def _chart_source(w: Walker, raw: str, repo_raw: str | None) -> tuple[dict[str, 
     if text.startswith("oci://"):
         return {"kind": "chart", "name": posixpath.basename(text), "oci": text}, []
     if text.startswith(("http://", "https://")):
-        named = re.match(r"(.+?)-v?\d", posixpath.basename(text))
+        named = re.match(r"(.+?)-(?:v?\d|\{\{)", posixpath.basename(text))
         if named is None:
             return "the chart name is not in its URL"
         return {"kind": "chart", "name": named.group(1), "url": text}, []
