@@ -439,17 +439,57 @@ def schema(which: Annotated[str, typer.Argument(metavar="workspace|app", help="w
 
 
 @app.command()
-def new(name: Annotated[str, typer.Argument(help="App name, e.g. my-app.")],
-        workspace: WorkspaceOpt = None,
-        version: Annotated[str, typer.Option(metavar="VERSION", help="Version to add to apps.yaml.")]
-        = "v0.1.0",
-        ) -> None:
-    """Scaffold an app that builds, and list it in apps.yaml.
+def init(directory: Annotated[Path | None, typer.Argument(
+             metavar="DIR", file_okay=False, help="Where (made if missing) [default: -C or .].")] = None,
+         registry: Annotated[str, typer.Option(metavar="PREFIX", help="Where images go: "
+                                               "<registry>/<app>:<version>.")] = "docker.io/labring",
+         platform: PlatformOpt = None, workspace: WorkspaceOpt = None) -> None:
+    """Make a workspace: apps.yaml, applications/, .gitignore.
 
-    Writes applications/NAME/latest/."""
+    Platforms default to linux/amd64 and linux/arm64."""
+    from clusterbuild.workspace.scaffold import init_workspace
+
+    root = directory or _command_line(workspace, None).workspace
+    for line in init_workspace(root.resolve(), registry, list(platform or ["linux/amd64", "linux/arm64"])):
+        print(line)
+
+
+def _source(chart: str | None, oci: str | None, manifest: str | None, binary: str | None) -> Any:
+    from clusterbuild.errors import UsageError
+    from clusterbuild.workspace.scaffold_files import Source
+
+    given = [(kind, text) for kind, text in (("chart", chart), ("oci", oci), ("manifest", manifest),
+                                              ("binary", binary)) if text]
+    if len(given) > 1:
+        raise UsageError("--chart, --oci, --manifest and --binary: give one",
+                         hint="add more inputs to latest/clusterbuild.yaml afterwards")
+    return Source.parse(*given[0]) if given else None
+
+
+@app.command()
+def new(name: Annotated[str, typer.Argument(metavar="APP", help="App name, e.g. my-app.")],
+        chart: Annotated[str | None, typer.Option(
+            metavar="REPO/NAME[@VERSION]", help="A chart of a Helm repository, e.g. "
+            "https://charts.jetstack.io/cert-manager@v1.21.1.")] = None,
+        oci: Annotated[str | None, typer.Option(
+            metavar="oci://HOST/PATH/NAME[@VERSION]", help="A chart in an OCI registry.")] = None,
+        manifest: Annotated[str | None, typer.Option(metavar="URL", help="A manifest to apply.")]
+        = None,
+        binary: Annotated[str | None, typer.Option(
+            metavar="URL", help="A binary per platform (write the arch as {{ arch }}).")] = None,
+        workspace: WorkspaceOpt = None,
+        version: Annotated[str | None, typer.Option(metavar="VERSION", help="Version to add to "
+                                                    "apps.yaml [default: the chart's @VERSION, "
+                                                    "else v0.1.0].")] = None,
+        ) -> None:
+    """Scaffold an app shaped like the catalogue's, and list it in apps.yaml.
+
+    Writes applications/APP/latest/ (Kubefile, install script, clusterbuild.yaml with the
+    upstream input) and applications/APP/README.md, which is not part of the image."""
     from clusterbuild.workspace.scaffold import scaffold_app
 
-    for line in scaffold_app(_command_line(workspace, None).workspace.resolve(), name, version):
+    source = _source(chart, oci, manifest, binary)
+    for line in scaffold_app(_command_line(workspace, None).workspace.resolve(), name, version, source):
         print(line)
 
 
