@@ -19,7 +19,13 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from clusterbuild.cli.help_format import install as install_help_format
-from clusterbuild.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ClusterbuildError, InputError
+from clusterbuild.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    ClusterbuildError,
+    InputError,
+    UsageError,
+)
 
 install_help_format()
 # Plain click help (rich_markup_mode=None): no markup that eats "[default: ...]", stable text
@@ -53,6 +59,9 @@ FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop at the firs
 TimeoutOpt = Annotated[float | None, typer.Option(
     "--timeout", min=1, metavar="SECONDS", help="Seconds one download or registry transfer may "
     "take in all, retries included [default: 900].")]
+RemoteCacheOpt = Annotated[str | None, typer.Option(
+    "--remote-cache", metavar="REGISTRY/REPOSITORY", help="Share step results through this OCI "
+    "repository (overrides apps.yaml cache.remote); misses and damaged entries build locally.")]
 LockTimeoutOpt = Annotated[float | None, typer.Option(
     "--lock-timeout", min=0, metavar="SECONDS", help="Seconds to wait for another clusterbuild "
     "using the workspace or cache (or $CLUSTERBUILD_LOCK_TIMEOUT) [default: wait].")]
@@ -124,14 +133,17 @@ def _report(failures: Any, warnings: Any) -> None:
 @app.command()
 def plan(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
          cache_dir: CacheOpt = None, platform: PlatformOpt = None, fail_fast: FailFastOpt = False,
+         remote_cache: RemoteCacheOpt = None, insecure: InsecureOpt = None,
          as_json: JsonOpt = False) -> None:
-    """Show every step, fresh or stale, and why. No network; writes nothing but the cache's
-    record of each scan."""
+    """Show every step, fresh or stale, and why. No network (except look-ups in a remote cache,
+    shown as "cached remotely", whose consumers' inputs are "not needed"); writes nothing but
+    the cache's record of each scan."""
     from clusterbuild.cli.output import Printer, plan_json, print_plan
     from clusterbuild.commands.build import plan_workspace
 
     settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
-                            platforms=tuple(platform or ()), fail_fast=fail_fast)
+                            platforms=tuple(platform or ()), fail_fast=fail_fast,
+                            remote_cache=remote_cache, insecure_registries=tuple(insecure or ()))
     planned = plan_workspace(settings, ws, notify)
     if as_json:
         print(json.dumps(plan_json(planned), indent=2))
@@ -170,6 +182,14 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
               "--unsandboxed", help="Run init.sh scripts without the bubblewrap sandbox, with your "
               "own rights (as apps.yaml `scripts: {sandbox: false}`); each run is warned about.")]
           = False,
+          remote_cache: RemoteCacheOpt = None,
+          cache_push: Annotated[bool | None, typer.Option(
+              "--cache-push/--no-cache-push", help="Upload the steps run here to the remote cache "
+              "[default: apps.yaml cache.push, else no].")] = None,
+          shard: Annotated[bool, typer.Option(
+              "--shard", help="A CI shard (see `clusterbuild matrix`): push only each platform's "
+              "<app>:<version>-<arch> image; no index, no layout (`clusterbuild publish` makes the "
+              "indexes). Targets may name one platform: APP:VERSION@os/arch.")] = False,
           as_json: JsonOpt = False, plain: PlainOpt = False, json_events: JsonEventsOpt = False) -> None:
     """Build the images: run the stale steps, write the OCI layout.
 
@@ -187,7 +207,10 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
                             docker_archive=docker_archive, jobs=jobs,
                             insecure_registries=tuple(insecure or ()), push=push, push_to=push_to,
                             frozen=frozen, fail_fast=fail_fast, lock_timeout=lock_timeout,
-                            unsandboxed=unsandboxed, timeout=timeout)
+                            unsandboxed=unsandboxed, timeout=timeout, remote_cache=remote_cache,
+                            cache_push=cache_push, shard=shard)
+    if shard and settings.push_to is None:
+        raise UsageError("--shard pushes its images", hint="add --push or --push-to REGISTRY/PREFIX")
     _one_output(as_json, json_events)
     if as_json:
         applied = apply_workspace(settings, ws, NoProgress(), notify)

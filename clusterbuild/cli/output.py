@@ -96,13 +96,24 @@ def print_plan(planned: Planned, printer: Printer) -> None:
     total = len(planned.plan)
     blocked = f", {plural(len(planned.blocked), 'app input')} blocking builds" if planned.blocked else ""
     failed = f", {plural(len(planned.failures), 'app version')} failed" if planned.failures else ""
-    printer.line(f"{plural(total, 'step')}: {stale} stale, {total - stale} fresh{blocked}{failed}")
+    counts = _counts(planned)
+    remote = (f", {counts[Status.REMOTE]} cached remotely, {counts[Status.NOT_NEEDED]} not needed"
+              if counts[Status.REMOTE] or counts[Status.NOT_NEEDED] else "")
+    printer.line(f"{plural(total, 'step')}: {stale} stale, {counts[Status.FRESH]} fresh{remote}"
+                 f"{blocked}{failed}")
+
+
+def _counts(planned: Planned) -> dict[Status, int]:
+    out = dict.fromkeys(Status, 0)
+    for step in planned.plan.steps:
+        out[planned.assessments[step.key].status] += 1
+    return out
 
 
 def _print_step(step: Step, planned: Planned, printer: Printer, kind_width: int) -> None:
     verdict = planned.assessments[step.key]
     detail = f"  ({verdict.reason})" if verdict.reason else ""
-    style = "yellow" if verdict.status is Status.STALE else "dim"
+    style = {Status.STALE: "yellow", Status.REMOTE: "cyan"}.get(verdict.status, "dim")
     what = _what(step, planned)
     printer.line(f"    {verdict.status.value:<5}  {step.kind:<{kind_width}}  {what}{detail}".rstrip(), style)
 
@@ -140,11 +151,12 @@ def plan_json(planned: Planned) -> dict[str, Any]:
             "platforms": [str(p) for p in step.platforms], "slot": step.slot,
             "status": verdict.status.value, "reason": verdict.reason, "needs": list(step.needs),
         })
-    stale = sum(s["status"] == Status.STALE.value for s in steps)
+    counts = _counts(planned)
     return {"version": JSON_VERSION, "steps": steps, "blocked": list(planned.blocked),
             "failures": failures_json(planned.failures),
             "warnings": list(planned.warnings), "renders": planned.renders,
-            "summary": {"steps": len(steps), "stale": stale, "fresh": len(steps) - stale}}
+            "summary": {"steps": len(steps), "stale": counts[Status.STALE], "fresh": counts[Status.FRESH],
+                        "cached_remotely": counts[Status.REMOTE], "not_needed": counts[Status.NOT_NEEDED]}}
 
 
 def failures_json(failures: Sequence[Failure]) -> list[dict[str, Any]]:
@@ -162,7 +174,11 @@ def images_of(applied: Applied) -> list[dict[str, str]]:
 
 
 def apply_json(applied: Applied) -> dict[str, Any]:
-    return {"version": JSON_VERSION, "images": images_of(applied),
+    """``images``: what the layout holds (its names); ``pushed``: the names pushed to a
+    registry (--push-to's prefix), with the digests the registry stored."""
+    pushed = [{"ref": ref, "digest": str(digest)} for ref, digest in applied.pushed]
+    return {"version": JSON_VERSION, "images": images_of(applied), "pushed": pushed,
+            "remote_cache": dict(applied.remote),
             "ran": [_run_json(r) for r in applied.ran],
             "cached": len(applied.planned.plan) - len(applied.ran),
             "failures": failures_json(applied.failures), "warnings": list(applied.planned.warnings),
@@ -179,6 +195,12 @@ def print_summary(applied: Applied, printer: Printer) -> None:
             printer.line(f"{image['ref']}  {image['digest']}")
     for i, line in enumerate(summary_table(rows) if rows else []):
         printer.line(line, "bold" if i == 0 else "")
+    for ref, digest in applied.pushed:
+        printer.line(f"pushed {ref}  {digest}")
+    if applied.remote:
+        r = applied.remote
+        printer.line(f"remote cache: {r['records']} records and {r['blobs']} blobs fetched "
+                     f"({r['bytes']} bytes), {r['uploads']} records stored")
     total = len(applied.planned.plan)
     ran = len(applied.ran)
     failed = f", {len(applied.failures)} failed" if applied.failures else ""

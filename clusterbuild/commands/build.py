@@ -20,6 +20,7 @@ from clusterbuild.commands.locks import hold_cache, hold_workspace
 from clusterbuild.commands.phases import (
     Prepared,
     build_plan,
+    consult_remote,
     gather_sources,
     pin_all_images,
     prepare_apps,
@@ -30,13 +31,14 @@ from clusterbuild.commands.phases import (
 from clusterbuild.commands.run import Mode, Run, opened
 from clusterbuild.errors import BuildError, Failure
 from clusterbuild.execute.events import phase
-from clusterbuild.execute.locking import LockChange
+from clusterbuild.execute.locking import LockChange, pin_images
 from clusterbuild.execute.runner import NoProgress, Progress, StepRun
+from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor
 from clusterbuild.places.layout import OciLayout
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.planner import AppImages
-from clusterbuild.plan.results import ExportResult, ScanResult
+from clusterbuild.plan.results import ExportResult, PushResult, ScanResult
 from clusterbuild.plan.status import Assessment, assess
 from clusterbuild.plan.steps import ExportStep
 from clusterbuild.settings import Settings
@@ -65,11 +67,15 @@ class Applied:
     seconds: float
     exported: tuple[tuple[str, Descriptor], ...] = ()  # every image placed in the layout
     failures: tuple[Failure, ...] = ()  # planning's and the run's
+    pushed: tuple[tuple[str, Digest], ...] = ()  # every name pushed to a registry, as it stored it
+    remote: Mapping[str, int] = field(default_factory=dict)  # what moved to and from the remote cache
 
 
 def _planned(run: Run, prepared: Prepared) -> Planned:
     plan = build_plan(run, prepared)
     assessments = assess(plan, run.records)
+    if run.mode is Mode.PLAN:
+        assessments = consult_remote(run, plan, assessments, fetch=False)
     run.warnings += plan.warnings + run.records.warnings
     run.records.warnings.clear()
     found = {images.scan.key: images.found for images in prepared.images.values()}
@@ -94,6 +100,9 @@ def _prepare(run: Run, progress: Progress, update: bool = False, images: bool = 
         pin_all_images(run, prepared, update)
     elif run.pins:
         run.lock.write()
+    if run.mode is Mode.PLAN:  # the digests apps.lock pins, as apply pulls them (same keys)
+        prepared.images = {key: pin_images(found, run.lock, frozen=False)
+                           for key, found in prepared.images.items()}
     return prepared
 
 
@@ -152,7 +161,13 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
             OciLayout(settings.layout_dir).prune()  # blobs of replaced images
         record_root(settings.cache_dir, ws.root, (s.key for s in planned.plan.steps),
                     keep_previous=bool(run.failures))
+        run.finish_remote()
+        pushed = tuple(ref for r in outcome.results.values() if isinstance(r, PushResult)
+                       for ref in r.pushed)
+        traffic = run.remote.traffic if run.remote is not None else None
+        remote = {"records": traffic.records, "blobs": traffic.blobs, "bytes": traffic.bytes,
+                  "uploads": traffic.uploads} if traffic is not None else {}
         failures, ran = tuple(run.failures), run.ran
         warnings = tuple(dict.fromkeys((*planned.warnings, *run.warnings)))
     planned = replace(planned, failures=failures, warnings=warnings)
-    return Applied(planned, ran, time.perf_counter() - start, exported, failures)
+    return Applied(planned, ran, time.perf_counter() - start, exported, failures, pushed, remote)

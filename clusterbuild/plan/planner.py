@@ -75,6 +75,7 @@ class PlanOptions:
     docker_archive: bool = False  # a docker-archive per platform image, likewise
     mtime: int = 0  # SOURCE_DATE_EPOCH: file times in layers, and `created` unless given below
     push_to: str | None = None  # repository prefix to push to, e.g. registry.example.com/labring
+    shard: bool = False  # a CI shard: push the -<arch> images only; no index, no layout
     created: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (app, version) -> created
 
     @property
@@ -242,6 +243,9 @@ def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
     for (app, version), per_platform in groups.items():
         platforms = tuple(p for p, _ in per_platform)
         image_keys = tuple(k for _, k in per_platform)
+        if options.shard:
+            _plan_shard_push(plan, options, app, version, per_platform)
+            continue
         index_key = plan.add(IndexStep(
             app=app, version=version, platforms=platforms, slot=f"index/{app}/{version}/-/0",
             needs=image_keys))
@@ -266,3 +270,16 @@ def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
                                     for p in platforms)))
     return plan
 
+
+
+def _plan_shard_push(plan: Plan, options: PlanOptions, app: str, version: str,
+                     per_platform: Sequence[tuple[Platform, str]]) -> None:
+    """A shard pushes ``<app>:<version>-<arch>`` per platform, one push step each (shards
+    of one app version may run on different machines)."""
+    if options.push_to is None:
+        return
+    for platform, key in per_platform:
+        plan.add(PushStep(
+            app=app, version=version, platforms=(platform,), slot=f"push/{app}/{version}/{platform}/0",
+            needs=(key,),
+            platform_refs=(image_ref(options.push_to, app, f"{version}-{platform.tag_suffix}"),)))

@@ -218,18 +218,24 @@ class ChartStep(Step):
 
 @dataclass(frozen=True)
 class PushStep(Step):
-    """Push an app version's images (each platform, then the index) to a registry."""
+    """Push an app version's images (each platform, then the index) to a registry. A CI
+    shard's push has no index (``index_ref`` empty, ``needs`` the images only): the index is
+    published once every platform is pushed (``clusterbuild publish``)."""
 
     kind: ClassVar[str] = "push"
     index_ref: str = ""
-    platform_refs: tuple[str, ...] = ()  # same order as needs[1:]
+    platform_refs: tuple[str, ...] = ()  # same order as the image needs
 
     def fingerprint(self) -> Fingerprint:
         return {f"ref {ref}": key for ref, key in zip(self.refs, self.needs, strict=True)}
 
     @property
     def refs(self) -> tuple[str, ...]:
-        return (self.index_ref, *self.platform_refs)
+        return (self.index_ref, *self.platform_refs) if self.index_ref else self.platform_refs
+
+    @property
+    def image_needs(self) -> tuple[str, ...]:
+        return self.needs[1:] if self.index_ref else self.needs
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,17 @@ class ScriptSettings(Strict):
                           "dir writable). false runs it with your own rights, with a warning.")
 
 
+class CacheSettings(Strict):
+    """The step cache shared between machines (CI jobs, developers, the bot)."""
+
+    remote: str | None = Field(
+        default=None, pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+$",
+        description="OCI repository holding step records and blobs, e.g. "
+        "ghcr.io/labring/clusterbuild-cache (overridden by --remote-cache).")
+    push: bool = Field(default=False, description="Upload the steps this machine runs to the "
+                       "remote cache (CI: true; --cache-push/--no-cache-push override it).")
+
+
 class Workspace(Strict):
     """apps.yaml: the apps of a workspace and where their images go."""
 
@@ -108,6 +119,7 @@ class Workspace(Strict):
     registries: Registries = Field(default_factory=Registries)
     downloads: DownloadSettings = Field(default_factory=DownloadSettings)
     scripts: ScriptSettings = Field(default_factory=ScriptSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     apps: dict[Annotated[str, Field(pattern=APP_NAME.pattern)], AppEntry] = Field(
         description="App name (a directory under applications/) to what to build.")
 

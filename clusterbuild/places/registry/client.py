@@ -17,6 +17,7 @@ from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, to_bytes
 from clusterbuild.oci.platform import Platform
 from clusterbuild.oci.reference import Reference
+from clusterbuild.places.registry.blobs import download_blob
 from clusterbuild.places.registry.config import RegistryConfig
 from clusterbuild.places.registry.credentials import Credentials
 from clusterbuild.places.registry.errors import RegistryError
@@ -96,6 +97,20 @@ class RegistryClient:
         """The bytes of a blob of ``ref``'s repository from ``offset`` (``size`` of them, or to the end)."""
         return blob_range(self._session, self.config.endpoint(ref.registry), ref.repository, digest,
                           offset, size)
+
+    def fetch_blob(self, repo: Reference, blob: Descriptor, store: BlobStore) -> None:
+        """One blob of ``repo`` into the store, verified against its digest and size."""
+        endpoint = self.config.endpoint(repo.registry)
+        try:
+            download_blob(self._session, endpoint, repo.repository, blob, store)
+        except RegistryError as e:
+            raise e.within(f"fetching {repo.name}@{blob.digest}") from e
+
+    def remember(self, repo: Reference, digests: Sequence[Digest]) -> None:
+        """``repo`` holds these blobs: a push to its registry may mount them from there."""
+        host = self.config.endpoint(repo.registry).host
+        for digest in digests:
+            self._locations.add(host, digest, repo.repository)
 
     def copy(self, src: Reference, dst: Reference, store: BlobStore, all_platforms: bool = True,
              platforms: Sequence[Platform] | None = None) -> Digest:
