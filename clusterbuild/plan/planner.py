@@ -2,7 +2,8 @@
 
 Per platform: one layer step per COPY (the ``registry/`` part of a layer goes
 into a layer of its own, stored uncompressed because its blobs are already
-compressed; each file of 16 MiB or more gets a layer of its own), one image step.
+compressed; files of 1 MiB or more go into a second layer, and each of 16 MiB or more
+into a layer of its own), one image step.
 Per app version: one index step and one export step. Layers equal across platforms are one step.
 """
 
@@ -36,7 +37,8 @@ from clusterbuild.plan.steps import (
 )
 
 REGISTRY_DIR = "registry"
-LARGE_FILE = 16 << 20  # 16 MiB: files this big get a gzip layer of their own
+LARGE_FILE = 16 << 20  # 16 MiB: files this big get a layer of their own
+MEDIUM_FILE = 1 << 20  # 1 MiB: smaller ones, together, a layer apart from the small files
 MAX_OWN_LAYERS = 16  # per COPY: images stay far below overlayfs' limit of layers
 
 
@@ -102,24 +104,30 @@ def _split_registry(placed: list[Placed], compressed: MediaType) -> list[tuple[l
 
 
 def _split_large(placed: list[Placed]) -> list[list[Placed]]:
-    """The small files in one layer, then each file of ``LARGE_FILE`` bytes or more (the
-    ``MAX_OWN_LAYERS`` largest) in a layer of its own, with the same parent directories:
-    editing a small file does not compress a big binary again, and apps that ship the same
-    binary at the same path share its layer (its key is the file's digest, path and mode)."""
-    files = [p for p in placed if p.entry.kind is EntryKind.FILE and p.entry.size >= LARGE_FILE]
-    large = sorted(sorted(files, key=lambda p: (-p.entry.size, p.entry.path))[:MAX_OWN_LAYERS],
-                   key=lambda p: p.entry.path)
-    if not large:
+    """The small files in one layer; the files of ``MEDIUM_FILE`` bytes or more in a second;
+    each file of ``LARGE_FILE`` bytes or more (the ``MAX_OWN_LAYERS`` largest) in a layer of
+    its own. Each layer repeats the parent directories of its files, so the union is the
+    COPY's file tree. Editing a small file does not compress a binary again, and apps that
+    ship the same big binary at the same path share its layer (its key is the file's digest,
+    path and mode)."""
+    def files_of(least: int) -> list[Placed]:
+        return [p for p in placed if p.entry.kind is EntryKind.FILE and p.entry.size >= least]
+
+    large = sorted(sorted(files_of(LARGE_FILE), key=lambda p: (-p.entry.size, p.entry.path))
+                   [:MAX_OWN_LAYERS], key=lambda p: p.entry.path)
+    medium = [p for p in files_of(MEDIUM_FILE) if p not in large]
+    if not large and not medium:
         return [placed]
-    own = {id(p) for p in large}
     dirs = {p.entry.path: p for p in placed if p.entry.kind is EntryKind.DIR}
-    small = [p for p in placed if id(p) not in own]
-    parts = []
-    for big in large:
-        parents = [dirs[d] for d in _ancestors(big.entry.path) if d in dirs]
-        parts.append([*parents, big])
-    in_own = {id(p) for part in parts for p in part}
-    if any(id(p) not in in_own for p in small):  # not only the big files' directories
+
+    def with_dirs(files: list[Placed]) -> list[Placed]:
+        parents = dict.fromkeys(d for f in files for d in _ancestors(f.entry.path) if d in dirs)
+        return [*(dirs[d] for d in parents), *files]
+
+    parts = ([with_dirs(medium)] if medium else []) + [with_dirs([big]) for big in large]
+    in_parts = {id(p) for part in parts for p in part}
+    small = [p for p in placed if id(p) not in in_parts or p.entry.kind is EntryKind.DIR]
+    if any(id(p) not in in_parts for p in small):  # not only the binaries' directories
         parts.insert(0, small)
     return parts
 
