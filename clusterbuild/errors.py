@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class ClusterbuildError(Exception):
@@ -82,3 +83,9 @@ def exit_code_of(failures: list[Failure] | tuple[Failure, ...]) -> int:
         return 0
     others = [c for c in codes if c != InputError.exit_code]
     return others[0] if others else InputError.exit_code
+
+
+def error_json(error: ClusterbuildError) -> dict[str, Any]:
+    """The error object of JSON output (docs/json.md): type, message, hint, exit code."""
+    return {"type": type(error).__name__, "message": error.message, "hint": error.hint,
+            "exit_code": error.exit_code}

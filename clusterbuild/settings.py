@@ -20,6 +20,7 @@ from types import MappingProxyType
 
 from clusterbuild.errors import InputError
 from clusterbuild.oci.platform import Platform
+from clusterbuild.oci.reference import Reference, ReferenceError
 from clusterbuild.schema.models import Workspace
 
 CACHE_ENV = "CLUSTERBUILD_CACHE_DIR"
@@ -81,6 +82,21 @@ class CommandLine:
     keep_days: float | None = None
     unsandboxed: bool = False
     timeout: float | None = None
+    remote_cache: str | None = None
+    cache_push: bool | None = None
+    shard: bool = False
+
+
+@dataclass(frozen=True)
+class RemoteCacheAccess:
+    """The remote step cache: an OCI repository (``execute.remote_cache``)."""
+
+    registry: str  # e.g. ghcr.io, 127.0.0.1:5000
+    repository: str  # e.g. labring/clusterbuild-cache
+    push: bool = False  # upload the steps this machine runs
+
+    def __str__(self) -> str:
+        return f"{self.registry}/{self.repository}"
 
 
 @dataclass(frozen=True)
@@ -106,6 +122,8 @@ class Settings:
     keep_days: float = DEFAULT_KEEP_DAYS  # cache gc: keep what vanished workspaces used this recently
     scripts: ScriptSandbox = ScriptSandbox()
     timeout: float = DEFAULT_TIMEOUT  # seconds one transfer may take in all (--timeout)
+    remote_cache: RemoteCacheAccess | None = None  # None: local cache only
+    shard: bool = False  # a CI shard: push each platform's -<arch> image only, no index, no layout
 
     @property
     def layout_dir(self) -> Path:
@@ -135,7 +153,24 @@ def read_settings(typed: CommandLine, config: Workspace | None,
         lock_timeout=_lock_timeout(typed, environ),
         keep_days=typed.keep_days if typed.keep_days is not None else DEFAULT_KEEP_DAYS,
         scripts=_sandbox(typed, config, environ, cache.resolve()),
-        timeout=typed.timeout if typed.timeout is not None else DEFAULT_TIMEOUT)
+        timeout=typed.timeout if typed.timeout is not None else DEFAULT_TIMEOUT,
+        remote_cache=_remote_cache(typed, config), shard=typed.shard)
+
+
+def _remote_cache(typed: CommandLine, config: Workspace | None) -> RemoteCacheAccess | None:
+    spec = config.cache if config is not None else None
+    where = typed.remote_cache or (spec.remote if spec else None)
+    if not where:
+        return None
+    push = typed.cache_push if typed.cache_push is not None else bool(spec and spec.push)
+    try:
+        ref = Reference.parse(where)
+    except ReferenceError as exc:
+        raise InputError(f"--remote-cache: {exc}", hint="e.g. --remote-cache ghcr.io/me/cache") from None
+    if ref.digest is not None or ref.tag != "latest" or where.endswith(":latest") or "/" not in where:
+        raise InputError(f"--remote-cache {where!r}: expected REGISTRY/REPOSITORY, no tag or digest",
+                         hint="e.g. --remote-cache ghcr.io/me/cache")
+    return RemoteCacheAccess(ref.registry, ref.repository, push)
 
 
 def _sandbox(typed: CommandLine, config: Workspace | None, environ: Mapping[str, str],

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install everything clusterbuild and its tests need on a fresh Debian/Ubuntu machine:
-# system tools (docker-registry, skopeo, buildah, bubblewrap for the init.sh sandbox) and a
+# system tools (docker-registry, skopeo, buildah, bubblewrap for the init.sh sandbox, tmux for
+# the terminal progress test) and a
 # virtualenv in .venv with the package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 for pair in docker-registry:docker-registry skopeo:skopeo buildah:buildah openssl:openssl \
-            bwrap:bubblewrap; do
+            bwrap:bubblewrap tmux:tmux; do
     tool=${pair%%:*}
     command -v "$tool" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done

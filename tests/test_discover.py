@@ -14,15 +14,17 @@ from clusterbuild.discover import DiscoverOptions, FoundImage, discover_images, 
 DATA = Path(__file__).parent / "data" / "discover"
 APP = DATA / "app"
 DIGEST = "sha256:" + "ab" * 32
+BOTH = " by line scan, YAML walk: containers[0].image"  # the rules that found a container image
 
-# What `sealos build` would find: the line scan of manifests and of the default render,
-# shim lists, tar.txt. (.sealignore drops alpine:3.19, listed as docker.io/library/alpine:3.19;
-# sealos would also line-scan NOTES.txt and find example/notes-only:1: NOTES are dropped here.)
+# What `sealos build` would find: the line scan of manifests and of the default render
+# (NOTES.txt included), shim lists, tar.txt. (.sealignore drops alpine:3.19, listed as
+# docker.io/library/alpine:3.19.)
 SEALOS = {
     "docker.io/example/api:2.1",             # manifests: single-quoted image
     "docker.io/example/embedded:1.0",        # manifests: `image:` line inside a ConfigMap block scalar
     "docker.io/example/init:1.4.2",          # chart: initContainer image built with tpl
     "docker.io/example/migrate:5",           # chart: pre-install hook Job
+    "docker.io/example/notes-only:1",        # chart: NOTES.txt, line-scanned as sealos does
     "docker.io/example/offline:1.0",         # images/skopeo/tar.txt
     "docker.io/example/redis:7.2",           # chart: subchart enabled by its condition
     "docker.io/example/web:1.4.3",           # chart: include helper, tag from charts/web.values.yaml
@@ -65,13 +67,15 @@ def test_full_mode_adds_the_yaml_walk() -> None:
 
 def test_sources_name_file_line_template_and_render() -> None:
     found = discover_images(context(APP), DiscoverOptions())
-    assert sources(found, "docker.io/envoyproxy/envoy:v1.30.1") == ("manifests/app.yaml:13",)
-    assert sources(found, "docker.io/example/tools:0.1") == ("manifests/app.yaml:18",)
+    assert sources(found, "docker.io/envoyproxy/envoy:v1.30.1") == (
+        "manifests/app.yaml:13 by YAML walk: containers[1].image",)
+    assert sources(found, "docker.io/example/tools:0.1") == (
+        "manifests/app.yaml:18 by YAML walk: containers[0].image",)
     assert sources(found, "docker.io/library/nginx:1.25") == ("images/shim/extra.txt:5",)
     assert sources(found, "docker.io/example/migrate:5") == (
-        "charts/web (templates/migrate-job.yaml, release dryrun)",)
+        "charts/web (templates/migrate-job.yaml:14, release dryrun)" + BOTH,)
     assert sources(found, "docker.io/example/redis:7.2") == (
-        "charts/web (charts/redis-lite/templates/statefulset.yaml, release dryrun)",)
+        "charts/web (charts/redis-lite/templates/statefulset.yaml:10, release dryrun)" + BOTH,)
     offline = next(image for image in found if str(image.reference) == "docker.io/example/offline:1.0")
     assert offline.archives == ("docker-archive:images/skopeo/offline.tar",)
 
@@ -80,8 +84,10 @@ def test_set_overrides_render_again_in_full_mode_only() -> None:
     options = DiscoverOptions(helm_set=("--set", "worker.enabled=true"))
     found = discover_images(context(APP), options)
     assert names(found) == SEALOS | FULL_ONLY | {"docker.io/example/worker:1.4.2"}
-    assert sources(found, "docker.io/example/worker:1.4.2") == ("charts/web (templates/worker.yaml, --set)",)
-    assert "charts/web (templates/migrate-job.yaml, --set)" in sources(found, "docker.io/example/migrate:5")
+    assert sources(found, "docker.io/example/worker:1.4.2") == (
+        "charts/web (templates/worker.yaml:11, --set)" + BOTH,)
+    assert "charts/web (templates/migrate-job.yaml:14, --set)" + BOTH in sources(
+        found, "docker.io/example/migrate:5")
     sealos = DiscoverOptions(mode="sealos", helm_set=options.helm_set)
     assert names(discover_images(context(APP), sealos)) == SEALOS
 
@@ -108,7 +114,7 @@ def test_profiles_turn_on_templates_and_tagged_subcharts() -> None:
         "docker.io/example/debug-tools:latest", "docker.io/example/metrics-exporter:0.3",
         "docker.io/example/worker:1.4.2"}
     assert sources(found, "docker.io/example/metrics-exporter:0.3") == (
-        "charts/web (charts/metrics/templates/daemonset.yaml, profile all-on)",)
+        "charts/web (charts/metrics/templates/daemonset.yaml:10, profile all-on)" + BOTH,)
     assert names(discover_images(context(APP), DiscoverOptions(mode="sealos", profiles=profiles))) == SEALOS
 
 
@@ -118,8 +124,8 @@ def test_a_profile_disabling_a_subchart_does_not_hide_it_from_later_renders() ->
     found = discover_images(context(APP), DiscoverOptions(profiles=profiles))
     assert names(found) == SEALOS | FULL_ONLY | {"docker.io/example/metrics-exporter:0.3"}
     assert sources(found, "docker.io/example/redis:7.2") == (
-        "charts/web (charts/redis-lite/templates/statefulset.yaml, release dryrun)",
-        "charts/web (charts/redis-lite/templates/statefulset.yaml, profile b-monitoring)")
+        "charts/web (charts/redis-lite/templates/statefulset.yaml:10, release dryrun)" + BOTH,
+        "charts/web (charts/redis-lite/templates/statefulset.yaml:10, profile b-monitoring)" + BOTH)
 
 
 def test_profile_over_set_values() -> None:
@@ -170,7 +176,7 @@ def test_packed_chart_renders_like_its_directory(tmp_path: Path) -> None:
     found = discover_images({**files, "charts/web-0.3.0.tgz": archive}, DiscoverOptions())
     assert names(found) == SEALOS | FULL_ONLY
     assert sources(found, "docker.io/example/migrate:5") == (
-        "charts/web-0.3.0.tgz (templates/migrate-job.yaml, release dryrun)",)
+        "charts/web-0.3.0.tgz (templates/migrate-job.yaml:14, release dryrun)" + BOTH,)
 
 
 @pytest.mark.parametrize("extra", [False, True], ids=["files-elsewhere", "extra-file-on-disk"])

@@ -53,7 +53,7 @@ def test_line_scan_skips_what_it_cannot_parse() -> None:
 def test_line_scan_reads_any_reference(text: str, prefix: str, quote: str) -> None:
     assume(parse_lenient(text) is not None)
     hits = list(scan_lines(f"kind: Pod\n{prefix}image: {quote}{text}{quote}  \n", "f"))
-    assert hits == [Hit(Reference.parse(text), "f:2")]
+    assert hits == [Hit(Reference.parse(text), "f:2", rule="line scan")]
 
 
 @given(st.text())

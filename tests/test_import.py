@@ -190,38 +190,36 @@ wget -q https://example.com/scripts/install.sh -P scripts
     assert conversion.spec["inputs"] == [
         {"kind": "binary", "url": "https://example.com/k9s_Linux_{{ arch }}.tar.gz", "member": "k9s",
          "dest": "opt/k9s"},
+        {"kind": "archive", "url": "https://example.com/k9s_Linux_{{ arch }}.tar.gz", "dest": "opt",
+         "exclude": ["k9s"]},  # the rest of the archive stays in opt/, as the script leaves it
         {"kind": "url", "url": "https://example.com/kubectl-linux-amd64", "dest": "opt/kubectl"},
         {"kind": "url", "url": "https://example.com/scripts/install.sh", "dest": "scripts/install.sh"}]
-    assert to_do(conversion) == [
-        "init.sh:8 wget -qO- \"https://example.com/k9s_Linux_${ARCH}.tar.gz\" | tar -xz -C opt: not "
-        "convertible (extracts the rest of the archive into opt/; name each file it needs: a binary input "
-        "with member)"]
+    assert to_do(conversion) == []
 
 
 def test_uncommon_shapes_are_listed_with_their_line_and_reason() -> None:
     conversion = checked(convert_init_sh((DATA / "uncommon.init.sh").read_text(), "api"))
     assert conversion.spec == {"inputs": [
-        {"kind": "chart", "name": "api", "repo": "https://charts.example.com", "version": "1.2.0"}]}
+        {"kind": "chart", "name": "web", "repo": "https://charts.example.com"},  # the highest, when locked
+        {"kind": "chart", "name": "api", "repo": "https://charts.example.com", "version": "1.2.0",
+         "edits": [{"file": "charts/api/templates/deployment.yaml", "kind": "sed",
+                    "expression": "s/replicas: 1/replicas: 3/"}]},
+        {"kind": "archive", "url": "https://example.com/tools-{{ arch }}.tar.gz", "dest": "opt"}]}
+    assert [(f.path, f.content) for f in conversion.files] == [
+        ("Kubefile", 'FROM scratch\nCOPY charts charts\nCMD ["helm upgrade -i api charts/api"]\n')]
     assert to_do(conversion) == [
-        "init.sh:8 helm pull example/web --untar -d charts/: not convertible (no --version: pin the chart "
-        "version in the spec)",
-        "init.sh:10 sed -i 's/replicas: 1/replicas: 3/' charts/api/templates/deployment.yaml: not "
-        "convertible (edits charts/api/templates/deployment.yaml of chart api; keep a patched chart)",
         "init.sh:11 git clone --depth 1 https://github.com/example/addons.git: not convertible (runs git)",
         "init.sh:12-14 for addon in logging metrics: not convertible (a loop: write one input per item)",
         "init.sh:15 wget -q https://github.com/example/cli/releases/download/${cli_version}/cli-linux-"
         "${ARCH} -O opt/cli: not convertible (the URL: $cli_version (line 5) comes from the output of "
         "`curl | jq`)",
-        "init.sh:16 wget -qO- https://example.com/tools-${ARCH}.tar.gz | tar -zx -C opt/: not convertible "
-        "(extracts the whole archive into opt/; name each file it needs: a binary input with member)",
         "init.sh:17 yq -i '.replicas += 1' charts/api/values.yaml: not convertible ('.replicas += 1' is not "
         "`.path = value` or `del(.path)`)",
-        "init.sh:18 cat << EOF > Kubefile: not convertible (writes the Kubefile; keep a Kubefile in the "
-        "app dir)",
     ]
     assert "init.sh:5 cli_version=$(curl" in conversion.skipped[1]
     header = conversion.yaml_text.split("inputs:")[0]
-    assert "# Not converted (8), to do by hand:" in header and "#   line 11 git clone" in header
+    assert "# Not converted (4), to do by hand:" in header and "#   line 11 git clone" in header
+    assert "# Files the script writes, kept in the app dir: Kubefile (line 18)." in header
 
 
 def _command_lines(script: str) -> set[int]:

@@ -89,7 +89,7 @@ def test_new_scaffolds_an_app_that_builds(workspace: Path) -> None:
 def test_new_writes_nothing_when_apps_yaml_cannot_take_the_app(tmp_path: Path) -> None:
     (tmp_path / "apps.yaml").write_text("registry: r.io/x\napps: {a: {versions: [v1]}}\n")
     proc = cli("new", "b", "-C", str(tmp_path), check=False)
-    assert proc.returncode == 3 and "no block-style 'apps:'" in proc.stderr
+    assert proc.returncode == 3 and "apps: is written in flow style" in proc.stderr
     assert not (tmp_path / "applications").exists()
 
 

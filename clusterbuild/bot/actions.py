@@ -23,10 +23,11 @@ from clusterbuild.bot.config import BotConfig
 from clusterbuild.bot.decision import Image
 from clusterbuild.commands.build import Applied, apply_workspace
 from clusterbuild.commands.registry import sync_image
-from clusterbuild.errors import BuildError, InputError
+from clusterbuild.errors import BuildError, ClusterbuildError, InputError
 from clusterbuild.execute import children
 from clusterbuild.oci.platform import Platform
 from clusterbuild.oci.reference import Reference, ReferenceError
+from clusterbuild.places.layout import OciLayout
 from clusterbuild.plan.steps import ExportStep, PushStep, Step
 from clusterbuild.settings import Settings
 from clusterbuild.workspace.load import WORKSPACE_FILE, LoadedWorkspace, load_workspace
@@ -53,13 +54,39 @@ def _workspace(config: BotConfig) -> LoadedWorkspace | None:
     return load_workspace(config.workspace) if (config.workspace / WORKSPACE_FILE).is_file() else None
 
 
-def build_app(config: BotConfig, app: str, version: str) -> tuple[Image, ...]:
-    """Build (and publish) ``app`` ``version``; the index first, then one image per platform."""
+def build_app(config: BotConfig, app: str, version: str) -> tuple[tuple[Image, ...], tuple[str, ...]]:
+    """Build (and publish) ``app`` ``version``: the images (the index first, then one per
+    platform), and the release diff against the previous version built, as Markdown lines."""
     ws = load_workspace(config.workspace)
-    applied = apply_workspace(config.settings(ws, f"{app}:{version}"), ws, StderrProgress(), _notify)
+    settings = config.settings(ws, f"{app}:{version}")
+    applied = apply_workspace(settings, ws, StderrProgress(), _notify)
     if applied.failures:
         raise applied.failures[0].error
-    return published(applied)
+    return published(applied), release_notes(settings, ws, app, version)
+
+
+def previous_built(ws: LoadedWorkspace, layout: OciLayout, app: str, version: str) -> str | None:
+    """The version listed before ``version`` in apps.yaml (else after it) that the layout holds."""
+    versions = list(ws.config.apps[app].versions) if app in ws.config.apps else []
+    refs = layout.refs()
+    built = [v for v in versions if v != version and f"{ws.config.registry}/{app}:{v}" in refs]
+    before = [v for v in built if versions.index(v) < versions.index(version)] if version in versions \
+        else built
+    chosen = before or built
+    return chosen[-1] if chosen else None
+
+
+def release_notes(settings: Settings, ws: LoadedWorkspace, app: str, version: str) -> tuple[str, ...]:
+    previous = previous_built(ws, OciLayout(settings.layout_dir), app, version)
+    if previous is None:
+        return ()
+    from clusterbuild.commands.diffs import diff_versions
+
+    try:
+        diff = diff_versions(settings, ws, f"{app}:{previous}", f"{app}:{version}", _notify)
+    except ClusterbuildError as exc:
+        return ("", f"<sub>no diff against {app}:{previous}: {exc}</sub>")
+    return ("", f"Changes since `{app}:{previous}`:", "", "```diff", *diff.lines(), "```")
 
 
 def published(applied: Applied) -> tuple[Image, ...]:

@@ -49,6 +49,7 @@ class Decision:
     command: Command | None = None
     images: tuple[Image, ...] = ()
     notes: tuple[str, ...] = ()  # e.g. where the labels were read from
+    details: tuple[str, ...] = ()  # Markdown lines after the images, e.g. the release diff
 
     @property
     def exit_code(self) -> int:
@@ -136,6 +137,7 @@ def comment_body(decision: Decision, run: str = "") -> str:
     if decision.outcome is Outcome.SUCCEEDED:
         lines = [f"✅ {command}: {decision.reason}", "", "| image | digest |", "|---|---|"]
         lines += [f"| `{image.ref}` | `{image.digest}` |" for image in decision.images]
+        lines += decision.details
     elif decision.outcome is Outcome.REFUSED:
         lines = [f"🚫 {command} was refused: {decision.reason}", "",
                  "Commands run on issues labelled `accepted` whose title is "

@@ -103,9 +103,10 @@ def check_workspace(config: BotConfig, command: Command) -> Path | None:
 def run_command(config: BotConfig, command: Command, context: Path | None, issue: int,
                 notes: tuple[str, ...]) -> Decision:
     images: tuple[Image, ...]
+    details: tuple[str, ...] = ()
     try:
         if command.name == BUILD_APPS:
-            images = build_app(config, command.args[0], command.args[1])
+            images, details = build_app(config, command.args[0], command.args[1])
         elif command.name == BUILD_DOCKERIMAGES:
             assert context is not None
             images = build_dockerimage(config, command.args[0], command.args[1], context,
@@ -118,7 +119,7 @@ def run_command(config: BotConfig, command: Command, context: Path | None, issue
         reason = one_line(f"unexpected {type(exc).__name__}: {exc}")
         return Decision(Outcome.FAILED, reason, issue, command, notes=notes)
     return Decision(Outcome.SUCCEEDED, _summary(config, command, images), issue, command,
-                    images, notes)
+                    images, notes, details)
 
 
 def _summary(config: BotConfig, command: Command, images: tuple[Image, ...]) -> str:

@@ -52,13 +52,14 @@ class BlobStore:
         self.root = root
         self.blobs = root / "blobs" / "sha256"
         self.tmp = root / "tmp"
+        self._prefix = f"{self.blobs}{os.sep}"  # has() joins strings: pathlib cost more than the stat
 
     def path(self, digest: Digest) -> Path:
         return self.blobs / digest.hex
 
     def has(self, digest: Digest, size: int | None = None) -> bool:
         try:
-            st = os.stat(self.path(digest))
+            st = os.stat(self._prefix + digest.hex)
         except FileNotFoundError:
             return False
         return size is None or st.st_size == size

@@ -18,11 +18,22 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from clusterbuild.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ClusterbuildError, InputError
+from clusterbuild.cli.help_format import install as install_help_format
+from clusterbuild.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    ClusterbuildError,
+    InputError,
+    UsageError,
+)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+install_help_format()
+# Plain click help (rich_markup_mode=None): no markup that eats "[default: ...]", stable text
+# for docs and tests; `--install-completion` / `--show-completion` for bash, zsh, fish.
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                   help="Declarative, content-addressed builds of Sealos cluster images.")
-cache_app = typer.Typer(no_args_is_help=True, help="Inspect and clean the cache.")
+cache_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                        help="Inspect and clean the cache.")
 app.add_typer(cache_app, name="cache")
 
 _state: dict[str, Any] = {"debug": False, "verbose": False, "workspace": None, "cache_dir": None}
@@ -32,21 +43,28 @@ WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", "-C", help="Wo
 CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Cache directory (or "
                                                "$CLUSTERBUILD_CACHE_DIR) [default: <workspace>/cache].")]
 TargetsArg = Annotated[list[str] | None, typer.Argument(
-    metavar="[APP[:VERSION]]...", help="What to build (default: everything in apps.yaml).")]
+    metavar="APP[:VERSION]", help="What to build (default: everything in apps.yaml).")]
 PlatformOpt = Annotated[list[str] | None, typer.Option(
-    "--platform", "-p", help="Only these platforms, e.g. linux/arm64 (repeatable).")]
+    "--platform", "-p", metavar="PLATFORM", help="Only these platforms, e.g. linux/arm64 (repeatable).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+PlainOpt = Annotated[bool, typer.Option("--plain", help="Plain lines, no live display (also when "
+                                        "not a terminal, or with CI=true).")]
+JsonEventsOpt = Annotated[bool, typer.Option("--json-events", help="Stream one JSON object per "
+                                             "event (phases, steps, transfers, the summary).")]
 InsecureOpt = Annotated[list[str] | None, typer.Option(
-    "--insecure-registry", help="Reach this registry host over plain HTTP (repeatable; "
+    "--insecure-registry", metavar="HOST", help="Reach this registry host over plain HTTP (repeatable; "
     "adds to registries.insecure of apps.yaml).")]
 FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first broken app "
                                            "or failed step (default: build everything else).")]
 TimeoutOpt = Annotated[float | None, typer.Option(
-    "--timeout", min=1, help="Seconds one download or registry transfer may take in all, retries "
-    "included [default: 900].")]
+    "--timeout", min=1, metavar="SECONDS", help="Seconds one download or registry transfer may "
+    "take in all, retries included [default: 900].")]
+RemoteCacheOpt = Annotated[str | None, typer.Option(
+    "--remote-cache", metavar="REGISTRY/REPOSITORY", help="Share step results through this OCI "
+    "repository (overrides apps.yaml cache.remote); misses and damaged entries build locally.")]
 LockTimeoutOpt = Annotated[float | None, typer.Option(
-    "--lock-timeout", min=0, help="Seconds to wait for another clusterbuild using the workspace "
-    "or cache (or $CLUSTERBUILD_LOCK_TIMEOUT) [default: wait].")]
+    "--lock-timeout", min=0, metavar="SECONDS", help="Seconds to wait for another clusterbuild "
+    "using the workspace or cache (or $CLUSTERBUILD_LOCK_TIMEOUT) [default: wait].")]
 
 
 def _print_version(value: bool) -> None:
@@ -90,6 +108,14 @@ def _context(workspace: Path | None, cache_dir: Path | None, *, needs_workspace:
     return read_settings(command_line, ws.config if ws else None, os.environ), ws
 
 
+def _one_output(as_json: bool, json_events: bool) -> None:
+    if as_json and json_events:
+        from clusterbuild.errors import UsageError
+
+        raise UsageError("--json and --json-events both print to stdout",
+                         hint="--json for one result object, --json-events for a stream")
+
+
 def _report(failures: Any, warnings: Any) -> None:
     """Warnings, then one line per failure on stderr; exit with the failures' code."""
     from clusterbuild.errors import exit_code_of
@@ -107,14 +133,17 @@ def _report(failures: Any, warnings: Any) -> None:
 @app.command()
 def plan(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
          cache_dir: CacheOpt = None, platform: PlatformOpt = None, fail_fast: FailFastOpt = False,
+         remote_cache: RemoteCacheOpt = None, insecure: InsecureOpt = None,
          as_json: JsonOpt = False) -> None:
-    """Show every step, fresh or stale, and why. No network; writes nothing but the cache's
-    record of each scan."""
+    """Show every step, fresh or stale, and why. No network (except look-ups in a remote cache,
+    shown as "cached remotely", whose consumers' inputs are "not needed"); writes nothing but
+    the cache's record of each scan."""
     from clusterbuild.cli.output import Printer, plan_json, print_plan
     from clusterbuild.commands.build import plan_workspace
 
     settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
-                            platforms=tuple(platform or ()), fail_fast=fail_fast)
+                            platforms=tuple(platform or ()), fail_fast=fail_fast,
+                            remote_cache=remote_cache, insecure_registries=tuple(insecure or ()))
     planned = plan_workspace(settings, ws, notify)
     if as_json:
         print(json.dumps(plan_json(planned), indent=2))
@@ -142,7 +171,7 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
           push: Annotated[bool, typer.Option("--push", help="Push each platform image and the "
                                              "index to the registry of apps.yaml.")] = False,
           push_to: Annotated[str | None, typer.Option(
-              "--push-to", help="Push under this repository prefix instead, e.g. "
+              "--push-to", metavar="PREFIX", help="Push under this repository prefix instead, e.g. "
               "registry.internal:5000/labring (implies --push).")] = None,
           frozen: Annotated[bool, typer.Option("--frozen", help="CI mode: every remote input "
                                                "must be pinned by apps.lock; it is never changed.")]
@@ -153,10 +182,22 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
               "--unsandboxed", help="Run init.sh scripts without the bubblewrap sandbox, with your "
               "own rights (as apps.yaml `scripts: {sandbox: false}`); each run is warned about.")]
           = False,
-          as_json: JsonOpt = False) -> None:
-    """Run the stale steps and write images to the OCI layout (default out/)."""
+          remote_cache: RemoteCacheOpt = None,
+          cache_push: Annotated[bool | None, typer.Option(
+              "--cache-push/--no-cache-push", help="Upload the steps run here to the remote cache "
+              "[default: apps.yaml cache.push, else no].")] = None,
+          shard: Annotated[bool, typer.Option(
+              "--shard", help="A CI shard (see `clusterbuild matrix`): push only each platform's "
+              "<app>:<version>-<arch> image; no index, no layout (`clusterbuild publish` makes the "
+              "indexes). Targets may name one platform: APP:VERSION@os/arch.")] = False,
+          as_json: JsonOpt = False, plain: PlainOpt = False, json_events: JsonEventsOpt = False) -> None:
+    """Build the images: run the stale steps, write the OCI layout.
+
+    The layout is out/ unless apps.yaml says otherwise; --archive and --push publish more."""
     from clusterbuild.cli.output import Printer, apply_json, print_summary
+    from clusterbuild.cli.progress import run_display
     from clusterbuild.commands.build import apply_workspace
+    from clusterbuild.execute.events import emit
     from clusterbuild.execute.runner import NoProgress
 
     printer = Printer(_state["verbose"])
@@ -166,12 +207,20 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
                             docker_archive=docker_archive, jobs=jobs,
                             insecure_registries=tuple(insecure or ()), push=push, push_to=push_to,
                             frozen=frozen, fail_fast=fail_fast, lock_timeout=lock_timeout,
-                            unsandboxed=unsandboxed, timeout=timeout)
-    applied = apply_workspace(settings, ws, printer if not as_json else NoProgress(), notify)
+                            unsandboxed=unsandboxed, timeout=timeout, remote_cache=remote_cache,
+                            cache_push=cache_push, shard=shard)
+    if shard and settings.push_to is None:
+        raise UsageError("--shard pushes its images", hint="add --push or --push-to REGISTRY/PREFIX")
+    _one_output(as_json, json_events)
     if as_json:
+        applied = apply_workspace(settings, ws, NoProgress(), notify)
         print(json.dumps(apply_json(applied), indent=2))
     else:
-        print_summary(applied, printer)
+        with run_display(plain=plain, json_events=json_events, verbose=printer.verbose) as events:
+            applied = apply_workspace(settings, ws, events, notify)
+            emit("summary", **apply_json(applied))
+        if not json_events:
+            print_summary(applied, printer)
     _report(applied.failures, applied.planned.warnings)
 
 
@@ -184,15 +233,20 @@ def lock(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
          timeout: TimeoutOpt = None,
          with_images: Annotated[bool, typer.Option("--images/--no-images", help="Also pin every image "
                                                    "the apps ship (--no-images: only the remote "
-                                                   "inputs, fetched).")] = True) -> None:
-    """Pin every remote input (chart versions, archive and binary sha256) and every shipped
-    image (the digest its tag names now) in apps.lock."""
+                                                   "inputs, fetched).")] = True,
+         plain: PlainOpt = False) -> None:
+    """Pin inputs and images in apps.lock.
+
+    Every remote input (chart versions, archive and binary sha256) and every shipped image
+    (the digest its tag names now)."""
+    from clusterbuild.cli.progress import run_display
     from clusterbuild.commands.build import lock_workspace
 
     settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
                             insecure_registries=tuple(insecure or ()), fail_fast=fail_fast,
                             lock_timeout=lock_timeout, timeout=timeout)
-    changes, failures = lock_workspace(settings, ws, notify, update=update, images=with_images)
+    with run_display(plain=plain, json_events=False, verbose=_state["verbose"]):
+        changes, failures = lock_workspace(settings, ws, notify, update=update, images=with_images)
     for change in changes:
         before = change.before[:12] or "(new)"
         print(f"{change.input}: {before} -> {change.after[:12]}")
@@ -205,7 +259,9 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
            cache_dir: CacheOpt = None,
            why: Annotated[bool, typer.Option("--why", help="Say where each image was found.")]
            = False, as_json: JsonOpt = False) -> None:
-    """List the images each app ships in registry/ (what the build pulls)."""
+    """List the images each app ships in registry/.
+
+    What the build pulls; --why says where each was found."""
     from clusterbuild.cli.output import Printer, found_images, print_images
     from clusterbuild.commands.build import plan_workspace
 
@@ -218,13 +274,106 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     scans = sum(1 for step in planned.plan.steps if step.kind == "scan")
     print(f"{scans} app versions scanned, {planned.renders} chart renders", file=sys.stderr)
     _report(planned.failures, planned.warnings)
+    if planned.blocked:  # listed what it could: the rest is not an answer, say so in the exit code
+        from clusterbuild.errors import InputError
+
+        print(f"error: the images of {len(planned.blocked)} app version"
+              f"{'s are' if len(planned.blocked) != 1 else ' is'} not known until their inputs "
+              "are fetched: run `clusterbuild lock` first", file=sys.stderr)
+        sys.exit(InputError.exit_code)
+
+
+@app.command()
+def sbom(target: Annotated[str, typer.Argument(metavar="APP:VERSION")],
+         workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
+         fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="spdx (SPDX 2.3 "
+                                          "JSON) or cyclonedx (CycloneDX 1.5 JSON).")] = "spdx") -> None:
+    """Print the SBOM of an app version: every shipped image, chart, binary and file with the
+    digests apps.lock pins (what `apply` writes to <layout>/sbom/). No network."""
+    from clusterbuild.commands.supply import sbom_of
+
+    settings, ws = _context(workspace, cache_dir)
+    sys.stdout.buffer.write(sbom_of(settings, ws, target, fmt, notify))
+
+
+@app.command()
+def diff(old: Annotated[str, typer.Argument(metavar="APP:OLD")],
+         new: Annotated[str, typer.Argument(metavar="APP:NEW")],
+         workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None, as_json: JsonOpt = False) -> None:
+    """What changed between two app versions: images added, removed or re-digested, chart and
+    binary versions, chart values, the image's size and what a site with OLD must transfer."""
+    from clusterbuild.commands.diffs import diff_versions
+
+    settings, ws = _context(workspace, cache_dir)
+    result = diff_versions(settings, ws, old, new, notify)
+    print(json.dumps(result.to_json(), indent=2) if as_json else "\n".join(result.lines()))
+
+
+@app.command("bundle")
+def bundle_cmd(targets: Annotated[list[str] | None, typer.Argument(
+                   metavar="APP[:VERSION]", help="App versions to carry (from the layout).")] = None,
+               output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False,
+                                                           help="The bundle (a tar).")] = None,
+               have: Annotated[Path | None, typer.Option(
+                   "--have", dir_okay=False, help="What the site has: a digest list (--list-have), "
+                   "an earlier bundle, or an apps.lock; those blobs are left out.")] = None,
+               zstd: Annotated[bool, typer.Option("--zstd", help="Compress with zstd.")] = False,
+               split_size: Annotated[str | None, typer.Option(
+                   "--split-size", metavar="SIZE", help="Write parts FILE.000, FILE.001 … of at "
+                   "most this size, e.g. 4GiB.")] = None,
+               list_have: Annotated[str | None, typer.Option(
+                   "--list-have", metavar="DIR|REGISTRY", help="Instead: write the digests a layout "
+                   "or registry holds (to -o FILE, or stdout), for --have on the other side.")] = None,
+               workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
+               insecure: InsecureOpt = None) -> None:
+    """Write app versions into one archive for an air gap: an OCI layout in a tar, each blob once
+    (registry/ layers as their images' blobs, so --have leaves out every image the site has)."""
+    from clusterbuild.commands.bundles import bundle, describe, site_digests
+    from clusterbuild.schema.models import parse_size
+
+    if list_have is not None:
+        settings, _ = _context(workspace, cache_dir, needs_workspace=False,
+                               insecure_registries=tuple(insecure or ()))
+        text = "\n".join(site_digests(settings, list_have)) + "\n"
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+        return
+    if not targets or output is None:
+        raise InputError("bundle: name the app versions and -o FILE",
+                         hint="e.g. clusterbuild bundle web:v2 -o web.tar")
+    try:
+        split = parse_size(split_size) if split_size else None
+    except ValueError as exc:
+        raise InputError(f"--split-size {split_size!r}: {exc}", hint="e.g. 4GiB or 700MB") from None
+    settings, ws = _context(workspace, cache_dir)
+    planned, files = bundle(settings, ws, targets, output, have, zstd, split)
+    print(describe(planned, files))
+
+
+@app.command()
+def unbundle(files: Annotated[list[Path], typer.Argument(help="The bundle (every part, in order).")],
+             to: Annotated[str, typer.Option("--to", metavar="DIR|REGISTRY", help="An OCI layout "
+                                             "directory, or a registry host[/prefix].")],
+             cache_dir: CacheOpt = None, insecure: InsecureOpt = None) -> None:
+    """Verify every blob of a bundle and write its images to a layout or registry; a bundle with
+    anything missing or altered is refused (exit 3), naming it, and nothing is written."""
+    from clusterbuild.commands.bundles import unbundle as run_unbundle
+
+    settings, _ = _context(None, cache_dir, needs_workspace=False,
+                           insecure_registries=tuple(insecure or ()))
+    for ref in run_unbundle(settings, files, to):
+        print(ref)
 
 
 @app.command()
 def check(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
           platform: PlatformOpt = None) -> None:
-    """Validate every app version offline, fetching nothing: schema, templates, Kubefile, COPY
-    sources, CMD files, HELM_OPTS, READMEs. Lists every problem, one line each (exit 3)."""
+    """Validate every app version offline.
+
+    Fetches nothing: schema, templates, Kubefile, COPY sources, CMD files, HELM_OPTS, READMEs.
+    Lists every problem, one line each (exit 3)."""
     from clusterbuild.commands.check import check_workspace
 
     settings, ws = _context(workspace, None, targets=tuple(targets or ()),
@@ -246,8 +395,10 @@ def sync(source: Annotated[str, typer.Argument(help="Image to copy, e.g. quay.io
          platform: PlatformOpt = None, workspace: WorkspaceOpt = None,
          cache_dir: CacheOpt = None, insecure: InsecureOpt = None,
          lock_timeout: LockTimeoutOpt = None, timeout: TimeoutOpt = None) -> None:
-    """Copy an image between registries, all platforms by default (the bot's /imagesync).
-    Registry access (insecure hosts, CA file, mirrors) comes from apps.yaml when there is one."""
+    """Copy an image between registries.
+
+    All platforms by default (the bot's /imagesync). Registry access (insecure hosts, CA
+    file, mirrors) comes from apps.yaml when there is one."""
     from clusterbuild.commands.registry import sync_image
 
     settings, _ = _context(workspace, cache_dir, needs_workspace=False,
@@ -258,7 +409,7 @@ def sync(source: Annotated[str, typer.Argument(help="Image to copy, e.g. quay.io
 
 @app.command()
 def login(registry: Annotated[str, typer.Argument(help="Registry host, e.g. docker.io.")],
-          username: Annotated[str, typer.Option("--username", "-u")],
+          username: Annotated[str, typer.Option("--username", "-u", metavar="USER")],
           password_stdin: Annotated[bool, typer.Option(
               "--password-stdin", help="Read the password from standard input.")] = False,
           verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Check the credentials "
@@ -267,10 +418,12 @@ def login(registry: Annotated[str, typer.Argument(help="Registry host, e.g. dock
               "--authfile", dir_okay=False, help="Write this containers auth.json instead (what "
               "podman, buildah, skopeo and sealos read), e.g. ~/.config/containers/auth.json.")] = None,
           workspace: WorkspaceOpt = None, insecure: InsecureOpt = None) -> None:
-    """Check credentials against a registry, then store them in ~/.config/clusterbuild/auth.json
-    (mode 0600; --authfile for a containers auth.json). Logins of sealos, podman, buildah and
-    skopeo (containers auth.json) and docker are read too. Registry access (insecure hosts, CA
-    file) comes from apps.yaml when there is one."""
+    """Check and store registry credentials.
+
+    Stored in ~/.config/clusterbuild/auth.json (mode 0600; --authfile for a containers
+    auth.json). Logins of sealos, podman, buildah and skopeo (containers auth.json) and docker
+    are read too. Registry access (insecure hosts, CA file) comes from apps.yaml when there
+    is one."""
     from clusterbuild.commands.registry import store_login
 
     settings, _ = _context(workspace, None, needs_workspace=False,
@@ -288,7 +441,9 @@ def import_app(name: Annotated[str, typer.Argument(metavar="APP[:VERSION]", help
                workspace: WorkspaceOpt = None,
                write: Annotated[bool, typer.Option("--write", help="Write clusterbuild.yaml next "
                                                    "to init.sh.")] = False) -> None:
-    """Convert an app's init.sh into a declarative clusterbuild.yaml (never runs the script)."""
+    """Convert an app's init.sh into a clusterbuild.yaml.
+
+    Reads the script, never runs it; lists every line it did not convert."""
     from clusterbuild.commands.importing import import_app as run_import
 
     for line in run_import(_command_line(workspace, None).workspace.resolve(), name, write):
@@ -296,34 +451,106 @@ def import_app(name: Annotated[str, typer.Argument(metavar="APP[:VERSION]", help
 
 
 @app.command()
-def schema(which: Annotated[str, typer.Argument(help="workspace (apps.yaml) or app "
+def schema(which: Annotated[str, typer.Argument(metavar="workspace|app", help="workspace (apps.yaml) or app "
                                                 "(clusterbuild.yaml)")] = "workspace") -> None:
-    """Print the JSON Schema of apps.yaml or clusterbuild.yaml (for editor completion)."""
+    """Print the JSON Schema of apps.yaml or clusterbuild.yaml.
+
+    For editor completion (committed under schemas/)."""
     from clusterbuild.schema.json_schema import json_schema
 
     print(json_schema(which))
 
 
 @app.command()
-def new(name: Annotated[str, typer.Argument(help="App name, e.g. my-app.")],
+def init(directory: Annotated[Path | None, typer.Argument(
+             metavar="DIR", file_okay=False, help="Where (made if missing) [default: -C or .].")] = None,
+         registry: Annotated[str, typer.Option(metavar="PREFIX", help="Where images go: "
+                                               "<registry>/<app>:<version>.")] = "docker.io/labring",
+         platform: PlatformOpt = None, workspace: WorkspaceOpt = None) -> None:
+    """Make a workspace: apps.yaml, applications/, .gitignore.
+
+    Platforms default to linux/amd64 and linux/arm64."""
+    from clusterbuild.workspace.scaffold import init_workspace
+
+    root = directory or _command_line(workspace, None).workspace
+    for line in init_workspace(root.resolve(), registry, list(platform or ["linux/amd64", "linux/arm64"])):
+        print(line)
+
+
+def _source(chart: str | None, oci: str | None, manifest: str | None, binary: str | None) -> Any:
+    from clusterbuild.errors import UsageError
+    from clusterbuild.workspace.scaffold_files import Source
+
+    given = [(kind, text) for kind, text in (("chart", chart), ("oci", oci), ("manifest", manifest),
+                                              ("binary", binary)) if text]
+    if len(given) > 1:
+        raise UsageError("--chart, --oci, --manifest and --binary: give one",
+                         hint="add more inputs to latest/clusterbuild.yaml afterwards")
+    return Source.parse(*given[0]) if given else None
+
+
+@app.command()
+def new(name: Annotated[str, typer.Argument(metavar="APP", help="App name, e.g. my-app.")],
+        chart: Annotated[str | None, typer.Option(
+            metavar="REPO/NAME[@VERSION]", help="A chart of a Helm repository, e.g. "
+            "https://charts.jetstack.io/cert-manager@v1.21.1.")] = None,
+        oci: Annotated[str | None, typer.Option(
+            metavar="oci://HOST/PATH/NAME[@VERSION]", help="A chart in an OCI registry.")] = None,
+        manifest: Annotated[str | None, typer.Option(metavar="URL", help="A manifest to apply.")]
+        = None,
+        binary: Annotated[str | None, typer.Option(
+            metavar="URL", help="A binary per platform (write the arch as {{ arch }}).")] = None,
         workspace: WorkspaceOpt = None,
-        version: Annotated[str, typer.Option(help="Version to add to apps.yaml.")] = "v0.1.0",
+        version: Annotated[str | None, typer.Option(metavar="VERSION", help="Version to add to "
+                                                    "apps.yaml [default: the chart's @VERSION, "
+                                                    "else v0.1.0].")] = None,
         ) -> None:
-    """Scaffold applications/NAME/latest/ with an app that builds, and list it in apps.yaml."""
+    """Scaffold an app shaped like the catalogue's, and list it in apps.yaml.
+
+    Writes applications/APP/latest/ (Kubefile, install script, clusterbuild.yaml with the
+    upstream input) and applications/APP/README.md, which is not part of the image."""
     from clusterbuild.workspace.scaffold import scaffold_app
 
-    for line in scaffold_app(_command_line(workspace, None).workspace.resolve(), name, version):
+    source = _source(chart, oci, manifest, binary)
+    for line in scaffold_app(_command_line(workspace, None).workspace.resolve(), name, version, source):
         print(line)
+
+
+@app.command()
+def inspect(what: Annotated[str, typer.Argument(
+                metavar="APP:VERSION|REF|ARCHIVE", help="An image of the layout (out/), an "
+                "oci-archive or docker-archive file, or docker://REF in a registry.")],
+            platform: Annotated[str | None, typer.Option(
+                "--platform", "-p", metavar="PLATFORM", help="Which image of an index [default: "
+                "this machine's, else the first].")] = None,
+            workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None, insecure: InsecureOpt = None,
+            as_json: JsonOpt = False) -> None:
+    """Show what is inside a cluster image.
+
+    Type and labels, env, the commands sealos run executes (variables expanded), files by
+    top-level directory, every image in registry/, layers with media types, the SBOM."""
+    from clusterbuild.cli.inspect_output import print_inspection
+    from clusterbuild.commands.inspect import inspect_image
+
+    settings, _ = _context(workspace, cache_dir, needs_workspace=False,
+                           insecure_registries=tuple(insecure or ()))
+    found = inspect_image(settings, what, platform, notify)
+    if as_json:
+        print(json.dumps(found.to_json(), indent=2))
+    else:
+        print_inspection(found, print)
 
 
 @cache_app.command("gc")
 def cache_gc(workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
              dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
              keep_days: Annotated[float | None, typer.Option(
-                 "--keep-days", min=0, help="Keep what a workspace that is gone (but shared this "
-                 "cache) used within this many days [default: 30].")] = None,
+                 "--keep-days", min=0, metavar="DAYS", help="Keep what a workspace that is gone "
+                 "(but shared this cache) used within this many days [default: 30].")] = None,
              lock_timeout: LockTimeoutOpt = None) -> None:
-    """Remove what no workspace using this cache still needs (waits for running builds)."""
+    """Remove what no workspace using this cache still needs.
+
+    Waits for running builds."""
     from clusterbuild.commands.gc import collect_garbage
 
     settings, ws = _context(workspace, cache_dir, keep_days=keep_days, lock_timeout=lock_timeout)
@@ -333,28 +560,31 @@ def cache_gc(workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
 
 @app.command()
 def bot(event: Annotated[Path | None, typer.Option(
-            "--event", envvar="GITHUB_EVENT_PATH", dir_okay=False,
+            "--event", envvar="GITHUB_EVENT_PATH", dir_okay=False, metavar="FILE",
             help="GitHub event payload (default: $GITHUB_EVENT_PATH).")] = None,
         workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
         robot: Annotated[list[str] | None, typer.Option(
-            "--robot", help="Account allowed to /imagesync (repeatable; default: "
+            "--robot", metavar="USER", help="Account allowed to /imagesync (repeatable; default: "
             "$CLUSTERBUILD_BOT_ROBOTS, comma-separated).")] = None,
         allow_association: Annotated[list[str] | None, typer.Option(
-            "--allow-association", help="Only commenters with this author association may build, "
-            "e.g. OWNER, MEMBER, COLLABORATOR (repeatable; default: anyone).")] = None,
+            "--allow-association", metavar="ASSOCIATION", help="Only commenters with this author "
+            "association may build, e.g. OWNER, MEMBER, COLLABORATOR (repeatable; default: anyone).")] = None,
         push: Annotated[bool, typer.Option("--push", help="Publish builds to the registry "
                                            "of apps.yaml.")] = False,
         push_to: Annotated[str | None, typer.Option(
-            "--push-to", help="Publish builds under this repository prefix (implies --push).")]
+            "--push-to", metavar="PREFIX", help="Publish builds under this repository prefix "
+            "(implies --push).")]
         = None,
         sync_to: Annotated[str | None, typer.Option(
-            "--sync-to", help="Repository prefix /imagesync copies to.")] = None,
+            "--sync-to", metavar="PREFIX", help="Repository prefix /imagesync copies to.")] = None,
         insecure: InsecureOpt = None,
         frozen: Annotated[bool, typer.Option("--frozen", help="apps.lock must pin every "
                                              "remote input.")] = False,
         jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1)] = None,
         ) -> None:
-    """Run the command of an issue event (/imagebuild_apps, /imagebuild_dockerimages,
+    """Answer an issue command (/imagebuild_apps, /imagesync).
+
+    Runs the command of the issue event (/imagebuild_apps, /imagebuild_dockerimages,
     /imagesync) if every rule allows it; print the decision as JSON; comment on the issue."""
     from clusterbuild.bot.config import BotConfig, associations_from, find_buildah, robots_from
     from clusterbuild.bot.handle import bot_main
@@ -388,6 +618,9 @@ def _stop(message: str, code: int) -> NoReturn:
     from clusterbuild.execute.children import kill_all
 
     kill_all()
+    live = sys.modules.get("clusterbuild.cli.live")  # loaded only when a live display runs
+    if live is not None:
+        live.stop_live_display()
     print(message, file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -395,12 +628,12 @@ def _stop(message: str, code: int) -> NoReturn:
 
 
 def main() -> None:
-    # Start-up allocates many long-lived objects (pydantic, typer, networkx); collecting
+    # Start-up allocates many long-lived objects (pydantic, typer); collecting
     # the young generation every 700 allocations costs more than it saves for a CLI run.
     gc.set_threshold(50_000, 20, 20)
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="clusterbuild")
     except KeyboardInterrupt:
         _stop("interrupted", EXIT_INTERRUPTED)
     except Terminated:

@@ -8,10 +8,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from clusterbuild.commands.build import Applied, Planned
-from clusterbuild.errors import Failure
+from clusterbuild.errors import Failure, error_json
 from clusterbuild.execute.runner import StepRun
 from clusterbuild.plan.status import Status
-from clusterbuild.plan.steps import ChartStep, ExportStep, FetchStep, PullStep, ScanStep, Step, UnpackStep
+from clusterbuild.plan.steps import (
+    ChartStep,
+    ExportStep,
+    FetchStep,
+    ImageStep,
+    IndexStep,
+    PullStep,
+    PushStep,
+    RegistryStep,
+    ScanStep,
+    Step,
+    UnpackStep,
+)
+
+JSON_VERSION = 1  # of every --json object (docs/json.md); raised when a field changes meaning
 
 
 def use_color() -> bool:
@@ -42,37 +56,66 @@ class Printer:
         self.line(f"  ✓ {step.label}  {seconds:.2f}s", "green")
 
 
+def plural(count: int, word: str) -> str:
+    """``1 step``, ``2 steps``, ``0 steps``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _platforms(step: Step) -> str:
-    return ",".join(str(p) for p in step.platforms) or "-"
+    return ",".join(str(p) for p in step.platforms) or "all platforms"
+
+
+def _grouped(steps: Sequence[Step]) -> dict[str, dict[str, list[Step]]]:
+    """Steps by app version, then by the platforms they serve (shared steps first), in plan
+    order within each group."""
+    groups: dict[str, dict[str, list[Step]]] = {}
+    for step in steps:
+        groups.setdefault(f"{step.app}:{step.version}", {}).setdefault(_platforms(step), []).append(step)
+    for name, by_platform in groups.items():
+        groups[name] = dict(sorted(by_platform.items(), key=lambda item: (-item[0].count(","), item[0])))
+    return groups
 
 
 def print_plan(planned: Planned, printer: Printer) -> None:
+    steps = planned.plan.steps
+    kind_width = max((len(step.kind) for step in steps), default=0)
     stale = 0
-    groups: dict[str, list[Step]] = {}
-    for step in planned.plan.steps:  # one group per app version, steps in plan order
-        groups.setdefault(f"{step.app}:{step.version}", []).append(step)
-    for name, steps in groups.items():
-        printer.line(name, "bold")
-        for step in steps:
-            stale += _print_step(step, planned, printer)
+    for name, by_platform in _grouped(steps).items():
+        group = [step for members in by_platform.values() for step in members]
+        group_stale = sum(planned.assessments[step.key].status is Status.STALE for step in group)
+        printer.line(f"{name}  ({plural(len(group), 'step')}, {group_stale} stale)", "bold")
+        for platforms, members in by_platform.items():
+            printer.line(f"  {platforms}")
+            for step in members:
+                _print_step(step, planned, printer, kind_width)
+        stale += group_stale
     for reason in planned.blocked:
         printer.line(f"blocked  {reason}", "yellow")
     for failure in planned.failures:
         printer.line(f"failed   {failure}", "red")
     total = len(planned.plan)
-    blocked = f", {len(planned.blocked)} app inputs blocking builds" if planned.blocked else ""
-    failed = f", {len(planned.failures)} app versions failed" if planned.failures else ""
-    printer.line(f"{total} steps: {stale} stale, {total - stale} fresh{blocked}{failed}")
+    blocked = f", {plural(len(planned.blocked), 'app input')} blocking builds" if planned.blocked else ""
+    failed = f", {plural(len(planned.failures), 'app version')} failed" if planned.failures else ""
+    counts = _counts(planned)
+    remote = (f", {counts[Status.REMOTE]} cached remotely, {counts[Status.NOT_NEEDED]} not needed"
+              if counts[Status.REMOTE] or counts[Status.NOT_NEEDED] else "")
+    printer.line(f"{plural(total, 'step')}: {stale} stale, {counts[Status.FRESH]} fresh{remote}"
+                 f"{blocked}{failed}")
 
 
-def _print_step(step: Step, planned: Planned, printer: Printer) -> bool:
-    """One line of the plan; whether the step is stale."""
+def _counts(planned: Planned) -> dict[Status, int]:
+    out = dict.fromkeys(Status, 0)
+    for step in planned.plan.steps:
+        out[planned.assessments[step.key].status] += 1
+    return out
+
+
+def _print_step(step: Step, planned: Planned, printer: Printer, kind_width: int) -> None:
     verdict = planned.assessments[step.key]
     detail = f"  ({verdict.reason})" if verdict.reason else ""
-    style = "yellow" if verdict.status is Status.STALE else "dim"
-    printer.line(f"  {verdict.status.value:<5}  {step.kind:<8}  {_platforms(step):<24} "
-                 f"{_what(step, planned)}{detail}", style)
-    return verdict.status is Status.STALE
+    style = {Status.STALE: "yellow", Status.REMOTE: "cyan"}.get(verdict.status, "dim")
+    what = _what(step, planned)
+    printer.line(f"    {verdict.status.value:<5}  {step.kind:<{kind_width}}  {what}{detail}".rstrip(), style)
 
 
 def _what(step: Step, planned: Planned) -> str:
@@ -84,11 +127,17 @@ def _what(step: Step, planned: Planned) -> str:
         return f"{step.input_id} {step.what}"
     if isinstance(step, ScanStep):
         found = planned.found.get(step.key)
-        return f"{len(found.images) if found else 0} images"
+        return plural(len(found.images) if found else 0, "image")
+    if isinstance(step, RegistryStep):
+        return plural(len(step.references), "image")
+    if isinstance(step, ImageStep):
+        return plural(len(step.layer_names), "layer")
+    if isinstance(step, IndexStep):
+        return plural(len(step.platforms), "platform")
     created_by = getattr(step, "created_by", "")
     if created_by:
-        return created_by if len(created_by) <= 40 else created_by[:37] + "..."
-    if isinstance(step, ExportStep):
+        return created_by if len(created_by) <= 60 else created_by[:57] + "..."
+    if isinstance(step, ExportStep | PushStep):
         return step.index_ref
     return ""
 
@@ -102,14 +151,16 @@ def plan_json(planned: Planned) -> dict[str, Any]:
             "platforms": [str(p) for p in step.platforms], "slot": step.slot,
             "status": verdict.status.value, "reason": verdict.reason, "needs": list(step.needs),
         })
-    stale = sum(s["status"] == Status.STALE.value for s in steps)
-    return {"steps": steps, "blocked": list(planned.blocked), "failures": failures_json(planned.failures),
+    counts = _counts(planned)
+    return {"version": JSON_VERSION, "steps": steps, "blocked": list(planned.blocked),
+            "failures": failures_json(planned.failures),
             "warnings": list(planned.warnings), "renders": planned.renders,
-            "summary": {"steps": len(steps), "stale": stale, "fresh": len(steps) - stale}}
+            "summary": {"steps": len(steps), "stale": counts[Status.STALE], "fresh": counts[Status.FRESH],
+                        "cached_remotely": counts[Status.REMOTE], "not_needed": counts[Status.NOT_NEEDED]}}
 
 
 def failures_json(failures: Sequence[Failure]) -> list[dict[str, Any]]:
-    return [{"what": f.what, "error": str(f.error), "exit_code": f.error.exit_code} for f in failures]
+    return [{"what": f.what, "error": str(f.error), **error_json(f.error)} for f in failures]
 
 
 def _run_json(run: StepRun) -> dict[str, Any]:
@@ -123,7 +174,12 @@ def images_of(applied: Applied) -> list[dict[str, str]]:
 
 
 def apply_json(applied: Applied) -> dict[str, Any]:
-    return {"images": images_of(applied), "ran": [_run_json(r) for r in applied.ran],
+    """``images``: what the layout holds (its names); ``pushed``: the names pushed to a
+    registry (--push-to's prefix), with the digests the registry stored."""
+    pushed = [{"ref": ref, "digest": str(digest)} for ref, digest in applied.pushed]
+    return {"version": JSON_VERSION, "images": images_of(applied), "pushed": pushed,
+            "remote_cache": dict(applied.remote),
+            "ran": [_run_json(r) for r in applied.ran],
             "cached": len(applied.planned.plan) - len(applied.ran),
             "failures": failures_json(applied.failures), "warnings": list(applied.planned.warnings),
             "renders": applied.planned.renders, "seconds": round(applied.seconds, 3),
@@ -131,12 +187,24 @@ def apply_json(applied: Applied) -> dict[str, Any]:
 
 
 def print_summary(applied: Applied, printer: Printer) -> None:
-    for image in images_of(applied):
-        printer.line(f"{image['ref']}  {image['digest']}")
+    from clusterbuild.cli.summary import summary_rows, summary_table
+
+    rows = summary_rows(applied)
+    if printer.verbose or not rows:
+        for image in images_of(applied):
+            printer.line(f"{image['ref']}  {image['digest']}")
+    for i, line in enumerate(summary_table(rows) if rows else []):
+        printer.line(line, "bold" if i == 0 else "")
+    for ref, digest in applied.pushed:
+        printer.line(f"pushed {ref}  {digest}")
+    if applied.remote:
+        r = applied.remote
+        printer.line(f"remote cache: {r['records']} records and {r['blobs']} blobs fetched "
+                     f"({r['bytes']} bytes), {r['uploads']} records stored")
     total = len(applied.planned.plan)
     ran = len(applied.ran)
     failed = f", {len(applied.failures)} failed" if applied.failures else ""
-    printer.line(f"{ran} step{'s' if ran != 1 else ''} ran, {total - ran} cached{failed}, "
+    printer.line(f"{plural(ran, 'step')} ran, {total - ran} cached{failed}, "
                  f"{applied.seconds:.2f}s; layout: {applied.planned.workspace.layout_dir}")
 
 

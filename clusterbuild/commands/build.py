@@ -20,6 +20,7 @@ from clusterbuild.commands.locks import hold_cache, hold_workspace
 from clusterbuild.commands.phases import (
     Prepared,
     build_plan,
+    consult_remote,
     gather_sources,
     pin_all_images,
     prepare_apps,
@@ -29,12 +30,15 @@ from clusterbuild.commands.phases import (
 )
 from clusterbuild.commands.run import Mode, Run, opened
 from clusterbuild.errors import BuildError, Failure
-from clusterbuild.execute.locking import LockChange
+from clusterbuild.execute.events import phase
+from clusterbuild.execute.locking import LockChange, pin_images
 from clusterbuild.execute.runner import NoProgress, Progress, StepRun
+from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor
 from clusterbuild.places.layout import OciLayout
 from clusterbuild.plan.graph import Plan
-from clusterbuild.plan.results import ExportResult, ScanResult
+from clusterbuild.plan.planner import AppImages
+from clusterbuild.plan.results import ExportResult, PushResult, ScanResult
 from clusterbuild.plan.status import Assessment, assess
 from clusterbuild.plan.steps import ExportStep
 from clusterbuild.settings import Settings
@@ -53,6 +57,7 @@ class Planned:
     warnings: tuple[str, ...] = ()
     renders: int = 0  # charts rendered to scan (0 when every scan was recorded)
     found: Mapping[str, ScanResult] = field(default_factory=dict)  # scan step key -> its images
+    shipped: Mapping[tuple[str, str], AppImages] = field(default_factory=dict)  # (app, version) -> images
 
 
 @dataclass(frozen=True)
@@ -62,21 +67,28 @@ class Applied:
     seconds: float
     exported: tuple[tuple[str, Descriptor], ...] = ()  # every image placed in the layout
     failures: tuple[Failure, ...] = ()  # planning's and the run's
+    pushed: tuple[tuple[str, Digest], ...] = ()  # every name pushed to a registry, as it stored it
+    remote: Mapping[str, int] = field(default_factory=dict)  # what moved to and from the remote cache
 
 
 def _planned(run: Run, prepared: Prepared) -> Planned:
     plan = build_plan(run, prepared)
     assessments = assess(plan, run.records)
+    if run.mode is Mode.PLAN:
+        assessments = consult_remote(run, plan, assessments, fetch=False)
     run.warnings += plan.warnings + run.records.warnings
     run.records.warnings.clear()
     found = {images.scan.key: images.found for images in prepared.images.values()}
     return Planned(run.ws, plan, assessments, tuple(prepared.blocked), tuple(run.failures),
-                   tuple(dict.fromkeys(run.warnings)), prepared.renders, found)
+                   tuple(dict.fromkeys(run.warnings)), prepared.renders, found, dict(prepared.images))
 
 
 def _prepare(run: Run, progress: Progress, update: bool = False, images: bool = True) -> Prepared:
+    phase("resolving inputs")
     sources, changes = gather_sources(run, select_apps(run), update)
+    phase("fetching inputs")
     results = run_sources(run, sources, progress)
+    phase("scanning images")
     prepared = prepare_apps(run, sources, results)
     prepared.lock_changes += changes
     if run.mode is Mode.APPLY:
@@ -84,9 +96,13 @@ def _prepare(run: Run, progress: Progress, update: bool = False, images: bool = 
             run.fail(reason.split(" ", 1)[0], BuildError(f"still blocked after fetching: {reason}"))
         prepared.blocked.clear()
     if run.mode is not Mode.PLAN and images:
+        phase("pinning images")
         pin_all_images(run, prepared, update)
     elif run.pins:
         run.lock.write()
+    if run.mode is Mode.PLAN:  # the digests apps.lock pins, as apply pulls them (same keys)
+        prepared.images = {key: pin_images(found, run.lock, frozen=False)
+                           for key, found in prepared.images.items()}
     return prepared
 
 
@@ -121,24 +137,37 @@ def lock_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify, upda
 
 def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
                     notify: Notify) -> Applied:
-    """Pin what is not pinned (unless frozen), fetch, scan, plan, and run the stale steps."""
+    """Pin what is not pinned (unless frozen), fetch, scan, plan, and run the stale steps;
+    write the SBOM of every app version built."""
+    from clusterbuild.commands.supply import write_sboms
+
     start = time.perf_counter()
     with hold_workspace(ws.root, settings.lock_timeout, notify), \
             hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout,
                        notify=notify), opened(settings, ws, Mode.APPLY) as run:
         remove_leftovers(settings.cache_dir, settings.layout_dir)
         prepared = _prepare(run, progress)
+        phase("planning")
         planned = _planned(run, prepared)
         if not run.failures:  # bad input leaves the cache as it was
             run.digests.save()
+        phase("building")
         outcome = run_builds(run, planned.plan, planned.assessments, progress)
         exports = [(s, outcome.results.get(s.key)) for s in planned.plan.steps if isinstance(s, ExportStep)]
         exported = tuple(ref for _, r in exports if isinstance(r, ExportResult) for ref in r.refs)
+        built = [(s.app, s.version) for s, r in exports if isinstance(r, ExportResult)]
+        run.attempt("sbom", lambda: write_sboms(settings, planned, built))
         if any(isinstance(r.step, ExportStep) for r in outcome.ran):
             OciLayout(settings.layout_dir).prune()  # blobs of replaced images
         record_root(settings.cache_dir, ws.root, (s.key for s in planned.plan.steps),
                     keep_previous=bool(run.failures))
+        run.finish_remote()
+        pushed = tuple(ref for r in outcome.results.values() if isinstance(r, PushResult)
+                       for ref in r.pushed)
+        traffic = run.remote.traffic if run.remote is not None else None
+        remote = {"records": traffic.records, "blobs": traffic.blobs, "bytes": traffic.bytes,
+                  "uploads": traffic.uploads} if traffic is not None else {}
         failures, ran = tuple(run.failures), run.ran
         warnings = tuple(dict.fromkeys((*planned.warnings, *run.warnings)))
     planned = replace(planned, failures=failures, warnings=warnings)
-    return Applied(planned, ran, time.perf_counter() - start, exported, failures)
+    return Applied(planned, ran, time.perf_counter() - start, exported, failures, pushed, remote)

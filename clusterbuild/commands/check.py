@@ -23,7 +23,6 @@ from clusterbuild.errors import ClusterbuildError, InputError
 from clusterbuild.kubefile.context import Context, ContextFile
 from clusterbuild.kubefile.copy import resolve_copy
 from clusterbuild.kubefile.evaluate import BuildRecipe, CopyOp, evaluate
-from clusterbuild.kubefile.parse import find_recipe, parse_recipe
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind, FileEntry
 from clusterbuild.oci.platform import Platform
@@ -32,7 +31,7 @@ from clusterbuild.workspace.context import walk_context
 from clusterbuild.workspace.inputs import remote_inputs
 from clusterbuild.workspace.legacy import SCRIPT, is_legacy
 from clusterbuild.workspace.load import APPS_DIR, AppVersion, LoadedWorkspace, select
-from clusterbuild.workspace.prepare import build_args, local_inputs
+from clusterbuild.workspace.prepare import build_args, local_inputs, recipe_of, replaced_dirs
 from clusterbuild.workspace.scanning import shipped_extra
 
 README = "README.md"
@@ -98,7 +97,7 @@ def _check_platform(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> 
     report = CheckReport()
     try:
         context = _context(ws, av, platform)
-        recipe = evaluate(parse_recipe(find_recipe(av.app_dir)), platform, build_args(ws, av, platform))
+        recipe = evaluate(recipe_of(ws, av, platform), platform, build_args(ws, av, platform))
     except ClusterbuildError as exc:
         yield str(exc)
         return
@@ -112,7 +111,7 @@ def _check_platform(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> 
 def _context(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> Context:
     """The directory's files, its declared local files, and where each remote input lands."""
     base = walk_context(av.app_dir, _NoHash(), str(av.app_dir.relative_to(ws.root)))
-    context = base.overlay(local_inputs(ws, av, platform, _NoHash()))
+    context = base.without(replaced_dirs(ws, av, platform)).overlay(local_inputs(ws, av, platform, _NoHash()))
     declared: dict[str, ContextFile] = {REGISTRY_DIR: _dir(REGISTRY_DIR)}
     for plan in remote_inputs(ws, av):
         if plan.platform not in ("*", str(platform)):

@@ -26,7 +26,7 @@ def import_app(root: Path, target: str, write: bool) -> list[str]:
     app_dir = _app_dir(root, target)
     script = (app_dir / SCRIPT).read_text(encoding="utf-8", errors="replace")
     conversion = convert_init_sh(script, target.partition(":")[0],
-                                 str((app_dir / SCRIPT).relative_to(root)))
+                                 str((app_dir / SCRIPT).relative_to(root)), app_dir)
     lines = [f"wrote {write_conversion(app_dir, conversion)}"] if write else \
         [conversion.yaml_text.rstrip("\n")]
     lines.append(f"# {len(conversion.converted)} script lines converted; "

@@ -14,7 +14,7 @@ not fetched yet block their app version instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from clusterbuild.commands.run import Mode, Run
@@ -30,9 +30,11 @@ from clusterbuild.execute.locking import (
 )
 from clusterbuild.execute.pools import thread_pool
 from clusterbuild.execute.runner import Progress, RunContext, RunOutcome, run_plan
+from clusterbuild.execute.step_artifacts import CACHED_KINDS
+from clusterbuild.plan.demand import Need, demand
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.planner import AppImages, PlanOptions, PlatformBuild, plan_builds
-from clusterbuild.plan.results import FilesResult, StepResult
+from clusterbuild.plan.results import FilesResult, LayerResult, StepResult
 from clusterbuild.plan.status import Assessment, assess
 from clusterbuild.plan.steps import ScriptStep, Step
 from clusterbuild.workspace.fetched import AppInputs, input_files, pinned, plan_inputs
@@ -125,8 +127,37 @@ def run_sources(run: Run, sources: list[Sources], progress: Progress) -> dict[st
     return outcome.results
 
 
+def consult_remote(run: Run, plan: Plan, assessments: dict[str, Assessment],
+                   fetch: bool = True) -> dict[str, Assessment]:
+    """The verdicts once the remote cache is consulted (``plan.demand``), and (``fetch``) the
+    blobs of remote hits that their consumers need. A blob that cannot be fetched makes its
+    step run locally: the demand is worked out again without that entry."""
+    remote = run.remote
+    if remote is None:
+        return assessments
+    steps = {s.key: s for s in plan.steps}
+    broken: set[str] = set()
+    while True:
+        found = demand(plan, assessments, remote.lookup, cacheable=CACHED_KINDS,
+                       mount_registry=remote.access.registry, broken=broken)
+        if not fetch:
+            return found.assessments
+        results = {key: found.assessments[key].result for key in found.fetch}
+        failed = remote.fetch(steps, {k: r for k, r in results.items() if r is not None}, found.fetch)
+        if not failed:
+            break
+        broken |= failed
+    for key, need in found.fetch.items():  # complete here now: remembered locally
+        result = results[key]
+        if need is Need.BLOBS and result is not None:
+            local = replace(result, referenced=()) if isinstance(result, LayerResult) else result
+            run.records.record(steps[key], local, upload=False)
+    return found.assessments
+
+
 def _run(run: Run, plan: Plan, assessments: dict[str, Assessment], progress: Progress,
          kinds: frozenset[str] | None = None) -> RunOutcome:
+    assessments = consult_remote(run, plan, assessments)
     run.warnings += _drain(run.records.warnings)
     ctx = RunContext(run.store, run.network.registry, run.network.downloads, run.settings.scripts)
     outcome = run_plan(plan, assessments, run.records, ctx, progress, jobs=run.settings.jobs,
@@ -247,7 +278,7 @@ def plan_options(run: Run, prepared: Prepared | None = None) -> PlanOptions:
     return PlanOptions(registry=settings.registry, root=run.ws.root, layout=settings.layout, created=created,
                        archive=settings.archive, multi_archive=settings.multi_archive,
                        docker_archive=settings.docker_archive,
-                       mtime=settings.mtime, push_to=settings.push_to)
+                       mtime=settings.mtime, push_to=settings.push_to, shard=settings.shard)
 
 
 def build_plan(run: Run, prepared: Prepared) -> Plan:

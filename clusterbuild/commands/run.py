@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import Enum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from clusterbuild.cache.file_digests import FileDigests
 from clusterbuild.cache.results import CacheIndex
@@ -22,6 +23,9 @@ from clusterbuild.execute.runner import StepRun
 from clusterbuild.lockfile import LockFile
 from clusterbuild.settings import Settings
 from clusterbuild.workspace.load import LoadedWorkspace
+
+if TYPE_CHECKING:
+    from clusterbuild.execute.remote_cache import RemoteCache
 
 T = TypeVar("T")
 
@@ -46,6 +50,25 @@ class Run:
         self.failures: list[Failure] = []
         self.warnings: list[str] = []
         self.ran: list[StepRun] = []  # every step run, by every phase
+        self.remote = self._remote_cache()
+        self.records.remote = self.remote
+
+    def _remote_cache(self) -> RemoteCache | None:
+        """The remote step cache; plan reads it but never writes to it."""
+        access = self.settings.remote_cache
+        if access is None:
+            return None
+        from clusterbuild.execute.remote_cache import RemoteCache
+
+        if self.mode is Mode.PLAN:
+            access = replace(access, push=False)
+        return RemoteCache(access, self.network.client(), self.store, max(2, 2 * self.settings.jobs))
+
+    def finish_remote(self) -> None:
+        """Wait for uploads to the remote cache; its warnings become the run's."""
+        if self.remote is not None:
+            self.remote.finish()
+            self.warnings += [w for w in self.remote.warnings if w not in self.warnings]
 
     @property
     def pins(self) -> bool:
@@ -67,7 +90,10 @@ class Run:
             return None
 
     def close(self) -> None:
-        self.network.close()
+        try:
+            self.finish_remote()
+        finally:
+            self.network.close()
         try:
             self.records.flush()
         finally:

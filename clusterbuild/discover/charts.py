@@ -1,17 +1,19 @@
-"""Charts under ``charts/``: rendered like ``helm template``, then scanned.
+"""Charts under ``charts/``: rendered like sealos renders them, then scanned.
 
 Each first-level directory of ``charts/`` and each first-level ``*tgz`` is a chart
 (as sealos reads them). Values: the chart's defaults plus the optional sibling
-``charts/<chart name>.values.yaml``; release ``dryrun``; hooks included; subcharts
-in the chart's own ``charts/`` rendered as their ``condition``/``tags`` say.
+``charts/<chart name>.values.yaml``; release ``dryrun`` with namespace "" and
+IsInstall false, as sealos (``release``; full mode may set both); hooks and NOTES.txt
+included; subcharts in the chart's own ``charts/`` rendered as their ``condition``/``tags`` say.
 
     sealos mode   one render (the defaults), sealos' line scan of every template
     full mode     line scan + YAML walk of that render, of a render with the
                   ``helm_set`` values over it, and of one render per profile
-                  (over the defaults and ``helm_set``)
+                  (over the defaults and ``helm_set``; see ``profiles``); the images
+                  the chart lists (``chart_lists``) when asked
 
-Sources read ``charts/web (templates/deployment.yaml, release dryrun)``; the label
-is ``--set`` or ``profile <name>`` for the extra renders.
+Sources read ``charts/web (templates/deployment.yaml:12, release dryrun)`` and the hit's
+rule says how it was found; the label is ``--set`` or ``profile <name>`` for the extra renders.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clusterbuild.discover.chart_lists import annotation_hits, values_hits
 from clusterbuild.discover.helm_opts import merge_values, values_from_flags
 from clusterbuild.discover.helm_render import check_dependencies, load_chart, render_chart, value_parsers
 from clusterbuild.discover.line_scan import scan_lines
 from clusterbuild.discover.model import DiscoverOptions, Hit
+from clusterbuild.discover.profiles import ChartShape, profile_values
+from clusterbuild.discover.release import Release, release_chart
 from clusterbuild.discover.yaml_walk import walk_text
 from clusterbuild.errors import InputError
 
@@ -38,6 +43,7 @@ if TYPE_CHECKING:
 CHARTS_DIR = "charts/"
 DEFAULT_LABEL = "release dryrun"
 PROFILE_LABEL = "profile "
+NOTES = "NOTES.txt"
 ValueSet = tuple[str, dict[str, Any]]  # (label, values over the chart's own)
 
 
@@ -64,10 +70,16 @@ def find_charts(context: Mapping[str, Path]) -> list[ChartSource]:
 @dataclass(frozen=True)
 class RenderJob:
     chart: ChartSource
-    path: Path  # a local directory or archive holding exactly the chart's files
+    path: Path  # a local directory or archive holding exactly the chart's files (release applied)
     label: str
     values: dict[str, Any]
     loaded: helm_python.Chart | None = None  # loaded already (for its name), not yet rendered
+
+
+@dataclass(frozen=True)
+class ChartPlan:
+    jobs: list[RenderJob]
+    listed: list[tuple[str, Hit]]  # (why: "annotation" or the values path, hit)
 
 
 def chart_hits(context: Mapping[str, Path], options: DiscoverOptions,
@@ -79,23 +91,32 @@ def chart_hits(context: Mapping[str, Path], options: DiscoverOptions,
     (the chart's other renders still count); without, it is an error like any render.
     """
     charts = find_charts(context)
+    full = options.mode == "full"
     if not charts:
+        if full and options.from_values:
+            raise InputError(f"images.from_values: {options.from_values[0]}: the build context has no chart",
+                             hint="from_values reads the values of the charts under charts/")
         return []
-    value_sets = _value_sets(context, options)
-    workers = min(os.cpu_count() or 1, len(charts) * len(value_sets))
+    overrides = values_from_flags(options.helm_set, context, value_parsers()) \
+        if full and options.helm_set else {}
+    release = Release(options.namespace, options.is_install)
+    renders = 1 + (1 if overrides else 0) + (len(options.profiles) if full else 0)
+    workers = min(os.cpu_count() or 1, len(charts) * renders)
     with tempfile.TemporaryDirectory(prefix="clusterbuild-charts-") as scratch, \
             ThreadPoolExecutor(max_workers=workers) as pool:
-        def plan(chart: ChartSource) -> list[RenderJob]:
-            path = chart_path(chart, context, Path(scratch))
+        def plan(chart: ChartSource) -> ChartPlan:
+            path = release_chart(chart_path(chart, context, Path(scratch)), Path(scratch), release)
             loaded = load_chart(path, chart.where)
             check_dependencies(path, chart.where, loaded)
             base = _sibling_values(loaded.name, context)
-            return [RenderJob(chart, path, label, merge_values(base, extra), None if number else loaded)
-                    for number, (label, extra) in enumerate(value_sets)]
+            listed = _listed_hits(chart, path, loaded, merge_values(base, overrides), options) if full else []
+            jobs = [RenderJob(chart, path, label, merge_values(base, extra), None if number else loaded)
+                    for number, (label, extra) in enumerate(_value_sets(loaded, options, overrides))]
+            return ChartPlan(jobs, listed)
 
         def run(job: RenderJob) -> list[Hit]:
             try:
-                return list(_scan_render(job, options))
+                return list(_scan_render(job, options, release))
             except InputError as exc:
                 if warnings is None or not job.label.startswith(PROFILE_LABEL):
                     raise
@@ -104,31 +125,57 @@ def chart_hits(context: Mapping[str, Path], options: DiscoverOptions,
                 return []
 
         each: Callable[..., Iterable[Any]] = pool.map if workers > 1 else map
-        jobs = [job for chart_jobs in each(plan, charts) for job in chart_jobs]
-        return [hit for hits in each(run, jobs) for hit in hits]
+        plans = list(each(plan, charts))
+        _check_values_paths(options, plans)
+        listed = [hit for chart_plan in plans for _, hit in chart_plan.listed]
+        jobs = [job for chart_plan in plans for job in chart_plan.jobs]
+        return [hit for hits in each(run, jobs) for hit in hits] + listed
 
 
-def _value_sets(context: Mapping[str, Path], options: DiscoverOptions) -> list[ValueSet]:
+def _value_sets(loaded: helm_python.Chart, options: DiscoverOptions,
+                overrides: dict[str, Any]) -> list[ValueSet]:
+    """(label, values over the chart's own) of each render."""
     sets: list[ValueSet] = [(DEFAULT_LABEL, {})]
     if options.mode == "sealos":
         return sets
-    overrides = values_from_flags(options.helm_set, context, value_parsers()) if options.helm_set else {}
     if overrides:
         sets.append(("--set", overrides))
-    for name, profile in sorted(options.profiles.items()):
-        sets.append((f"{PROFILE_LABEL}{name}", merge_values(overrides, profile)))
+    if options.profiles:
+        shape = ChartShape.of(loaded.metadata or {}, [str(d.get("name")) for d in loaded.dependencies or []])
+        for name in sorted(options.profiles):
+            sets.append((f"{PROFILE_LABEL}{name}",
+                         merge_values(overrides, profile_values(options.profile(name), shape))))
     return sets
 
 
-def _scan_render(job: RenderJob, options: DiscoverOptions) -> Iterator[Hit]:
+def _listed_hits(chart: ChartSource, path: Path, loaded: helm_python.Chart, base: dict[str, Any],
+                 options: DiscoverOptions) -> list[tuple[str, Hit]]:
+    listed: list[tuple[str, Hit]] = []
+    if options.from_annotations:
+        listed += [("annotation", hit) for hit in annotation_hits(path, chart.where)]
+    if options.from_values:
+        listed += list(values_hits(loaded.merge_values(base), options.from_values, chart.where))
+    return listed
+
+
+def _check_values_paths(options: DiscoverOptions, plans: list[ChartPlan]) -> None:
+    found = {why for chart_plan in plans for why, _ in chart_plan.listed}
+    for dotted in options.from_values if options.mode == "full" else ():
+        if dotted not in found:
+            raise InputError(f"images.from_values: {dotted} names no image in the values of any chart",
+                             hint="give the values path of an image (a reference, or a map with "
+                                  "repository and tag), e.g. nats.image, or remove it")
+
+
+def _scan_render(job: RenderJob, options: DiscoverOptions, release: Release) -> Iterator[Hit]:
     loaded = job.loaded if job.loaded is not None else load_chart(job.path, job.chart.where)
     rendered = render_chart(loaded, job.values, where=job.chart.where, label=job.label,
-                            kube_version=options.kube_version)
+                            kube_version=options.kube_version, release=release)
     for template, text in rendered.items():
-        source = f"{job.chart.where} ({template}, {job.label})"
-        yield from scan_lines(text, source, lines=False)
-        if options.mode == "full":
-            yield from walk_text(text, source, strict=False, lines=False)
+        where = (f"{job.chart.where} ({template}", f", {job.label})")
+        yield from scan_lines(text, where)
+        if options.mode == "full" and not template.endswith(NOTES):
+            yield from walk_text(text, where, strict=False)
 
 
 def _sibling_values(name: str, context: Mapping[str, Path]) -> dict[str, Any]:

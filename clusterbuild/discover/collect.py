@@ -60,17 +60,26 @@ def _file_hits(context: Mapping[str, Path], options: DiscoverOptions) -> Iterato
 
 
 def merge_hits(hits: Iterable[Hit], *, keep_digests: bool) -> list[FoundImage]:
-    """One FoundImage per reference (digest dropped when tagged, unless kept), sorted."""
-    sources: dict[Reference, dict[str, None]] = {}
+    """One FoundImage per reference (digest dropped when tagged, unless kept), sorted.
+
+    Sources keep the order hits came in; the rules that found an image at one place are
+    joined: ``manifests/a.yaml:3 by line scan, YAML walk: containers[0].image``.
+    """
+    sources: dict[Reference, dict[str, dict[str, None]]] = {}
     archives: dict[Reference, dict[str, None]] = {}
     for hit in hits:
         reference = hit.reference if keep_digests else hit.reference.tagged()
-        sources.setdefault(reference, {})[hit.source] = None
+        sources.setdefault(reference, {}).setdefault(hit.source, {})[hit.rule] = None
         archives.setdefault(reference, {})
         if hit.archive:
             archives[reference][hit.archive] = None
-    return sorted((FoundImage(ref, tuple(sources[ref]), tuple(archives[ref])) for ref in sources),
+    return sorted((FoundImage(ref, _provenance(sources[ref]), tuple(archives[ref])) for ref in sources),
                   key=lambda found: str(found.reference))
+
+
+def _provenance(places: dict[str, dict[str, None]]) -> tuple[str, ...]:
+    return tuple(f"{source} by {', '.join(rules)}" if any(rules) else source
+                 for source, rules in places.items())
 
 
 def _is_ignored(reference: Reference, ignored: set[Reference]) -> bool:

@@ -22,13 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from clusterbuild.discover.helm_opts import Parser
 from clusterbuild.discover.model import plain
+from clusterbuild.discover.release import SEALOS_RELEASE, Release
 from clusterbuild.errors import InputError
 
 if TYPE_CHECKING:
     import helm_python
 
-RELEASE_NAME = "dryrun"
-NAMESPACE = "default"
 BAD_DEPENDENCY = frozenset({"missing", "corrupt", "misnamed"})
 _LOCATION = re.compile(r"\(?(?P<path>[^\s():]+/(?:templates|charts)/[^\s():]+?):(?P<pos>\d+(?::\d+)?)\)?:?")
 _INSTALL_HINT = "pip install helm-python-sdk (the Helm SDK clusterbuild renders charts with)"
@@ -85,16 +84,18 @@ def load_chart(path: Path, where: str) -> helm_python.Chart:
 
 
 def render_chart(chart: helm_python.Chart, values: Mapping[str, Any], *, where: str, label: str,
-                 kube_version: str = "") -> dict[str, str]:
-    """``{template path within the chart: text}`` of a ``helm template``, hooks included;
-    NOTES.txt and empty results dropped. Paths lose the chart-name prefix.
+                 kube_version: str = "", release: Release = SEALOS_RELEASE) -> dict[str, str]:
+    """``{template path within the chart: text}`` of a ``helm template``, hooks and
+    NOTES.txt included (sealos scans NOTES.txt too), empty results dropped. Paths lose the
+    chart-name prefix. ``release`` sets the SDK's options; the fields it cannot set were
+    written into the chart already (``release.release_chart``).
 
     The chart is closed afterwards: a render drops the subcharts its values disable
     from the loaded chart, so a loaded chart is never rendered twice.
     """
     helm = _library()
     RENDERS.add()
-    options: dict[str, object] = {"name": RELEASE_NAME, "namespace": NAMESPACE}
+    options = release.render_options()
     if kube_version:
         options["kube_version"] = kube_version
     with chart:
@@ -104,7 +105,7 @@ def render_chart(chart: helm_python.Chart, values: Mapping[str, Any], *, where: 
         except helm.HelmError as exc:
             raise _render_error(exc.detail, where, label) from None
     return {path.partition("/")[2]: text for path, text in sorted(rendered.items())
-            if not path.endswith("/NOTES.txt") and text.replace("\n", "").strip()}
+            if text.replace("\n", "").strip()}
 
 
 def _load_error(detail: str, where: str) -> InputError:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from clusterbuild.discover.model import Hit
+from clusterbuild.discover.model import Hit, Where, located
 from clusterbuild.errors import InputError
 from clusterbuild.oci.reference import Reference, ReferenceError
 
 IMAGE_KEY = "image:"
+RULE = "line scan"
 ARCHIVE_TRANSPORTS = ("docker-archive:", "oci-archive:")
 _IDENTIFIER = re.compile(r"^[a-f0-9]{64}$")  # an image ID, refused by ParseNormalizedNamed
 _YAML_NULL = frozenset({"null", "Null", "NULL", "~"})  # `image: null` names no image (sealos pulls "null")
@@ -53,12 +54,12 @@ def image_on_line(line: str) -> str:
     return trim_quotes(text[index + len(IMAGE_KEY):].strip())
 
 
-def scan_lines(text: str, source: str, *, lines: bool = True) -> Iterator[Hit]:
-    """sealos' line scan; each hit's source is ``<source>:<line>`` (or ``source``)."""
+def scan_lines(text: str, where: Where) -> Iterator[Hit]:
+    """sealos' line scan; each hit's source is ``where`` with the line number."""
     for number, line in enumerate(text.split("\n"), 1):
         reference = parse_lenient(image_on_line(line)) if IMAGE_KEY in line else None
         if reference is not None:
-            yield Hit(reference, f"{source}:{number}" if lines else source)
+            yield Hit(reference, located(where, number), rule=RULE)
 
 
 def list_entries(text: str) -> Iterator[tuple[int, str]]:

@@ -50,12 +50,12 @@ def run_export(step: ExportStep, store: BlobStore, index: IndexResult,
 def export_present(step: ExportStep, record: ExportResult, layout: OciLayout | None = None) -> bool:
     """Is the layout (and every archive) still as this export left it?"""
     layout = layout or OciLayout(step.layout_dir)
-    current = layout.refs()
     wanted = dict(record.refs)
     for name, desc in wanted.items():
-        if name not in current or current[name].digest != desc.digest:
+        current = layout.ref(name)
+        if current is None or current.digest != desc.digest:
             return False
-    if not all(layout.has_blob(d) for d in layout.reachable(wanted.values())):
+    if not layout.complete(wanted.values()):
         return False
     for name, size in record.files:
         path = step.root / name

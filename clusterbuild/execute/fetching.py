@@ -25,6 +25,10 @@ class Downloads:
         self.registry = registry
 
     def fetch(self, url: str, digest: Digest | None, what: str, store: BlobStore) -> Digest:
+        if url.startswith("data:"):  # a text input: its own content
+            from clusterbuild.fetch.data_url import data_bytes
+
+            return store.put_bytes(data_bytes(url))
         if url.startswith("oci://"):  # oci://host/path/chart@<manifest digest>, as locked
             from clusterbuild.fetch.charts import pull_oci_chart
 
@@ -170,6 +174,16 @@ def run_unpack(step: UnpackStep, store: BlobStore) -> FilesResult:
 
 def _unpacked(step: UnpackStep, params: dict[str, Any], blob: Digest, store: BlobStore,
               what: str) -> list[FileEntry]:
+    entries = _placed(step, params, blob, store, what)
+    if params.get("edits"):
+        from clusterbuild.fetch.edits import apply_edits
+
+        entries = apply_edits(entries, params["edits"], store, what)
+    return entries
+
+
+def _placed(step: UnpackStep, params: dict[str, Any], blob: Digest, store: BlobStore,
+            what: str) -> list[FileEntry]:
     if params["kind"] == "chart":
         return _unpack_chart(blob, params, store, what, _limit(step, params))
     if params["kind"] == "binary":

@@ -7,17 +7,19 @@ from pathlib import Path
 
 from clusterbuild.cache.store import BlobStore, HashingWriter
 from clusterbuild.errors import BuildError
+from clusterbuild.execute.compression import ParallelGzipWriter
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, MediaType
 from clusterbuild.places.tar_stream import write_tar
 from clusterbuild.plan.results import LayerResult
 from clusterbuild.plan.steps import LayerStep
 
-GZIP_LEVEL = 6
+GZIP_LEVEL = 6  # chart artifacts (helm's .tgz); layers: ``compression``
 
 
 class GzipWriter:
-    """gzip with a fixed header (mtime 0, no name), so equal input gives equal bytes."""
+    """gzip on one thread with a fixed header (mtime 0, no name), so equal input gives equal
+    bytes."""
 
     def __init__(self, sink: HashingWriter) -> None:
         self._sink = sink
@@ -42,7 +44,7 @@ def run_layer(step: LayerStep, store: BlobStore) -> LayerResult:
 
     with store.writer() as blob:
         if step.media_type is MediaType.LAYER_GZIP:
-            gzip = GzipWriter(blob)
+            gzip = ParallelGzipWriter(blob)
             tar = HashingWriter(gzip)
             write_tar(step.entries, source_of, tar, step.mtime)
             gzip.close()

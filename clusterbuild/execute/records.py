@@ -9,13 +9,18 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clusterbuild.cache.results import CacheIndex
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.execute.export import export_present
+from clusterbuild.execute.step_artifacts import CACHED_KINDS
 from clusterbuild.places.layout import OciLayout
 from clusterbuild.plan.results import ExportResult, StepResult, UndecodableResult, decode, encode
 from clusterbuild.plan.steps import ExportStep, Step
+
+if TYPE_CHECKING:
+    from clusterbuild.execute.remote_cache import RemoteCache
 
 FLUSH_RECORDS = 64  # records written per transaction
 FLUSH_SECONDS = 0.5  # at the latest, this long after the first one waiting
@@ -35,19 +40,30 @@ class CacheRecords:
         self._pending: dict[tuple[str, str], dict[str, object]] = {}
         self._since = 0.0
         self._lock = threading.RLock()  # scans record from worker threads
+        self.remote: RemoteCache | None = None  # the remote step cache, when there is one
 
     def result(self, step: Step) -> StepResult | None:
         with self._lock:
             pending = self._pending.get(("step", step.key))
         raw = pending if pending is not None else self.index.get("step", step.key)
         if raw is None:
-            return None
+            return self._remote_scan(step)
         try:
             return decode(step.kind, raw)
         except UndecodableResult as exc:
             self.warnings.append(f"{step.label}: the cache's record does not decode ({exc}); "
                                  "running the step again")
             return None
+
+    def _remote_scan(self, step: Step) -> StepResult | None:
+        """A scan is computed while planning, so it is looked up remotely here (it has no
+        blobs: the result is all there is), and remembered locally."""
+        if self.remote is None or step.kind != "scan":
+            return None
+        result = self.remote.lookup_one(step)
+        if result is not None:
+            self.record(step, result, upload=False)
+        return result
 
     def last_run(self, slot: str) -> dict[str, object] | None:
         pending = self._pending.get(("slot", slot))
@@ -64,9 +80,11 @@ class CacheRecords:
             self._layouts[root] = OciLayout(root)
         return self._layouts[root]
 
-    def record(self, step: Step, result: StepResult) -> None:
+    def record(self, step: Step, result: StepResult, upload: bool = True) -> None:
         """Remember a completed step: its result first, then its slot's last run (in one batch,
-        so never a slot without its result)."""
+        so never a slot without its result); and upload it to the remote cache (when pushing)."""
+        if upload and self.remote is not None and step.kind in CACHED_KINDS:
+            self.remote.upload(step, result)
         slot = {"key": step.key, "implementation": step.implementation, "fingerprint": step.fingerprint()}
         with self._lock:
             if not self._pending:

@@ -44,10 +44,12 @@ def run_registry(step: RegistryStep, store: BlobStore, pulls: Sequence[PullResul
     return LayerResult(layer, blob.digest, blob.size, tuple(referenced))
 
 
-def run_push(step: PushStep, registry: Registry, store: BlobStore, index: IndexResult,
+def run_push(step: PushStep, registry: Registry, store: BlobStore, index: IndexResult | None,
              images: Sequence[ImageResult]) -> PushResult:
+    """Each platform's image, then the index (none for a shard's push)."""
     pushes = [(ref, image.manifest) for ref, image in zip(step.platform_refs, images, strict=True)]
-    pushes.append((step.index_ref, index.index))
+    if index is not None:
+        pushes.append((step.index_ref, index.index))
     pushed = []
     for ref, root in pushes:
         digest = registry.push(Reference.parse(ref), root, store)

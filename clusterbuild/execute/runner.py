@@ -117,6 +117,8 @@ def _run_one(step: Step, ctx: RunContext, results: dict[str, StepResult]) -> Ste
         return run_image(step, store, _inputs(step, results, LayerResult))
     if isinstance(step, IndexStep):
         return run_index(step, store, _inputs(step, results, ImageResult))
+    if isinstance(step, PushStep) and not step.index_ref:  # a shard's: the platforms only
+        return run_push(step, ctx.registry(), store, None, _typed(results, step.needs, ImageResult))
     if isinstance(step, ExportStep | PushStep):
         index = _typed(results, step.needs[:1], IndexResult)[0]
         images = _typed(results, step.needs[1:], ImageResult)
@@ -188,8 +190,10 @@ def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecor
     pending: list[Step] = []
     for step in plan.steps:
         verdict = assessments[step.key]
-        if verdict.status is Status.FRESH and verdict.result is not None:
+        if verdict.status in (Status.FRESH, Status.REMOTE) and verdict.result is not None:
             outcome.results[step.key] = verdict.result
+        elif verdict.status is Status.NOT_NEEDED:
+            continue  # only steps that are cached (here or remotely) would use it
         elif kinds is None or step.kind in kinds:
             pending.append(step)
     schedule = _Schedule(pending, set(outcome.results))

@@ -23,7 +23,7 @@ import httpx
 
 from clusterbuild.cache.store import HashingWriter
 from clusterbuild.errors import BuildError
-from clusterbuild.places.transfers import retry_after
+from clusterbuild.places.transfers import metered, retry_after
 
 if TYPE_CHECKING:
     from clusterbuild.fetch.http import FetchConfig
@@ -120,9 +120,11 @@ def receive(client: httpx.Client, url: str, body: Body, attempts: Attempts, allo
                     if not body.size and not allow_html and is_html(content_type, b""):
                         raise html_error(attempts.doing)
                     validator = validator or _strong_etag(response)
-                    for chunk in response.iter_raw():
-                        body.write(chunk)
-                        attempts.left()
+                    with metered(url, _total(response, body.size)) as advanced:
+                        for chunk in response.iter_raw():
+                            body.write(chunk)
+                            advanced(body.size)
+                            attempts.left()
                     return content_type
                 wait = retry_after(response)
         except httpx.TransportError as e:
@@ -152,6 +154,12 @@ def _status_problem(response: httpx.Response, offset: int, doing: str) -> str | 
     hint = "check the URL, the version and the arch name in it" if status in (404, 410) else \
         "check the URL and, for 401/403, whether the server needs credentials"
     raise BuildError(f"{doing}: {status} {response.reason_phrase}", hint=hint)
+
+
+def _total(response: httpx.Response, offset: int) -> int | None:
+    """The whole file's size, when the response says it (Content-Length past the offset)."""
+    length = response.headers.get("content-length", "")
+    return offset + int(length) if length.isdigit() else None
 
 
 def _strong_etag(response: httpx.Response) -> str:

@@ -75,10 +75,7 @@ def edit_values(text: str, set_: Mapping[str, Any], delete: Sequence[str]) -> st
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise BuildError(f"values.yaml holds a {type(data).__name__}, not a map")
-    for path in delete:
-        _delete(data, parse_path(path))
-    for path, value in set_.items():
-        _set(data, parse_path(path), copy.deepcopy(value), path)
+    edit_data(data, set_, delete)
     try:
         text = _dump(data, readable=True)
         # PyYAML writes YAML's own line breaks (NEL, LS, PS) raw when allowed Unicode, and
@@ -86,6 +83,14 @@ def edit_values(text: str, set_: Mapping[str, Any], delete: Sequence[str]) -> st
         return text if yaml.safe_load(text) == data else _dump(data, readable=False)
     except yaml.representer.RepresenterError as e:
         raise InputError(f"a values change sets something YAML cannot hold: {e.args[-1]!r}") from None
+
+
+def edit_data(data: dict[str, Any], set_: Mapping[str, Any], delete: Sequence[str]) -> None:
+    """Remove the ``delete`` paths of ``data``, then set the ``set_`` paths (in place)."""
+    for path in delete:
+        _delete(data, parse_path(path))
+    for path, value in set_.items():
+        _set(data, parse_path(path), copy.deepcopy(value), path)
 
 
 def _dump(data: dict[str, Any], readable: bool) -> str:

@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from clusterbuild.fetch.yq import UnsupportedEdit, parse_edits
 from clusterbuild.importer.expand import expand_word
 from clusterbuild.importer.files import origin_of, stdout_target
 from clusterbuild.importer.nodes import Simple
-from clusterbuild.importer.options import HELM, YQ, Options, parse_options
+from clusterbuild.importer.options import HELM, HELM_TEMPLATE, YQ, Options, parse_options
 from clusterbuild.importer.values import ChartByApp, Origin, Text, Unknown
-from clusterbuild.importer.yq import UnsupportedEdit, parse_edits
 
 if TYPE_CHECKING:
     from clusterbuild.importer.walk import Walker
@@ -40,9 +40,38 @@ def helm(w: Walker, node: Simple) -> None:
     elif sub in ("version", "-h", "--help", "help", "env"):
         w.out.not_needed(origin, "checks a tool")
     elif sub == "template":
-        w.out.not_convertible(origin, "renders a chart; the image scan renders charts itself")
+        template(w, node, stdout_target(node), origin)
     else:
         w.out.not_convertible(origin, f"runs helm {sub}")
+
+
+def template(w: Walker, node: Simple, target_raw: str | None, origin: Origin) -> None:
+    """``helm template [NAME] CHART --set ... > FILE``: see ``rendered``."""
+    from clusterbuild.importer.rendered import Rendered, template_values
+
+    words = [w.text(word) for word in node.words[2:]]
+    unknown = next((v for v in words if isinstance(v, Unknown)), None)
+    target = w.path(target_raw) if target_raw else None
+    if unknown is not None or isinstance(target, Unknown):
+        w.out.not_convertible(origin, f"renders a chart: {(unknown or target).why}")  # type: ignore[union-attr]
+        return
+    if any(isinstance(v, Text) and not v.is_literal for v in words):
+        w.out.not_convertible(origin, "renders a chart with values known only at build time: write them "
+                              "in an image profile by hand")
+        return
+    args = [v.literal or "" for v in words if isinstance(v, Text)]
+    positional = parse_options(args, HELM_TEMPLATE).args
+    chart = w.path(positional[-1]) if positional else Unknown("no chart")
+    if isinstance(chart, Unknown):
+        w.out.not_convertible(origin, f"renders a chart: {chart.why}")
+        return
+    values = template_values(args, posixpath.join(chart, "values.yaml"))
+    if isinstance(values, str):
+        w.out.not_convertible(origin, values)
+    elif target is None:
+        w.out.not_needed(origin, "prints a render")
+    else:
+        w.out.rendered.append(Rendered(target, values, origin))
 
 
 def _repo_add(w: Walker, node: Simple, origin: Origin) -> None:
@@ -117,7 +146,8 @@ def _chart_source(w: Walker, raw: str, repo_raw: str | None) -> tuple[dict[str, 
 def _chart_version(w: Walker, raw: str | None, fields: dict[str, Any]
                    ) -> tuple[dict[str, str], list[Origin]] | str:
     if raw is None:
-        return ({}, []) if "url" in fields else "no --version: pin the chart version in the spec"
+        unversioned = "url" in fields or "repo" in fields  # the lock pins the highest
+        return ({}, []) if unversioned else "no --version: pin the chart version in the spec"
     value = expand_word(raw, w.scope)
     if isinstance(value, ChartByApp):
         app = value.app_version.template()
@@ -148,7 +178,9 @@ def yq(w: Walker, node: Simple) -> None:
     elif expression.literal is None:
         w.out.not_convertible(origin, "the edit uses values known only at build time")
     elif chart is None:
-        w.out.not_convertible(origin, f"edits {path}, not the values.yaml of a chart the script pulled")
+        from clusterbuild.importer.sed import yq_edit
+
+        yq_edit(w, opts.args[1], expression, origin)
     else:
         try:
             edits = parse_edits(expression.literal)

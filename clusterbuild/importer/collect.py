@@ -17,8 +17,10 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
+from clusterbuild.fetch.yq import Edits
+from clusterbuild.importer.rendered import Rendered
 from clusterbuild.importer.values import ARCH, ARCH_NAME, Origin, Text
-from clusterbuild.importer.yq import Edits
+from clusterbuild.importer.written import Written
 
 DATA_FILES = (".yaml", ".yml", ".json", ".txt", ".md", ".tmpl", ".conf", ".toml")
 ARCHIVES = (".tar.gz", ".tgz", ".zip", ".tar", ".tar.xz", ".txz", ".tar.bz2", ".gz", ".xz", ".bz2")
@@ -32,6 +34,7 @@ class Pending:
     unpacked: bool = False  # an archive member, or a decompressed .gz
     mode: str | None = None
     checksums: Text | None = None  # a checksum file the script verified this download with
+    edits: list[dict[str, Any]] = field(default_factory=list)  # sed/yq edits, "file" set when placed
 
 
 @dataclass
@@ -43,6 +46,8 @@ class Archive:
     origins: list[Origin]
     taken: bool = False
     checksums: Text | None = None
+    members_taken: list[str] = field(default_factory=list)  # moved out of it: not left in `into`
+    edits: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -71,6 +76,7 @@ def url_name(url: Text) -> str:
 class Collector:
     def __init__(self) -> None:
         self.files: dict[str, Pending] = {}
+        self.written: dict[str, Written] = {}  # files the script writes itself
         self.archives: list[Archive] = []
         self.charts: dict[str, Draft] = {}
         self.repos: dict[str, tuple[str, Origin]] = {}  # helm repo alias -> (URL, where it was added)
@@ -78,6 +84,8 @@ class Collector:
         self.images: list[tuple[str, Origin]] = []
         self.skips: list[Skip] = []
         self.dirs: set[str] = {"."}  # directories the script made
+        self.removed: list[tuple[str, Origin]] = []  # committed directories the script removes
+        self.rendered: list[Rendered] = []  # charts rendered into files (helm template >)
         self.arch_map: dict[str, str] = {}
         self.arch_origin: Origin | None = None
 
@@ -96,6 +104,41 @@ class Collector:
 
     def download(self, url: Text, path: str, origin: Origin, unpacked: bool = False) -> None:
         self.files[path] = Pending(url, [origin], unpacked=unpacked)
+
+    def write(self, path: str, text: Text, origin: Origin, append: bool) -> None:
+        """The script writes ``text`` to ``path`` (``>``), or appends it (``>>``)."""
+        self.files.pop(path, None)
+        before = self.written.get(path)
+        if append and before is not None:
+            before.text, before.origins = before.text + text, [*before.origins, origin]
+        else:
+            self.written[path] = Written(path, text, [origin], append=append)
+
+    def add_edit(self, path: str, edit: dict[str, Any], origin: Origin) -> bool:
+        """Attach a ``sed``/``yq`` edit of ``path`` to the download that places it (False: none)."""
+        pending = self.files.get(path)
+        if pending is not None:
+            pending.edits.append({k: v for k, v in edit.items() if k != "file"})
+            pending.origins.append(origin)
+            return True
+        under = next((p for p, f in self.files.items() if f.member is not None and path.startswith(p + "/")),
+                     None)
+        if under is not None:  # a file in a directory taken out of an archive
+            self.files[under].edits.append({**edit, "file": path[len(under) + 1:]})
+            self.files[under].origins.append(origin)
+            return True
+        chart = next((d for n, d in self.charts.items() if path.startswith(f"charts/{n}/")), None)
+        if chart is not None:
+            chart.fields.setdefault("edits", []).append(edit)
+            chart.origins.append(origin)
+            return True
+        archive = next((a for a in reversed(self.archives)
+                        if a.into != "." and path.startswith(a.into + "/")), None)
+        if archive is not None:
+            archive.edits.append(edit)
+            archive.origins.append(origin)
+            return True
+        return False
 
     def take(self, path: str) -> Pending | None:
         return self.files.pop(path, None)
@@ -140,12 +183,19 @@ class Collector:
         for path in moved:
             pending = self.files[path] if keep else self.files.pop(path)
             self.files[dest + path[len(source):]] = replace(pending, origins=[*pending.origins, origin])
-        if moved:
+        written = [p for p in self.written if p == source or p.startswith(source + "/")]
+        for path in written:
+            kept = self.written[path] if keep else self.written.pop(path)
+            self.written[dest + path[len(source):]] = replace(kept, path=dest + path[len(source):],
+                                                              origins=[*kept.origins, origin])
+        if moved or written:
             return None
         for archive in reversed(self.archives):
             if archive.into == "." or source.startswith(archive.into + "/"):
                 archive.taken = True
                 member = source if archive.into == "." else source[len(archive.into) + 1:]
+                if not keep or dest == source:
+                    archive.members_taken.append(member)
                 self.files[dest] = Pending(archive.url, [*archive.origins, origin], member, True,
                                            checksums=archive.checksums)
                 return None
@@ -157,8 +207,14 @@ class Collector:
 
     def chmod(self, pattern: str, mode: str, origin: Origin) -> bool:
         """Set the mode of the pending files at ``pattern``; a file of a whole archive is taken out."""
+        written = [p for p in self.written if fnmatchcase(p, pattern)]
+        for path in written:
+            self.written[path].mode = mode
+            self.written[path].origins.append(replace(origin, detail=f"mode {mode}"))
         paths = self.matching(pattern)
         plain = not any(c in pattern for c in "*?[")
+        if written and not paths:
+            return True
         if not paths and plain and self.move(pattern, pattern, origin, keep=True) is None:
             paths = [pattern]
         for path in paths:
@@ -170,6 +226,8 @@ class Collector:
     def remove(self, pattern: str) -> None:
         for path in self.matching(pattern):
             del self.files[path]
+        for path in [p for p in self.written if fnmatchcase(p, pattern) or p.startswith(pattern + "/")]:
+            del self.written[path]
         self.archives = [a for a in self.archives if not fnmatchcase(a.into, pattern)]
         self.dirs = {d for d in self.dirs if d == "." or (not fnmatchcase(d, pattern)
                      and not d.startswith(pattern + "/"))}
@@ -220,18 +278,34 @@ class Collector:
         return _checked(Draft(fields, pending.origins, path, pending.origins[0].line), pending)
 
     def _member(self, path: str, pending: Pending) -> Draft | None:
-        """A file or directory taken out of an archive: a chart under charts/<name>, else a binary."""
-        member, last = str(pending.member), pending.origins[-1]
-        if re.fullmatch(r"charts/[^/]+", path) and not pending.url.uses(ARCH_NAME):
+        """A file or directory taken out of an archive: a chart under charts/<name>, a binary
+        (one file), else a directory of the archive (an archive input)."""
+        member = str(pending.member)
+        if re.fullmatch(r"charts/[^/]+", path) and not pending.url.uses(ARCH_NAME) and not pending.edits:
             fields = {"kind": "chart", "name": path[len("charts/"):], "url": pending.url.template(),
                       "path": member}
             return _checked(Draft(fields, pending.origins, path, pending.origins[0].line), pending)
         one_file = path.startswith("opt/") or "/" not in path or "." in posixpath.basename(path)
-        if path == "charts" or path.startswith("charts/") or not (one_file or pending.mode):
-            self.not_convertible(last, f"places {member} of {url_name(pending.url)} at {path}: a binary "
-                                 "input takes one file (member), a chart input one chart (url and path)")
-            return None
-        return self._binary(path, pending)
+        if path != "charts" and (one_file or pending.mode) and not any("file" in e for e in pending.edits):
+            return self._binary(path, pending)
+        fields = {"kind": "archive", "url": pending.url.template(), "path": member, "dest": path}
+        return self._archive_draft(fields, pending.origins, pending)
+
+    def _archive_draft(self, fields: dict[str, Any], origins: list[Origin], pending: Pending | None) -> Draft:
+        origins = list(origins)
+        if "{{ arch_name }}" in fields["url"]:
+            fields["arch_map"] = dict(self.arch_map)
+            if self.arch_origin is not None:
+                origins.append(replace(self.arch_origin, detail="arch_map"))
+        fields = {k: fields[k] for k in ("kind", "url", "arch_map", "path", "dest") if k in fields} | {
+            k: v for k, v in fields.items() if k not in ("kind", "url", "arch_map", "path", "dest")}
+        draft = Draft(fields, origins, fields["dest"], origins[0].line)
+        if pending is not None:
+            if pending.checksums is not None:
+                draft.fields["sha256_url"] = pending.checksums.template()
+            if pending.edits:
+                draft.fields["edits"] = [{**e, "file": f"{draft.where}/{e['file']}"} for e in pending.edits]
+        return draft
 
     def _binary(self, path: str, pending: Pending) -> Draft:
         url = pending.url
@@ -249,24 +323,57 @@ class Collector:
             fields["mode"] = "0644"  # a manifest or list out of an archive, not a program
         if not (url.uses(ARCH) or url.uses(ARCH_NAME)):
             fields["check_arch"] = False  # the same file for every platform, as the script ships it
+        if pending.edits:
+            self.not_convertible(pending.origins[-1], f"edits {path}, a file out of an archive: keep an "
+                                 "edited copy in the app dir")
+            pending = replace(pending, edits=[])
         return _checked(Draft(fields, origins, path, pending.origins[0].line), pending)
 
-    def leftovers(self) -> None:
-        """Skips for what was read but placed nowhere: whole archives, unused repositories."""
+    def leftovers(self) -> list[Draft]:
+        """Archives extracted whole into a directory, as archive inputs (what the script moved out
+        of them excluded); skips for what was read but placed nowhere."""
+        drafts = []
         for archive in self.archives:
             origin = archive.origins[-1]
-            if archive.into != "." or not archive.taken:
-                what = "the rest of the archive" if archive.taken else "the whole archive"
-                self.not_convertible(origin, f"extracts {what} into {archive.into}/; name each file it "
-                                     "needs: a binary input with member")
+            if archive.into == "." and not archive.taken:
+                self.not_convertible(origin, "extracts the whole archive into the app dir; name the "
+                                     "directories it needs (an archive input with path and dest)")
+            elif archive.into != ".":
+                fields: dict[str, Any] = {"kind": "archive", "url": archive.url.template(),
+                                          "dest": archive.into}
+                if archive.members_taken:
+                    fields["exclude"] = sorted(set(archive.members_taken))
+                pending = Pending(archive.url, archive.origins, checksums=archive.checksums)
+                draft = self._archive_draft(fields, archive.origins, pending)
+                if archive.edits:
+                    draft.fields["edits"] = list(archive.edits)
+                drafts.append(draft)
         for alias, (_, origin) in self.repos.items():
             if alias not in self.used_repos:
                 self.not_needed(origin, "no chart is pulled from this repository")
+        return drafts
+
+
+    def replacing(self, drafts: list[Draft]) -> None:
+        """``rm -rf dir`` of a committed dir, then an input into it: the input replaces what is
+        committed there (``replace: true``); a committed dir removed for nothing is to do."""
+        for removed, origin in self.removed:
+            inside = [d for d in drafts if d.fields["kind"] in ("chart", "archive")
+                      and (d.where == removed or d.where.startswith(removed + "/"))]
+            for draft in inside:
+                draft.fields["replace"] = True if draft.where == removed else removed
+                draft.origins.append(replace(origin, detail="replace"))
+            placed = any(d.where == removed or d.where.startswith(removed + "/") for d in drafts)
+            if not inside and not placed:
+                self.not_convertible(origin, f"removes {removed}/, committed in the app dir: delete it there")
 
 
 def _checked(draft: Draft, pending: Pending) -> Draft:
     if pending.checksums is not None:
         draft.fields["sha256_url"] = pending.checksums.template()
+    if pending.edits:
+        draft.fields["edits"] = [{"file": draft.where, **edit} if "file" not in edit else
+                                 {**edit, "file": f"{draft.where}/{edit['file']}"} for edit in pending.edits]
     return draft
 
 

@@ -15,18 +15,17 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from clusterbuild.importer import charts, files
+from clusterbuild.importer import sed as edits
 from clusterbuild.importer.collect import Pending
 from clusterbuild.importer.expand import expand_here_document
 from clusterbuild.importer.files import origin_of, stdout_target
 from clusterbuild.importer.nodes import Pipeline, Simple
-from clusterbuild.importer.options import SED, parse_options
 from clusterbuild.importer.values import Expr, Origin, Part, Text, Unknown
 
 if TYPE_CHECKING:
     from clusterbuild.importer.walk import Walker
 
 ECHO_FLAGS = ("-n", "-e", "-E", "-ne", "-en")
-RECIPES = ("Kubefile", "Sealfile", "Dockerfile", "Containerfile")
 _SETTINGS = dict.fromkeys(("set", "shopt", "trap", "umask", "ulimit"), "shell settings")
 _FLOW = dict.fromkeys(("exit", "return", "true", "false", ":", "shift", "sleep", "wait", "break",
                        "continue"), "control flow")
@@ -35,16 +34,36 @@ _CHECKS = dict.fromkeys(("command", "which", "type", "hash"), "checks a tool") |
 _PRINTS = dict.fromkeys(("ls", "pwd", "tree", "du", "date", "env", "printenv"), "prints") | {
     "getopt": "reads options"}
 NOT_NEEDED = _SETTINGS | _FLOW | _CHECKS | _PRINTS
+IMAGE_FILTERS = ("grep", "awk", "tr", "sed", "sort", "uniq", "cut", "xargs")
+
+
+HELP = ("-h", "--help", "help", "version", "--version", "-v", "info")
+BUILDS = ("build", "push", "login", "tag", "images", "rmi", "manifest", "save", "load")
 
 
 def run_command(w: Walker, name: str, node: Simple) -> None:
     handler = HANDLERS.get(name)
+    harmless = _harmless(name, node)
     if handler is not None:
         handler(w, node)
     elif name in NOT_NEEDED:
         w.out.not_needed(origin_of(node), NOT_NEEDED[name])
+    elif harmless is not None:
+        w.out.not_needed(origin_of(node), harmless)
     else:
         w.out.not_convertible(origin_of(node), f"runs {name}")
+
+
+def _harmless(name: str, node: Simple) -> str | None:
+    """Why a command that changes nothing the image holds is not needed (None: it may)."""
+    args = node.words[1:]
+    if stdout_target(node) is None and len(args) == 1 and args[0] in HELP:
+        return "checks a tool"  # `docker info`, `jq -h`, `git --help`
+    if name == "eval" and args[:2] == ("set", "--"):
+        return "reads options"
+    if name in ("sealos", "buildah", "docker", "podman") and args[:1] and args[0] in BUILDS:
+        return "builds or pushes the image: clusterbuild apply does"
+    return None
 
 
 def run_pipeline(w: Walker, node: Pipeline) -> None:
@@ -54,7 +73,12 @@ def run_pipeline(w: Walker, node: Pipeline) -> None:
         return
     last = node.commands[-1]
     writes = stdout_target(last) if isinstance(last, Simple) else None
-    if writes is not None and "images/shim" in writes:
+    first = commands[0] if commands else None
+    filters = all(c.words[0] in IMAGE_FILTERS for c in commands[1:]) and len(commands) == len(node.commands)
+    if first is not None and first.words[:2] == ("helm", "template") and writes and "images/shim" in writes \
+            and filters and not stdout_target(first):
+        charts.template(w, first, writes, origin)  # the image list of a render: the scan's own
+    elif writes is not None and "images/shim" in writes:
         w.out.not_convertible(origin, "derives an image list from other files; the image scan reads "
                               "charts and manifests itself, or list them in images.extra")
     elif writes is not None or any(_edits_files(c) for c in commands):
@@ -91,6 +115,12 @@ def _edits_files(node: Simple) -> bool:
 
 
 def echo(w: Walker, node: Simple) -> None:
+    if node.words[0] == "printf":
+        if stdout_target(node) is None:
+            w.out.not_needed(origin_of(node), "a message")
+        else:
+            w.out.not_convertible(origin_of(node), "writes a file with printf")
+        return
     args = list(node.words[1:])
     while args and args[0] in ECHO_FLAGS:
         args.pop(0)
@@ -101,8 +131,10 @@ def echo(w: Walker, node: Simple) -> None:
     values = [w.text(a) for a in args]
     unknown = next((v for v in values if isinstance(v, Unknown)), None)
     words = [v for v in values if isinstance(v, Text)]
-    text = unknown or Text.of(*(p for n, word in enumerate(words) for p in (" " if n else "", *word.parts)))
-    _write(w, origin_of(node), target, text)
+    end = "" if "-n" in node.words[1:2] else "\n"
+    joined = (p for n, word in enumerate(words) for p in (" " if n else "", *word.parts))
+    text = unknown or Text.of(*joined, end)
+    _write(w, origin_of(node), target, text, _appends(node))
 
 
 def cat(w: Walker, node: Simple) -> None:
@@ -114,10 +146,10 @@ def cat(w: Walker, node: Simple) -> None:
         w.out.not_convertible(origin_of(node), f"copies files into {target}")
     else:
         body = Text.of(here.body) if here.quoted else expand_here_document(here.body, w.scope)
-        _write(w, origin_of(node), target, body)
+        _write(w, origin_of(node), target, body, _appends(node))
 
 
-def _write(w: Walker, origin: Origin, target: str, text: Text | Unknown) -> None:
+def _write(w: Walker, origin: Origin, target: str, text: Text | Unknown, append: bool = False) -> None:
     path = w.path(target)
     if isinstance(path, Unknown):
         w.out.not_convertible(origin, path.why)
@@ -126,12 +158,20 @@ def _write(w: Walker, origin: Origin, target: str, text: Text | Unknown) -> None
     elif path.startswith("images/shim/") and isinstance(text, Text):
         for image in split_images(text):
             w.out.image(image, replace(origin, detail="images.extra"))
-    elif path in RECIPES:
-        w.out.not_convertible(origin, f"writes the {path}; keep a {path} in the app dir")
-    elif re.fullmatch(r"charts/[^/]+\.values\.yaml", path):
-        w.out.not_convertible(origin, f"writes {path}; keep it in the app dir (values_file: of the chart)")
+        w.out.write(path, text, replace(origin, detail=f"file {path}"), append)
+        w.out.written[path].listing = True
+    elif isinstance(text, Unknown):
+        w.out.not_convertible(origin, f"writes {path}: {text.why}")
+    elif path.startswith(("/", "../")):
+        w.out.not_needed(origin, f"{path} is outside the app dir, so not in the image")
+    elif any(path.startswith(f"charts/{n}/") for n in w.out.charts) or path in w.out.files:
+        w.out.not_convertible(origin, f"writes {path} over a download; keep an edited copy in the app dir")
     else:
-        w.out.not_convertible(origin, f"writes {path}; keep the file in the app dir")
+        w.out.write(path, text, replace(origin, detail=f"file {path}"), append)
+
+
+def _appends(node: Simple) -> bool:
+    return any(r.op in (">>", "1>>", "&>>") for r in node.redirects if r.target not in files.QUIET_TARGETS)
 
 
 def split_images(text: Text) -> list[Text]:
@@ -149,27 +189,6 @@ def split_images(text: Text) -> list[Text]:
     return [w for line in words if line and not line[0].template().startswith("#") for w in line]
 
 
-def sed(w: Walker, node: Simple) -> None:
-    origin = origin_of(node)
-    opts = parse_options(node.words[1:], SED)
-    if not any(f.startswith("i") for f in opts.flags):
-        if stdout_target(node):
-            w.out.not_convertible(origin, "writes a file with sed")
-        else:
-            w.out.not_needed(origin, "prints")
-        return
-    paths = [w.path(a) for a in (opts.args if "expression" in opts.values else opts.args[1:])]
-    for path in paths:
-        chart = next((n for n in w.out.charts if str(path).startswith(f"charts/{n}/")), None)
-        what = f"edits {path}"
-        if chart is not None:
-            what += f" of chart {chart}" + ("; use yq -i, which becomes values.set" if
-                                             str(path).endswith("/values.yaml") else "; keep a patched chart")
-        elif path in w.out.files:
-            what += ", a download; keep an edited copy in the app dir"
-        w.out.not_convertible(origin, what)
-
-
 def _change_dir(w: Walker, node: Simple) -> None:
     w.change_dir(node)
 
@@ -179,5 +198,6 @@ HANDLERS: dict[str, Callable[[Walker, Simple], None]] = {
     "unzip": files.unzip, "gunzip": files.gunzip, "mv": files.move, "cp": files.move,
     "chmod": files.chmod, "sha256sum": files.verify, "rm": files.remove, "mkdir": files.mkdir,
     "helm": charts.helm, "yq": charts.yq,
-    "echo": echo, "cat": cat, "sed": sed, "cd": _change_dir, "pushd": _change_dir, "popd": _change_dir,
+    "echo": echo, "printf": echo, "cat": cat, "sed": edits.sed,
+    "cd": _change_dir, "pushd": _change_dir, "popd": _change_dir,
 }

@@ -15,11 +15,13 @@ from typing import Any
 import yaml
 
 from clusterbuild.errors import InputError
-from clusterbuild.importer.collect import Draft, Skip, unique_drafts
+from clusterbuild.importer.collect import Collector, Draft, Skip, unique_drafts
 from clusterbuild.importer.lexer import ShellSyntaxError
+from clusterbuild.importer.rendered import Rendered
 from clusterbuild.importer.syntax import parse_script
 from clusterbuild.importer.values import Origin
 from clusterbuild.importer.walk import Walker
+from clusterbuild.importer.written import RECIPES, Placed, place_written
 
 SPEC_NAME = "clusterbuild.yaml"
 
@@ -30,29 +32,112 @@ class Conversion:
     yaml_text: str  # the same as commented YAML
     converted: tuple[str, ...]  # "init.sh:12 helm pull ... -> inputs[0] chart x"
     skipped: tuple[str, ...]  # "init.sh:20 sed -i ...: not convertible (...)"
+    files: tuple[Placed, ...] = ()  # files the script writes (a heredoc Kubefile), kept in the app dir
 
 
-def convert_init_sh(script: str, app: str, path: str = "init.sh") -> Conversion:
-    """The declarative spec equivalent to ``script`` (the ``init.sh`` of ``app``), as far as it goes."""
+def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path | None = None) -> Conversion:
+    """The declarative spec equivalent to ``script`` (the ``init.sh`` of ``app``), as far as it goes.
+    ``app_dir``: the directory it runs in, whose committed files the script may edit."""
     try:
         nodes = parse_script(script)
     except ShellSyntaxError as e:
         raise InputError(f"{path}:{e.line}: cannot read the script: {e.problem}",
                          hint="write clusterbuild.yaml by hand (`clusterbuild schema app`)") from None
-    walker = Walker(app)
+    walker = Walker(app, lambda rel: _committed(app_dir, rel), lambda rel: _committed_dir(app_dir, rel),
+                    lambda rel: _committed_files(app_dir, rel))
     walker.run(nodes)
     out = walker.out
     placed = [out.place(p, pending) for p, pending in out.files.items()]
-    drafts = unique_drafts([*out.charts.values(), *(d for d in placed if d is not None)])
-    out.leftovers()
+    files, texts = _written(out, walker)  # before the images: an image list may be kept as a file
+    drafts = unique_drafts([*out.charts.values(), *(d for d in placed if d is not None), *out.leftovers(),
+                            *texts])
+    out.replacing(drafts)
+    profiles = _profiles(out, files, walker)
     images = list(dict.fromkeys(image for image, _ in out.images))
-    spec: dict[str, Any] = {"inputs": [d.fields for d in drafts]}
+    spec: dict[str, Any] = {}
+    build_args = {k: v for f in files for k, v in f.build_args.items()}
+    if build_args:
+        spec["build_args"] = dict(sorted(build_args.items()))
+    spec["inputs"] = [d.fields for d in drafts]
     if images:
         spec["images"] = {"extra": images}
+    if profiles:
+        spec.setdefault("images", {})["profiles"] = {name: values for name, (values, _) in profiles.items()}
     _validate(spec, path)
-    converted = _converted(path, drafts, out.images)
+    converted = _converted(path, drafts, out.images, files) + tuple(
+        f"{_origin_line(path, origin)} -> images.profiles.{name}" for name, (_, origin) in profiles.items())
     skipped = _skipped(path, out.skips)
-    return Conversion(spec, _yaml(spec, drafts, out.images, path, out.skips), converted, skipped)
+    text = _yaml(spec, drafts, out.images, path, out.skips, files, out.rendered)
+    return Conversion(spec, text, converted, skipped,
+                      tuple(files))
+
+
+def _committed(app_dir: Path | None, rel: str) -> str | None:
+    if app_dir is None or rel.startswith(("/", "../")):
+        return None
+    try:
+        return (app_dir / rel).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _profiles(out: Collector, files: list[Placed], walker: Walker
+              ) -> dict[str, tuple[dict[str, Any], Origin]]:
+    """Charts rendered into files only for the image scan: image profiles (see ``rendered``)."""
+    from clusterbuild.importer.rendered import ships
+    from clusterbuild.importer.written import RECIPES
+
+    recipe = next((f.content for f in files if f.path in RECIPES), None)
+    recipe = recipe if recipe is not None else next(
+        (text for name in RECIPES if (text := walker.committed(name)) is not None), "")
+    profiles: dict[str, tuple[dict[str, Any], Origin]] = {}
+    for rendered in out.rendered:
+        listing = rendered.target.startswith("images/shim/")
+        if not listing and ships(recipe, rendered.target):
+            out.not_convertible(rendered.origin, f"renders a chart into {rendered.target}, which the image "
+                                "ships: keep the rendered file, or install the chart with its values")
+        elif rendered.values:
+            profiles[f"rendered-line-{rendered.origin.line}"] = (rendered.values, rendered.origin)
+        else:
+            out.not_needed(rendered.origin, "renders a chart with its defaults: the image scan does")
+    return profiles
+
+
+def _committed_dir(app_dir: Path | None, rel: str) -> bool:
+    return app_dir is not None and not rel.startswith(("/", "../")) and (app_dir / rel).is_dir()
+
+
+def _committed_files(app_dir: Path | None, rel: str) -> list[str]:
+    if app_dir is None or rel.startswith(("/", "../")) or rel == ".":
+        return []
+    top = app_dir / rel
+    if top.is_file():
+        return [rel]
+    return sorted(str(p.relative_to(app_dir)) for p in top.rglob("*") if p.is_file()) if top.is_dir() else []
+
+
+def _written(out: Collector, walker: Walker) -> tuple[list[Placed], list[Draft]]:
+    """The files the script writes: kept in the app dir, or text inputs. An image list is kept
+    only when the image ships it (else its images are images.extra)."""
+    from clusterbuild.importer.rendered import ships
+
+    placed, texts = [], []
+    others = [w for w in out.written.values() if not w.listing]
+    recipe = next((place_written(w, walker.committed(w.path)) for w in others if w.path in RECIPES), None)
+    recipe_text = (recipe.content if isinstance(recipe, Placed) else str(recipe["text"])) if recipe \
+        else next((text for name in RECIPES if (text := walker.committed(name)) is not None), "")
+    for written in out.written.values():
+        if written.listing and not ships(recipe_text, written.path):
+            continue
+        if written.listing:
+            listed = {(o.line, o.text) for o in written.origins}
+            out.images = [(i, o) for i, o in out.images if (o.line, o.text) not in listed]
+        kept = place_written(written, walker.committed(written.path))
+        if isinstance(kept, Placed):
+            placed.append(kept)
+        else:
+            texts.append(Draft(kept, list(written.origins), written.path, written.origins[0].line))
+    return placed, texts
 
 
 def _validate(spec: dict[str, Any], path: str) -> None:
@@ -81,8 +166,11 @@ def _origin_line(path: str, origin: Origin) -> str:
     return f"{_at(path, origin.line)} {_one_line(origin.text)}"
 
 
-def _converted(path: str, drafts: list[Draft], images: list[tuple[str, Origin]]) -> tuple[str, ...]:
+def _converted(path: str, drafts: list[Draft], images: list[tuple[str, Origin]],
+               files: list[Placed]) -> tuple[str, ...]:
     lines: list[tuple[int, str]] = []
+    for placed in files:
+        lines += [(o.line, f"{_origin_line(path, o)} -> the file {placed.path}") for o in placed.origins]
     for n, draft in enumerate(drafts):
         for origin in draft.origins:
             detail = f" ({origin.detail})" if origin.detail else ""
@@ -99,7 +187,7 @@ def _skipped(path: str, skips: list[Skip]) -> tuple[str, ...]:
 
 
 def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Origin]], path: str,
-          skips: list[Skip]) -> str:
+          skips: list[Skip], files: list[Placed], rendered: list[Rendered]) -> str:
     """The spec as YAML, each input under the lines it comes from, the header naming what is left."""
     todo = _skipped("", [s for s in skips if not s.reason.startswith("not needed")])
     needless = len(_skipped("", skips)) - len(todo)
@@ -109,15 +197,29 @@ def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Ori
     if todo:
         lines += [f"# Not converted ({len(todo)}), to do by hand:", *(f"#   {s}" for s in todo)]
     lines.append(f"# Not needed: {needless} commands (checks, messages, cleanup).")
+    if files:
+        lines.append("# Files the script writes, kept in the app dir: "
+                     + ", ".join(f"{f.path} (line {f.origins[0].line})" for f in files) + ".")
+    if "build_args" in spec:
+        lines += ["build_args:  # the script's variables in the Kubefile it writes"]
+        lines += ["  " + line for line in _dump(spec["build_args"]).splitlines()]
     lines.append("inputs:" if drafts else "inputs: []")
     for draft in drafts:
         lines += [f"  # {_origin_line('', o)}" for o in sorted(set(draft.origins), key=lambda o: o.line)]
         lines += ["  " + line for line in _dump([draft.fields]).splitlines()]
     if "images" in spec:
-        lines += ["images:", "  extra:"]
+        lines.append("images:")
+    if spec.get("images", {}).get("extra"):
+        lines.append("  extra:")
         sources = {image: origin for image, origin in reversed(images)}
         for image in spec["images"]["extra"]:
             lines += [f"    # {_origin_line('', sources[image])}", "    " + _dump([image]).strip()]
+    if spec.get("images", {}).get("profiles"):
+        lines.append("  profiles:  # values of charts the script renders for the image scan")
+        for name, values in spec["images"]["profiles"].items():
+            line = int(name.rsplit("-", 1)[-1])
+            lines += [f"    # {_origin_line('', s.origin)}" for s in rendered if s.origin.line == line]
+            lines += ["    " + text for text in _dump({name: values}).splitlines()]
     return "\n".join(lines) + "\n"
 
 
@@ -126,7 +228,8 @@ def _dump(data: Any) -> str:
 
 
 def write_conversion(app_dir: Path, conversion: Conversion) -> Path:
-    """Write ``clusterbuild.yaml`` into ``app_dir``; an existing one is never overwritten."""
+    """Write ``clusterbuild.yaml`` into ``app_dir`` (an existing one is never overwritten), then
+    the files the script writes, as it would (a committed one is replaced, or appended to)."""
     target = app_dir / SPEC_NAME
     if not app_dir.is_dir():
         raise InputError(f"{app_dir}: no such app directory")
@@ -138,4 +241,17 @@ def write_conversion(app_dir: Path, conversion: Conversion) -> Path:
     except FileExistsError:
         raise InputError(f"{target} exists, so the conversion was not written",
                          hint="move it away to import again, or merge the printed spec by hand") from None
+    for placed in conversion.files:
+        _write_file(app_dir, placed)
     return target
+
+
+def _write_file(app_dir: Path, placed: Placed) -> None:
+    path = app_dir / placed.path
+    before = path.read_text(encoding="utf-8") if placed.append and path.is_file() else ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.import")
+    temp.write_text(before + placed.content, encoding="utf-8")
+    if placed.mode:
+        temp.chmod(int(placed.mode, 8))
+    os.replace(temp, path)

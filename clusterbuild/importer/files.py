@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from clusterbuild.importer.collect import Pending, url_name
@@ -67,6 +68,9 @@ def _saved_at(opts: Options, wget: bool) -> tuple[str, str]:
 
 def download(w: Walker, node: Simple) -> None:
     origin = origin_of(node)
+    if node.words[1:] and all(a in ("-h", "--help", "-V", "--version") for a in node.words[1:]):
+        w.out.not_needed(origin, "checks a tool")
+        return
     found = download_url(w, node)
     if isinstance(found, str):
         w.out.not_convertible(origin, found)
@@ -186,9 +190,25 @@ def move(w: Walker, node: Simple) -> None:
             continue
         final = posixpath.normpath(posixpath.join(dest_path, posixpath.basename(source))) if into_dir \
             else dest_path
-        why = w.out.move(source, final, origin, keep=node.words[0] == "cp")
+        committed = node.words[0] == "cp" and bool(w.committed_files(source))
+        why = _copy_committed(w, source, final, origin) if committed else \
+            w.out.move(source, final, origin, keep=node.words[0] == "cp")
         if why is not None:
             w.out.not_convertible(origin, why)
+
+
+def _copy_committed(w: Walker, source: str, dest: str, origin: Origin) -> str | None:
+    """``cp -r`` of files committed in the app dir (as the script has them by then): the copies
+    are kept in the app dir; the reason if they cannot be."""
+    paths = w.committed_files(source)
+    written = {p: w.out.written[p].text for p in paths if p in w.out.written}
+    texts = {p: written.get(p) or (Text.of(t) if (t := w.committed(p)) is not None else None) for p in paths}
+    if any(t is None for t in texts.values()):
+        return f"copies {source}, which holds files that are not text: copy them in the app dir"
+    for path, text in texts.items():
+        w.out.write(dest + path[len(source):], text or Text.of(), replace(origin, detail=f"copy of {path}"),
+                    append=False)
+    return None
 
 
 def chmod(w: Walker, node: Simple) -> None:
@@ -221,6 +241,8 @@ def remove(w: Walker, node: Simple) -> None:
             w.out.not_convertible(origin, f"removes {path} from chart {chart}: keep a trimmed copy")
             return
         w.out.remove(path)
+        if w.committed_dir(path) and not any(path == r for r, _ in w.out.removed):
+            w.out.removed.append((path, origin))
     w.out.not_needed(origin, "cleanup: clusterbuild builds in a fresh directory")
 
 

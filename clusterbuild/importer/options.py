@@ -44,6 +44,9 @@ TAR = spec_of("f=file file C=directory directory strip-components=strip strip T 
 UNZIP = spec_of("d=directory x")
 HELM = spec_of("version d=destination destination untardir repo username password ca-file cert-file "
              "key-file keyring kube-context n=namespace namespace")
+HELM_TEMPLATE = spec_of("set set-string set-file set-json f=values values n=namespace namespace version "
+                       "kube-version a=api-versions api-versions name-template output-dir repo post-renderer "
+                       "s=show-only show-only")
 YQ = spec_of("I=indent indent o=output-format output-format p=input-format input-format",
            "i=inplace inplace")
 COPY = spec_of("t=target target-directory=target")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from clusterbuild.importer.collect import Collector, Skip
@@ -51,7 +51,12 @@ PASS_THROUGH = ("$@", '"$@"', "$*", '"$*"')
 
 
 class Walker:
-    def __init__(self, app: str) -> None:
+    def __init__(self, app: str, committed: Callable[[str], str | None] = lambda path: None,
+                 committed_dir: Callable[[str], bool] = lambda path: False,
+                 committed_files: Callable[[str], list[str]] = lambda path: []) -> None:
+        self.committed_files = committed_files  # the committed files at or under a path
+        self.committed = committed  # the text of a file committed in the app dir, or None
+        self.committed_dir = committed_dir  # is this a directory committed in the app dir?
         self.out = Collector()
         self.variables: dict[str, Value] = {}
         self.positional: list[Value] = [Text((Expr(ARCH),)), literal(app), Text((Expr(VERSION),))]

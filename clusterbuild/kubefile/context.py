@@ -29,3 +29,10 @@ class Context:
                 merged.setdefault(parent, ContextFile(FileEntry(parent, EntryKind.DIR, 0o755), None))
             merged[path] = item
         return Context(self.root, merged)
+
+    def without(self, dirs: tuple[str, ...]) -> Context:
+        """The context without ``dirs`` and everything under them."""
+        if not dirs:
+            return self
+        kept = {p: f for p, f in self.files.items() if not any(p == d or p.startswith(d + "/") for d in dirs)}
+        return Context(self.root, kept)

@@ -36,15 +36,18 @@ class OciLayout:
         self.root = root
         self.blobs = root / "blobs" / "sha256"
         self._refs: tuple[tuple[int, ...], dict[str, Descriptor]] | None = None
+        self._names: tuple[int, frozenset[str]] | None = None  # blob names, by the dir's mtime
+        self._children: dict[Digest, list[Descriptor]] = {}  # blobs are immutable: parse once
 
     def blob_path(self, digest: Digest) -> Path:
         return self.blobs / digest.hex
 
     def has_blob(self, digest: Digest, size: int | None = None) -> bool:
         try:
-            return size is None or self.blob_path(digest).stat().st_size == size
+            st = self.blob_path(digest).stat()
         except FileNotFoundError:
             return False
+        return size is None or st.st_size == size
 
     def put_blob(self, source: Path, digest: Digest) -> None:
         """Place the store's blob ``source`` here (hard link, else copy), if missing."""
@@ -65,7 +68,26 @@ class OciLayout:
         except FileNotFoundError:
             return Index(())
 
+    def _blob_names(self) -> frozenset[str]:
+        """The names in blobs/sha256, listed again when the directory changed: one listing
+        instead of a stat per blob when many exports are assessed. A name missing here is
+        still looked up (a blob added within the mtime's granularity)."""
+        try:
+            stamp = self.blobs.stat().st_mtime_ns
+        except FileNotFoundError:
+            return frozenset()
+        if self._names is None or self._names[0] != stamp:
+            self._names = (stamp, frozenset(os.listdir(self.blobs)))
+        return self._names[1]
+
     def refs(self) -> dict[str, Descriptor]:
+        """Ref name -> descriptor (a copy); see ``ref``."""
+        return dict(self._ref_map())
+
+    def ref(self, name: str) -> Descriptor | None:
+        return self._ref_map().get(name)
+
+    def _ref_map(self) -> dict[str, Descriptor]:
         """Ref name -> descriptor; index.json is parsed again only when it changed."""
         try:
             st = (self.root / "index.json").stat()
@@ -75,7 +97,7 @@ class OciLayout:
         if self._refs is None or self._refs[0] != stamp:
             refs = {dict(d.annotations).get(REF_NAME, ""): d for d in self.read_index().manifests}
             self._refs = (stamp, refs)
-        return dict(self._refs[1])
+        return self._refs[1]
 
     def set_refs(self, refs: dict[str, Descriptor]) -> None:
         """Point each ref name at its descriptor, keeping the other refs."""
@@ -88,12 +110,23 @@ class OciLayout:
 
     def reachable(self, roots: Iterable[Descriptor]) -> Iterator[Digest]:
         """Every blob digest reachable from ``roots`` (manifests, configs, layers)."""
+        names = self._blob_names()
         stack = list(roots)
         while stack:
             desc = stack.pop()
             yield desc.digest
-            if desc.media_type in _CHILD_TYPES and self.has_blob(desc.digest):
-                stack += _children(json.loads(self.blob_path(desc.digest).read_bytes()))
+            if desc.media_type in _CHILD_TYPES and (desc.digest.hex in names or self.has_blob(desc.digest)):
+                stack += self._children_of(desc.digest)
+
+    def complete(self, roots: Iterable[Descriptor]) -> bool:
+        """Is every blob reachable from ``roots`` here?"""
+        names = self._blob_names()
+        return all(d.hex in names or self.has_blob(d) for d in self.reachable(roots))
+
+    def _children_of(self, digest: Digest) -> list[Descriptor]:
+        if digest not in self._children:
+            self._children[digest] = _children(json.loads(self.blob_path(digest).read_bytes()))
+        return self._children[digest]
 
     def prune(self) -> int:
         """Remove blobs no ref reaches; return how many."""

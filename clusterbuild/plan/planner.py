@@ -2,8 +2,8 @@
 
 Per platform: one layer step per COPY (the ``registry/`` part of a layer goes
 into a layer of its own, stored uncompressed because its blobs are already
-compressed), one image step. Per app version: one index step and one export
-step. Layers equal across platforms are one step.
+compressed; each file of 16 MiB or more gets a layer of its own), one image step.
+Per app version: one index step and one export step. Layers equal across platforms are one step.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from clusterbuild.plan.steps import (
 )
 
 REGISTRY_DIR = "registry"
+LARGE_FILE = 16 << 20  # 16 MiB: files this big get a gzip layer of their own
+MAX_OWN_LAYERS = 16  # per COPY: images stay far below overlayfs' limit of layers
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class PlanOptions:
     docker_archive: bool = False  # a docker-archive per platform image, likewise
     mtime: int = 0  # SOURCE_DATE_EPOCH: file times in layers, and `created` unless given below
     push_to: str | None = None  # repository prefix to push to, e.g. registry.example.com/labring
+    shard: bool = False  # a CI shard: push the -<arch> images only; no index, no layout
     created: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (app, version) -> created
 
     @property
@@ -93,8 +96,36 @@ def _split_registry(placed: list[Placed]) -> list[tuple[list[Placed], MediaType]
     rest = [p for p in placed if not in_registry(p)]
     parts = [(registry, MediaType.LAYER_TAR)] if registry else []
     if rest or not registry:
-        parts.append((rest, MediaType.LAYER_GZIP))
+        parts += [(part, MediaType.LAYER_GZIP) for part in _split_large(rest)]
     return parts
+
+
+def _split_large(placed: list[Placed]) -> list[list[Placed]]:
+    """The small files in one layer, then each file of ``LARGE_FILE`` bytes or more (the
+    ``MAX_OWN_LAYERS`` largest) in a layer of its own, with the same parent directories:
+    editing a small file does not compress a big binary again, and apps that ship the same
+    binary at the same path share its layer (its key is the file's digest, path and mode)."""
+    files = [p for p in placed if p.entry.kind is EntryKind.FILE and p.entry.size >= LARGE_FILE]
+    large = sorted(sorted(files, key=lambda p: (-p.entry.size, p.entry.path))[:MAX_OWN_LAYERS],
+                   key=lambda p: p.entry.path)
+    if not large:
+        return [placed]
+    own = {id(p) for p in large}
+    dirs = {p.entry.path: p for p in placed if p.entry.kind is EntryKind.DIR}
+    small = [p for p in placed if id(p) not in own]
+    parts = []
+    for big in large:
+        parents = [dirs[d] for d in _ancestors(big.entry.path) if d in dirs]
+        parts.append([*parents, big])
+    in_own = {id(p) for part in parts for p in part}
+    if any(id(p) not in in_own for p in small):  # not only the big files' directories
+        parts.insert(0, small)
+    return parts
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _layer_step(build: PlatformBuild, n: int, placed: list[Placed], media_type: MediaType,
@@ -212,6 +243,9 @@ def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
     for (app, version), per_platform in groups.items():
         platforms = tuple(p for p, _ in per_platform)
         image_keys = tuple(k for _, k in per_platform)
+        if options.shard:
+            _plan_shard_push(plan, options, app, version, per_platform)
+            continue
         index_key = plan.add(IndexStep(
             app=app, version=version, platforms=platforms, slot=f"index/{app}/{version}/-/0",
             needs=image_keys))
@@ -236,3 +270,16 @@ def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
                                     for p in platforms)))
     return plan
 
+
+
+def _plan_shard_push(plan: Plan, options: PlanOptions, app: str, version: str,
+                     per_platform: Sequence[tuple[Platform, str]]) -> None:
+    """A shard pushes ``<app>:<version>-<arch>`` per platform, one push step each (shards
+    of one app version may run on different machines)."""
+    if options.push_to is None:
+        return
+    for platform, key in per_platform:
+        plan.add(PushStep(
+            app=app, version=version, platforms=(platform,), slot=f"push/{app}/{version}/{platform}/0",
+            needs=(key,),
+            platform_refs=(image_ref(options.push_to, app, f"{version}-{platform.tag_suffix}"),)))

@@ -19,6 +19,8 @@ from clusterbuild.plan.steps import Step
 class Status(StrEnum):
     FRESH = "fresh"
     STALE = "stale"
+    REMOTE = "cached remotely"  # the remote step cache holds it (``plan.demand``)
+    NOT_NEEDED = "not needed"  # stale, but every step that would use it is cached
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ from clusterbuild.oci.model import ImageConfig, MediaType, to_bytes
 from clusterbuild.oci.platform import Platform
 from clusterbuild.plan.keys import Fingerprint, step_key, value_digest
 
+# how gzip layers are written (execute.compression): a change gives other bytes, so other keys
+GZIP_LAYER_FORMAT = "gzip level 1, deflate blocks of 1 MiB"
+
 
 @dataclass(frozen=True)
 class Step:
@@ -58,7 +61,13 @@ class LayerStep(Step):
         out = {f"file {e.path}": e.fingerprint() for e in self.entries}
         out["media type"] = self.media_type.value
         out["mtime"] = str(self.mtime)
+        if self.media_type is MediaType.LAYER_GZIP:
+            out["compression"] = GZIP_LAYER_FORMAT
         return out
+
+    @property
+    def label(self) -> str:  # two layers of one image differ by their instruction
+        return f"{super().label} {self.created_by}".rstrip()
 
 
 @dataclass(frozen=True)
@@ -174,6 +183,11 @@ class RegistryStep(Step):
         out["mtime"] = str(self.mtime)
         return out
 
+    @property
+    def label(self) -> str:
+        count = len(self.references)
+        return f"{super().label} {count} image{'' if count == 1 else 's'}"
+
 
 @dataclass(frozen=True)
 class ChartStep(Step):
@@ -204,18 +218,24 @@ class ChartStep(Step):
 
 @dataclass(frozen=True)
 class PushStep(Step):
-    """Push an app version's images (each platform, then the index) to a registry."""
+    """Push an app version's images (each platform, then the index) to a registry. A CI
+    shard's push has no index (``index_ref`` empty, ``needs`` the images only): the index is
+    published once every platform is pushed (``clusterbuild publish``)."""
 
     kind: ClassVar[str] = "push"
     index_ref: str = ""
-    platform_refs: tuple[str, ...] = ()  # same order as needs[1:]
+    platform_refs: tuple[str, ...] = ()  # same order as the image needs
 
     def fingerprint(self) -> Fingerprint:
         return {f"ref {ref}": key for ref, key in zip(self.refs, self.needs, strict=True)}
 
     @property
     def refs(self) -> tuple[str, ...]:
-        return (self.index_ref, *self.platform_refs)
+        return (self.index_ref, *self.platform_refs) if self.index_ref else self.platform_refs
+
+    @property
+    def image_needs(self) -> tuple[str, ...]:
+        return self.needs[1:] if self.index_ref else self.needs
 
 
 @dataclass(frozen=True)

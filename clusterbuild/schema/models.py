@@ -97,6 +97,17 @@ class ScriptSettings(Strict):
                           "dir writable). false runs it with your own rights, with a warning.")
 
 
+class CacheSettings(Strict):
+    """The step cache shared between machines (CI jobs, developers, the bot)."""
+
+    remote: str | None = Field(
+        default=None, pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+$",
+        description="OCI repository holding step records and blobs, e.g. "
+        "ghcr.io/labring/clusterbuild-cache (overridden by --remote-cache).")
+    push: bool = Field(default=False, description="Upload the steps this machine runs to the "
+                       "remote cache (CI: true; --cache-push/--no-cache-push override it).")
+
+
 class Workspace(Strict):
     """apps.yaml: the apps of a workspace and where their images go."""
 
@@ -108,6 +119,7 @@ class Workspace(Strict):
     registries: Registries = Field(default_factory=Registries)
     downloads: DownloadSettings = Field(default_factory=DownloadSettings)
     scripts: ScriptSettings = Field(default_factory=ScriptSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     apps: dict[Annotated[str, Field(pattern=APP_NAME.pattern)], AppEntry] = Field(
         description="App name (a directory under applications/) to what to build.")
 
@@ -168,6 +180,36 @@ class Fetched(Strict):
     _platforms = field_validator("platforms")(_check_platforms)
 
 
+class Edit(Strict):
+    """An edit of a downloaded file, as init.sh scripts do with ``sed -i`` and ``yq -i``."""
+
+    file: str = Field(description="The file in the build context, one this input places, e.g. "
+                      "manifests/install.yaml or charts/x/values.yaml (templated).")
+    kind: Literal["sed", "yq"] = Field(description="sed: substitutions and line edits (s/a/b/g, "
+                                       "/re/d, /re/c text, /re/a text); yq: `.a.b = \"x\"` and "
+                                       "`del(.a)` on every YAML document of the file.")
+    expression: str = Field(description="The sed script or yq expression (templated).")
+    extended: bool = Field(default=False, description="sed: extended regular expressions (sed -E).")
+
+    @model_validator(mode="after")
+    def _runs(self) -> Edit:
+        if "{{" not in self.expression and "{%" not in self.expression:
+            from clusterbuild.fetch.sed import parse_sed
+            from clusterbuild.fetch.yq import parse_edits
+
+            parse_sed(self.expression, self.extended) if self.kind == "sed" else parse_edits(self.expression)
+        return self
+
+
+EditList = Annotated[list[Edit], Field(default_factory=list, description="Edits of the downloaded "
+                                       "files, in order; part of what the input is keyed by.")]
+Replace = Annotated[bool | str, Field(default=False, description="true: the input replaces what the "
+                                      "app dir holds at its dest (committed files there are left out), "
+                                      "as an init.sh does with `rm -rf dest` before downloading into it; "
+                                      "a directory holding dest (e.g. manifests): everything committed "
+                                      "under it is left out (`rm -rf manifests`).")]
+
+
 class ValuesEdits(Strict):
     set: dict[str, Any] = Field(default_factory=dict, description="Dotted keys to set, e.g. "
                                 "image.digest: null (so the mirror can copy by tag).")
@@ -186,7 +228,9 @@ class ChartInput(Fetched):
     url: str | None = Field(default=None, description="A chart .tgz, or a source archive "
                             "holding the chart at `path` (templated).")
     path: str | None = Field(default=None, description="The chart's directory inside `url`.")
-    version: str | None = Field(default=None, description="Chart version (templated).")
+    version: str | None = Field(default=None, description="Chart version (templated). A repo chart "
+                                "with neither version nor app_version is the highest stable one when "
+                                "`clusterbuild lock` pins it (`lock --update` moves it).")
     app_version: str | None = Field(default=None, description="Pick the highest chart version "
                                     "whose appVersion equals this, with or without a leading v.")
     values: ValuesEdits | None = Field(default=None, description="Edits of values.yaml.")
@@ -195,6 +239,8 @@ class ChartInput(Fetched):
     max_size: int | str | None = Field(default=None, description="Refuse the chart archive if it "
                                        "expands to more than this (bytes, or e.g. 512MiB; default "
                                        "256MiB): a guard against decompression bombs.")
+    edits: EditList
+    replace: Replace
 
     _max_size = field_validator("max_size")(_check_size)
 
@@ -210,8 +256,6 @@ class ChartInput(Fetched):
         sources = [k for k in ("repo", "oci", "url") if getattr(self, k)]
         if len(sources) != 1:
             raise ValueError("a chart needs exactly one of repo, oci, url")
-        if self.repo and not (self.version or self.app_version):
-            raise ValueError("a chart from a repo needs version or app_version")
         if self.oci and not self.version:
             raise ValueError("a chart from an OCI registry needs version")
         return self
@@ -223,6 +267,7 @@ class ManifestInput(Fetched):
     kind: Literal["manifest"]
     url: str = Field(description="Download URL (templated).")
     dest: str | None = Field(default=None, description="Default manifests/<file name>.")
+    edits: EditList
 
 
 class BinaryInput(Fetched):
@@ -261,6 +306,8 @@ class ArchiveInput(Fetched):
                                "`path`) left out, e.g. ['*.md', 'docs/*'].")
     max_size: int | str | None = Field(default=None, description="Refuse the archive if it expands "
                                        "to more than this (bytes, or e.g. 4GiB; default 2GiB).")
+    edits: EditList
+    replace: Replace
 
     _max_size = field_validator("max_size")(_check_size)
 
@@ -272,13 +319,48 @@ class UrlInput(Fetched):
     url: str = Field(description="Download URL (templated).")
     dest: str = Field(description="Path in the build context (templated).")
     mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] | None = None
+    edits: EditList
+
+
+class TextInput(Strict):
+    """A file written from text, per app version and platform: what an init.sh writes with its
+    variables (a Kubefile whose CMD names the version, an install script, an image list)."""
+
+    kind: Literal["text"]
+    text: str = Field(description="The file's content (templated: {{ version }}, {{ arch }}, ...).")
+    dest: str = Field(description="Path in the build context (templated). A Kubefile (or Sealfile, "
+                      "Dockerfile, Containerfile) at the top is the app's recipe.")
+    mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] | None = None
+    platforms: list[str] | None = Field(default=None, description="Only for these platforms "
+                                        "(default: all).")
+
+    _platforms = field_validator("platforms")(_check_platforms)
 
 
 INPUT_KINDS: tuple[type[Strict], ...] = (FileInput, ChartInput, ManifestInput, BinaryInput, ArchiveInput,
-                                         UrlInput)
-Input = Annotated[FileInput | ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput,
+                                         UrlInput, TextInput)
+Input = Annotated[FileInput | ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput | TextInput,
                   Field(discriminator="kind")]
-RemoteInput = ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput
+RemoteInput = ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput | TextInput
+
+
+BUILTIN_PROFILES = ("optional-features", "all-subcharts")
+
+
+class ProfileSpec(Strict):
+    """A value profile with options: a built-in to start from, values, subcharts."""
+
+    use: Literal["optional-features", "all-subcharts"] | None = Field(
+        default=None, description="A built-in profile whose values come first: optional-features "
+        "(metrics, volumePermissions, sysctl and chown init containers, sidecars, …) or "
+        "all-subcharts (every dependency's condition and tags true).")
+    values: dict[str, Any] = Field(default_factory=dict, description="Chart values (over `use`).")
+    subcharts: bool = Field(default=False, description="Apply the values under each dependency's "
+                            "name too (a subchart reads its switches under its own name).")
+
+
+Profile = Annotated[Literal["optional-features", "all-subcharts"] | ProfileSpec | dict[str, Any],
+                    Field(union_mode="left_to_right")]
 
 
 class ImageOptions(Strict):
@@ -290,9 +372,20 @@ class ImageOptions(Strict):
     extra: list[str] = Field(default_factory=list, description="More images to ship (templated).")
     exclude: list[str] = Field(default_factory=list, description="Images not to ship: "
                                "references or patterns such as docker.io/library/busybox:*.")
-    profiles: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Named chart values rendered in addition to the "
-        "defaults, so images behind disabled features are shipped too.")
+    profiles: dict[str, Profile] = Field(
+        default_factory=dict, description="Named renders in addition to the defaults, so images "
+        "behind disabled features are shipped too: chart values, a built-in's name "
+        "(optional-features, all-subcharts), or {use, values, subcharts}. Full mode.")
+    namespace: str = Field(default="", description="The release namespace charts are rendered "
+                           "with in full mode (sealos renders with none).")
+    is_install: bool = Field(default=False, description="Render charts as an install "
+                             "(.Release.IsInstall true) in full mode (sealos renders with false).")
+    from_annotations: bool = Field(default=False, description="Also ship the images the charts' "
+                                   "authors list in Chart.yaml annotations (images, "
+                                   "artifacthub.io/images, helm.sh/images), subcharts included. Full mode.")
+    from_values: list[str] = Field(default_factory=list, description="Values paths naming images "
+                                   "to ship, e.g. [nats.image] (a reference, an image map, or a "
+                                   "list or map of them); a path naming none is an error. Full mode.")
     keep_digests: bool = Field(default=False, description="Keep @sha256 digests of tagged "
                                "references (sealos drops them and copies by tag).")
     all_platforms: bool = Field(default=False, description="Store every platform of each image "
@@ -300,6 +393,15 @@ class ImageOptions(Strict):
     charts_as_oci: bool = Field(default=False, description="Also put each chart under charts/ "
                                 "into registry/ as an OCI chart artifact, charts/<name>:<version> "
                                 "(helm install oci://sealos.hub:5000/charts/<name>).")
+
+    @model_validator(mode="after")
+    def _full_mode_options(self) -> ImageOptions:
+        if self.discover != "full":
+            named = [name for name in ("namespace", "is_install", "from_annotations", "from_values")
+                     if getattr(self, name)]
+            if named:
+                raise ValueError(f"{named[0]} is read in discover: full only (discover is {self.discover})")
+        return self
 
 
 class AppSpec(Strict):

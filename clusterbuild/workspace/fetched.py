@@ -49,12 +49,13 @@ def pinned(plan: InputPlan, lock: LockFile) -> tuple[str, Digest] | str:
 
 def _unpack_params(plan: InputPlan) -> str:
     fields = plan.fields
-    keep = ("dest", "member", "path", "values", "mode", "check_arch", "max_size", "exclude")
+    keep = ("dest", "member", "path", "values", "mode", "check_arch", "max_size", "exclude", "edits")
     params = {"kind": plan.kind, **{k: fields[k] for k in keep if fields.get(k) is not None}}
     if plan.kind == "binary":
         params["platform"] = plan.platform
-    if not params.get("exclude"):
-        params.pop("exclude", None)  # the keys of inputs without it stay as they were
+    for optional in ("exclude", "edits"):
+        if not params.get(optional):
+            params.pop(optional, None)  # the keys of inputs without it stay as they were
     return json.dumps(params, sort_keys=True)
 
 

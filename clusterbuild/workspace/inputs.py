@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from clusterbuild.errors import ConfigError
+from clusterbuild.fetch.data_url import data_bytes, data_url
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.platform import Platform
 from clusterbuild.schema.models import (
@@ -23,6 +24,7 @@ from clusterbuild.schema.models import (
     FileInput,
     ManifestInput,
     RemoteInput,
+    TextInput,
 )
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
 from clusterbuild.workspace.prepare import template_variables
@@ -61,12 +63,21 @@ def _rendered(av: AppVersion, n: int, item: RemoteInput, variables: dict[str, st
     if isinstance(item, BinaryInput | ArchiveInput):
         variables = {**variables, "arch_name": item.arch_map.get(variables["arch"], variables["arch"])}
     out: dict[str, Any] = {}
-    for key, value in item.model_dump(exclude={"sha256", "platforms", "arch_map"}).items():
+    dumped = item.model_dump(exclude={"sha256", "platforms", "arch_map"})
+    for key in ("edits", "replace"):  # newer fields: absent when unset, so older locks still match
+        if not dumped.get(key):
+            dumped.pop(key, None)
+    for key, value in dumped.items():
         if isinstance(value, str):
             value = render(value, variables, av.spec_path, f"{field}.{key}")
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             value = [render(v, variables, av.spec_path, f"{field}.{key}[{i}]") for i, v in enumerate(value)]
+        elif key == "edits":
+            value = [{k: render(v, variables, av.spec_path, f"{field}.edits[{i}].{k}") if isinstance(v, str)
+                      else v for k, v in edit.items()} for i, edit in enumerate(value)]
         out[key] = value
+    if isinstance(item, TextInput):  # fetched from itself: a data: URL, keyed by its own digest
+        out["url"] = data_url(out.pop("text").encode("utf-8"))
     return out
 
 
@@ -84,7 +95,10 @@ def _destination(av: AppVersion, n: int, item: RemoteInput, fields: dict[str, An
     return dest
 
 
-def _expected(av: AppVersion, n: int, item: RemoteInput, platform: Platform) -> Digest | None:
+def _expected(av: AppVersion, n: int, item: RemoteInput, platform: Platform,
+              fields: dict[str, Any]) -> Digest | None:
+    if isinstance(item, TextInput):
+        return Digest.of_bytes(data_bytes(fields["url"]))
     declared = item.sha256
     if isinstance(declared, dict):
         declared = declared.get(str(platform)) or declared.get(platform.architecture)
@@ -113,7 +127,7 @@ def remote_inputs(ws: LoadedWorkspace, av: AppVersion) -> list[InputPlan]:
             per_platform.append(InputPlan(
                 av.app, av.version, f"inputs[{n}]", item.kind, _label(item, fields["dest"]),
                 tuple(sorted(fields.items(), key=lambda kv: kv[0])), str(platform),
-                _expected(av, n, item, platform)))
+                _expected(av, n, item, platform, fields)))
         if len(per_platform) > 1 and len({(p.spec_digest, p.expect) for p in per_platform}) == 1:
             per_platform = [replace(per_platform[0], platform=ALL)]
         plans += per_platform

@@ -64,7 +64,7 @@ def version_dir(ws: LoadedWorkspace, app: str, version: str) -> Path:
 
 
 def _parse_target(ws: LoadedWorkspace, target: str) -> list[tuple[str, str]]:
-    app, _, version = target.partition(":")
+    app, _, version = target.partition("@")[0].partition(":")
     entry = ws.config.apps.get(app)
     if entry is None:
         close = difflib.get_close_matches(app, list(ws.config.apps), n=1)
@@ -81,6 +81,7 @@ def select(ws: LoadedWorkspace, targets: list[str] | tuple[str, ...],
     ``only`` platforms are left out. An unknown app name is an error of the command."""
     pairs = [p for t in targets for p in _parse_target(ws, t)] if targets else [
         (app, v) for app, entry in ws.config.apps.items() for v in entry.versions]
+    pinned = _one_platform(targets)
     selected, failures = [], []
     for app, version in dict.fromkeys(pairs):
         try:
@@ -88,7 +89,8 @@ def select(ws: LoadedWorkspace, targets: list[str] | tuple[str, ...],
         except InputError as exc:
             failures.append(Failure(f"{app}:{version}", exc))
             continue
-        platforms = tuple(p for p in av.platforms if not only or p in only)
+        platforms = tuple(p for p in av.platforms if (not only or p in only)
+                          and p in pinned.get((app, version), (p,)))
         if platforms:
             selected.append(replace(av, platforms=platforms))
         elif targets:
@@ -99,6 +101,25 @@ def select(ws: LoadedWorkspace, targets: list[str] | tuple[str, ...],
         raise UsageError(f"--platform {', '.join(map(str, only))}: no app builds for it",
                          hint=f"the platforms of apps.yaml are {', '.join(known)}")
     return selected, failures
+
+
+def _one_platform(targets: list[str] | tuple[str, ...]) -> dict[tuple[str, str], tuple[Platform, ...]]:
+    """``APP:VERSION@os/arch`` targets (a CI shard's): the platforms each app version is limited to."""
+    out: dict[tuple[str, str], tuple[Platform, ...]] = {}
+    for target in targets:
+        name, at, platform = target.partition("@")
+        if not at:
+            continue
+        app, _, version = name.partition(":")
+        if not version:
+            raise InputError(f"target {target!r}: a platform needs the version",
+                             hint="write APP:VERSION@os/arch, e.g. nginx:v1@linux/arm64")
+        try:
+            parsed = Platform.parse(platform)
+        except ValueError as exc:
+            raise InputError(f"target {target!r}: {exc}", hint="e.g. nginx:v1@linux/arm64") from None
+        out[(app, version)] = (*out.get((app, version), ()), parsed)
+    return out
 
 
 def _platforms_of(ws: LoadedWorkspace) -> set[str]:

@@ -13,11 +13,11 @@ from pathlib import Path
 from clusterbuild.errors import ConfigError
 from clusterbuild.kubefile.context import Context, ContextFile
 from clusterbuild.kubefile.evaluate import evaluate
-from clusterbuild.kubefile.parse import find_recipe, parse_recipe
+from clusterbuild.kubefile.parse import RECIPE_NAMES, Recipe, find_recipe, parse_recipe, parse_recipe_text
 from clusterbuild.oci.filetree import EntryKind, FileEntry, normalised_mode
 from clusterbuild.oci.platform import Platform
 from clusterbuild.plan.planner import PlatformBuild
-from clusterbuild.schema.models import ChartInput, FileInput
+from clusterbuild.schema.models import ArchiveInput, ChartInput, FileInput, TextInput
 from clusterbuild.workspace.context import Digester, walk_context
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
 from clusterbuild.workspace.templates import render
@@ -81,18 +81,54 @@ def local_inputs(ws: LoadedWorkspace, av: AppVersion, platform: Platform,
     return out
 
 
+def replaced_dirs(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> tuple[str, ...]:
+    """The dests of inputs with ``replace: true``: what the app dir holds there is left out."""
+    variables = template_variables(ws, av, platform)
+    dirs = []
+    for n, item in enumerate(av.spec.inputs):
+        if not isinstance(item, ChartInput | ArchiveInput) or not item.replace:
+            continue
+        if item.platforms is not None and str(platform) not in item.platforms:
+            continue
+        if isinstance(item.replace, str):
+            dest = render(item.replace, variables, av.spec_path, f"inputs[{n}].replace")
+        elif isinstance(item, ChartInput):
+            dest = "charts/" + render(item.name, variables, av.spec_path, f"inputs[{n}].name")
+        else:
+            dest = render(item.dest, variables, av.spec_path, f"inputs[{n}].dest")
+        dest = posixpath.normpath(dest)
+        if dest.startswith(("/", "..")) or dest == ".":
+            raise ConfigError(av.spec_path, f"inputs[{n}].replace", f"{dest!r} must be a directory "
+                              "inside the build context", hint="e.g. replace: manifests, or true")
+        dirs.append(dest)
+    return tuple(dirs)
+
+
+def recipe_of(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> Recipe:
+    """The app's Kubefile: a text input placed at the top as one, else the app dir's."""
+    variables = template_variables(ws, av, platform)
+    for n, item in enumerate(av.spec.inputs):
+        wanted = item.platforms is None or str(platform) in item.platforms
+        if not isinstance(item, TextInput) or not wanted:
+            continue
+        if render(item.dest, variables, av.spec_path, f"inputs[{n}].dest") in RECIPE_NAMES:
+            text = render(item.text, variables, av.spec_path, f"inputs[{n}].text")
+            return parse_recipe_text(text, av.spec_path.with_name(f"{av.spec_path.name}:inputs[{n}]"))
+    return parse_recipe(find_recipe(av.app_dir))
+
+
 def prepare(ws: LoadedWorkspace, av: AppVersion, digests: Digester,
             fetched: dict[Platform, dict[str, ContextFile]] | None = None) -> list[PlatformBuild]:
     """Each platform's build: the app dir, declared local files and ``fetched`` remote
     inputs (already unpacked in the store) as its context, and its evaluated Kubefile."""
-    recipe = parse_recipe(find_recipe(av.app_dir))
     base = walk_context(av.app_dir, digests, _relative(ws, av.app_dir))
     builds = []
     for platform in av.platforms:
         args = build_args(ws, av, platform)
-        context: Context = base.overlay(local_inputs(ws, av, platform, digests))
+        context: Context = base.without(replaced_dirs(ws, av, platform))
+        context = context.overlay(local_inputs(ws, av, platform, digests))
         context = context.overlay((fetched or {}).get(platform, {}))
-        evaluated = evaluate(recipe, platform, args)
+        evaluated = evaluate(recipe_of(ws, av, platform), platform, args)
         builds.append(PlatformBuild(av.app, av.version, platform, evaluated, context))
     return builds
 

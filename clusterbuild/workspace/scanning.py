@@ -40,8 +40,26 @@ def _options(av: AppVersion, recipe: BuildRecipe) -> Any:
 
     spec = av.spec.images
     return DiscoverOptions(mode="sealos" if spec.discover == "sealos" else "full",
-                           keep_digests=spec.keep_digests, profiles=spec.profiles,
-                           helm_set=helm_opts_from_env(dict(recipe.env)))
+                           keep_digests=spec.keep_digests, profiles=_profiles(spec.profiles),
+                           helm_set=helm_opts_from_env(dict(recipe.env)),
+                           namespace=spec.namespace, is_install=spec.is_install,
+                           from_annotations=spec.from_annotations, from_values=tuple(spec.from_values))
+
+
+def _profiles(profiles: dict[str, Any]) -> dict[str, Any]:
+    """The spec's profiles as discovery's: a built-in's name, {use, values, subcharts}, or values."""
+    from clusterbuild.discover import Profile
+    from clusterbuild.schema.models import ProfileSpec
+
+    out: dict[str, Any] = {}
+    for name, profile in profiles.items():
+        if isinstance(profile, str):
+            out[name] = Profile(builtin=profile)
+        elif isinstance(profile, ProfileSpec):
+            out[name] = Profile(values=profile.values, builtin=profile.use or "", subcharts=profile.subcharts)
+        else:
+            out[name] = profile
+    return out
 
 
 def _values_files(helm_set: tuple[str, ...]) -> list[str]:

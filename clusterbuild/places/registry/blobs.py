@@ -23,6 +23,7 @@ from clusterbuild.places.registry.config import Endpoint
 from clusterbuild.places.registry.errors import RegistryError, error_from_transport
 from clusterbuild.places.registry.retry import backoff_delay, check_deadline, deadline_after
 from clusterbuild.places.registry.session import RegistrySession
+from clusterbuild.places.transfers import metered
 
 READ_SIZE = 1 << 20
 
@@ -84,12 +85,14 @@ def _fill(session: RegistrySession, endpoint: Endpoint, repository: str, blob: D
             if out.size and not _resumes_at(response, out.size):
                 raise _Restart()
             ranges = ranges or response.headers.get("accept-ranges", "").lower() == "bytes"
-            for chunk in response.iter_bytes():  # as received: a broken body keeps what arrived
-                out.write(chunk)
-                check_deadline(session.config, deadline, doing)
-                if out.size > blob.size:
-                    raise RegistryError(f"{doing}: the registry sent more than the {blob.size} bytes "
-                                        "the descriptor declares", code="SIZE_INVALID")
+            with metered(f"pull {repository}@{blob.digest.short}", blob.size) as advanced:
+                for chunk in response.iter_bytes():  # as received: a broken body keeps what arrived
+                    out.write(chunk)
+                    advanced(out.size)
+                    check_deadline(session.config, deadline, doing)
+                    if out.size > blob.size:
+                        raise RegistryError(f"{doing}: the registry sent more than the {blob.size} "
+                                            "bytes the descriptor declares", code="SIZE_INVALID")
             return
         except httpx.TransportError as e:
             breaks += 1
@@ -130,7 +133,8 @@ def _location(response: httpx.Response) -> str:
     return str(response.url.join(location))
 
 
-def _chunks(path: Path, start: int, length: int) -> Callable[[], Iterator[bytes]]:
+def _chunks(path: Path, start: int, length: int,
+            sent: Callable[[int], None] = lambda done: None) -> Callable[[], Iterator[bytes]]:
     def read() -> Iterator[bytes]:
         with open(path, "rb") as f:
             f.seek(start)
@@ -141,6 +145,7 @@ def _chunks(path: Path, start: int, length: int) -> Callable[[], Iterator[bytes]
                     raise RegistryError(f"{path}: the blob is shorter than its descriptor says")
                 left -= len(data)
                 yield data
+                sent(start + length - left)  # bytes of the blob handed to the connection
     return read
 
 
@@ -155,7 +160,8 @@ def upload_blob(session: RegistrySession, endpoint: Endpoint, repository: str, b
                 started = session.request("POST", endpoint, f"/v2/{repository}/blobs/uploads/", scopes,
                                           doing, ok=(202,))
                 location = _location(started)
-            _send(session, endpoint, scopes, blob, store.path(blob.digest), location, doing)
+            with metered(f"push {repository}@{blob.digest.short}", blob.size) as sent:
+                _send(session, endpoint, scopes, blob, store.path(blob.digest), location, doing, sent)
             return
         except RegistryError as e:
             if not e.temporary or attempt == session.config.retries:
@@ -165,7 +171,7 @@ def upload_blob(session: RegistrySession, endpoint: Endpoint, repository: str, b
 
 
 def _send(session: RegistrySession, endpoint: Endpoint, scopes: Scopes, blob: Descriptor, path: Path,
-          location: str, doing: str) -> None:
+          location: str, doing: str, sent: Callable[[int], None]) -> None:
     chunk, offset = session.config.chunk_size, 0
     octets = {"Content-Type": "application/octet-stream"}
     if blob.size > chunk:
@@ -174,13 +180,13 @@ def _send(session: RegistrySession, endpoint: Endpoint, scopes: Scopes, blob: De
             headers = {**octets, "Content-Length": str(length),
                        "Content-Range": f"{offset}-{offset + length - 1}"}
             patched = session.request("PATCH", endpoint, location, scopes, doing, headers=headers,
-                                      content=_chunks(path, offset, length), ok=(202,), attempts=1)
+                                      content=_chunks(path, offset, length, sent), ok=(202,), attempts=1)
             location, offset = _location(patched), offset + length
     rest = blob.size - offset
     url = str(httpx.URL(location).copy_merge_params({"digest": str(blob.digest)}))
     done = session.request("PUT", endpoint, url, scopes, doing,
                            headers={**octets, "Content-Length": str(rest)},
-                           content=_chunks(path, offset, rest) if rest else b"", ok=(201,), attempts=1)
+                           content=_chunks(path, offset, rest, sent) if rest else b"", ok=(201,), attempts=1)
     told = done.headers.get("docker-content-digest", "")
     if told and told != str(blob.digest):
         raise RegistryError(f"{doing}: the registry stored it as {told}", code="DIGEST_INVALID")

@@ -7,7 +7,7 @@ blobs (for cross-repository mounts); it is safe to share between threads.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 
 import httpx
@@ -17,6 +17,7 @@ from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, to_bytes
 from clusterbuild.oci.platform import Platform
 from clusterbuild.oci.reference import Reference
+from clusterbuild.places.registry.blobs import download_blob
 from clusterbuild.places.registry.config import RegistryConfig
 from clusterbuild.places.registry.credentials import Credentials
 from clusterbuild.places.registry.errors import RegistryError
@@ -27,6 +28,7 @@ from clusterbuild.places.registry.pull import PulledImage, Puller
 from clusterbuild.places.registry.push import Pusher
 from clusterbuild.places.registry.resolve import Resolver
 from clusterbuild.places.registry.session import RegistrySession
+from clusterbuild.places.registry.site import blob_range, list_catalog, list_tags
 
 
 class RegistryClient:
@@ -72,9 +74,43 @@ class RegistryClient:
         """Store each reference's index, manifests and blobs for ``platforms`` (all when None)."""
         return self._puller.pull(refs, platforms, store)
 
-    def push(self, target: Reference, root: Descriptor, store: BlobStore) -> Digest:
-        """Push the image or index ``root`` (everything it needs in ``store``); the registry's digest."""
-        return self._pusher.push(target, root, store)
+    def push(self, target: Reference, root: Descriptor, store: BlobStore,
+             present: frozenset[Digest] = frozenset()) -> Digest:
+        """Push the image or index ``root`` (everything it needs in ``store``, but configs and
+        layers of ``present``, which the registry has: in the target repository, or in one
+        ``seen_blob`` names, mounted from there); the registry's digest."""
+        return self._pusher.push(target, root, store, present)
+
+    def seen_blob(self, registry: str, digest: Digest, repository: str) -> None:
+        """Note that ``repository`` of ``registry`` holds ``digest`` (a source to mount from)."""
+        self._locations.add(self.config.endpoint(registry).host, digest, repository)
+
+    def repositories(self, registry: str) -> list[str]:
+        """Every repository of the registry (``/v2/_catalog``, followed page by page)."""
+        return list_catalog(self._session, self.config.endpoint(registry))
+
+    def tags(self, ref: Reference) -> list[str]:
+        return list_tags(self._session, self.config.endpoint(ref.registry), ref.repository)
+
+    def read_blob(self, ref: Reference, digest: Digest, offset: int = 0,
+                  size: int | None = None) -> Iterator[bytes]:
+        """The bytes of a blob of ``ref``'s repository from ``offset`` (``size`` of them, or to the end)."""
+        return blob_range(self._session, self.config.endpoint(ref.registry), ref.repository, digest,
+                          offset, size)
+
+    def fetch_blob(self, repo: Reference, blob: Descriptor, store: BlobStore) -> None:
+        """One blob of ``repo`` into the store, verified against its digest and size."""
+        endpoint = self.config.endpoint(repo.registry)
+        try:
+            download_blob(self._session, endpoint, repo.repository, blob, store)
+        except RegistryError as e:
+            raise e.within(f"fetching {repo.name}@{blob.digest}") from e
+
+    def remember(self, repo: Reference, digests: Sequence[Digest]) -> None:
+        """``repo`` holds these blobs: a push to its registry may mount them from there."""
+        host = self.config.endpoint(repo.registry).host
+        for digest in digests:
+            self._locations.add(host, digest, repo.repository)
 
     def copy(self, src: Reference, dst: Reference, store: BlobStore, all_platforms: bool = True,
              platforms: Sequence[Platform] | None = None) -> Digest:

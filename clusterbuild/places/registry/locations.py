@@ -34,3 +34,8 @@ class BlobLocations:
         """Another repository of ``host`` known to hold ``digest``, if any."""
         with self._lock:
             return next((r for r in self._seen.get((host, digest), []) if r != repository), None)
+
+    def known(self, host: str, digest: Digest) -> bool:
+        """Some repository of ``host`` is known to hold ``digest``."""
+        with self._lock:
+            return bool(self._seen.get((host, digest)))

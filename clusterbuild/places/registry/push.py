@@ -7,6 +7,7 @@ manifests by digest; then the root by tag. The digest the registry reports must 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -30,12 +31,17 @@ class PushPlan:
     blobs: tuple[Descriptor, ...]  # configs and layers, each once
 
 
-def plan_push(root: Descriptor, store: BlobStore) -> PushPlan:
-    """Everything ``root`` needs, read from the store; a missing blob is an error now, not mid-push."""
+def plan_push(root: Descriptor, store: BlobStore, present: frozenset[Digest] = frozenset(),
+              remote: Callable[[Digest], bool] = lambda digest: False) -> PushPlan:
+    """Everything ``root`` needs, read from the store; a missing blob is an error now, not mid-push
+    (except configs and layers in ``present``: the target registry is said to have them; or that
+    ``remote`` knows in the target registry: they are mounted from there, the remote step cache)."""
     manifests: list[Descriptor] = []
     blobs: dict[Digest, Descriptor] = {}
 
-    def need(descriptor: Descriptor) -> None:
+    def need(descriptor: Descriptor, mountable: bool = False) -> None:
+        if mountable and remote(descriptor.digest):
+            return
         if not store.has(descriptor.digest, descriptor.size):
             raise RegistryError(f"{descriptor.digest} ({descriptor.media_type}) is not in the content store",
                                 code="BLOB_UNKNOWN")
@@ -50,7 +56,8 @@ def plan_push(root: Descriptor, store: BlobStore) -> PushPlan:
             config, layers = image_parts(data, doing)
             for blob in (config, *layers):
                 if blob.digest not in blobs:
-                    need(blob)
+                    if blob.digest not in present:
+                        need(blob, mountable=True)
                     blobs[blob.digest] = blob
         if descriptor.digest not in {m.digest for m in manifests}:
             manifests.append(descriptor)
@@ -64,13 +71,14 @@ class Pusher:
         self.session = session
         self.locations = locations
 
-    def push(self, target: Reference, root: Descriptor, store: BlobStore) -> Digest:
+    def push(self, target: Reference, root: Descriptor, store: BlobStore,
+             present: frozenset[Digest] = frozenset()) -> Digest:
         try:
             if target.digest is not None and target.digest != root.digest:
                 raise RegistryError(f"the reference names {target.digest} but the image is {root.digest}",
                                     code="DIGEST_INVALID")
-            plan = plan_push(root, store)
             endpoint = self.session.config.endpoint(target.registry)
+            plan = plan_push(root, store, present, partial(self.locations.known, endpoint.host))
             run_parallel(self.session.config.jobs,
                          [partial(self._blob, endpoint, target.repository, b, store) for b in plan.blobs])
             for manifest in plan.manifests[:-1]:
@@ -82,6 +90,9 @@ class Pusher:
     def _blob(self, endpoint: Endpoint, repository: str, blob: Descriptor, store: BlobStore) -> None:
         if not blob_exists(self.session, endpoint, repository, blob):
             mounted, location = self._mount(endpoint, repository, blob)
+            if not mounted and not store.has(blob.digest, blob.size):
+                raise RegistryError(f"blob {blob.digest} is neither in the content store nor in "
+                                    f"{endpoint}/{repository}", code="BLOB_UNKNOWN")
             if not mounted:
                 upload_blob(self.session, endpoint, repository, blob, store, location)
         self.locations.add(endpoint.host, blob.digest, repository)

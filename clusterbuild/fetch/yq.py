@@ -1,4 +1,4 @@
-"""``yq -i`` expressions the catalogue runs on a chart's values.yaml, as values edits.
+"""``yq -i`` expressions the catalogue runs (on a chart's values.yaml, or any YAML file), as edits.
 
     parse_edits('.controller.image.digest = null | del(.a."b.c")')
     # -> Edits(set={"controller.image.digest": None}, delete=["a.b\\.c"])

@@ -1,0 +1,79 @@
+"""``sbom`` and the SBOMs ``apply`` writes: the inventory of each app version built, as
+``<layout>/sbom/<app>-<version>.spdx.json`` (SPDX 2.3) and ``.cdx.json`` (CycloneDX 1.5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from clusterbuild.cache.store import BlobStore
+from clusterbuild.commands.build import Planned, plan_workspace
+from clusterbuild.commands.inventories import ReadBlob, build_inventory
+from clusterbuild.errors import InputError
+from clusterbuild.lockfile import LockFile
+from clusterbuild.oci.digest import Digest
+from clusterbuild.places.layout import write_atomic
+from clusterbuild.settings import Settings
+from clusterbuild.supply.cyclonedx import cyclonedx_bytes
+from clusterbuild.supply.inventory import Inventory
+from clusterbuild.supply.sbom import spdx_bytes
+from clusterbuild.workspace.load import LoadedWorkspace, select
+
+SBOM_DIR = "sbom"
+FORMATS: dict[str, tuple[str, Callable[[Inventory], bytes]]] = {
+    "spdx": (".spdx.json", spdx_bytes), "cyclonedx": (".cdx.json", cyclonedx_bytes)}
+
+
+def store_reader(cache_dir: Path) -> ReadBlob:
+    store = BlobStore(cache_dir)
+
+    def read(digest: Digest) -> bytes | None:
+        return store.read_bytes(digest) if store.has(digest) else None
+    return read
+
+
+def inventories(settings: Settings, planned: Planned, names: Iterable[tuple[str, str]]) -> list[Inventory]:
+    """The inventory of each (app, version) of ``names`` that the plan got to."""
+    ws = planned.workspace
+    wanted = [f"{app}:{version}" for app, version in dict.fromkeys(names)]
+    if not wanted:
+        return []
+    selected, _ = select(ws, wanted)
+    lock, read = LockFile.read(ws.root), store_reader(settings.cache_dir)
+    return [build_inventory(ws, av, lock, planned.shipped.get((av.app, av.version)), read, settings.mtime)
+            for av in selected]
+
+
+def sbom_path(layout_dir: Path, app: str, version: str, fmt: str = "spdx") -> Path:
+    return layout_dir / SBOM_DIR / f"{app}-{version}{FORMATS[fmt][0]}"
+
+
+def write_sboms(settings: Settings, planned: Planned, names: Iterable[tuple[str, str]]) -> list[Path]:
+    """Write both documents of every app version of ``names`` (only when they changed)."""
+    written = []
+    for inv in inventories(settings, planned, names):
+        for fmt, (_, encode) in FORMATS.items():
+            path, data = sbom_path(settings.layout_dir, inv.app, inv.version, fmt), encode(inv)
+            if not path.is_file() or path.read_bytes() != data:
+                write_atomic(path, data)
+                written.append(path)
+    return written
+
+
+def sbom_of(settings: Settings, ws: LoadedWorkspace, target: str, fmt: str,
+            notify: Callable[[str], None]) -> bytes:
+    """``clusterbuild sbom APP:VERSION``: the document, computed from the plan and apps.lock."""
+    app, _, version = target.partition(":")
+    if not version:
+        raise InputError(f"{target!r}: name one version, e.g. {app}:v1.0.0")
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: unknown", hint=f"one of {', '.join(FORMATS)}")
+    planned = plan_workspace(settings, ws, notify)
+    for failure in planned.failures:
+        raise failure.error
+    if (app, version) not in planned.shipped:
+        blocked = [b for b in planned.blocked if b.startswith(f"{app}:{version}")]
+        if blocked:
+            raise InputError(f"{target}: {blocked[0]}", hint="run `clusterbuild lock` or `apply` first")
+    inv = inventories(settings, planned, [(app, version)])
+    return FORMATS[fmt][1](inv[0])

@@ -1,0 +1,210 @@
+"""The remote step cache: step records and blobs in one OCI repository (``step_artifacts``).
+
+    lookup   GET the artifact manifest tagged from each step key, then its record blob
+    fetch    the blobs a consumer needs (``plan.demand.Need``), each verified by its digest
+    upload   after a step ran (when pushing is allowed): blobs (HEAD first, else a mount,
+             else an upload), the record, then the manifest under its tag
+
+Every problem with the remote cache (unreachable, refused, missing, corrupt, another
+step's record) is a warning and the step runs locally: never a failure of the build.
+Credentials are those of pushes (``Credentials``); no message carries them. Uploads run
+in the background, at most ``jobs`` at a time, and ``finish`` waits for them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from clusterbuild.cache.store import BlobStore
+from clusterbuild.errors import ClusterbuildError
+from clusterbuild.execute.step_artifacts import (
+    BadArtifact,
+    artifact_parts,
+    read_record,
+    step_artifact,
+    step_tag,
+)
+from clusterbuild.oci.digest import Digest
+from clusterbuild.oci.model import Descriptor
+from clusterbuild.oci.reference import Reference
+from clusterbuild.places.registry import RegistryClient
+from clusterbuild.places.registry.errors import RegistryError
+from clusterbuild.plan.demand import Need
+from clusterbuild.plan.results import ImageResult, IndexResult, LayerResult, StepResult
+from clusterbuild.plan.steps import Step
+from clusterbuild.settings import RemoteCacheAccess
+
+
+def needed_blobs(result: StepResult, need: Need) -> tuple[Digest, ...]:
+    """The blobs of ``result`` a consumer needing ``need`` must have locally."""
+    if need is Need.BLOBS:
+        return (result.layer.digest,) if isinstance(result, LayerResult) else tuple(result.blobs)
+    if need is Need.METADATA and isinstance(result, ImageResult):
+        return (result.manifest.digest, result.config.digest)
+    if need is Need.METADATA and isinstance(result, IndexResult):
+        return (result.index.digest,)
+    return ()
+
+
+@dataclass
+class Traffic:
+    """What moved, for the summary and benchmarks."""
+
+    records: int = 0  # records read
+    blobs: int = 0  # blobs fetched
+    bytes: int = 0  # bytes of records, manifests and blobs fetched
+    uploads: int = 0  # records written
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, records: int = 0, blobs: int = 0, size: int = 0, uploads: int = 0) -> None:
+        with self.lock:
+            self.records += records
+            self.blobs += blobs
+            self.bytes += size
+            self.uploads += uploads
+
+
+class RemoteCache:
+    def __init__(self, access: RemoteCacheAccess, client: RegistryClient, store: BlobStore,
+                 jobs: int = 4) -> None:
+        self.access = access
+        self.client = client
+        self.store = store
+        self.repo = Reference(access.registry, access.repository)
+        self.jobs = max(1, jobs)
+        self.warnings: list[str] = []
+        self.traffic = Traffic()
+        self._blobs: dict[str, dict[Digest, Descriptor]] = {}  # step key -> its listed blobs
+        self._pool: ThreadPoolExecutor | None = None
+        self._uploads: list[Future[None]] = []
+        self._looked: dict[str, StepResult | None] = {}  # asked once per run
+        self._lock = threading.Lock()
+
+    @property
+    def push(self) -> bool:
+        return self.access.push
+
+    def _warn(self, message: str) -> None:
+        with self._lock:
+            if message not in self.warnings:
+                self.warnings.append(message)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="remote-cache")
+            return self._pool
+
+    # look-ups
+    def lookup(self, steps: Sequence[Step]) -> dict[str, StepResult]:
+        """The results the remote cache holds for ``steps``, by key (several at a time)."""
+        found = list(self._executor().map(self.lookup_one, steps))
+        return {step.key: result for step, result in zip(steps, found, strict=True) if result is not None}
+
+    def lookup_one(self, step: Step) -> StepResult | None:
+        with self._lock:
+            if step.key in self._looked:
+                return self._looked[step.key]
+        result = self._lookup(step)
+        with self._lock:
+            self._looked[step.key] = result
+        return result
+
+    def _lookup(self, step: Step) -> StepResult | None:
+        tag = replace(self.repo, tag=step_tag(step))
+        try:
+            resolved = self.client.resolve(tag)
+        except RegistryError as exc:
+            if exc.status != 404 and exc.code not in ("MANIFEST_UNKNOWN", "NAME_UNKNOWN"):
+                self._warn(f"remote cache {self.access}: {exc} (building locally)")
+            return None
+        except ClusterbuildError as exc:  # e.g. not a manifest this client reads
+            self._warn(f"remote cache {self.access}: {step.label}: {exc} (building locally)")
+            return None
+        self.traffic.add(size=resolved.size)
+        try:
+            record, blobs = artifact_parts(resolved.data)
+            self.client.fetch_blob(self.repo, record, self.store)
+            result = read_record(step, self.store.read_bytes(record.digest))
+        except (BadArtifact, ClusterbuildError, OSError) as exc:
+            self._warn(f"remote cache {self.access}: {step.label}: unusable record ({exc}); "
+                       "building locally")
+            return None
+        self.traffic.add(records=1, size=record.size)
+        listed = {blob.digest: blob for blob in blobs}
+        if not set(needed_blobs(result, Need.BLOBS)) <= set(listed):
+            self._warn(f"remote cache {self.access}: {step.label}: the record lacks blobs; "
+                       "building locally")
+            return None
+        with self._lock:
+            self._blobs[step.key] = listed
+        self.client.remember(self.repo, list(listed))
+        return result
+
+    # fetching blobs
+    def fetch(self, steps: Mapping[str, Step], results: Mapping[str, StepResult],
+              needs: Mapping[str, Need]) -> set[str]:
+        """Fetch what each remote step's consumers need; the keys whose blobs failed."""
+        work = [(key, digest) for key, need in needs.items()
+                for digest in needed_blobs(results[key], need) if not self.store.has(digest)]
+        unique = list({digest: key for key, digest in work}.items())
+        outcomes = list(self._executor().map(lambda item: self._fetch_blob(item[1], item[0]), unique))
+        failed = {digest for (digest, _), ok in zip(unique, outcomes, strict=True) if not ok}
+        broken = {key for key, digest in work if digest in failed}
+        for key in sorted(broken):
+            self._warn(f"remote cache {self.access}: {steps[key].label}: a blob could not be "
+                       "fetched (see above); building it locally")
+        return broken
+
+    def _fetch_blob(self, key: str, digest: Digest) -> bool:
+        blob = self._blobs[key][digest]
+        try:
+            self.client.fetch_blob(self.repo, blob, self.store)
+        except (ClusterbuildError, OSError) as exc:
+            self._warn(f"remote cache {self.access}: {exc}")
+            return False
+        self.traffic.add(blobs=1, size=blob.size)
+        return True
+
+    # uploads
+    def upload(self, step: Step, result: StepResult) -> None:
+        """Upload ``step``'s record and blobs in the background (when pushing is allowed)."""
+        if self.push:
+            future = self._executor().submit(self._upload, step, result)
+            with self._lock:
+                self._uploads.append(future)
+
+    def _upload(self, step: Step, result: StepResult) -> None:
+        try:
+            artifact = step_artifact(step, result, self._size_of)
+            self.store.put_bytes(artifact.record)
+            self.store.put_bytes(artifact.manifest)
+            self.client.push(replace(self.repo, tag=step_tag(step)), artifact.manifest_descriptor,
+                             self.store)
+            self.traffic.add(uploads=1)
+        except (ClusterbuildError, OSError) as exc:
+            self._warn(f"remote cache {self.access}: not stored: {step.label}: {exc}")
+
+    def _size_of(self, digest: Digest) -> int:
+        try:
+            return self.store.path(digest).stat().st_size
+        except FileNotFoundError:
+            pass
+        with self._lock:  # a blob this run knows only remotely (mounted, never fetched)
+            listed = [blobs[digest] for blobs in self._blobs.values() if digest in blobs]
+        if not listed:
+            raise FileNotFoundError(f"blob {digest} is neither in the store nor in the remote cache")
+        return listed[0].size
+
+    def finish(self) -> None:
+        """Wait for the uploads; stop the workers."""
+        with self._lock:
+            uploads, self._uploads = self._uploads, []
+            pool, self._pool = self._pool, None
+        for future in uploads:
+            future.result()
+        if pool is not None:
+            pool.shutdown(wait=True)

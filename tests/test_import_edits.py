@@ -1,0 +1,246 @@
+"""The importer's newer shapes, one at a time: files the script writes (heredoc Kubefiles with
+the script's variables as build args), ``sed -i``/``yq -i`` as declared edits of downloads (and
+edits made at import on files it writes or that are committed), archive directories, and
+``rm -rf dir`` before a download into it as ``replace: true``. The sed engine against GNU sed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clusterbuild.fetch.edits import edit_text
+from clusterbuild.fetch.sed import UnsupportedSed, parse_sed
+from clusterbuild.importer import Conversion, convert_init_sh, write_conversion
+from clusterbuild.schema.models import AppSpec
+
+HEADER = """#!/usr/bin/env bash
+set -e
+cd "$(dirname "${BASH_SOURCE[0]}")" >/dev/null 2>&1
+export readonly ARCH=${1:-amd64}
+export readonly NAME=${2:-$(basename "${PWD%/*}")}
+export readonly VERSION=${3:-$(basename "$PWD")}
+"""
+RELEASE = "https://github.com/org/shop/releases/download/${VERSION}"
+
+
+def convert(body: str, app_dir: Path | None = None) -> Conversion:
+    conversion = convert_init_sh(HEADER + body, "shop", app_dir=app_dir)
+    AppSpec.model_validate(conversion.spec)
+    assert yaml.safe_load(conversion.yaml_text) == conversion.spec
+    return conversion
+
+
+def to_do(conversion: Conversion) -> list[str]:
+    return [line for line in conversion.skipped if ": not needed (" not in line]
+
+
+SED_CASES = [
+    ("s#type: ClusterIP#type: NodePort#g", False, "spec:\n  type: ClusterIP\n  x: type: ClusterIP\n"),
+    (r"s/@sha256:[a-f0-9]\{64\}//g", False, "image: x:1@sha256:" + "a" * 64 + "\n"),
+    ('/^POD_CIDR.*/c POD_CIDR=${POD_CIDR:-"100.64.0.0/10"}', False, "A=1\nPOD_CIDR=1\nB=2\n"),
+    ("/^set -euo pipefail$/a source scripts/kube-ovn.env", False, "set -euo pipefail\necho hi\n"),
+    ("s#useDigest: true#useDigest: false#g;/sidecarImageRegex/d", False,
+     "useDigest: true\nsidecarImageRegex: x\nkeep\n"),
+    ("s#- cilium-operator-.+#- cilium-operator#g", True, "  - cilium-operator-generic\n  - a+\n"),
+    (r"s/\(a\)\(b\)/\2\1&/", False, "ab ab\n"),
+    ("/^$/d", False, "a\n\nb\n\n"),
+    ('s/"//g', False, '"a" "b"\n'),
+    (r"s/^\s*replicas: [[:digit:]]\+/replicas: 3/", False, "  replicas: 12\n"),
+]
+
+
+@pytest.mark.parametrize(("script", "extended", "text"), SED_CASES)
+def test_the_sed_subset_does_what_gnu_sed_does(script: str, extended: bool, text: str) -> None:
+    args = ["sed", *(["-E"] if extended else []), script]
+    expected = subprocess.run(args, input=text, capture_output=True, text=True, check=True).stdout
+    assert parse_sed(script, extended).apply(text) == expected
+
+
+@pytest.mark.parametrize("script", ["y/abc/xyz/", "/x/{n;s/a/b/}", "s/a/b/2", "/x/r other.txt", "s/a/b"])
+def test_sed_beyond_the_subset_is_refused_with_the_reason(script: str) -> None:
+    with pytest.raises(UnsupportedSed):
+        parse_sed(script)
+
+
+def test_yq_edits_every_document_of_a_manifest() -> None:
+    text = "kind: Service\nspec:\n  type: ClusterIP\n---\nkind: Deployment\nspec: {}\n"
+    edited = list(yaml.safe_load_all(edit_text(text, "yq", '.spec.type = "NodePort" | del(.kind)')))
+    assert edited == [{"spec": {"type": "NodePort"}}, {"spec": {"type": "NodePort"}}]
+
+
+def test_a_heredoc_kubefile_keeps_the_script_variables_as_build_args() -> None:
+    conversion = convert(
+        'cat <<EOF >"Kubefile"\nFROM scratch\nLABEL version="${VERSION}" arch=$ARCH\n'
+        'ENV CHART=${VERSION#v}\nCOPY registry registry\nCMD ["bash install.sh \\$(HELM_OPTS)"]\nEOF\n'
+        "cat <<'EOF' > install.sh\nhelm upgrade -i shop charts/shop ${HELM_OPTS}\nEOF\n"
+        "echo 'extra: 1' >> charts/shop.values.yaml\n")
+    assert to_do(conversion) == []
+    assert conversion.spec["build_args"] == {"ARCH": "{{ arch }}", "VERSION": "{{ version }}",
+                                             "VERSION_STRIP_V": "{{ version | strip_v }}"}
+    files = {f.path: f for f in conversion.files}
+    assert files["Kubefile"].content == (
+        'FROM scratch\nARG ARCH\nARG VERSION\nARG VERSION_STRIP_V\nLABEL version="${VERSION}" arch=${ARCH}\n'
+        'ENV CHART=${VERSION_STRIP_V}\nCOPY registry registry\nCMD ["bash install.sh $(HELM_OPTS)"]\n')
+    assert files["install.sh"].content == "helm upgrade -i shop charts/shop ${HELM_OPTS}\n"
+    values = files["charts/shop.values.yaml"]
+    assert values.append and values.content == "extra: 1\n"
+    assert "init.sh:7 cat << EOF > \"Kubefile\" -> the file Kubefile" in conversion.converted
+
+
+def test_build_time_values_in_a_cmd_or_another_file_make_it_a_text_input(tmp_path: Path) -> None:
+    (tmp_path / "images/shim").mkdir(parents=True)
+    (tmp_path / "entrypoint.sh").write_text("VERSION=0\nhelm upgrade -i x charts/x\n")
+    conversion = convert('cat <<EOF > Kubefile\nFROM scratch\nCOPY . .\n'
+                         'CMD ["helm install x --version ${VERSION}"]\nEOF\n'
+                         'echo "ghcr.io/org/x:$VERSION" > images/shim/x\n'
+                         'sed -i "s|VERSION=.*|VERSION=$VERSION|g" entrypoint.sh\n', tmp_path)
+    assert to_do(conversion) == [] and conversion.files == ()
+    assert conversion.spec["inputs"] == [
+        {"kind": "text", "dest": "Kubefile",
+         "text": 'FROM scratch\nCOPY . .\nCMD ["helm install x --version {{ version }}"]\n'},
+        {"kind": "text", "dest": "images/shim/x", "text": "ghcr.io/org/x:{{ version }}\n"},  # COPY . ships it
+        {"kind": "text", "dest": "entrypoint.sh",
+         "text": "VERSION={{ version }}\nhelm upgrade -i x charts/x\n"}]
+    assert "images" not in conversion.spec
+    unshipped = convert('cat <<EOF > Kubefile\nFROM scratch\nCOPY registry registry\nEOF\n'
+                        'echo "ghcr.io/org/x:$VERSION" > images/shim/x\n')
+    assert unshipped.spec["images"] == {"extra": ["ghcr.io/org/x:{{ version }}"]}
+    assert [i["kind"] for i in unshipped.spec["inputs"]] == []
+
+
+def test_write_conversion_writes_the_files_replacing_or_appending(tmp_path: Path) -> None:
+    (tmp_path / "charts").mkdir()
+    (tmp_path / "charts/shop.values.yaml").write_text("replicas: 1\n")
+    (tmp_path / "Kubefile").write_text("FROM scratch\nCOPY . .\n")
+    conversion = convert("cat <<EOF > Kubefile\nFROM scratch\nCOPY charts charts\nEOF\n"
+                         "echo 'extra: 1' >> charts/shop.values.yaml\n"
+                         "echo x > install.sh\nchmod +x install.sh\n")
+    assert to_do(conversion) == []
+    write_conversion(tmp_path, conversion)
+    assert (tmp_path / "install.sh").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "Kubefile").read_text() == "FROM scratch\nCOPY charts charts\n"
+    assert (tmp_path / "charts/shop.values.yaml").read_text() == "replicas: 1\nextra: 1\n"
+    assert (tmp_path / "install.sh").read_text() == "x\n"
+
+
+def test_sed_and_yq_on_downloads_become_declared_edits() -> None:
+    conversion = convert(
+        "mkdir -p manifests\n"
+        f"wget -q {RELEASE}/install.yaml -O manifests/install.yaml\n"
+        'sed -i "s#namespace: default#namespace: shop#g;s#shop:latest#shop:${VERSION}#" '
+        "manifests/install.yaml\n"
+        "yq -i '.spec.type = \"NodePort\"' manifests/install.yaml\n"
+        "sed -E -i 's/-v[0-9]+//' manifests/install.yaml\n")
+    assert to_do(conversion) == []
+    [manifest] = conversion.spec["inputs"]
+    assert manifest["edits"] == [
+        {"file": "manifests/install.yaml", "kind": "sed",
+         "expression": "s#namespace: default#namespace: shop#g;s#shop:latest#shop:{{ version }}#"},
+        {"file": "manifests/install.yaml", "kind": "yq", "expression": '.spec.type = "NodePort"'},
+        {"file": "manifests/install.yaml", "kind": "sed", "expression": "s/-v[0-9]+//", "extended": True}]
+
+
+def test_sed_on_a_committed_or_written_file_is_made_at_import(tmp_path: Path) -> None:
+    (tmp_path / "Kubefile").write_text("FROM scratch\nCMD [\"helm upgrade -i x -n tigera-operator \"]\n")
+    conversion = convert("sed -i 's~ tigera-operator ~ kube-system ~g' Kubefile\n"
+                         "echo 'VERSION=0' > env.sh\nsed -i 's/VERSION=.*/VERSION=1/' env.sh\n"
+                         'sed -i "s/ x / ${VERSION} /" Kubefile\n'
+                         'sed -i "s/${VERSION}/y/" env.sh\n', tmp_path)
+    files = {f.path: f.content for f in conversion.files}
+    assert files == {"env.sh": "VERSION=1\n"}
+    # its CMD names the version: a text input
+    assert conversion.spec["inputs"] == [{"kind": "text", "dest": "Kubefile", "text": (
+        'FROM scratch\nCMD ["helm upgrade -i {{ version }} -n kube-system "]\n')}]
+    assert to_do(conversion) == ['init.sh:11 sed -i "s/${VERSION}/y/" env.sh: not convertible (edits env.sh '
+                                 "matching values known only at build time (version))"]
+
+
+def test_sed_beyond_the_subset_stays_to_do() -> None:
+    conversion = convert(f"wget -q {RELEASE}/a.yaml -P manifests\n"
+                         "sed -i '/name: x/{n;s/a/b/}' manifests/a.yaml\n")
+    assert to_do(conversion) == ["init.sh:8 sed -i '/name: x/{n;s/a/b/}' manifests/a.yaml: not convertible "
+                                 "(the sed command '{' is not supported (only s, d, c, a, i): keep an edited "
+                                 "copy in the app dir)"]
+
+
+def test_directories_of_archives_become_archive_inputs() -> None:
+    source = "https://github.com/org/shop/archive/refs/tags/${VERSION}.tar.gz"
+    conversion = convert(
+        f'wget -qO- "{source}" | tar -zx\n'
+        'mkdir -p manifests\n'
+        'cp -r "shop-${VERSION#v}/deploy/addons/" manifests/\n'
+        'mv "shop-${VERSION#v}/charts" .\n'
+        "sed -i 's/replicas: 1/replicas: 2/' manifests/addons/web.yaml\n"
+        f'wget -qO- "{RELEASE}/bundle-$ARCH.tgz" | tar -zx -C etc\n'
+        "mv etc/bin/tool opt/tool\n"
+        "sed -i 's/port: 80/port: 8080/' etc/conf/app.yaml\n")
+    assert to_do(conversion) == []
+    url = "https://github.com/org/shop/archive/refs/tags/{{ version }}.tar.gz"
+    bundle = "https://github.com/org/shop/releases/download/{{ version }}/bundle-{{ arch }}.tgz"
+    assert conversion.spec["inputs"] == [
+        {"kind": "archive", "url": url, "path": "shop-{{ version | strip_v }}/deploy/addons",
+         "dest": "manifests/addons", "edits": [{"file": "manifests/addons/web.yaml", "kind": "sed",
+                                                "expression": "s/replicas: 1/replicas: 2/"}]},
+        {"kind": "archive", "url": url, "path": "shop-{{ version | strip_v }}/charts", "dest": "charts"},
+        {"kind": "binary", "url": bundle, "member": "bin/tool", "dest": "opt/tool"},
+        {"kind": "archive", "url": bundle, "dest": "etc", "exclude": ["bin/tool"],
+         "edits": [{"file": "etc/conf/app.yaml", "kind": "sed", "expression": "s/port: 80/port: 8080/"}]}]
+
+
+def test_rm_rf_of_a_committed_dir_before_a_download_into_it_is_replace(tmp_path: Path) -> None:
+    (tmp_path / "charts/web/templates").mkdir(parents=True)
+    (tmp_path / "manifests").mkdir()
+    body = ("rm -rf charts/ manifests\nhelm repo add example https://charts.example.com\n"
+            "helm pull example/web --version 1.2.0 --untar -d charts/\n"
+            f'wget -qO- "{RELEASE}/deploy.tgz" | tar -zx -C manifests\n')
+    conversion = convert(body, tmp_path)
+    # rm -rf charts removes more than charts/web; manifests is the archive's dest itself
+    assert [i.get("replace") for i in conversion.spec["inputs"]] == ["charts", True]
+    assert "init.sh:7 rm -rf charts/ manifests -> inputs[0] chart web (replace)" in conversion.converted
+    assert to_do(conversion) == []
+    (tmp_path / "opt").mkdir()
+    unreplaced = convert("rm -rf opt\necho done\n", tmp_path)
+    assert to_do(unreplaced) == ["init.sh:7 rm -rf opt: not convertible (removes opt/, committed in the app "
+                                 "dir: delete it there)"]
+    assert "replace" not in str(convert(body).spec)  # nothing committed there: nothing to replace
+
+
+def test_an_edit_that_cannot_run_is_bad_input_naming_the_field(tmp_path: Path) -> None:
+    from conftest import cli, copy_workspace
+
+    ws = copy_workspace(tmp_path / "ws")
+    app = ws / "applications/shop/latest"
+    app.mkdir(parents=True)
+    (app.parent / "README.md").write_text("# shop\n")
+    (app / "Kubefile").write_text("FROM scratch\nCOPY manifests manifests\n")
+    (app / "clusterbuild.yaml").write_text(
+        "inputs:\n  - kind: manifest\n    url: https://example.com/a.yaml\n"
+        "    edits: [{file: manifests/a.yaml, kind: sed, expression: 'y/ab/cd/'}]\n")
+    (ws / "apps.yaml").write_text((ws / "apps.yaml").read_text() + "  shop:\n    versions: [v1]\n")
+    proc = cli("check", "-C", str(ws), "shop", check=False)
+    assert proc.returncode == 3
+    assert "inputs[0].edits[0]" in proc.stderr and "the sed command 'y' is not supported" in proc.stderr
+
+
+def test_a_chart_rendered_only_for_the_image_scan_is_an_image_profile(tmp_path: Path) -> None:
+    pull = ("helm repo add example https://charts.example.com\n"
+            "helm pull example/web --version 1.2.0 --untar -d charts/\nmkdir -p manifests images/shim\n")
+    conversion = convert(pull + (
+        "helm template web charts/web -n web --set a.enabled=true,b.port=80 --set-string c=1 --debug"
+        " > manifests/web.yaml\n"
+        "helm template web charts/web -f charts/web/values.yaml | grep image: | awk '{print $2}'"
+        " > images/shim/webImages\n"
+        "cat <<EOF > Kubefile\nFROM scratch\nCOPY charts charts\nCOPY registry registry\nEOF\n"))
+    assert to_do(conversion) == []
+    assert conversion.spec["images"] == {"profiles": {"rendered-line-10": {
+        "a": {"enabled": True}, "b": {"port": 80}, "c": "1"}}}
+    assert any("not needed (renders a chart with its defaults" in line for line in conversion.skipped)
+    (tmp_path / "Kubefile").write_text("FROM scratch\nCOPY . .\n")
+    shipped = convert(pull + "helm template web charts/web --set a=1 > manifests/web.yaml\n", tmp_path)
+    assert to_do(shipped) == ["init.sh:10 helm template web charts/web --set a=1 > manifests/web.yaml: not "
+                              "convertible (renders a chart into manifests/web.yaml, which the image ships: "
+                              "keep the rendered file, or install the chart with its values)"]

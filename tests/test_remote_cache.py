@@ -1,0 +1,131 @@
+"""The remote step cache on Debian's docker-registry: two "CI machines" (two clones, two local
+caches) share step results through one repository; damaged or missing entries build locally."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import apply_json, cli, copy_workspace, images, running_registry
+
+pytestmark = pytest.mark.slow
+
+TOOLS = "docker.io/labring/hello-tools:v1.0.0"
+BUILD_KINDS = {"layer", "image", "index", "pull", "registry"}
+
+
+def skopeo(*args: str) -> str:
+    proc = subprocess.run(["skopeo", *args], capture_output=True, text=True)
+    assert proc.returncode == 0, f"skopeo {' '.join(args)}: {proc.stderr}"
+    return proc.stdout
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Any:
+    """A registry of its own (its storage is corrupted by some tests), seeded with an image
+    that the app `with-images` ships in registry/."""
+    with running_registry(tmp_path / "registry-data", tmp_path) as address:
+        seed = copy_workspace(tmp_path / "seed")
+        apply_json(seed, "hello-tools")
+        skopeo("copy", "--all", "--dest-tls-verify=false", f"oci:{seed / 'out'}:{TOOLS}",
+               f"docker://{address}/seed/hello:1")
+        yield address, tmp_path / "registry-data"
+
+
+def machine(tmp_path: Path, name: str, registry: str, lock_from: Path | None = None) -> Path:
+    """A clone of the example workspace with an app that ships an image from ``registry``
+    (with the apps.lock of ``lock_from``, as a clone of a repository that commits it)."""
+    ws = copy_workspace(tmp_path / name)
+    if lock_from is not None:
+        shutil.copy2(lock_from / "apps.lock", ws / "apps.lock")
+    app = ws / "applications/with-images/latest"
+    (app / "images/shim").mkdir(parents=True)
+    (app / "images/shim/list").write_text(f"{registry}/seed/hello:1\n")
+    (app / "Kubefile").write_text("FROM scratch\nCOPY . .\nCMD [\"true\"]\n")
+    text = (ws / "apps.yaml").read_text()
+    text = text.replace("apps:\n", f"registries:\n  insecure: [\"{registry}\"]\napps:\n")
+    (ws / "apps.yaml").write_text(text + "  with-images:\n    versions: [\"v1\"]\n")
+    return ws
+
+
+def kinds_ran(result: dict[str, Any]) -> set[str]:
+    return {r["kind"] for r in result["ran"]}
+
+
+def test_second_machine_runs_no_build_step_and_gets_the_same_digests(tmp_path: Path, storage: Any) -> None:
+    registry, _ = storage
+    remote = f"{registry}/ci/cache"
+    a_ws = machine(tmp_path, "a", registry)
+    a = apply_json(a_ws, "--remote-cache", remote, "--cache-push")
+    assert kinds_ran(a) >= BUILD_KINDS and a["remote_cache"]["uploads"] > 0
+    assert not a["warnings"], a["warnings"]
+    b_ws = machine(tmp_path, "b", registry, lock_from=a_ws)
+    plan = json.loads(cli("plan", "-C", str(b_ws), "--json", "--remote-cache", remote).stdout)
+    states = {s["status"] for s in plan["steps"]}
+    assert "cached remotely" in states and "not needed" in states, plan["summary"]
+    assert {s["kind"] for s in plan["steps"] if s["status"] == "stale"} == {"export"}
+    b = apply_json(b_ws, "--remote-cache", remote)
+    assert not kinds_ran(b) & BUILD_KINDS, kinds_ran(b)
+    assert kinds_ran(b) == {"export"}
+    assert images(b) == images(a)
+    assert b["remote_cache"]["records"] > 0 and b["remote_cache"]["uploads"] == 0
+    assert not b["warnings"], b["warnings"]
+    skopeo("inspect", "--raw", f"oci:{b_ws / 'out'}:docker.io/labring/with-images:v1-arm64")
+
+
+def test_only_needed_blobs_move_when_pushing_to_the_cache_registry(tmp_path: Path, storage: Any) -> None:
+    """A shard pushing to the registry of the remote cache mounts layers from the cache
+    repository: it fetches records and small metadata, never the registry/ layer."""
+    registry, _ = storage
+    remote = f"{registry}/ci/cache"
+    a = apply_json(machine(tmp_path, "a", registry), "--remote-cache", remote, "--cache-push",
+                   "--shard", "--push-to", f"{registry}/first")
+    assert {"push", "registry", "layer"} <= kinds_ran(a) and "export" not in kinds_ran(a)
+    b = apply_json(machine(tmp_path, "b", registry), "--remote-cache", remote, "--shard",
+                   "--push-to", f"{registry}/second")
+    assert kinds_ran(b) == {"push"}, kinds_ran(b)
+    registry_layer = max(int(r["size"]) for r in _layers(registry, "first/with-images:v1-amd64"))
+    assert b["remote_cache"]["bytes"] < registry_layer, b["remote_cache"]
+    for arch in ("amd64", "arm64"):
+        first = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry}/first/with-images:v1-{arch}")
+        second = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry}/second/with-images:v1-{arch}")
+        assert first == second
+        skopeo("copy", "--src-tls-verify=false", f"docker://{registry}/second/with-images:v1-{arch}",
+               f"oci:{tmp_path / 'read'}:{arch}")
+    assert {p["ref"] for p in b["pushed"]} == {
+        f"{registry}/second/{app}:{tag}" for app, tag in (
+            ("hello-chart", "v0.1.0-amd64"), ("hello-chart", "v0.1.0-arm64"),
+            ("hello-tools", "v1.0.0-amd64"), ("hello-tools", "v1.0.0-arm64"),
+            ("with-images", "v1-amd64"), ("with-images", "v1-arm64"))}
+
+
+def _layers(registry: str, name: str) -> list[dict[str, Any]]:
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry}/{name}")
+    layers: list[dict[str, Any]] = json.loads(raw)["layers"]
+    return layers
+
+
+def test_corrupt_or_missing_remote_entries_build_locally(tmp_path: Path, storage: Any) -> None:
+    registry, data = storage
+    remote = f"{registry}/ci/cache"
+    a = apply_json(machine(tmp_path, "a", registry), "--remote-cache", remote, "--cache-push")
+    blobs = data / "docker/registry/v2/blobs/sha256"
+    largest = max(blobs.glob("*/*/data"), key=lambda p: p.stat().st_size)  # the registry/ layer
+    largest.write_bytes(b"x" * largest.stat().st_size)
+    b = apply_json(machine(tmp_path, "b", registry), "--remote-cache", remote)
+    assert "registry" in kinds_ran(b), kinds_ran(b)
+    assert any("remote cache" in w for w in b["warnings"]), b["warnings"]
+    assert images(b) == images(a)
+    # a cache repository that does not exist, and a registry that does not answer: local builds
+    c = apply_json(machine(tmp_path, "c", registry), "--remote-cache", f"{registry}/nothing/here")
+    assert images(c) == images(a) and not c["warnings"]
+    shutil.rmtree(tmp_path / "c" / "cache")
+    gone = apply_json(machine(tmp_path, "d", registry), "--remote-cache", "127.0.0.1:9/cache",
+                      "--insecure-registry", "127.0.0.1:9", "--timeout", "5")
+    assert images(gone) == images(a)
+    assert any("remote cache 127.0.0.1:9/cache" in w for w in gone["warnings"])
