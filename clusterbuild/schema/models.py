@@ -241,6 +241,9 @@ class ChartInput(Fetched):
                                        "256MiB): a guard against decompression bombs.")
     edits: EditList
     replace: Replace
+    dir: str | None = Field(default=None, description="The directory the chart is unpacked in: "
+                            "<dir>/<name> (default charts; templated). The image scan renders charts "
+                            "under charts/ only, as sealos does.")
 
     _max_size = field_validator("max_size")(_check_size)
 
