@@ -4,45 +4,49 @@
 What is built
     A throw-away workspace with one app, ``bench`` (registry ``localhost/bench``,
     platforms ``[linux/amd64]``), whose ``applications/bench/latest/`` context is
-    ``--size-mb`` MB (10^6 bytes) of files:
+    ``--size-mb`` MB (10^6 bytes) of files, in one of two shapes (``--context``):
 
-    * ~40 incompressible random blobs of varying size under
-      ``registry/docker/registry/v2/blobs/sha256/<2 hex>/<hex>/data`` (almost all of
-      the bytes; named by their real sha256, written 1 MiB at a time);
-    * ~200 small YAML files under ``manifests/`` and ``charts/x/templates/``;
-    * ``Kubefile`` (``FROM scratch`` / ``COPY . .`` / ``CMD ["bash entrypoint.sh"]``)
-      and ``entrypoint.sh``.
+    * ``registry`` (default): ~40 incompressible random blobs of varying size under
+      ``registry/docker/registry/v2/blobs/sha256/<2 hex>/<hex>/data`` (almost all of the
+      bytes; named by their real sha256), which clusterbuild stores uncompressed;
+    * ``opt``: ~14 generated binaries under ``opt/bin/`` (machine-code-like: a token
+      stream with random stretches; level-1 gzip leaves ~55 %, as real binaries ~45 %),
+      which every contender gzips;
+
+    plus, in both, ~200 small YAML files under ``manifests/`` and ``charts/x/templates/``,
+    ``Kubefile`` (``FROM scratch`` / ``COPY . .`` / ``CMD ["bash entrypoint.sh"]``) and
+    ``entrypoint.sh``.
 
 What is measured (each contender ``--runs`` times, round-robin, median reported)
-    a. clusterbuild cold: ``clusterbuild apply --json`` with a fresh, empty
-       ``--cache-dir`` and no ``out/``.
-    b. clusterbuild no-op: the same command again, cache warm and nothing changed;
-       the JSON must say ``"ran": []``.
-    c. buildah (the peer): ``buildah bud --isolation chroot --timestamp 0`` then
-       ``buildah push ... oci:<dir>:bench``, both with ``--storage-driver vfs`` and a
-       private ``--root``/``--runroot`` that is deleted after every run. The time is
-       bud + push; the RSS is the larger of the two.
-    d. The floor: ``tar -cf - . | sha256sum`` in the context (read everything once,
-       hash everything once).
+    a. clusterbuild cold: ``clusterbuild apply --json`` with an empty ``--cache-dir``, no ``out/``.
+    b. clusterbuild no-op: the same command again; the JSON must say ``"ran": []``.
+    c. buildah cold (the peer): ``buildah bud --isolation chroot --timestamp 0`` then
+       ``buildah push ... oci:<dir>:bench``, ``--storage-driver vfs``, private storage
+       deleted after every run. Time: bud + push; RSS: the larger of the two.
+    d. buildah --layers no-op: the same with ``--layers`` on storage kept warm across
+       rounds (filled once, untimed), nothing changed, then the push.
+    e. one YAML touched: ``manifests/000-configmap.yaml`` rewritten, then clusterbuild
+       apply (its cache warm), and buildah ``--layers`` + push (its storage warm), each once
+       per round on the same edit.
+    f. Floors, each reading the whole context once: sha256 with hashlib; ``tar -cf - . |
+       openssl dgst -sha256``; read + hash + write (hashlib, and every byte written once
+       to a scratch dir), the cold floor of a context that is stored as is.
 
 How
     * Wall time: ``time.perf_counter()`` around spawning the command and reaping it.
     * Peak RSS: ``ru_maxrss`` of the ``rusage`` that ``os.wait4()`` returns for the
-      command. Linux reports the *largest single process* among the command and the
-      descendants it reaped, not a sum over the tree. That is the right number here:
-      clusterbuild is one process (its jobs are threads), buildah bud/push run no
-      RUN steps, and the floor is two small processes.
-    * Fair page cache: before every timed run (untimed) the script runs ``sync`` so
-      no earlier run's writeback lands inside the next measurement, then the same
-      ``find <context> -type f -exec cat {} +`` to /dev/null, so every contender
-      starts with the context in the page cache.
+      command: the *largest single process* among the command and the descendants it
+      reaped (clusterbuild is one process; its jobs are threads).
+    * Fair page cache: before every timed run (untimed) ``sync`` and the same ``find
+      <context> -type f -exec cat {} +`` to /dev/null: every contender starts warm.
     * Setup and clean-up (emptying caches, deleting buildah storage) are untimed.
 
 Targets (printed as PASS/MISS; the exit code is 0 regardless, this is a report)
-    cold <= 0.3 x buildah; no-op <= 0.05 x buildah; clusterbuild peak RSS < 200 MB
-    (the largest over all cold and no-op runs); cold/floor is informational.
+    opt/: cold <= 0.6 x buildah cold; one YAML touched <= 0.05 x buildah --layers on the
+    same edit. registry/: cold <= 2 x the read+hash+write floor. Both: no-op <= 0.05 x
+    buildah --layers no-op; clusterbuild peak RSS < 200 MB.
 
-Usage: python benchmarks/bench_build.py [--size-mb 400] [--runs 3] [--keep DIR]
+Usage: python benchmarks/bench_build.py [--context registry|opt] [--size-mb 400] [--runs 3] [--keep DIR]
 Standard library only. Run as root (buildah with chroot isolation needs it).
 """
 
@@ -60,6 +64,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,9 +72,13 @@ MB = 1_000_000
 CHUNK = 1 << 20  # bytes of os.urandom written at a time
 BLOB_COUNT = 40
 PLATFORM = "linux/amd64"
-TARGET_COLD = 0.30  # cold / buildah
-TARGET_NOOP = 0.05  # no-op / buildah
+TARGET_COLD_OPT = 0.6  # opt/ context: cold / buildah cold
+TARGET_EDIT = 0.05  # one YAML touched / buildah --layers on the same edit
+TARGET_COLD_FLOOR = 2.0  # registry/ context: cold / read+hash+write floor
+TARGET_NOOP = 0.05  # no-op / buildah --layers no-op
 TARGET_RSS_MB = 200.0
+EDITED = "manifests/000-configmap.yaml"
+BINARY_COUNT = 14
 
 KUBEFILE = 'FROM scratch\nCOPY . .\nCMD ["bash entrypoint.sh"]\n'
 ENTRYPOINT = """#!/usr/bin/env bash
@@ -125,6 +134,33 @@ def write_blobs(context: Path, total: int, rng: random.Random) -> None:
         staging.rename(target)
 
 
+def binary_pool(rng: random.Random) -> bytes:
+    """~7 MB of machine-code-like bytes: short tokens with a skewed frequency."""
+    tokens = [rng.randbytes(rng.randint(1, 8)) for _ in range(1024)]
+    weights = [1 / (i + 1) for i in range(len(tokens))]
+    return b"".join(rng.choices(tokens, weights, k=1_500_000))
+
+
+def write_binaries(context: Path, total: int, rng: random.Random) -> None:
+    """Generated binaries under opt/bin/: stretches of the pool, a fifth of them random."""
+    pool = binary_pool(rng)
+    for n, size in enumerate(blob_sizes(total, BINARY_COUNT, rng)):
+        path = context / f"opt/bin/tool-{n:02d}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as out:
+            out.write(f"tool {n}\n".encode())
+            left = size - out.tell()
+            while left > 0:
+                length = min(left, rng.randint(4096, 65536))
+                if rng.random() < 0.2:
+                    out.write(os.urandom(length))
+                else:
+                    start = rng.randrange(0, len(pool) - length)
+                    out.write(pool[start:start + length])
+                left -= length
+        path.chmod(0o755)
+
+
 def small_yaml(kind: str, index: int, rng: random.Random) -> str:
     """A small, plausible Kubernetes object of 0.5-3 KB."""
     data = "\n".join(f'  key-{k}: "{rng.getrandbits(128):032x}"' for k in range(rng.randint(8, 60)))
@@ -151,7 +187,7 @@ def write_small_files(context: Path, rng: random.Random) -> int:
     return sum(len(text.encode()) for text in files.values())
 
 
-def generate_workspace(workspace: Path, size_mb: float) -> Path:
+def generate_workspace(workspace: Path, size_mb: float, shape: str) -> Path:
     """Create the workspace (or reuse one made earlier); return the app context."""
     context = workspace / "applications/bench/latest"
     if (workspace / "apps.yaml").is_file() and (context / "Kubefile").is_file():
@@ -163,7 +199,11 @@ def generate_workspace(workspace: Path, size_mb: float) -> Path:
     context.mkdir(parents=True, exist_ok=True)
     (workspace / "apps.yaml").write_text(APPS_YAML)
     small = write_small_files(context, rng)
-    write_blobs(context, max(BLOB_COUNT, int(size_mb * MB) - small), rng)
+    big = max(BLOB_COUNT, int(size_mb * MB) - small)
+    if shape == "opt":
+        write_binaries(context, big, rng)
+    else:
+        write_blobs(context, big, rng)
     print(f"  done in {time.perf_counter() - started:.1f}s", flush=True)
     return context
 
@@ -249,6 +289,7 @@ class Setup:
     workspace: Path
     context: Path
     scratch: Path
+    edits: int = 0
 
     @property
     def cache(self) -> Path:
@@ -299,63 +340,132 @@ def clusterbuild_noop(setup: Setup) -> Sample:
     return check_apply(sample, stdout, want_noop=True)
 
 
-def buildah_build(setup: Setup) -> Sample:
-    """bud + push with private vfs storage; time is the sum, RSS the max."""
-    storage, out = setup.scratch / "buildah-storage", setup.scratch / "buildah-out"
-    remove(storage, out)
-    base = [
-        setup.buildah,
-        "--root",
-        str(storage / "root"),
-        "--runroot",
-        str(storage / "run"),
-        "--storage-driver",
-        "vfs",
-    ]
-    bud = [
-        *base,
-        "bud",
-        "--isolation",
-        "chroot",
-        "--timestamp",
-        "0",
-        "-f",
-        str(setup.context / "Kubefile"),
-        "-t",
-        "bench:latest",
-        str(setup.context),
-    ]
-    push = [*base, "push", "bench:latest", f"oci:{out}:bench"]
+def touch_yaml(setup: Setup) -> Sample:
+    """Untimed: rewrite one small YAML (a new value every round)."""
+    path = setup.context / EDITED
+    setup.edits += 1
+    path.write_text(path.read_text().split("# edit")[0] + f"# edit {setup.edits}\n")
+    return Sample(0.0, 0.0)
+
+
+def clusterbuild_edit(setup: Setup) -> Sample:
+    settle_page_cache(setup.context)
+    sample, stdout = run_measured(setup.apply_cmd(), setup.workspace, setup.scratch / "edit.log")
+    return check_apply(sample, stdout, want_noop=False)
+
+
+def buildah_cmds(setup: Setup, storage: Path, layers: bool) -> tuple[list[str], list[str]]:
+    base = [setup.buildah, "--root", str(storage / "root"), "--runroot", str(storage / "run"),
+            "--storage-driver", "vfs"]
+    bud = [*base, "bud", "--isolation", "chroot", "--timestamp", "0", *(["--layers"] if layers else []),
+           "-f", str(setup.context / "Kubefile"), "-t", "bench:latest", str(setup.context)]
+    return bud, [*base, "push", "bench:latest", f"oci:{setup.scratch / 'buildah-out'}:bench"]
+
+
+def _bud_push(setup: Setup, storage: Path, layers: bool) -> Sample:
+    bud, push = buildah_cmds(setup, storage, layers)
+    remove(setup.scratch / "buildah-out")
     settle_page_cache(setup.context)
     first, _ = run_measured(bud, setup.context, setup.scratch / "bud.log")
     if first.error:
-        remove(storage)
         return first
     second, _ = run_measured(push, setup.context, setup.scratch / "push.log")
-    remove(storage)  # keep buildah-out until the next run, for the size report
     return Sample(first.wall + second.wall, max(first.rss_mb, second.rss_mb), second.error)
 
 
-def floor(setup: Setup) -> Sample:
+def buildah_build(setup: Setup) -> Sample:
+    """bud + push with private vfs storage, deleted after the run."""
+    storage = setup.scratch / "buildah-storage"
+    remove(storage)
+    try:
+        return _bud_push(setup, storage, layers=False)
+    finally:
+        remove(storage)  # keep buildah-out until the next run, for the size report
+
+
+def buildah_layers(setup: Setup) -> Sample:
+    """bud --layers + push on storage kept warm across rounds (filled untimed first)."""
+    storage = setup.scratch / "buildah-layers"
+    if not storage.exists():
+        bud, _ = buildah_cmds(setup, storage, layers=True)
+        subprocess.run(bud, cwd=setup.context, check=True, capture_output=True)
+    return _bud_push(setup, storage, layers=True)
+
+
+READ_HASH = """
+import hashlib, os, sys
+for root, _, names in os.walk(sys.argv[1]):
+    for name in names:
+        digest = hashlib.sha256()
+        with open(os.path.join(root, name), "rb") as src:
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+"""
+READ_HASH_WRITE = """
+import hashlib, os, sys
+count = 0
+for root, _, names in os.walk(sys.argv[1]):
+    for name in names:
+        digest, count = hashlib.sha256(), count + 1
+        with open(os.path.join(root, name), "rb") as src, \\
+                open(os.path.join(sys.argv[2], str(count)), "wb") as dst:
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+                dst.write(chunk)
+"""
+
+
+def floor_hashlib(setup: Setup) -> Sample:
     settle_page_cache(setup.context)
-    cmd = ["bash", "-o", "pipefail", "-c", "tar -cf - . | sha256sum"]
+    sample, _ = run_measured([sys.executable, "-c", READ_HASH, str(setup.context)], setup.context,
+                             setup.scratch / "floor.log")
+    return sample
+
+
+def floor_openssl(setup: Setup) -> Sample:
+    settle_page_cache(setup.context)
+    cmd = ["bash", "-o", "pipefail", "-c", "tar -cf - . | openssl dgst -sha256"]
     sample, _ = run_measured(cmd, setup.context, setup.scratch / "floor.log")
     return sample
 
 
-CONTENDERS = [
-    ("clusterbuild cold", clusterbuild_cold),
-    ("clusterbuild no-op", clusterbuild_noop),
-    ("buildah bud+push", buildah_build),
-    ("floor tar|sha256sum", floor),
+def floor_read_hash_write(setup: Setup) -> Sample:
+    out = setup.scratch / "floor-copy"
+    remove(out)
+    out.mkdir()
+    settle_page_cache(setup.context)
+    sample, _ = run_measured([sys.executable, "-c", READ_HASH_WRITE, str(setup.context), str(out)],
+                             setup.context, setup.scratch / "floor.log")
+    subprocess.run(["sync"], check=True)  # its writeback is not the next contender's
+    remove(out)
+    return sample
+
+
+COLD, NOOP, EDIT = "clusterbuild cold", "clusterbuild no-op", "clusterbuild 1 YAML"
+PEER, PEER_NOOP, PEER_EDIT = "buildah cold", "buildah --layers no-op", "buildah --layers 1 YAML"
+FLOOR_HASH, FLOOR_SSL, FLOOR_RHW = "floor hashlib", "floor openssl", "floor read+hash+write"
+CONTENDERS: list[tuple[str, Callable[[Setup], Sample]]] = [
+    (COLD, clusterbuild_cold),
+    (NOOP, clusterbuild_noop),
+    (PEER, buildah_build),
+    (PEER_NOOP, buildah_layers),
+    (FLOOR_HASH, floor_hashlib),
+    (FLOOR_SSL, floor_openssl),
+    (FLOOR_RHW, floor_read_hash_write),
+    ("", touch_yaml),  # untimed: the edit both of the next contenders see
+    (EDIT, clusterbuild_edit),
+    (PEER_EDIT, buildah_layers),
 ]
 
 
 def run_all(setup: Setup, runs: int) -> dict[str, Result]:
     """Round-robin: each round runs every contender once (no-op follows cold)."""
-    results = {name: Result(name) for name, _ in CONTENDERS}
+    results = {name: Result(name) for name, _ in CONTENDERS if name}
     for round_no in range(1, runs + 1):
         for name, contender in CONTENDERS:
+            if not name:
+                contender(setup)
+                continue
             sample = contender(setup)
             results[name].samples.append(sample)
             status = "FAILED: " + sample.error if sample.error else "ok"
@@ -396,39 +506,27 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
 
 
-def print_targets(results: dict[str, Result]) -> None:
-    cold = results["clusterbuild cold"].median_wall()
-    noop = results["clusterbuild no-op"].median_wall()
-    peer = results["buildah bud+push"].median_wall()
-    base = results["floor tar|sha256sum"].median_wall()
-    cb_samples = results["clusterbuild cold"].good + results["clusterbuild no-op"].good
+def print_targets(results: dict[str, Result], shape: str) -> None:
+    med = {name: result.median_wall() for name, result in results.items()}
+    cb_samples = results[COLD].good + results[NOOP].good + results[EDIT].good
     rss = max((s.rss_mb for s in cb_samples), default=None)
-    rows = [
-        (
-            "cold / buildah",
-            fmt(ratio(cold, peer), ".3f"),
-            f"<= {TARGET_COLD}x",
-            verdict(ratio(cold, peer), TARGET_COLD),
-        ),
-        (
-            "no-op / buildah",
-            fmt(ratio(noop, peer), ".3f"),
-            f"<= {TARGET_NOOP}x",
-            verdict(ratio(noop, peer), TARGET_NOOP),
-        ),
-        (
-            "clusterbuild peak RSS MB",
-            fmt(rss, ".1f"),
-            f"< {TARGET_RSS_MB:g}",
-            verdict(rss, TARGET_RSS_MB, strict=True),
-        ),
-        ("cold / floor", fmt(ratio(cold, base), ".2f"), "(info)", ""),
-    ]
+    rows = [("cold / buildah cold", ratio(med[COLD], med[PEER]),
+             TARGET_COLD_OPT if shape == "opt" else None),
+            ("cold / floor read+hash+write", ratio(med[COLD], med[FLOOR_RHW]),
+             TARGET_COLD_FLOOR if shape == "registry" else None),
+            ("cold / floor hashlib", ratio(med[COLD], med[FLOOR_HASH]), None),
+            ("cold / floor openssl", ratio(med[COLD], med[FLOOR_SSL]), None),
+            ("no-op / buildah --layers no-op", ratio(med[NOOP], med[PEER_NOOP]), TARGET_NOOP),
+            ("1 YAML / buildah --layers 1 YAML", ratio(med[EDIT], med[PEER_EDIT]),
+             TARGET_EDIT if shape == "opt" else None)]
     print()
-    print(f"{'target':<26}{'value':>10}  {'goal':<10}{'result'}")
-    print("-" * 56)
-    for name, value, goal, result in rows:
-        print(f"{name:<26}{value:>10}  {goal:<10}{result}")
+    print(f"{'target':<34}{'value':>8}  {'goal':<10}{'result'}")
+    print("-" * 62)
+    for name, value, limit in rows:
+        goal = f"<= {limit}x" if limit is not None else "(info)"
+        print(f"{name:<34}{fmt(value, '.3f'):>8}  {goal:<10}{verdict(value, limit) if limit else ''}")
+    print(f"{'clusterbuild peak RSS MB':<34}{fmt(rss, '.1f'):>8}  {'< ' + str(TARGET_RSS_MB):<10}"
+          f"{verdict(rss, TARGET_RSS_MB, strict=True)}")
 
 
 def print_outputs(setup: Setup) -> None:
@@ -459,11 +557,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--size-mb", type=float, default=400.0, help="context size in MB (10^6 bytes); default 400"
     )
     parser.add_argument("--runs", type=int, default=3, help="runs per contender")
+    parser.add_argument("--context", choices=("registry", "opt"), default="registry",
+                        help="registry/-heavy (stored as is) or opt/-heavy (binaries, gzipped)")
     parser.add_argument(
         "--keep", type=Path, metavar="DIR", help="generate (or reuse) the workspace in DIR and keep it"
     )
     parser.add_argument("--clusterbuild", default=find_tool("clusterbuild", "/tmp/venv/bin/clusterbuild"))
     parser.add_argument("--buildah", default=shutil.which("buildah") or "/usr/bin/buildah")
+    parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -484,15 +585,20 @@ def describe(setup: Setup, runs: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.generate_only:  # in a child process, so that the generator's memory does not
+        generate_workspace(args.keep, args.size_mb, args.context)  # count in ru_maxrss
+        return 0
     scratch = Path(tempfile.mkdtemp(prefix="bench-build-"))
     workspace = args.keep.resolve() if args.keep else scratch / "workspace"
     try:
-        context = generate_workspace(workspace, args.size_mb)
+        subprocess.run([sys.executable, __file__, "--generate-only", "--keep", str(workspace),
+                        "--size-mb", str(args.size_mb), "--context", args.context], check=True)
+        context = workspace / "applications/bench/latest"
         setup = Setup(args.clusterbuild, args.buildah, workspace, context, scratch)
         describe(setup, args.runs)
         results = run_all(setup, args.runs)
         print_table(results)
-        print_targets(results)
+        print_targets(results, args.context)
         print("\noutputs of the last run:")
         print_outputs(setup)
     finally:

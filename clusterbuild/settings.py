@@ -113,6 +113,7 @@ class Settings:
     archive: bool = False  # an oci-archive per platform image (sealos load)
     multi_archive: bool = False  # one oci-archive per app version with the index
     docker_archive: bool = False
+    layer_compression: str = "gzip"  # apps.yaml output.layer_compression: gzip or zstd
     push_to: str | None = None  # where apply pushes (None: no push)
     frozen: bool = False  # CI: apps.lock must pin everything and is never changed
     fail_fast: bool = False  # stop at the first broken app or failed step
@@ -148,6 +149,7 @@ def read_settings(typed: CommandLine, config: Workspace | None,
         archive=typed.archive or bool(config and config.output.archive is True),
         multi_archive=typed.multi_archive or bool(config and config.output.archive == "multi"),
         docker_archive=typed.docker_archive or bool(config and config.output.docker_archive),
+        layer_compression=config.output.layer_compression if config is not None else "gzip",
         push_to=push_to, frozen=typed.frozen, fail_fast=typed.fail_fast,
         mtime=_epoch(environ), epoch_given=bool(environ.get(EPOCH_ENV)),
         lock_timeout=_lock_timeout(typed, environ),

@@ -132,16 +132,17 @@ def _publish_inputs(ws: Path, root: Path) -> None:
     _publish_checksums(root, {sums: {url: files[url] for url in urls} for sums, urls in listed.items()})
 
 
-def _catalogue_workspace(tmp: Path, www: str, registry: str) -> Path:
+def _catalogue_workspace(tmp: Path, www: str, registry: str, apps: tuple[str, ...] = APPS) -> Path:
+    """A workspace of ``apps`` as the catalogue has them, every address mirrored locally."""
     ws = tmp / "catalogue"
     (ws / "applications").mkdir(parents=True)
     spec = yaml.safe_load((REPO / "apps.yaml").read_text())
-    spec["apps"] = {name: spec["apps"][name] for name in APPS}
+    spec["apps"] = {name: spec["apps"][name] for name in apps}
     hosts = ["docker.io", "quay.io", "registry.k8s.io", "ghcr.io", "gcr.io", "registry-1.docker.io"]
     spec["registries"] = {"insecure": [registry], "mirrors": {host: [registry] for host in hosts}}
     spec["downloads"] = {"mirrors": {"https://": f"{www}/"}}
     (ws / "apps.yaml").write_text(yaml.safe_dump(spec))
-    for name in APPS:
+    for name in apps:
         subprocess.run(["cp", "-r", str(REPO / "applications" / name), str(ws / "applications")], check=True)
     return ws
 

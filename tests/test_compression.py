@@ -58,3 +58,21 @@ def test_edge_sizes(data: bytes) -> None:
 
 def test_the_layer_key_names_the_format() -> None:
     assert f"gzip level {GZIP_LAYER_LEVEL}, deflate blocks of {BLOCK_SIZE >> 20} MiB" == GZIP_LAYER_FORMAT
+
+
+def test_zstd_is_the_same_bytes_for_every_thread_count() -> None:
+    import zstandard
+
+    from clusterbuild.execute.compression import ZstdWriter
+
+    data = _data()
+    outputs = set()
+    for threads in (1, 2, 8):
+        out = io.BytesIO()
+        writer = ZstdWriter(out, threads=threads)
+        for start in range(0, len(data), 65536):
+            writer.write(data[start:start + 65536])
+        writer.close()
+        outputs.add(out.getvalue())
+    assert len(outputs) == 1
+    assert zstandard.ZstdDecompressor().stream_reader(io.BytesIO(outputs.pop())).read() == data

@@ -244,3 +244,56 @@ def test_a_chart_rendered_only_for_the_image_scan_is_an_image_profile(tmp_path: 
     assert to_do(shipped) == ["init.sh:10 helm template web charts/web --set a=1 > manifests/web.yaml: not "
                               "convertible (renders a chart into manifests/web.yaml, which the image ships: "
                               "keep the rendered file, or install the chart with its values)"]
+
+
+def test_a_chart_pulled_into_another_directory_keeps_it() -> None:
+    conversion = convert("helm repo add example https://charts.example.com\n"
+                         "helm pull example/web --version 1.2.0 --untar -d chart\n"
+                         "yq -i '.replicas = 2' chart/web/values.yaml\n")
+    assert to_do(conversion) == []
+    assert conversion.spec["inputs"] == [{
+        "kind": "chart", "name": "web", "repo": "https://charts.example.com", "version": "1.2.0",
+        "dir": "chart", "values": {"set": {"replicas": 2}}}]
+
+
+def test_check_sees_a_chart_in_its_dir_and_a_text_kubefile(tmp_path: Path) -> None:
+    from conftest import cli, copy_workspace
+
+    ws = copy_workspace(tmp_path / "ws")
+    app = ws / "applications/shop/latest"
+    app.mkdir(parents=True)
+    (app.parent / "README.md").write_text("# shop\n")
+    (app / "clusterbuild.yaml").write_text(
+        "inputs:\n  - {kind: chart, name: web, repo: 'https://charts.example.com', dir: chart}\n"
+        "  - kind: text\n    dest: Kubefile\n"
+        "    text: \"FROM scratch\\nCOPY chart chart\\n"
+        "CMD [\\\"helm install web chart/web --version {{ version }}\\\"]\\n\"\n")
+    (ws / "apps.yaml").write_text((ws / "apps.yaml").read_text() + "  shop:\n    versions: [v1]\n")
+    assert cli("check", "-C", str(ws), "shop").returncode == 0
+    spec = app / "clusterbuild.yaml"
+    spec.write_text(spec.read_text().replace("dir: chart", "dir: x"))
+    proc = cli("check", "-C", str(ws), "shop", check=False)
+    assert proc.returncode == 3 and "'chart' not found in the build context" in proc.stderr
+
+
+def test_loops_over_known_items_are_read_once_per_item() -> None:
+    conversion = convert(
+        'repo_url="https://github.com/org/charts/releases/download"\n'
+        'charts=( "web" "api")\n'
+        'for chart in "${charts[@]}"; do\n'
+        '  if [[ "$chart" == "web" ]]; then\n'
+        '    helm fetch -d charts --untar '
+        '"$repo_url"/"${chart}"-"${VERSION#v}"/"${chart}"-"${VERSION#v}".tgz\n'
+        "  else\n"
+        f'    wget -q {RELEASE}/$chart.yaml -P manifests\n'
+        "  fi\n"
+        "done\n"
+        "for addon in logging metrics; do\n"
+        "  wget -q https://example.com/addons/${addon}.yaml -P manifests\ndone\n")
+    assert to_do(conversion) == []
+    assert conversion.spec["inputs"] == [
+        {"kind": "chart", "name": "web", "url": "https://github.com/org/charts/releases/download/"
+         "web-{{ version | strip_v }}/web-{{ version | strip_v }}.tgz"},
+        {"kind": "manifest", "url": "https://github.com/org/shop/releases/download/{{ version }}/api.yaml"},
+        {"kind": "manifest", "url": "https://example.com/addons/logging.yaml"},
+        {"kind": "manifest", "url": "https://example.com/addons/metrics.yaml"}]

@@ -1,6 +1,7 @@
-"""Files of 16 MiB or more get a gzip layer of their own: shared by the apps that ship the
-same binary, left alone when a small file changes, and the image's file tree is still what
-one ``COPY . .`` makes (read back by skopeo and by a buildah mount)."""
+"""Files of 16 MiB or more get a gzip layer of their own (shared by the apps that ship the
+same binary), files of 1 MiB or more one together; both are left alone when a small file
+changes, and the image's file tree is still what one ``COPY . .`` makes (read back by skopeo
+and by a buildah mount)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_build import skopeo
 
-from clusterbuild.plan.planner import LARGE_FILE
+from clusterbuild.plan.planner import LARGE_FILE, MEDIUM_FILE
 
 from conftest import apply_json
 
@@ -30,6 +31,7 @@ def _workspace(root: Path) -> Path:
         (app / "opt/kubelet").write_bytes(BINARY)
         (app / "opt/kubelet").chmod(0o755)
         (app / "opt/tool.sh").write_text(f"#!/bin/sh\necho {name}\n")
+        (app / "opt/helper").write_bytes(name.encode() + BINARY[:MEDIUM_FILE])
         (app / "manifests/cm.yaml").write_text(f"kind: ConfigMap\nmetadata:\n  name: {name}\n")
         (app / "Kubefile").write_text("FROM scratch\nCOPY . .\nCMD [\"kubectl apply -f manifests\"]\n")
         lines += [f"  {name}:", "    versions: [v1]"]
@@ -53,17 +55,18 @@ def test_a_large_file_has_a_shared_layer_of_its_own(tmp_path: Path) -> None:
     ws = _workspace(tmp_path / "ws")
     cache = tmp_path / "cache"
     cold = apply_json(ws, cache=cache)
-    assert len(_layer_runs(cold)) == 3  # the small files of each app, and one kubelet layer
+    assert len(_layer_runs(cold)) == 5  # small and medium files of each app, one kubelet layer
     layout = ws / "out"
     a, b = _layers(layout, "big-a"), _layers(layout, "big-b")
-    assert len(a) == len(b) == 2
-    assert a[1]["digest"] == b[1]["digest"] and a[0]["digest"] != b[0]["digest"]
+    assert len(a) == len(b) == 3
+    assert a[2]["digest"] == b[2]["digest"]
+    assert a[0]["digest"] != b[0]["digest"] and a[1]["digest"] != b[1]["digest"]
     assert all(layer["mediaType"].endswith("tar+gzip") for layer in a)
 
     (ws / "applications/big-a/v1/opt/tool.sh").write_text("#!/bin/sh\necho edited\n")
     edited = apply_json(ws, cache=cache)
-    assert _layer_runs(edited) == ["big-a"]  # the small layer only: kubelet is not compressed again
-    assert _layers(layout, "big-a")[1] == a[1]
+    assert _layer_runs(edited) == ["big-a"]  # the small layer only: no binary is compressed again
+    assert _layers(layout, "big-a")[1:] == a[1:]
 
 
 def test_the_file_tree_is_what_one_copy_makes(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -34,6 +35,10 @@ class CacheIndex:
             except OSError as exc:
                 raise CacheError(f"cannot open cache index under {self.root}: {exc}",
                                  hint="check permissions or pass --cache-dir") from exc
+            except sqlite3.DatabaseError as exc:  # not a database: the cache is unusable (exit 5)
+                raise CacheError(f"the cache index {self.root / 'index'} is corrupt ({exc})",
+                                 hint=f"remove {self.root / 'index'} (step results are rebuilt, "
+                                 "blobs are kept) or pass --cache-dir") from exc
         return self._db
 
     def exists(self) -> bool:

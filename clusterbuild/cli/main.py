@@ -254,6 +254,68 @@ def lock(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     _report(failures, ())
 
 
+PushToOpt = Annotated[str | None, typer.Option(
+    "--push-to", metavar="REGISTRY/PREFIX", help="Where the images are pushed [default: the "
+    "registry of apps.yaml].")]
+
+
+@app.command()
+def matrix(targets: TargetsArg = None, workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
+           platform: PlatformOpt = None, remote_cache: RemoteCacheOpt = None,
+           push_to: PushToOpt = None, insecure: InsecureOpt = None,
+           frozen: Annotated[bool, typer.Option("--frozen", help="apps.lock must pin every "
+                                                "remote input and image.")] = False,
+           max_jobs: Annotated[int | None, typer.Option(
+               "--max-jobs", min=1, help="At most this many shards, balanced by estimated cost "
+               "[default: one per app version and platform].")] = None,
+           lock_timeout: LockTimeoutOpt = None, timeout: TimeoutOpt = None) -> None:
+    """Print the CI matrix (JSON): one entry per app version and platform with work left after
+    consulting the remote cache, grouped into shards; each shard runs `apply --shard TARGETS`."""
+    from clusterbuild.commands.matrix import make_matrix
+
+    settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
+                            platforms=tuple(platform or ()), remote_cache=remote_cache,
+                            push=True, push_to=push_to, insecure_registries=tuple(insecure or ()),
+                            frozen=frozen, lock_timeout=lock_timeout, timeout=timeout, shard=True)
+    found = make_matrix(settings, ws, notify, max_jobs)
+    print(json.dumps(found.to_json(), indent=2))
+    _report(found.failures, found.warnings)
+
+
+@app.command()
+def publish(targets: TargetsArg = None, workspace: WorkspaceOpt = None, cache_dir: CacheOpt = None,
+            remote_cache: RemoteCacheOpt = None, push_to: PushToOpt = None,
+            insecure: InsecureOpt = None,
+            frozen: Annotated[bool, typer.Option("--frozen", help="apps.lock must pin every "
+                                                 "remote input and image.")] = False,
+            lock_timeout: LockTimeoutOpt = None, timeout: TimeoutOpt = None,
+            as_json: JsonOpt = False) -> None:
+    """The index job after the shards: push each <app>:<version> index made of the -<arch>
+    images the shards pushed (no rebuild), only when every platform is there. Held-back app
+    versions keep their previous index and are reported (exit 4)."""
+    from clusterbuild.commands.publish import publish as run_publish
+
+    settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
+                            remote_cache=remote_cache, push=True, push_to=push_to,
+                            insecure_registries=tuple(insecure or ()), frozen=frozen,
+                            lock_timeout=lock_timeout, timeout=timeout)
+    done = run_publish(settings, ws, notify)
+    if as_json:
+        print(json.dumps(done.to_json(), indent=2))
+    else:
+        for ref, digest in done.pushed:
+            print(f"pushed {ref}  {digest}")
+        for ref, digest in done.unchanged:
+            print(f"unchanged {ref}  {digest}")
+        print(f"{len(done.pushed)} indexes pushed, {len(done.unchanged)} unchanged, "
+              f"{len(done.held_back)} held back")
+    for name, why in done.held_back:
+        print(f"held back: {name}: {why}", file=sys.stderr)
+    _report(done.failures, done.warnings)
+    if done.held_back:
+        sys.exit(4)
+
+
 @app.command()
 def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
            cache_dir: CacheOpt = None,

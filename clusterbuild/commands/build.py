@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from clusterbuild.cache.leftovers import remove_leftovers
 from clusterbuild.cache.roots import record_root
@@ -45,6 +46,7 @@ from clusterbuild.settings import Settings
 from clusterbuild.workspace.load import LoadedWorkspace
 
 Notify = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,21 @@ def plan_unlocked(settings: Settings, ws: LoadedWorkspace) -> Planned:
         if run.index.exists() and not run.failures:  # remember file digests in an existing cache
             run.digests.save()                       # (never make one; bad input touches nothing)
         return planned
+
+
+def prepared_plan(settings: Settings, ws: LoadedWorkspace, notify: Notify,
+                  use: Callable[[Run, Planned], T]) -> T:
+    """``use`` the plan as apply makes it (inputs fetched or taken from the remote cache,
+    images pinned) with the remote cache consulted, building nothing (``matrix``, ``publish``)."""
+    with hold_workspace(ws.root, settings.lock_timeout, notify), \
+            hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout,
+                       notify=notify), opened(settings, ws, Mode.APPLY) as run:
+        planned = _planned(run, _prepare(run, NoProgress()))
+        assessments = consult_remote(run, planned.plan, planned.assessments, fetch=False)
+        run.finish_remote()
+        warnings = tuple(dict.fromkeys((*planned.warnings, *run.warnings)))
+        return use(run, replace(planned, assessments=assessments, failures=tuple(run.failures),
+                                warnings=warnings))
 
 
 def lock_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify, update: bool = False,

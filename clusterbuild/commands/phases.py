@@ -278,6 +278,7 @@ def plan_options(run: Run, prepared: Prepared | None = None) -> PlanOptions:
     return PlanOptions(registry=settings.registry, root=run.ws.root, layout=settings.layout, created=created,
                        archive=settings.archive, multi_archive=settings.multi_archive,
                        docker_archive=settings.docker_archive,
+                       zstd=settings.layer_compression == "zstd",
                        mtime=settings.mtime, push_to=settings.push_to, shard=settings.shard)
 
 

@@ -54,6 +54,30 @@ def deflate_block(data: bytes, previous: bytes, level: int) -> bytes:
     return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
 
 
+ZSTD_LAYER_LEVEL = 3
+
+
+class ZstdWriter:
+    """A write-only zstd stream on every core. zstd's multi-threaded mode writes the same
+    bytes for any number of threads (but other bytes than its single-threaded mode, which
+    is therefore never used); no checksum or size in the frame header: the digest checks."""
+
+    def __init__(self, sink: Sink, threads: int | None = None) -> None:
+        import zstandard  # only zstd layers need it
+
+        compressor = zstandard.ZstdCompressor(level=ZSTD_LAYER_LEVEL,
+                                              threads=threads or compression_threads(),
+                                              write_checksum=False, write_content_size=False)
+        self._stream = compressor.stream_writer(sink, closefd=False)  # type: ignore[arg-type]
+
+    def write(self, data: bytes) -> int:
+        self._stream.write(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()  # type: ignore[no-untyped-call]
+
+
 class ParallelGzipWriter:
     """A write-only gzip stream: ``write`` what to compress, then ``close`` once."""
 

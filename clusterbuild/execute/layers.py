@@ -7,7 +7,7 @@ from pathlib import Path
 
 from clusterbuild.cache.store import BlobStore, HashingWriter
 from clusterbuild.errors import BuildError
-from clusterbuild.execute.compression import ParallelGzipWriter
+from clusterbuild.execute.compression import ParallelGzipWriter, ZstdWriter
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, MediaType
 from clusterbuild.places.tar_stream import write_tar
@@ -43,11 +43,12 @@ def run_layer(step: LayerStep, store: BlobStore) -> LayerResult:
         raise BuildError(f"{step.label}: content {digest} is neither local nor in the cache")
 
     with store.writer() as blob:
-        if step.media_type is MediaType.LAYER_GZIP:
-            gzip = ParallelGzipWriter(blob)
-            tar = HashingWriter(gzip)
+        if step.media_type in (MediaType.LAYER_GZIP, MediaType.LAYER_ZSTD):
+            compressed = ParallelGzipWriter(blob) if step.media_type is MediaType.LAYER_GZIP \
+                else ZstdWriter(blob)
+            tar = HashingWriter(compressed)
             write_tar(step.entries, source_of, tar, step.mtime)
-            gzip.close()
+            compressed.close()
             diff_id, diff_size = tar.digest, tar.size
         else:
             write_tar(step.entries, source_of, blob, step.mtime)

@@ -97,7 +97,9 @@ def _pull(w: Walker, node: Simple, origin: Origin) -> None:
     if isinstance(version, str):
         w.out.not_convertible(origin, version)
         return
-    w.out.chart(fields | version[0], [*origins, *version[1], origin])
+    where = _untar_dir(w, opts.values)
+    extra = {"dir": where} if isinstance(where, str) and where != "charts" else {}
+    w.out.chart(fields | version[0] | extra, [*origins, *version[1], origin])
 
 
 def _pull_problem(w: Walker, opts: Options) -> str | None:
@@ -105,16 +107,20 @@ def _pull_problem(w: Walker, opts: Options) -> str | None:
         return "pulls more than one chart"
     if "untar" not in opts.flags:
         return "keeps the chart archive: clusterbuild unpacks charts into charts/<name>/"
-    return _untar_problem(w, opts.values)
+    where = _untar_dir(w, opts.values)
+    return where.why if isinstance(where, Unknown) else None
 
 
-def _untar_problem(w: Walker, values: Mapping[str, str]) -> str | None:
+def _untar_dir(w: Walker, values: Mapping[str, str]) -> str | Unknown:
+    """The directory ``helm pull --untar`` unpacks into (``-d``, ``--untardir``)."""
     where = [w.path(values.get(k, ".")) for k in ("destination", "untardir")]
     unknown = next((p for p in where if isinstance(p, Unknown)), None)
     if unknown is not None:
-        return f"the destination: {unknown.why}"
+        return Unknown(f"the destination: {unknown.why}")
     path = posixpath.normpath(posixpath.join(*map(str, where)))
-    return None if path == "charts" else f"unpacks the chart into {path}/, not charts/"
+    if path == "." or path.startswith(("/", "../")):
+        return Unknown(f"unpacks the chart into {path}/, outside a directory of the app dir")
+    return path
 
 
 def _chart_source(w: Walker, raw: str, repo_raw: str | None) -> tuple[dict[str, Any], list[Origin]] | str:
@@ -131,7 +137,7 @@ def _chart_source(w: Walker, raw: str, repo_raw: str | None) -> tuple[dict[str, 
     if text.startswith("oci://"):
         return {"kind": "chart", "name": posixpath.basename(text), "oci": text}, []
     if text.startswith(("http://", "https://")):
-        named = re.match(r"(.+?)-v?\d", posixpath.basename(text))
+        named = re.match(r"(.+?)-(?:v?\d|\{\{)", posixpath.basename(text))
         if named is None:
             return "the chart name is not in its URL"
         return {"kind": "chart", "name": named.group(1), "url": text}, []
@@ -172,7 +178,7 @@ def yq(w: Walker, node: Simple) -> None:
     two = len(opts.args) == 2
     expression = w.text(opts.args[0]) if two else Unknown("expects an expression and one file")
     path = w.path(opts.args[1]) if two else Unknown("expects an expression and one file")
-    chart = next((n for n in w.out.charts if path == f"charts/{n}/values.yaml"), None)
+    chart = next((n for n, d in w.out.charts.items() if path == f"{d.where}/values.yaml"), None)
     if isinstance(expression, Unknown) or isinstance(path, Unknown):
         w.out.not_convertible(origin, next(v.why for v in (expression, path) if isinstance(v, Unknown)))
     elif expression.literal is None:

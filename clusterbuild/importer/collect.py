@@ -127,7 +127,7 @@ class Collector:
             self.files[under].edits.append({**edit, "file": path[len(under) + 1:]})
             self.files[under].origins.append(origin)
             return True
-        chart = next((d for n, d in self.charts.items() if path.startswith(f"charts/{n}/")), None)
+        chart = next((d for d in self.charts.values() if path.startswith(f"{d.where}/")), None)
         if chart is not None:
             chart.fields.setdefault("edits", []).append(edit)
             chart.origins.append(origin)
@@ -233,8 +233,9 @@ class Collector:
                      and not d.startswith(pattern + "/"))}
 
     def chart(self, fields: dict[str, Any], origins: list[Origin]) -> None:
-        self.dirs.add("charts")
-        self.charts[fields["name"]] = Draft(fields, origins, f"charts/{fields['name']}", origins[-1].line)
+        where = fields.get("dir", "charts")
+        self.dirs.add(where)
+        self.charts[fields["name"]] = Draft(fields, origins, f"{where}/{fields['name']}", origins[-1].line)
 
     def edit_values(self, name: str, edits: Edits, origin: Origin) -> None:
         draft = self.charts[name]

@@ -164,7 +164,7 @@ def _write(w: Walker, origin: Origin, target: str, text: Text | Unknown, append:
         w.out.not_convertible(origin, f"writes {path}: {text.why}")
     elif path.startswith(("/", "../")):
         w.out.not_needed(origin, f"{path} is outside the app dir, so not in the image")
-    elif any(path.startswith(f"charts/{n}/") for n in w.out.charts) or path in w.out.files:
+    elif any(path.startswith(f"{d.where}/") for d in w.out.charts.values()) or path in w.out.files:
         w.out.not_convertible(origin, f"writes {path} over a download; keep an edited copy in the app dir")
     else:
         w.out.write(path, text, replace(origin, detail=f"file {path}"), append)

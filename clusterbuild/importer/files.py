@@ -236,7 +236,7 @@ def remove(w: Walker, node: Simple) -> None:
         path = w.path(raw)
         if isinstance(path, Unknown):
             continue
-        chart = next((n for n in w.out.charts if f"{path}/".startswith(f"charts/{n}/")), None)
+        chart = next((n for n, d in w.out.charts.items() if f"{path}/".startswith(f"{d.where}/")), None)
         if chart is not None:
             w.out.not_convertible(origin, f"removes {path} from chart {chart}: keep a trimmed copy")
             return

@@ -9,9 +9,11 @@ unrolled. Each simple command goes to ``commands`` for its conversion.
 from __future__ import annotations
 
 import posixpath
+import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from fnmatch import fnmatchcase
 
 from clusterbuild.importer.collect import Collector, Skip
 from clusterbuild.importer.commands import run_command, run_pipeline
@@ -63,6 +65,7 @@ class Walker:
         self.functions: dict[str, Function] = {}
         self.called: set[str] = set()
         self.stack: list[str] = []
+        self.arrays: dict[str, list[Text]] = {}  # arrays of known items, for loops over them
         self.cwd: str | Unknown = "."  # where relative paths start, relative to the app dir
         self.dirs: list[str | Unknown] = []  # pushd's stack, and cd's previous directory
 
@@ -190,6 +193,12 @@ class Walker:
 
     def assign(self, raw: str, origin: Origin) -> None:
         name, _, value_raw = raw.partition("=")
+        self.arrays.pop(name, None)
+        whole = not name.endswith("+") and "[" not in name
+        if whole and value_raw.startswith("(") and value_raw.endswith(")"):
+            items = [expand_word(item, self.scope) for item in value_raw[1:-1].split()]
+            if all(isinstance(i, Text) for i in items):
+                self.arrays[name] = [i for i in items if isinstance(i, Text)]
         if name.endswith("+") or "[" in name or value_raw.startswith("("):
             self.variables[name.rstrip("+").split("[")[0]] = Unknown(f"${name} is an array or built piece "
                                                                       "by piece")
@@ -227,6 +236,16 @@ class Walker:
             self.set_arch(mapping.variable, mapping.mapping, origin)
             self.walk_messages([body for _, body in node.branches] + [node.otherwise])
             return
+        for condition, body in node.branches:  # a test on known text: only the branch taken
+            outcome = self.decided(condition)
+            if outcome is None:
+                break
+            if outcome:
+                self.walk(body)
+                return
+        else:
+            self.walk(node.otherwise)
+            return
         bodies = [body for _, body in node.branches] + [node.otherwise]
         on_arch = any(arch_test(condition, self.scope) for condition, _ in node.branches)
         self.conditional(origin, bodies, node.end_line, on_arch)
@@ -260,10 +279,48 @@ class Walker:
 
     def loop(self, node: Loop) -> None:
         origin = Origin(node.line, node.header)
+        unrolled = self.items(node.header)
+        if unrolled is not None and self.touches_files(node.body):
+            name, items = unrolled
+            self.out.not_needed(origin, f"a loop over {len(items)} known items: each is read", node.end_line)
+            for item in items:
+                self.variables[name] = item
+                self.walk(node.body)
+            return
         if self.touches_files(node.body):
             self.out.not_convertible(origin, "a loop: write one input per item", node.end_line)
         else:
             self.out.not_needed(origin, "a loop that places no file", node.end_line)
+
+    def items(self, header: str) -> tuple[str, list[Text]] | None:
+        """The variable and the items of ``for NAME in WORDS`` when every item is known."""
+        words = header.split()
+        if len(words) < 4 or words[0] != "for" or words[2] != "in":
+            return None
+        array = re.fullmatch(r'"?\$\{(\w+)\[[@*]\]\}"?', words[3]) if len(words) == 4 else None
+        if array is not None:
+            known = self.arrays.get(array.group(1))
+            return (words[1], known) if known is not None else None
+        values = [expand_word(w, self.scope) for w in words[3:]]
+        if all(isinstance(v, Text) and v.is_literal and not any(c in (v.literal or "") for c in "*?[")
+               for v in values):
+            return words[1], [v for v in values if isinstance(v, Text)]
+        return None
+
+    def decided(self, condition: Sequence[Node]) -> bool | None:
+        """The outcome of ``[[ "$x" == lit ]]`` / ``[ a != b ]`` on known literal text (None: not known)."""
+        if len(condition) != 1 or not isinstance(condition[0], Simple):
+            return None
+        words = [w for w in condition[0].words if w not in ("[", "]", "[[", "]]", "test")]
+        if len(words) != 3 or words[1] not in ("=", "==", "!="):
+            return None
+        left, right = expand_word(words[0], self.scope), expand_word(words[2], self.scope)
+        if not (isinstance(left, Text) and isinstance(right, Text) and left.literal is not None
+                and right.literal is not None):
+            return None
+        pattern = "[[" in condition[0].words  # [[ a == b* ]] matches a pattern; [ a = b ] compares
+        same = fnmatchcase(left.literal, right.literal) if pattern else left.literal == right.literal
+        return same if words[1] != "!=" else not same
 
     def is_message(self, nodes: Sequence[Node]) -> bool:
         return is_message(nodes, self.functions)

@@ -21,6 +21,7 @@ class MediaType(StrEnum):
     CONFIG = "application/vnd.oci.image.config.v1+json"
     LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
     LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+    LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
     DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
     DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
     DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"

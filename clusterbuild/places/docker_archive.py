@@ -1,8 +1,8 @@
 """A ``docker-archive``: what ``docker save`` writes and ``docker load`` / ``sealos load`` read.
 
 One platform image per archive: ``manifest.json``, the config as ``<hex>.json``, and each
-layer *uncompressed* as ``<diff id hex>/layer.tar`` (gzip layers are decompressed while
-streaming). Written reproducibly and atomically.
+layer *uncompressed* as ``<diff id hex>/layer.tar`` (gzip and zstd layers are decompressed
+while streaming). Written reproducibly and atomically.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def write_docker_archive(path: Path, tags: Sequence[str], config: Digest, layers
         blob = store.path(layer.blob.digest)
         entries.append(FileEntry(f"{layer.diff_id.hex}/layer.tar", EntryKind.FILE, 0o644,
                                  layer.diff_size, layer.diff_id))
-        sources[layer.diff_id] = _gunzip(blob) if layer.blob.media_type in _GZIP else blob
+        sources[layer.diff_id] = _gunzip(blob) if layer.blob.media_type in _GZIP \
+            else _unzstd(blob) if layer.blob.media_type == MediaType.LAYER_ZSTD.value else blob
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -62,4 +63,12 @@ def write_docker_archive(path: Path, tags: Sequence[str], config: Digest, layers
 def _gunzip(blob: Path) -> Source:
     def open_stream() -> BinaryIO:
         return gzip.open(blob, "rb")  # type: ignore[return-value]
+    return open_stream
+
+
+def _unzstd(blob: Path) -> Source:
+    def open_stream() -> BinaryIO:
+        import zstandard  # only zstd layers need it
+
+        return zstandard.ZstdDecompressor().stream_reader(open(blob, "rb"), closefd=True)
     return open_stream

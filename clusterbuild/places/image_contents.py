@@ -42,12 +42,13 @@ class LayerContents:
     small_blobs: dict[str, bytes] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)  # repo:tag -> sha256:hex
     sboms: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)  # media types not read (e.g. zstd)
+    unreadable: list[str] = field(default_factory=list)  # media types not read
 
     def read_layer(self, stream: IO[bytes], media_type: str) -> None:
         if "zstd" in media_type:
-            self.unreadable.append(media_type)
-            return
+            import zstandard  # only zstd layers need it
+
+            stream = zstandard.ZstdDecompressor().stream_reader(stream)
         with tarfile.open(fileobj=stream, mode="r|*") as tar:
             for member in tar:
                 if member.isfile():

@@ -153,7 +153,8 @@ def archive_reader(path: Path) -> Iterator[ArchiveReader]:
     try:
         tar = tarfile.open(path)  # noqa: SIM115 - closed by the with below
     except (OSError, tarfile.TarError) as exc:
-        raise InputError(f"{path}: not a readable archive ({exc})",
+        problem = str(exc).splitlines()[0].rstrip(":") if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a readable archive ({problem})",
                          hint="give an oci-archive or docker-archive .tar") from None
     with tar:
         yield ArchiveReader(path, tar)

@@ -2,7 +2,8 @@
 
 Per platform: one layer step per COPY (the ``registry/`` part of a layer goes
 into a layer of its own, stored uncompressed because its blobs are already
-compressed; each file of 16 MiB or more gets a layer of its own), one image step.
+compressed; files of 1 MiB or more go into a second layer, and each of 16 MiB or more
+into a layer of its own), one image step.
 Per app version: one index step and one export step. Layers equal across platforms are one step.
 """
 
@@ -36,7 +37,8 @@ from clusterbuild.plan.steps import (
 )
 
 REGISTRY_DIR = "registry"
-LARGE_FILE = 16 << 20  # 16 MiB: files this big get a gzip layer of their own
+LARGE_FILE = 16 << 20  # 16 MiB: files this big get a layer of their own
+MEDIUM_FILE = 1 << 20  # 1 MiB: smaller ones, together, a layer apart from the small files
 MAX_OWN_LAYERS = 16  # per COPY: images stay far below overlayfs' limit of layers
 
 
@@ -73,6 +75,7 @@ class PlanOptions:
     archive: bool = False  # an oci-archive per platform image under <layout>/archives/
     multi_archive: bool = False  # one oci-archive per app version, with the index
     docker_archive: bool = False  # a docker-archive per platform image, likewise
+    zstd: bool = False  # layers outside registry/ as zstd instead of gzip
     mtime: int = 0  # SOURCE_DATE_EPOCH: file times in layers, and `created` unless given below
     push_to: str | None = None  # repository prefix to push to, e.g. registry.example.com/labring
     shard: bool = False  # a CI shard: push the -<arch> images only; no index, no layout
@@ -87,7 +90,7 @@ def created_timestamp(mtime: int) -> str:
     return datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _split_registry(placed: list[Placed]) -> list[tuple[list[Placed], MediaType]]:
+def _split_registry(placed: list[Placed], compressed: MediaType) -> list[tuple[list[Placed], MediaType]]:
     """Separate what lands under /registry (already-compressed blobs) from the rest."""
     def in_registry(p: Placed) -> bool:
         return p.entry.path == REGISTRY_DIR or p.entry.path.startswith(REGISTRY_DIR + "/")
@@ -96,29 +99,35 @@ def _split_registry(placed: list[Placed]) -> list[tuple[list[Placed], MediaType]
     rest = [p for p in placed if not in_registry(p)]
     parts = [(registry, MediaType.LAYER_TAR)] if registry else []
     if rest or not registry:
-        parts += [(part, MediaType.LAYER_GZIP) for part in _split_large(rest)]
+        parts += [(part, compressed) for part in _split_large(rest)]
     return parts
 
 
 def _split_large(placed: list[Placed]) -> list[list[Placed]]:
-    """The small files in one layer, then each file of ``LARGE_FILE`` bytes or more (the
-    ``MAX_OWN_LAYERS`` largest) in a layer of its own, with the same parent directories:
-    editing a small file does not compress a big binary again, and apps that ship the same
-    binary at the same path share its layer (its key is the file's digest, path and mode)."""
-    files = [p for p in placed if p.entry.kind is EntryKind.FILE and p.entry.size >= LARGE_FILE]
-    large = sorted(sorted(files, key=lambda p: (-p.entry.size, p.entry.path))[:MAX_OWN_LAYERS],
-                   key=lambda p: p.entry.path)
-    if not large:
+    """The small files in one layer; the files of ``MEDIUM_FILE`` bytes or more in a second;
+    each file of ``LARGE_FILE`` bytes or more (the ``MAX_OWN_LAYERS`` largest) in a layer of
+    its own. Each layer repeats the parent directories of its files, so the union is the
+    COPY's file tree. Editing a small file does not compress a binary again, and apps that
+    ship the same big binary at the same path share its layer (its key is the file's digest,
+    path and mode)."""
+    def files_of(least: int) -> list[Placed]:
+        return [p for p in placed if p.entry.kind is EntryKind.FILE and p.entry.size >= least]
+
+    large = sorted(sorted(files_of(LARGE_FILE), key=lambda p: (-p.entry.size, p.entry.path))
+                   [:MAX_OWN_LAYERS], key=lambda p: p.entry.path)
+    medium = [p for p in files_of(MEDIUM_FILE) if p not in large]
+    if not large and not medium:
         return [placed]
-    own = {id(p) for p in large}
     dirs = {p.entry.path: p for p in placed if p.entry.kind is EntryKind.DIR}
-    small = [p for p in placed if id(p) not in own]
-    parts = []
-    for big in large:
-        parents = [dirs[d] for d in _ancestors(big.entry.path) if d in dirs]
-        parts.append([*parents, big])
-    in_own = {id(p) for part in parts for p in part}
-    if any(id(p) not in in_own for p in small):  # not only the big files' directories
+
+    def with_dirs(files: list[Placed]) -> list[Placed]:
+        parents = dict.fromkeys(d for f in files for d in _ancestors(f.entry.path) if d in dirs)
+        return [*(dirs[d] for d in parents), *files]
+
+    parts = ([with_dirs(medium)] if medium else []) + [with_dirs([big]) for big in large]
+    in_parts = {id(p) for part in parts for p in part}
+    small = [p for p in placed if id(p) not in in_parts or p.entry.kind is EntryKind.DIR]
+    if any(id(p) not in in_parts for p in small):  # not only the binaries' directories
         parts.insert(0, small)
     return parts
 
@@ -173,7 +182,7 @@ def _registry_step(plan: Plan, build: PlatformBuild, images: AppImages, mtime: i
 
 
 def plan_platform(plan: Plan, build: PlatformBuild, mtime: int, images: AppImages | None,
-                  created: int | None = None) -> str:
+                  created: int | None = None, compressed: MediaType = MediaType.LAYER_GZIP) -> str:
     """Add the layer and image steps of one platform; return the image step key. The images
     go into the image where a COPY places ``registry/`` (as ``sealos build`` ships them), and
     are pulled only then; found images that no COPY places are a warning of the plan."""
@@ -195,7 +204,7 @@ def plan_platform(plan: Plan, build: PlatformBuild, mtime: int, images: AppImage
             history.append((item, True))
             continue
         placed = resolve_copy(item, context, image_dirs)
-        for part, media_type in _split_registry(placed):
+        for part, media_type in _split_registry(placed, compressed):
             if media_type is MediaType.LAYER_TAR and images is not None and not registry_placed:
                 registry_placed = True  # the generated tree, where COPY put it
                 add_layer(_registry_step(plan, build, images, mtime), item.created_by)
@@ -238,7 +247,8 @@ def plan_builds(builds: list[PlatformBuild], options: PlanOptions,
         if app_images is not None and not app_images.references and not app_images.charts_as_oci:
             app_images = None
         key = plan_platform(plan, build, options.mtime, app_images,
-                            options.created.get((build.app, build.version)))
+                            options.created.get((build.app, build.version)),
+                            MediaType.LAYER_ZSTD if options.zstd else MediaType.LAYER_GZIP)
         groups.setdefault((build.app, build.version), []).append((build.platform, key))
     for (app, version), per_platform in groups.items():
         platforms = tuple(p for p, _ in per_platform)

@@ -19,6 +19,7 @@ from clusterbuild.plan.keys import Fingerprint, step_key, value_digest
 
 # how gzip layers are written (execute.compression): a change gives other bytes, so other keys
 GZIP_LAYER_FORMAT = "gzip level 1, deflate blocks of 1 MiB"
+ZSTD_LAYER_FORMAT = "zstd level 3, multi-threaded"
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class LayerStep(Step):
         out["mtime"] = str(self.mtime)
         if self.media_type is MediaType.LAYER_GZIP:
             out["compression"] = GZIP_LAYER_FORMAT
+        elif self.media_type is MediaType.LAYER_ZSTD:
+            out["compression"] = ZSTD_LAYER_FORMAT
         return out
 
     @property

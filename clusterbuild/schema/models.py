@@ -66,6 +66,10 @@ class Output(Strict):
     docker_archive: bool = Field(default=False, description="Also write <layout>/archives/"
                                  "<app>-<version>-<arch>.docker.tar per platform (for "
                                  "`sealos load` / `docker load`).")
+    layer_compression: Literal["gzip", "zstd"] = Field(
+        default="gzip", description="How layers outside registry/ are compressed: gzip (every "
+        "reader) or zstd (smaller and faster; read by sealos, buildah, podman, skopeo, "
+        "containerd 1.5+; not by docker before 23).")
 
 
 class Registries(Strict):
@@ -241,6 +245,9 @@ class ChartInput(Fetched):
                                        "256MiB): a guard against decompression bombs.")
     edits: EditList
     replace: Replace
+    dir: str | None = Field(default=None, description="The directory the chart is unpacked in: "
+                            "<dir>/<name> (default charts; templated). The image scan renders charts "
+                            "under charts/ only, as sealos does.")
 
     _max_size = field_validator("max_size")(_check_size)
 

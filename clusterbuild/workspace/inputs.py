@@ -64,7 +64,7 @@ def _rendered(av: AppVersion, n: int, item: RemoteInput, variables: dict[str, st
         variables = {**variables, "arch_name": item.arch_map.get(variables["arch"], variables["arch"])}
     out: dict[str, Any] = {}
     dumped = item.model_dump(exclude={"sha256", "platforms", "arch_map"})
-    for key in ("edits", "replace"):  # newer fields: absent when unset, so older locks still match
+    for key in ("edits", "replace", "dir"):  # newer fields: absent when unset, so older locks still match
         if not dumped.get(key):
             dumped.pop(key, None)
     for key, value in dumped.items():
@@ -83,7 +83,7 @@ def _rendered(av: AppVersion, n: int, item: RemoteInput, variables: dict[str, st
 
 def _destination(av: AppVersion, n: int, item: RemoteInput, fields: dict[str, Any]) -> str:
     if isinstance(item, ChartInput):
-        dest = f"charts/{fields['name']}"
+        dest = f"{fields.get('dir') or 'charts'}/{fields['name']}"
     elif isinstance(item, ManifestInput):
         dest = fields.get("dest") or "manifests/" + posixpath.basename(fields["url"].split("?")[0])
     else:

@@ -93,7 +93,8 @@ def replaced_dirs(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> tu
         if isinstance(item.replace, str):
             dest = render(item.replace, variables, av.spec_path, f"inputs[{n}].replace")
         elif isinstance(item, ChartInput):
-            dest = "charts/" + render(item.name, variables, av.spec_path, f"inputs[{n}].name")
+            where = render(item.dir, variables, av.spec_path, f"inputs[{n}].dir") if item.dir else "charts"
+            dest = where + "/" + render(item.name, variables, av.spec_path, f"inputs[{n}].name")
         else:
             dest = render(item.dest, variables, av.spec_path, f"inputs[{n}].dest")
         dest = posixpath.normpath(dest)

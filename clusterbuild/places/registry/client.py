@@ -98,6 +98,14 @@ class RegistryClient:
         return blob_range(self._session, self.config.endpoint(ref.registry), ref.repository, digest,
                           offset, size)
 
+    def put_manifest(self, target: Reference, manifest: Descriptor, store: BlobStore) -> Digest:
+        """PUT one manifest or index of the store as ``target`` (what it references must be in
+        the repository already, e.g. an index whose images were pushed by CI shards)."""
+        try:
+            return self._pusher.put_manifest(target, manifest, store)
+        except RegistryError as e:
+            raise e.within(f"pushing {target}") from e
+
     def fetch_blob(self, repo: Reference, blob: Descriptor, store: BlobStore) -> None:
         """One blob of ``repo`` into the store, verified against its digest and size."""
         endpoint = self.config.endpoint(repo.registry)

@@ -87,6 +87,11 @@ class Pusher:
         except RegistryError as e:
             raise e.within(f"pushing {target}") from e
 
+    def put_manifest(self, target: Reference, manifest: Descriptor, store: BlobStore) -> Digest:
+        endpoint = self.session.config.endpoint(target.registry)
+        name = target.tag or str(manifest.digest)
+        return self._manifest(endpoint, target.repository, name, manifest, store)
+
     def _blob(self, endpoint: Endpoint, repository: str, blob: Descriptor, store: BlobStore) -> None:
         if not blob_exists(self.session, endpoint, repository, blob):
             mounted, location = self._mount(endpoint, repository, blob)

@@ -9,7 +9,7 @@ helm pull example/web --untar -d charts/
 helm pull example/api --version 1.2.0 --untar -d charts/
 sed -i 's/replicas: 1/replicas: 3/' charts/api/templates/deployment.yaml
 git clone --depth 1 https://github.com/example/addons.git
-for addon in logging metrics; do
+for addon in $(ls addons); do
   wget -q https://example.com/addons/${addon}.yaml -P manifests/
 done
 wget -q https://github.com/example/cli/releases/download/${cli_version}/cli-linux-${ARCH} -O opt/cli

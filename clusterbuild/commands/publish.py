@@ -1,0 +1,98 @@
+"""``clusterbuild publish``: the index job of a sharded CI build. Each ``<app>:<version>``
+index is assembled from what the shards pushed (each platform's ``-<arch>`` image in the push
+target, its image record here or in the remote cache): nothing is rebuilt, no layer moves.
+
+An index is pushed only when every platform of its app version is there with the digest the
+plan builds; otherwise the index already published stays as it was, and the app version is
+reported as held back, with why. The indexes are the bytes one machine's build writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clusterbuild.cache.store import BlobStore
+from clusterbuild.commands.build import Notify, Planned, prepared_plan
+from clusterbuild.commands.run import Run
+from clusterbuild.errors import ClusterbuildError, Failure
+from clusterbuild.execute.images import run_index
+from clusterbuild.oci.digest import Digest
+from clusterbuild.oci.reference import Reference
+from clusterbuild.plan.results import ImageResult
+from clusterbuild.plan.steps import IndexStep, PushStep
+from clusterbuild.settings import Settings
+from clusterbuild.workspace.load import LoadedWorkspace
+
+
+@dataclass(frozen=True)
+class Published:
+    pushed: tuple[tuple[str, Digest], ...]  # index names pushed now
+    unchanged: tuple[tuple[str, Digest], ...]  # already the index the plan builds
+    held_back: tuple[tuple[str, str], ...]  # app version -> why its index was not pushed
+    failures: tuple[Failure, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pushed": [{"ref": r, "digest": str(d)} for r, d in self.pushed],
+                "unchanged": [{"ref": r, "digest": str(d)} for r, d in self.unchanged],
+                "held_back": [{"app": a, "why": w} for a, w in self.held_back],
+                "failures": [{"what": f.what, "error": str(f.error)} for f in self.failures],
+                "warnings": list(self.warnings)}
+
+
+def _digest_at(run: Run, ref: str) -> Digest | None:
+    try:
+        return run.network.client().resolve(Reference.parse(ref)).digest
+    except ClusterbuildError:
+        return None
+
+
+def _images(run: Run, planned: Planned, index: IndexStep, push: PushStep) -> list[ImageResult] | str:
+    """Each platform's image, checked against what the shards pushed; or why not."""
+    images = []
+    for platform, key, ref in zip(index.platforms, index.needs, push.platform_refs, strict=True):
+        result = planned.assessments[key].result
+        if not isinstance(result, ImageResult):
+            return f"{platform}: not built (neither this cache nor the remote cache has its image)"
+        there = _digest_at(run, ref)
+        if there is None:
+            return f"{platform}: {ref} is not in the registry (its shard failed or did not run)"
+        if there != result.manifest.digest:
+            return f"{platform}: {ref} is {there}, not the image built from this workspace " \
+                   f"({result.manifest.digest}; its shard failed or did not run)"
+        images.append(result)
+    return images
+
+
+def _publish_one(run: Run, planned: Planned, index: IndexStep, push: PushStep, store: BlobStore
+                 ) -> tuple[str, Digest] | str:
+    images = _images(run, planned, index, push)
+    if isinstance(images, str):
+        return images
+    built = run_index(index, store, images).index
+    if _digest_at(run, push.index_ref) == built.digest:
+        return (push.index_ref, built.digest)
+    return (push.index_ref, run.network.client().put_manifest(Reference.parse(push.index_ref), built, store))
+
+
+def publish(settings: Settings, ws: LoadedWorkspace, notify: Notify) -> Published:
+    def use(run: Run, planned: Planned) -> Published:
+        pushes = {(s.app, s.version): s for s in planned.plan.steps if isinstance(s, PushStep)}
+        pushed, unchanged, held = [], [], []
+        for index in (s for s in planned.plan.steps if isinstance(s, IndexStep)):
+            push = pushes[(index.app, index.version)]
+            before = _digest_at(run, push.index_ref)
+            try:
+                done = _publish_one(run, planned, index, push, run.store)
+            except ClusterbuildError as exc:
+                done = f"pushing the index failed: {exc}"
+            if isinstance(done, str):
+                held.append((f"{index.app}:{index.version}", done))
+            elif before == done[1]:
+                unchanged.append(done)
+            else:
+                pushed.append(done)
+        return Published(tuple(pushed), tuple(unchanged), tuple(held), planned.failures, planned.warnings)
+
+    return prepared_plan(settings, ws, notify, use)
