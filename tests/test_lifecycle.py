@@ -105,6 +105,9 @@ def test_committed_json_schemas_are_current(which: str, committed: str) -> None:
 LOW = ("schema", "oci", "kubefile", "plan")  # values and pure functions: the bottom of the arrows
 ABOVE = ("workspace", "execute", "places", "cache", "commands", "cli", "bot", "fetch", "discover",
          "importer", "settings")
+# Pure parsers (stdlib and yaml only, no I/O) that the schema uses to refuse a bad edit
+# expression while loading clusterbuild.yaml, naming its field.
+PURE_ABOVE = frozenset({"clusterbuild.fetch.sed", "clusterbuild.fetch.yq"})
 
 
 def _imports(path: Path) -> set[str]:
@@ -119,11 +122,15 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_low_packages_import_nothing_above_them() -> None:
+    for module in PURE_ABOVE:  # the exception holds only while they stay pure
+        path = REPO / (module.replace(".", "/") + ".py")
+        assert all(not m.startswith("clusterbuild.") for m in _imports(path)), module
     wrong = []
     for package in LOW:
         for path in sorted((REPO / "clusterbuild" / package).rglob("*.py")):
             for module in _imports(path):
-                if module.startswith(tuple(f"clusterbuild.{up}" for up in ABOVE)):
+                above = module.startswith(tuple(f"clusterbuild.{up}" for up in ABOVE))
+                if above and module not in PURE_ABOVE:
                     wrong.append(f"{path.relative_to(REPO)} imports {module}")
     assert wrong == []
 
@@ -160,7 +167,8 @@ def test_import_prints_then_writes_a_spec_and_never_overwrites(tmp_path: Path) -
         "sed -i 's/a/b/' manifests/install.yaml\n")
     printed = cli("import", "demo", "-C", str(tmp_path)).stdout
     assert "url: https://example.com/{{ version }}/install.yaml" in printed
-    assert "applications/demo/latest/init.sh:6 sed -i" in printed  # what was not converted, and why
+    assert "kind: sed" in printed and "s/a/b/" in printed  # the sed -i became a declared edit
+    assert "init.sh:4 mkdir -p manifests: not needed" in printed  # every line accounted for
     assert not (app / "clusterbuild.yaml").exists()
     cli("import", "demo", "-C", str(tmp_path), "--write")
     assert "kind: manifest" in (app / "clusterbuild.yaml").read_text()
