@@ -267,3 +267,43 @@ def test_helmignore(text: str, path: str, directory: bool, ignored: bool) -> Non
     rules = parse_ignore(text)
     assert rules is not None and rules(path, directory) is ignored
     assert parse_ignore("*.bak\n!keep.bak\n") is None  # negations: Helm loads the chart itself
+
+
+RUNTIMES = """\
+apiVersion: core.spinoperator.dev/v1alpha1
+kind: SpinApp
+metadata: {name: hello}
+spec:
+  image: ghcr.io/example/hello-spin:0.21.0
+  replicas: 2
+---
+apiVersion: apps/v1
+kind: Deployment
+spec:
+  template:
+    spec:
+      runtimeClassName: wasmtime-spin-v2
+      containers:
+        - name: app
+          image: ghcr.io/example/wasm-app:1
+---
+kind: Pod
+spec:
+  runtimeClassName: gvisor
+  containers: [{name: a, image: example.com/sandboxed:2}]
+---
+kind: Pod
+spec:
+  containers: [{name: a, image: example.com/plain:3}]
+"""
+
+
+def test_why_notes_the_runtime_and_wasm_workloads() -> None:
+    hits = [(str(hit.reference), hit.source, hit.rule) for hit in walk_text(RUNTIMES, "m.yaml", strict=True)]
+    assert hits == [
+        ("ghcr.io/example/hello-spin:0.21.0", "m.yaml:5", "YAML walk: image (SpinApp, wasm)"),
+        ("ghcr.io/example/wasm-app:1", "m.yaml:16",
+         "YAML walk: containers[0].image (runtimeClassName wasmtime-spin-v2, wasm)"),
+        ("example.com/sandboxed:2", "m.yaml:21", "YAML walk: containers[0].image (runtimeClassName gvisor)"),
+        ("example.com/plain:3", "m.yaml:25", "YAML walk: containers[0].image"),
+    ]

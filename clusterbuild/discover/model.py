@@ -9,7 +9,7 @@ from typing import Literal
 from clusterbuild.oci.reference import Reference
 
 # Bump when the same inputs may give a different result: it is part of the cache key.
-ENGINE_VERSION = "3"
+ENGINE_VERSION = "4"
 
 Mode = Literal["sealos", "full"]
 BUILTIN_PROFILES = ("optional-features", "all-subcharts")  # their values: profiles.py

@@ -17,6 +17,12 @@ and block scalars are read as YAML means them. Found, with the rule that says so
 - config text in any string value (TOML, INI, JSON, YAML held in a ConfigMap or an
   argument, see ``config_text``) — ``config text image``.
 
+What runs an image is noted after the rule: the ``runtimeClassName`` of the pod spec
+above a container (``YAML walk: containers[0].image (runtimeClassName wasmtime-spin-v2,
+wasm)``), and a Spin operator ``SpinApp``'s ``spec.image`` (``YAML walk: image (SpinApp,
+wasm)``). A runtime class is called wasm when its name has a word of a wasm runtime in it
+(``WASM_RUNTIME_WORDS``: spin, wasmtime, wasmedge, wasmer, slight, wws, lunatic, wasm).
+
 With ``strict`` (raw manifests) a container image that is not a reference and not a
 template (``{{ }}``, ``${}``) is an InputError naming file:line.
 """
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypeGuard
 
 import yaml
@@ -43,6 +49,8 @@ _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$|^---[ \t]", re.MULTILINE)
 _TEMPLATED = re.compile(r"\{\{|\$\{|\$\(|[<>\s]")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
+WASM_RUNTIME_WORDS = frozenset({"wasm", "spin", "wasmtime", "wasmedge", "wasmer", "slight", "wws", "lunatic"})
+_WORDS = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -79,25 +87,44 @@ def split_documents(text: str) -> Iterator[tuple[int, str]]:
     yield line, text[start:]
 
 
-def walk_node(node: yaml.Node, container: str = "") -> Iterator[Candidate]:
-    """Candidates below ``node``; ``container`` names a container spec (``containers[0]``)."""
+def walk_node(node: yaml.Node, container: str = "", note: str = "") -> Iterator[Candidate]:
+    """Candidates below ``node``; ``container`` names a container spec (``containers[0]``),
+    ``note`` what runs the images below (``runtimeClassName x``), shown after the rule."""
     if isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            yield from walk_node(item)
+            yield from walk_node(item, note=note)
         return
     if _is_text(node):
-        yield from _config_text(node)
+        yield from _noted(_config_text(node), note)
         return
     if not isinstance(node, yaml.MappingNode):
         return
+    note = runtime_note(node) or note
     for key_node, value in node.value:
         key = key_node.value if isinstance(key_node, yaml.ScalarNode) else ""
         if key in CONTAINER_LISTS and isinstance(value, yaml.SequenceNode):
             for number, item in enumerate(value.value):
-                yield from walk_node(item, container=f"{key}[{number}]")
+                yield from walk_node(item, container=f"{key}[{number}]", note=note)
             continue
-        yield from _keyed(key, value, container)
-        yield from walk_node(value)
+        yield from _noted(_keyed(key, value, container), note)
+        yield from walk_node(value, note=note)
+
+
+def runtime_note(node: yaml.MappingNode) -> str:
+    """What runs the images of this mapping: a pod spec's runtime class, a SpinApp; or ""."""
+    fields = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+    kind, runtime = fields.get("kind"), fields.get("runtimeClassName")
+    if _is_text(kind) and kind.value == "SpinApp":
+        return "SpinApp, wasm"
+    if _is_text(runtime) and runtime.value:
+        wasm = not WASM_RUNTIME_WORDS.isdisjoint(_WORDS.findall(str(runtime.value).lower()))
+        return f"runtimeClassName {runtime.value}" + (", wasm" if wasm else "")
+    return ""
+
+
+def _noted(candidates: Iterator[Candidate], note: str) -> Iterator[Candidate]:
+    for candidate in candidates:
+        yield replace(candidate, rule=f"{candidate.rule} ({note})") if note else candidate
 
 
 def _keyed(key: str, value: yaml.Node, container: str) -> Iterator[Candidate]:
