@@ -3,6 +3,8 @@
     --robot NAME (repeatable)      else CLUSTERBUILD_BOT_ROBOTS=a,b   who may /imagesync
     --push / --push-to PREFIX      where /imagebuild_* publish (default: apps.yaml's registry)
     --sync-to PREFIX               where /imagesync copies to (required for /imagesync)
+    --remote-cache REGISTRY/REPO   the remote step cache (else cache.remote of apps.yaml)
+    --stage all|plan|publish       /imagebuild_apps in one job, or sharded by platform (shards.py)
     GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL (default https://api.github.com)
 
 Without ``GITHUB_TOKEN`` the labels and title are taken from the event payload (and the
@@ -24,6 +26,7 @@ from clusterbuild.settings import CommandLine, Settings, read_settings
 from clusterbuild.workspace.load import LoadedWorkspace
 
 ROBOTS_ENV = "CLUSTERBUILD_BOT_ROBOTS"
+STAGES = ("all", "plan", "publish")
 DEFAULT_API_URL = "https://api.github.com"
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
@@ -42,11 +45,16 @@ class BotConfig:
     jobs: int = os.cpu_count() or 2
     buildah: tuple[str, ...] | None = None  # the buildah command; None: not installed
     environ: Mapping[str, str] = field(default_factory=dict)  # SOURCE_DATE_EPOCH and the like
+    remote_cache: str | None = None  # REGISTRY/REPOSITORY; None: cache.remote of apps.yaml
+    cache_push: bool | None = None  # upload the steps run here (None: cache.push of apps.yaml)
+    stage: str = "all"  # all: build here; plan / publish: /imagebuild_apps sharded by platform
 
     def __post_init__(self) -> None:
         for option, prefix in (("--push-to", self.push_to), ("--sync-to", self.sync_to)):
             if prefix is not None:
                 check_prefix(option, prefix)
+        if self.stage not in STAGES:
+            raise InputError(f"--stage {self.stage!r}: not a stage", hint=f"one of {', '.join(STAGES)}")
 
     @property
     def publishes(self) -> bool:
@@ -56,7 +64,8 @@ class BotConfig:
         """The settings of a build or sync, read like every command's."""
         typed = CommandLine(workspace=self.workspace, cache_dir=self.cache_dir, targets=targets,
                             jobs=self.jobs, insecure_registries=self.insecure_registries,
-                            push=self.publishes, push_to=self.push_to, frozen=self.frozen)
+                            push=self.publishes, push_to=self.push_to, frozen=self.frozen,
+                            remote_cache=self.remote_cache, cache_push=self.cache_push)
         return read_settings(typed, ws.config if ws is not None else None, self.environ)
 
 

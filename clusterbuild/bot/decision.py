@@ -5,6 +5,8 @@ one comment on the issue).
     refused    a rule said no; the reason says which     exit 3, one comment
     failed     the build, push or sync failed            exit 4, one comment
     succeeded  images built and published                exit 0, one comment with digests
+    sharded    (bot --stage plan) the platforms to build  exit 0, no comment: the publish
+               in CI jobs, as a matrix                    stage comments
 
 Every string in a decision is either fixed text, a checked token, or a one-line error
 of clusterbuild: nothing the issue's author typed is repeated unchecked.
@@ -33,6 +35,7 @@ class Outcome(StrEnum):
     REFUSED = "refused"
     FAILED = "failed"
     SUCCEEDED = "succeeded"
+    SHARDED = "sharded"
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Decision:
     images: tuple[Image, ...] = ()
     notes: tuple[str, ...] = ()  # e.g. where the labels were read from
     details: tuple[str, ...] = ()  # Markdown lines after the images, e.g. the release diff
+    matrix: dict[str, Any] | None = None  # sharded: the CI matrix (``clusterbuild matrix`` JSON)
 
     @property
     def exit_code(self) -> int:
@@ -57,7 +61,7 @@ class Decision:
 
     @property
     def wants_comment(self) -> bool:
-        return self.outcome is not Outcome.IGNORED and self.issue is not None
+        return self.outcome not in (Outcome.IGNORED, Outcome.SHARDED) and self.issue is not None
 
 
 @dataclass(frozen=True)
@@ -86,19 +90,25 @@ def decision_json(decision: Decision, feedback: Feedback) -> dict[str, Any]:
             "build_args": dict(command.build_args), "line": command.line},
         "images": [{"ref": i.ref, "digest": i.digest} for i in decision.images],
         "notes": list(decision.notes),
+        "matrix": decision.matrix,
         "comment": {"posted": feedback.posted, "url": feedback.url, "error": feedback.error},
         "exit_code": decision.exit_code,
     }
 
 
 def write_github_output(path: Path, decision: Decision, document: dict[str, Any]) -> None:
-    """Step outputs: outcome, reason, command, images (JSON) and decision (JSON)."""
+    """Step outputs: outcome, reason, command, images (JSON), decision (JSON) and, when
+    sharded, matrix ({"include": [...]}), count and remote (the remote cache)."""
+    matrix = decision.matrix or {}
     values = {
         "outcome": decision.outcome.value,
         "reason": decision.reason,
         "command": "" if decision.command is None else decision.command.name,
         "images": json.dumps(document["images"], separators=(",", ":")),
         "decision": json.dumps(document, separators=(",", ":")),
+        "matrix": json.dumps({"include": matrix.get("include", [])}, separators=(",", ":")),
+        "count": str(matrix.get("count", 0)),
+        "remote": matrix.get("remote_cache") or "",
     }
     with path.open("a", encoding="utf-8") as out:
         for key, value in values.items():

@@ -33,6 +33,7 @@ from clusterbuild.bot.decision import (
 from clusterbuild.bot.event import IssueEvent, parse_event, read_payload
 from clusterbuild.bot.github import GitHub, GitHubError
 from clusterbuild.bot.rules import IssueState, check_app, check_dockerimage, check_issue
+from clusterbuild.bot.shards import plan_shards, publish_shards
 from clusterbuild.errors import ClusterbuildError
 from clusterbuild.workspace.load import load_workspace
 
@@ -105,7 +106,14 @@ def run_command(config: BotConfig, command: Command, context: Path | None, issue
     images: tuple[Image, ...]
     details: tuple[str, ...] = ()
     try:
-        if command.name == BUILD_APPS:
+        if command.name == BUILD_APPS and config.stage == "plan":
+            matrix = plan_shards(config, command.args[0], command.args[1])
+            if matrix is not None:
+                reason = f"{len(matrix.entries)} platform build(s) in shards, then the index"
+                return Decision(Outcome.SHARDED, reason, issue, command, notes=notes, matrix=matrix.to_json())
+        if command.name == BUILD_APPS and config.stage == "publish":
+            images = publish_shards(config, command.args[0], command.args[1])
+        elif command.name == BUILD_APPS:
             images, details = build_app(config, command.args[0], command.args[1])
         elif command.name == BUILD_DOCKERIMAGES:
             assert context is not None

@@ -643,6 +643,14 @@ def bot(event: Annotated[Path | None, typer.Option(
         frozen: Annotated[bool, typer.Option("--frozen", help="apps.lock must pin every "
                                              "remote input.")] = False,
         jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1)] = None,
+        remote_cache: RemoteCacheOpt = None,
+        cache_push: Annotated[bool | None, typer.Option(
+            "--cache-push/--no-cache-push", help="Upload the steps run here to the remote cache "
+            "[default: cache.push of apps.yaml].")] = None,
+        stage: Annotated[str, typer.Option(
+            "--stage", metavar="all|plan|publish", help="all: build here. plan: check the rules "
+            "and, with a remote cache, print /imagebuild_apps's per-platform CI matrix instead of "
+            "building (no comment); publish: after the shards, publish the index and comment.")] = "all",
         ) -> None:
     """Answer an issue command (/imagebuild_apps, /imagesync).
 
@@ -659,7 +667,8 @@ def bot(event: Annotated[Path | None, typer.Option(
                        associations=associations_from(allow_association or []), push=push, push_to=push_to,
                        sync_to=sync_to, insecure_registries=tuple(insecure or ()),
                        frozen=frozen, jobs=jobs or os.cpu_count() or 2,
-                       buildah=find_buildah(os.environ), environ=dict(os.environ))
+                       buildah=find_buildah(os.environ), environ=dict(os.environ),
+                       remote_cache=remote_cache, cache_push=cache_push, stage=stage)
     code = bot_main(config, event, os.environ)
     if code:
         sys.exit(code)  # refused or failed: the decision is printed, no "error:" line to add

@@ -183,6 +183,7 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
                        for ref in r.pushed)
         traffic = run.remote.traffic if run.remote is not None else None
         remote = {"records": traffic.records, "blobs": traffic.blobs, "bytes": traffic.bytes,
+                  "blob_bytes": traffic.blob_bytes,
                   "uploads": traffic.uploads} if traffic is not None else {}
         failures, ran = tuple(run.failures), run.ran
         warnings = tuple(dict.fromkeys((*planned.warnings, *run.warnings)))

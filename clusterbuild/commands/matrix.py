@@ -49,12 +49,13 @@ class Matrix:
     shards: tuple[tuple[Entry, ...], ...]
     failures: tuple[Failure, ...] = ()
     warnings: tuple[str, ...] = ()
+    remote_cache: str | None = None  # the remote cache consulted (the shards and publish share it)
 
     def to_json(self) -> dict[str, Any]:
         include = [{"shard": f"{n + 1}-of-{len(self.shards)}",
                     "targets": " ".join(e.target for e in shard),
                     "cost": sum(e.cost for e in shard)} for n, shard in enumerate(self.shards)]
-        return {"count": len(self.shards), "include": include,
+        return {"count": len(self.shards), "include": include, "remote_cache": self.remote_cache,
                 "entries": [{"app": e.app, "version": e.version, "platform": e.platform,
                              "cost": e.cost, "why": e.why} for e in self.entries]}
 
@@ -127,7 +128,9 @@ def _entries(run: Run, planned: Planned) -> list[Entry]:
 def make_matrix(settings: Settings, ws: LoadedWorkspace, notify: Notify, max_jobs: int | None) -> Matrix:
     def use(run: Run, planned: Planned) -> Matrix:
         entries = _entries(run, planned)
+        remote = settings.remote_cache
         return Matrix(tuple(entries), group(entries, max_jobs), planned.failures,
-                      tuple(dict.fromkeys((*planned.warnings, *run.warnings))))
+                      tuple(dict.fromkeys((*planned.warnings, *run.warnings))),
+                      str(remote) if remote is not None else None)
 
     return prepared_plan(settings, ws, notify, use)

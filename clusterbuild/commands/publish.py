@@ -32,11 +32,13 @@ class Published:
     held_back: tuple[tuple[str, str], ...]  # app version -> why its index was not pushed
     failures: tuple[Failure, ...] = ()
     warnings: tuple[str, ...] = ()
+    platforms: tuple[tuple[str, Digest], ...] = ()  # the -<arch> images the indexes name
 
     def to_json(self) -> dict[str, Any]:
         return {"pushed": [{"ref": r, "digest": str(d)} for r, d in self.pushed],
                 "unchanged": [{"ref": r, "digest": str(d)} for r, d in self.unchanged],
                 "held_back": [{"app": a, "why": w} for a, w in self.held_back],
+                "platforms": [{"ref": r, "digest": str(d)} for r, d in self.platforms],
                 "failures": [{"what": f.what, "error": str(f.error)} for f in self.failures],
                 "warnings": list(self.warnings)}
 
@@ -76,10 +78,17 @@ def _publish_one(run: Run, planned: Planned, index: IndexStep, push: PushStep, s
     return (push.index_ref, run.network.client().put_manifest(Reference.parse(push.index_ref), built, store))
 
 
+def _platforms(planned: Planned, index: IndexStep, push: PushStep) -> list[tuple[str, Digest]]:
+    """The -<arch> images of a published index (checked against the registry by ``_images``)."""
+    results = [planned.assessments[key].result for key in index.needs]
+    return [(ref, r.manifest.digest) for ref, r in zip(push.platform_refs, results, strict=True)
+            if isinstance(r, ImageResult)]
+
+
 def publish(settings: Settings, ws: LoadedWorkspace, notify: Notify) -> Published:
     def use(run: Run, planned: Planned) -> Published:
         pushes = {(s.app, s.version): s for s in planned.plan.steps if isinstance(s, PushStep)}
-        pushed, unchanged, held = [], [], []
+        pushed, unchanged, held, platforms = [], [], [], []
         for index in (s for s in planned.plan.steps if isinstance(s, IndexStep)):
             push = pushes[(index.app, index.version)]
             before = _digest_at(run, push.index_ref)
@@ -89,10 +98,13 @@ def publish(settings: Settings, ws: LoadedWorkspace, notify: Notify) -> Publishe
                 done = f"pushing the index failed: {exc}"
             if isinstance(done, str):
                 held.append((f"{index.app}:{index.version}", done))
-            elif before == done[1]:
+                continue
+            platforms += _platforms(planned, index, push)
+            if before == done[1]:
                 unchanged.append(done)
             else:
                 pushed.append(done)
-        return Published(tuple(pushed), tuple(unchanged), tuple(held), planned.failures, planned.warnings)
+        return Published(tuple(pushed), tuple(unchanged), tuple(held), planned.failures, planned.warnings,
+                         tuple(platforms))
 
     return prepared_plan(settings, ws, notify, use)

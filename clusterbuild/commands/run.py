@@ -58,11 +58,11 @@ class Run:
         access = self.settings.remote_cache
         if access is None:
             return None
-        from clusterbuild.execute.remote_cache import RemoteCache
+        from clusterbuild.execute.remote_cache import IO_JOBS, RemoteCache
 
         if self.mode is Mode.PLAN:
             access = replace(access, push=False)
-        return RemoteCache(access, self.network.client(), self.store, max(2, 2 * self.settings.jobs))
+        return RemoteCache(access, self.network.client(), self.store, max(IO_JOBS, 2 * self.settings.jobs))
 
     def finish_remote(self) -> None:
         """Wait for uploads to the remote cache; its warnings become the run's."""

@@ -1,6 +1,7 @@
 """The remote step cache: step records and blobs in one OCI repository (``step_artifacts``).
 
-    lookup   GET the artifact manifest tagged from each step key, then its record blob
+    lookup   GET the artifact manifest tagged from each step key (the record is embedded in
+             it; its blob is fetched only from an artifact without it)
     fetch    the blobs a consumer needs (``plan.demand.Need``), each verified by its digest
     upload   after a step ran (when pushing is allowed): blobs (HEAD first, else a mount,
              else an upload), the record, then the manifest under its tag
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.errors import ClusterbuildError
 from clusterbuild.execute.step_artifacts import (
+    ArtifactParts,
     BadArtifact,
     artifact_parts,
     read_record,
@@ -36,6 +38,10 @@ from clusterbuild.plan.demand import Need
 from clusterbuild.plan.results import ImageResult, IndexResult, LayerResult, StepResult
 from clusterbuild.plan.steps import Step
 from clusterbuild.settings import RemoteCacheAccess
+
+# Requests to the remote cache in flight at once: each look-up and fetch waits on the network
+# (the GIL is released meanwhile), so more of them than cores keep a CI runner busy.
+IO_JOBS = 16
 
 
 def needed_blobs(result: StepResult, need: Need) -> tuple[Digest, ...]:
@@ -54,8 +60,9 @@ class Traffic:
     """What moved, for the summary and benchmarks."""
 
     records: int = 0  # records read
-    blobs: int = 0  # blobs fetched
+    blobs: int = 0  # blobs fetched (small ones come embedded in the look-up: no request)
     bytes: int = 0  # bytes of records, manifests and blobs fetched
+    blob_bytes: int = 0  # of which blobs fetched by a request of their own
     uploads: int = 0  # records written
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -64,6 +71,7 @@ class Traffic:
             self.records += records
             self.blobs += blobs
             self.bytes += size
+            self.blob_bytes += size if blobs else 0
             self.uploads += uploads
 
 
@@ -81,6 +89,7 @@ class RemoteCache:
         self._pool: ThreadPoolExecutor | None = None
         self._uploads: list[Future[None]] = []
         self._looked: dict[str, StepResult | None] = {}  # asked once per run
+        self._small: dict[Digest, bytes] = {}  # blobs embedded in the artifacts looked up
         self._lock = threading.Lock()
 
     @property
@@ -126,15 +135,16 @@ class RemoteCache:
             return None
         self.traffic.add(size=resolved.size)
         try:
-            record, blobs = artifact_parts(resolved.data)
-            self.client.fetch_blob(self.repo, record, self.store)
-            result = read_record(step, self.store.read_bytes(record.digest))
+            parts = artifact_parts(resolved.data)
+            result = read_record(step, self._record_bytes(parts))
         except (BadArtifact, ClusterbuildError, OSError) as exc:
             self._warn(f"remote cache {self.access}: {step.label}: unusable record ({exc}); "
                        "building locally")
             return None
-        self.traffic.add(records=1, size=record.size)
-        listed = {blob.digest: blob for blob in blobs}
+        self.traffic.add(records=1)
+        listed = {blob.digest: blob for blob in parts.blobs}
+        with self._lock:
+            self._small.update(parts.small)
         if not set(needed_blobs(result, Need.BLOBS)) <= set(listed):
             self._warn(f"remote cache {self.access}: {step.label}: the record lacks blobs; "
                        "building locally")
@@ -143,6 +153,14 @@ class RemoteCache:
             self._blobs[step.key] = listed
         self.client.remember(self.repo, list(listed))
         return result
+
+    def _record_bytes(self, parts: ArtifactParts) -> bytes:
+        """The record: embedded in the manifest (no request), else its blob."""
+        if parts.embedded is not None:
+            return parts.embedded
+        self.client.fetch_blob(self.repo, parts.record, self.store)
+        self.traffic.add(size=parts.record.size)
+        return self.store.read_bytes(parts.record.digest)
 
     # fetching blobs
     def fetch(self, steps: Mapping[str, Step], results: Mapping[str, StepResult],
@@ -161,6 +179,12 @@ class RemoteCache:
 
     def _fetch_blob(self, key: str, digest: Digest) -> bool:
         blob = self._blobs[key][digest]
+        with self._lock:
+            small = self._small.get(digest)
+        if small is not None:  # came with the look-up (checked against its digest)
+            self.store.put_bytes(small)
+            self.traffic.add(blobs=1)
+            return True
         try:
             self.client.fetch_blob(self.repo, blob, self.store)
         except (ClusterbuildError, OSError) as exc:
@@ -179,7 +203,7 @@ class RemoteCache:
 
     def _upload(self, step: Step, result: StepResult) -> None:
         try:
-            artifact = step_artifact(step, result, self._size_of)
+            artifact = step_artifact(step, result, self._size_of, self._small_blob)
             self.store.put_bytes(artifact.record)
             self.store.put_bytes(artifact.manifest)
             self.client.push(replace(self.repo, tag=step_tag(step)), artifact.manifest_descriptor,
@@ -187,6 +211,13 @@ class RemoteCache:
             self.traffic.add(uploads=1)
         except (ClusterbuildError, OSError) as exc:
             self._warn(f"remote cache {self.access}: not stored: {step.label}: {exc}")
+
+    def _small_blob(self, digest: Digest) -> bytes | None:
+        """A small blob's bytes from the store (None: not here, e.g. only mounted)."""
+        try:
+            return self.store.read_bytes(digest)
+        except (FileNotFoundError, ClusterbuildError):
+            return None
 
     def _size_of(self, digest: Digest) -> int:
         try:

@@ -182,6 +182,12 @@ class _Schedule:
         return dropped
 
 
+# Steps that wait on a registry rather than a core (a shard's pushes mount layers from the
+# cache repository: a few small requests each) run this many at a time beside the others.
+NETWORK_KINDS = frozenset({"push"})
+NETWORK_JOBS = 8
+
+
 def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecords, ctx: RunContext,
              progress: Progress, *, jobs: int = 2, kinds: frozenset[str] | None = None,
              fail_fast: bool = False) -> RunOutcome:
@@ -199,12 +205,13 @@ def run_plan(plan: Plan, assessments: dict[str, Assessment], records: CacheRecor
     schedule = _Schedule(pending, set(outcome.results))
     running: dict[Future[tuple[StepResult, float]], Step] = {}
     try:
-        with thread_pool(jobs) as pool:
+        with thread_pool(jobs) as pool, thread_pool(max(jobs, NETWORK_JOBS)) as network:
             while True:
                 if not (fail_fast and outcome.failed):
                     for step in schedule.take_ready():
                         progress.started(step)
-                        running[pool.submit(_timed, step, ctx, outcome.results)] = step
+                        chosen = network if step.kind in NETWORK_KINDS else pool
+                        running[chosen.submit(_timed, step, ctx, outcome.results)] = step
                 if not running:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -3,8 +3,12 @@
     tag       <kind>-<step key>                       (e.g. layer-3f2a…; 64 hex, under 128 chars)
     manifest  application/vnd.oci.image.manifest.v1+json, artifactType STEP_TYPE
     config    the record: {"kind", "key", "implementation", "slot", "fingerprint", "result"}
-              (media type STEP_TYPE)
-    layers    the blobs the result names, each a plain blob of the repository
+              (media type STEP_TYPE), also embedded in the descriptor (``data``, base64, OCI
+              1.1) so that a look-up is one request; a reader checks it against the digest
+              and fetches the blob when it is absent or does not match
+    layers    the blobs the result names, each a plain blob of the repository; small ones
+              (an image's manifest and config) embedded too (``data``), so that a shard
+              pushing by mounts reads them from the look-up, not by a request each
 
 Any registry that stores OCI manifests serves it (Debian's docker-registry 2.8 included);
 the registry checks that every listed blob is there, so a record never names a blob the
@@ -13,6 +17,8 @@ repository lacks. Nothing here touches the network.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +31,8 @@ from clusterbuild.plan.steps import Step
 
 STEP_TYPE = "application/vnd.clusterbuild.step.v1+json"
 BLOB_TYPE = "application/octet-stream"
+EMBED_MAX = 4096  # bytes of a blob embedded in the artifact manifest
+EMBED_TOTAL = 64 * 1024  # bytes of all embedded blobs of one manifest
 KIND_ANNOTATION = "org.clusterbuild.step.kind"
 SLOT_ANNOTATION = "org.clusterbuild.step.slot"
 
@@ -56,33 +64,70 @@ class StepArtifact:
         return Descriptor(MediaType.MANIFEST.value, Digest.of_bytes(self.manifest), len(self.manifest))
 
 
-def step_artifact(step: Step, result: StepResult, size_of: Callable[[Digest], int]) -> StepArtifact:
-    """The artifact of ``step``'s result; ``size_of`` gives each blob's size (from the store)."""
+def step_artifact(step: Step, result: StepResult, size_of: Callable[[Digest], int],
+                  small: Callable[[Digest], bytes | None] = lambda _: None) -> StepArtifact:
+    """The artifact of ``step``'s result; ``size_of`` gives each blob's size (from the store),
+    ``small`` the bytes of a blob of at most EMBED_MAX bytes (None: not at hand)."""
     record = to_bytes({"kind": step.kind, "key": step.key, "implementation": step.implementation,
                        "slot": step.slot, "fingerprint": step.fingerprint(), "result": encode(result)})
     config = Descriptor(STEP_TYPE, Digest.of_bytes(record), len(record))
-    layers = [Descriptor(BLOB_TYPE, d, size_of(d)).to_json() for d in own_blobs(result)]
+    layers, budget = [], EMBED_TOTAL
+    for digest in own_blobs(result):
+        layer = Descriptor(BLOB_TYPE, digest, size_of(digest)).to_json()
+        data = small(digest) if layer["size"] <= min(EMBED_MAX, budget) else None
+        if data is not None:
+            layer["data"] = _b64(data)
+            budget -= len(data)
+        layers.append(layer)
+    embedded = config.to_json() | {"data": _b64(record)}
     manifest = {"schemaVersion": 2, "mediaType": MediaType.MANIFEST.value, "artifactType": STEP_TYPE,
-                "config": config.to_json(), "layers": layers,
+                "config": embedded, "layers": layers,
                 "annotations": {KIND_ANNOTATION: step.kind, SLOT_ANNOTATION: step.slot}}
     return StepArtifact(to_bytes(manifest), record)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 class BadArtifact(ValueError):
     """Not a clusterbuild step record (or not the one asked for)."""
 
 
-def artifact_parts(data: bytes) -> tuple[Descriptor, tuple[Descriptor, ...]]:
-    """(record descriptor, blob descriptors) of an artifact manifest."""
+@dataclass(frozen=True)
+class ArtifactParts:
+    record: Descriptor
+    blobs: tuple[Descriptor, ...]
+    embedded: bytes | None  # the record's bytes from the manifest, checked against its digest
+    small: dict[Digest, bytes]  # blobs embedded in the manifest, each checked against its digest
+
+
+def artifact_parts(data: bytes) -> ArtifactParts:
+    """The record descriptor (and embedded bytes) and the blob descriptors of an artifact manifest."""
     try:
         body = json.loads(data)
         config = Descriptor.from_json(body["config"])
-        blobs = tuple(Descriptor.from_json(layer) for layer in body.get("layers", []))
+        layers = body.get("layers", [])
+        blobs = tuple(Descriptor.from_json(layer) for layer in layers)
+        inline = [body["config"].get("data"), *(layer.get("data") for layer in layers)]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadArtifact(f"not a step artifact manifest ({type(exc).__name__}: {exc})") from None
     if config.media_type != STEP_TYPE:
         raise BadArtifact(f"config media type {config.media_type!r}, expected {STEP_TYPE}")
-    return config, blobs
+    small = {blob.digest: got for blob, given in zip(blobs, inline[1:], strict=True)
+             if (got := _embedded(blob, given)) is not None}
+    return ArtifactParts(config, blobs, _embedded(config, inline[0]), small)
+
+
+def _embedded(config: Descriptor, inline: object) -> bytes | None:
+    """Embedded bytes when they are the ones the descriptor names (else they are fetched)."""
+    if not isinstance(inline, str):
+        return None
+    try:
+        data = base64.b64decode(inline, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return data if len(data) == config.size and Digest.of_bytes(data) == config.digest else None
 
 
 def read_record(step: Step, data: bytes) -> StepResult:

@@ -35,6 +35,11 @@ class BlobLocations:
         with self._lock:
             return next((r for r in self._seen.get((host, digest), []) if r != repository), None)
 
+    def holds(self, host: str, digest: Digest, repository: str) -> bool:
+        """``repository`` of ``host`` is known to hold ``digest`` (pushed or seen there)."""
+        with self._lock:
+            return repository in self._seen.get((host, digest), [])
+
     def known(self, host: str, digest: Digest) -> bool:
         """Some repository of ``host`` is known to hold ``digest``."""
         with self._lock:

@@ -7,6 +7,7 @@ manifests by digest; then the root by tag. The digest the registry reports must 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -70,6 +71,8 @@ class Pusher:
     def __init__(self, session: RegistrySession, locations: BlobLocations) -> None:
         self.session = session
         self.locations = locations
+        self._claims: dict[tuple[str, str, Digest], threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def push(self, target: Reference, root: Descriptor, store: BlobStore,
              present: frozenset[Digest] = frozenset()) -> Digest:
@@ -93,6 +96,18 @@ class Pusher:
         return self._manifest(endpoint, target.repository, name, manifest, store)
 
     def _blob(self, endpoint: Endpoint, repository: str, blob: Descriptor, store: BlobStore) -> None:
+        """HEAD, else a mount, else an upload; once per repository and blob in this client's
+        pushes, however many run at once (docker-registry writes a link file in place: a
+        second mount racing a manifest PUT that reads the link makes that PUT fail)."""
+        with self._claim(endpoint.host, repository, blob.digest):
+            if not self.locations.holds(endpoint.host, blob.digest, repository):
+                self._put_blob(endpoint, repository, blob, store)
+
+    def _claim(self, host: str, repository: str, digest: Digest) -> threading.Lock:
+        with self._guard:
+            return self._claims.setdefault((host, repository, digest), threading.Lock())
+
+    def _put_blob(self, endpoint: Endpoint, repository: str, blob: Descriptor, store: BlobStore) -> None:
         if not blob_exists(self.session, endpoint, repository, blob):
             mounted, location = self._mount(endpoint, repository, blob)
             if not mounted and not store.has(blob.digest, blob.size):

@@ -25,8 +25,9 @@ class RegistrySession:
     def __init__(self, config: RegistryConfig, credentials: Credentials | None,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.config = config
-        limits = httpx.Limits(max_connections=max(10, 2 * config.jobs),
-                              max_keepalive_connections=max(10, 2 * config.jobs))
+        # the remote step cache has IO_JOBS requests in flight: a connection each
+        limits = httpx.Limits(max_connections=max(16, 2 * config.jobs),
+                              max_keepalive_connections=max(16, 2 * config.jobs))
         self.client = httpx.Client(transport=transport, timeout=config.timeout, follow_redirects=True,
                                    max_redirects=config.max_redirects,
                                    limits=limits, verify=config.ssl_context() if transport is None else True,
