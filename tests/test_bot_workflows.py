@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from conftest import REPO, copy_workspace
+from conftest import REPO, cli, copy_workspace
 
 WORKFLOWS = REPO / ".github/workflows"
 
@@ -101,7 +101,18 @@ def test_build_workflow_scripts_plan_build_per_platform_and_push_the_index(
         _run(step(build, "build", "Build and push")["run"], runner, PUSH_TO=prefix,
              PLATFORM=entry["platform"], NAME=entry["name"])
     summary = tmp_path / "summary.md"
-    _run(step(build, "index", "index")["run"], ws, PUSH_TO=prefix, GITHUB_STEP_SUMMARY=str(summary))
+    key, runner_temp = tmp_path / "cosign.key", tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-out", str(key)], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(tmp_path / "cosign.pub")],
+                   check=True, capture_output=True)
+    _run(step(build, "index", "index")["run"], ws, PUSH_TO=prefix, GITHUB_STEP_SUMMARY=str(summary),
+         SIGN_KEY=key.read_text().strip(), RUNNER_TEMP=str(runner_temp))
+    assert (runner_temp / "cosign.key").stat().st_mode & 0o077 == 0
+    verified = cli("verify", f"{prefix}/hello-tools:v1.0.0", "--key", str(tmp_path / "cosign.pub"),
+                   "--insecure-registry", registry, check=False)
+    assert verified.returncode == 0, verified.stderr
     pushed = {i["ref"]: i["digest"] for i in json.loads((ws / "apply-index.json").read_text())["images"]}
     raw = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false",
                           f"docker://{prefix}/hello-tools:v1.0.0"], check=True,

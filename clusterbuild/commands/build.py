@@ -47,6 +47,7 @@ from clusterbuild.workspace.load import LoadedWorkspace
 
 if TYPE_CHECKING:
     from clusterbuild.places.referrers import Attached
+    from clusterbuild.places.signatures import Signed
 
 Notify = Callable[[str], None]
 T = TypeVar("T")
@@ -75,6 +76,7 @@ class Applied:
     pushed: tuple[tuple[str, Digest], ...] = ()  # every name pushed to a registry, as it stored it
     remote: Mapping[str, int] = field(default_factory=dict)  # what moved to and from the remote cache
     attached: tuple[Attached, ...] = ()  # the SBOMs attached to the pushed indexes
+    signed: tuple[Signed, ...] = ()  # the pushed indexes signed (--sign-key)
 
 
 def _planned(run: Run, prepared: Prepared) -> Planned:
@@ -159,11 +161,14 @@ def lock_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify, upda
 def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
                     notify: Notify) -> Applied:
     """Pin what is not pinned (unless frozen), fetch, scan, plan, and run the stale steps;
-    write the SBOM of every app version built and attach it to every index pushed."""
+    write the SBOM of every app version built and attach it to every index pushed; with a
+    signing key, sign each of them."""
     from clusterbuild.commands.attachments import attach_sboms, pushed_indexes
+    from clusterbuild.commands.signatures import load_signer, sign_indexes
     from clusterbuild.commands.supply import write_sboms
 
     start = time.perf_counter()
+    signer = load_signer(settings, ws.root)  # a bad key or password costs no build
     with hold_workspace(ws.root, settings.lock_timeout, notify), \
             hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout,
                        notify=notify), opened(settings, ws, Mode.APPLY) as run:
@@ -181,6 +186,7 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
         run.attempt("sbom", lambda: write_sboms(settings, planned, built))
         indexes = pushed_indexes(planned, outcome.results)
         attached = tuple(attach_sboms(run, planned, indexes))
+        signed = tuple(sign_indexes(run, signer, indexes))
         if any(isinstance(r.step, ExportStep) for r in outcome.ran):
             OciLayout(settings.layout_dir).prune()  # blobs of replaced images
         record_root(settings.cache_dir, ws.root, (s.key for s in planned.plan.steps),
@@ -194,4 +200,5 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
         failures, ran = tuple(run.failures), run.ran
         warnings = tuple(dict.fromkeys((*planned.warnings, *run.warnings)))
     planned = replace(planned, failures=failures, warnings=warnings)
-    return Applied(planned, ran, time.perf_counter() - start, exported, failures, pushed, remote, attached)
+    return Applied(planned, ran, time.perf_counter() - start, exported, failures, pushed, remote, attached,
+                   signed)

@@ -16,11 +16,13 @@ from clusterbuild.cache.store import BlobStore
 from clusterbuild.commands.attachments import PushedIndex, attach_sboms
 from clusterbuild.commands.build import Notify, Planned, prepared_plan
 from clusterbuild.commands.run import Run
+from clusterbuild.commands.signatures import load_signer, sign_indexes
 from clusterbuild.errors import ClusterbuildError, Failure
 from clusterbuild.execute.images import run_index
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.reference import Reference
 from clusterbuild.places.referrers import Attached
+from clusterbuild.places.signatures import Signed
 from clusterbuild.plan.results import ImageResult
 from clusterbuild.plan.steps import IndexStep, PushStep
 from clusterbuild.settings import Settings
@@ -35,10 +37,12 @@ class Published:
     failures: tuple[Failure, ...] = ()
     warnings: tuple[str, ...] = ()
     attached: tuple[Attached, ...] = ()  # the SBOMs attached to the indexes pushed or unchanged
+    signed: tuple[Signed, ...] = ()  # those indexes, signed (--sign-key)
 
     def to_json(self) -> dict[str, Any]:
         return {"pushed": [{"ref": r, "digest": str(d)} for r, d in self.pushed],
                 "attached": [a.to_json() for a in self.attached],
+                "signed": [s.to_json() for s in self.signed],
                 "unchanged": [{"ref": r, "digest": str(d)} for r, d in self.unchanged],
                 "held_back": [{"app": a, "why": w} for a, w in self.held_back],
                 "failures": [{"what": f.what, "error": str(f.error)} for f in self.failures],
@@ -83,6 +87,8 @@ def _publish_one(run: Run, planned: Planned, index: IndexStep, push: PushStep, s
 
 
 def publish(settings: Settings, ws: LoadedWorkspace, notify: Notify) -> Published:
+    signer = load_signer(settings, ws.root)
+
     def use(run: Run, planned: Planned) -> Published:
         pushes = {(s.app, s.version): s for s in planned.plan.steps if isinstance(s, PushStep)}
         pushed: list[tuple[str, Digest]] = []
@@ -102,8 +108,9 @@ def publish(settings: Settings, ws: LoadedWorkspace, notify: Notify) -> Publishe
             indexes.append(done)
             (unchanged if before == done.index.digest else pushed).append((done.ref, done.index.digest))
         attached = attach_sboms(run, planned, indexes)
+        signed = sign_indexes(run, signer, indexes)
         failures = tuple(dict.fromkeys((*planned.failures, *run.failures)))  # attaching may add some
         return Published(tuple(pushed), tuple(unchanged), tuple(held), failures, planned.warnings,
-                         tuple(attached))
+                         tuple(attached), tuple(signed))
 
     return prepared_plan(settings, ws, notify, use)
