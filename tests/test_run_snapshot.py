@@ -9,10 +9,10 @@ import os
 import subprocess
 from pathlib import Path
 
-from conftest import apply_json, cli
-
 from clusterbuild.cache.results import CacheIndex
 from clusterbuild.workspace.commit_time import commit_times
+
+from conftest import apply_json, cli
 
 
 def _plan(ws: Path) -> dict[str, object]:
