@@ -203,3 +203,35 @@ def test_reads_build_what_the_script_builds(tmp_path: Path, static_server: tuple
         assert _content(converted, "shop", arch, tmp_path) == _content(legacy, "shop", arch, tmp_path)
     expected = {f"{seeded}/seed/sidecar:1.2.3", f"{seeded}/seed/web:1", f"{seeded}/seed/extra:1"}
     assert _images(converted, "shop") == _images(legacy, "shop") == expected
+
+
+@pytest.mark.slow
+def test_a_shipped_image_list_naming_reads_holds_what_the_script_wrote(
+        tmp_path: Path, static_server: tuple[str, Path], seeded: str) -> None:  # noqa: F811
+    from test_import_shapes import _files
+
+    url, root = static_server
+    (root / f"shop/{VERSION}").mkdir(parents=True)
+    (root / f"shop/{VERSION}/values.yaml").write_text("helper:\n  imageTag: 1.2.3\n")
+    script = HEADER + (  # the app dir's Kubefile is COPY . .: images/shim/ is in the image
+        "mkdir -p manifests images/shim\n"
+        f"wget -q {url}/shop/${{VERSION}}/values.yaml -O manifests/values.yaml\n"
+        "tag=$(cat manifests/values.yaml | grep imageTag | awk '{print $2}')\n"
+        f'echo "{seeded}/seed/sidecar:${{tag}}" > images/shim/shopImages\n')
+    legacy, _ = _workspace(tmp_path / "legacy", "shop", {"init.sh": script}, seeded)
+    converted, app_dir = _workspace(tmp_path / "converted", "shop", {}, seeded)
+    apply_json(legacy, "shop")
+    conversion = convert_init_sh(script, "shop", app_dir=app_dir)
+    assert to_do(conversion) == []
+    assert conversion.spec["inputs"][1] == {"kind": "text", "dest": "images/shim/shopImages",
+                                            "text": f"{seeded}/seed/sidecar:{{{{ read.tag }}}}\n"}
+    write_conversion(app_dir, conversion)
+    (app_dir.parent / "README.md").write_text("# shop\n")
+    cli("check", "-C", str(converted), "shop")
+    cli("lock", "-C", str(converted), "shop")
+    apply_json(converted, "shop", "--frozen")
+    for arch in ("amd64", "arm64"):
+        shim = [_files(ws, "shop", arch, tmp_path, "images/") for ws in (legacy, converted)]
+        assert shim[0] == shim[1] == {"images/shim/shopImages": f"{seeded}/seed/sidecar:1.2.3\n".encode()}
+        assert _content(converted, "shop", arch, tmp_path) == _content(legacy, "shop", arch, tmp_path)
+    assert _images(converted, "shop") == _images(legacy, "shop") == {f"{seeded}/seed/sidecar:1.2.3"}
