@@ -104,7 +104,7 @@ def _check_platform(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> 
     image_files = _copies(recipe, context, report)
     _collect(report, lambda: _check_helm_opts(av, recipe, context))
     _collect(report, lambda: shipped_extra(ws, av, platform))
-    report.problems += _check_command(av, recipe, image_files)
+    report.problems += _check_command(av, recipe, image_files, _unlisted_dirs(ws, av, platform))
     yield from report.problems
 
 
@@ -125,6 +125,12 @@ def _context(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> Context
         else:
             declared[dest] = _file(dest)
     return context.overlay(declared)
+
+
+def _unlisted_dirs(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> tuple[str, ...]:
+    """Where archive inputs unpack: what lies under them is known only once they are fetched."""
+    return tuple(str(plan.fields["dest"]).rstrip("/") for plan in remote_inputs(ws, av)
+                 if plan.kind == "archive" and plan.platform in ("*", str(platform)))
 
 
 def _dir(path: str) -> ContextFile:
@@ -197,7 +203,8 @@ def _named_paths(command: str) -> Iterator[str]:
             yield clean.removeprefix("./").rstrip("/")
 
 
-def _check_command(av: AppVersion, recipe: BuildRecipe, image_files: set[str]) -> list[str]:
+def _check_command(av: AppVersion, recipe: BuildRecipe, image_files: set[str],
+                   unlisted: tuple[str, ...] = ()) -> list[str]:
     env = dict(recipe.env)
     commands = [*(recipe.entrypoint or ()), *(recipe.cmd or ())]
     rendered = {p.removesuffix(".tmpl") for p in image_files if p.endswith(".tmpl")}
@@ -206,6 +213,8 @@ def _check_command(av: AppVersion, recipe: BuildRecipe, image_files: set[str]) -
         for path in _named_paths(_expand(command, env)):
             if any(c in path for c in "*?[") or path in image_files or path in rendered:
                 continue
+            if any(path.startswith(d + "/") and d in image_files for d in unlisted):
+                continue  # inside an archive's directory, which the check cannot list
             if "/" not in path and not path.endswith(_FILE_SUFFIXES):
                 continue
             problems.append(f"{av.app_dir / 'Kubefile'}: CMD: {command!r} names {path}, which the image "
