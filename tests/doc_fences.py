@@ -22,7 +22,7 @@ from pathlib import Path
 
 SHELLS = frozenset({"bash", "sh", "shell", "console"})
 _OPEN = re.compile(r"^ {0,3}(`{3,})(.*)$")
-_EXPECT = re.compile(r"\s#\s*exit (\d+)\b[^'\"`]*$")
+_EXPECT = re.compile(r"\s#\s*exit (\d+)\b")
 _HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 EOF_MARK = "__CLUSTERBUILD_DOC_EOF__"
 

@@ -138,7 +138,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             mirrors = {host: [registry] for host in UPSTREAM_REGISTRIES}
             config = ("\n# the site's mirrors (added by tests/test_docs_commands.py)\n"
                       + yaml.safe_dump({"downloads": {"mirrors": {"https://": f"{url}/"}},
-                                        "registries": {"insecure": [registry], "mirrors": mirrors}}))
+                                        "registries": {"insecure": [registry, target], "mirrors": mirrors}}))
             yield Site(url, registry, target, config)
     finally:
         server.shutdown()
@@ -232,7 +232,7 @@ class Ran:
 
 
 def run_doc(doc: str, site: Site, tmp: Path) -> Ran:
-    repo = _copy_repo(tmp / "repo")
+    repo = _copy_repo(tmp / "clusterbuild")
     start = tmp / START[doc] if doc in START else repo
     start.mkdir(parents=True, exist_ok=True)
     (tmp / "home").mkdir()
