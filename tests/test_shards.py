@@ -63,6 +63,14 @@ def test_three_shards_and_publish_give_one_machines_indexes(tmp_path: Path, regi
     assert {p["ref"] for p in published["pushed"]} == {f"{prefix}/{a}:{v}" for a, v in APPS.items()}
     for app, version in APPS.items():
         assert digest_at(registry, f"sharded/{app}:{version}") == one[f"docker.io/labring/{app}:{version}"]
+        # publish attaches the SBOMs to the index it pushed: listed under its fallback tag
+        index_hex = one[f"docker.io/labring/{app}:{version}"].split(":")[1]
+        listing = json.loads(subprocess.run(
+            ["skopeo", "inspect", "--raw", "--tls-verify=false",
+             f"docker://{registry}/sharded/{app}:sha256-{index_hex}"], capture_output=True,
+            check=True).stdout)
+        assert {m["artifactType"] for m in listing["manifests"]} == \
+            {"application/spdx+json", "application/vnd.cyclonedx+json"}
         for arch in ("amd64", "arm64"):
             assert digest_at(registry, f"sharded/{app}:{version}-{arch}") == \
                 one[f"docker.io/labring/{app}:{version}-{arch}"]

@@ -307,6 +307,10 @@ def publish(targets: TargetsArg = None, workspace: WorkspaceOpt = None, cache_di
             print(f"pushed {ref}  {digest}")
         for ref, digest in done.unchanged:
             print(f"unchanged {ref}  {digest}")
+        for attached in done.attached:
+            if attached.new:
+                print(f"attached {attached.artifact_type} {attached.artifact.short} to {attached.subject} "
+                      f"({attached.via})")
         print(f"{len(done.pushed)} indexes pushed, {len(done.unchanged)} unchanged, "
               f"{len(done.held_back)} held back")
     for name, why in done.held_back:

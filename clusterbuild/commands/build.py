@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from clusterbuild.cache.leftovers import remove_leftovers
 from clusterbuild.cache.roots import record_root
@@ -45,6 +45,9 @@ from clusterbuild.plan.steps import ExportStep
 from clusterbuild.settings import Settings
 from clusterbuild.workspace.load import LoadedWorkspace
 
+if TYPE_CHECKING:
+    from clusterbuild.places.referrers import Attached
+
 Notify = Callable[[str], None]
 T = TypeVar("T")
 
@@ -71,6 +74,7 @@ class Applied:
     failures: tuple[Failure, ...] = ()  # planning's and the run's
     pushed: tuple[tuple[str, Digest], ...] = ()  # every name pushed to a registry, as it stored it
     remote: Mapping[str, int] = field(default_factory=dict)  # what moved to and from the remote cache
+    attached: tuple[Attached, ...] = ()  # the SBOMs attached to the pushed indexes
 
 
 def _planned(run: Run, prepared: Prepared) -> Planned:
@@ -155,7 +159,8 @@ def lock_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify, upda
 def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
                     notify: Notify) -> Applied:
     """Pin what is not pinned (unless frozen), fetch, scan, plan, and run the stale steps;
-    write the SBOM of every app version built."""
+    write the SBOM of every app version built and attach it to every index pushed."""
+    from clusterbuild.commands.attachments import attach_sboms, pushed_indexes
     from clusterbuild.commands.supply import write_sboms
 
     start = time.perf_counter()
@@ -174,6 +179,8 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
         exported = tuple(ref for _, r in exports if isinstance(r, ExportResult) for ref in r.refs)
         built = [(s.app, s.version) for s, r in exports if isinstance(r, ExportResult)]
         run.attempt("sbom", lambda: write_sboms(settings, planned, built))
+        indexes = pushed_indexes(planned, outcome.results)
+        attached = tuple(attach_sboms(run, planned, indexes))
         if any(isinstance(r.step, ExportStep) for r in outcome.ran):
             OciLayout(settings.layout_dir).prune()  # blobs of replaced images
         record_root(settings.cache_dir, ws.root, (s.key for s in planned.plan.steps),
@@ -187,4 +194,4 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
         failures, ran = tuple(run.failures), run.ran
         warnings = tuple(dict.fromkeys((*planned.warnings, *run.warnings)))
     planned = replace(planned, failures=failures, warnings=warnings)
-    return Applied(planned, ran, time.perf_counter() - start, exported, failures, pushed, remote)
+    return Applied(planned, ran, time.perf_counter() - start, exported, failures, pushed, remote, attached)

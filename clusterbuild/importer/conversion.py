@@ -8,6 +8,7 @@ over an existing spec.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
                             *texts])
     out.replacing(drafts)
     profiles = _profiles(out, files, walker)
+    reads = _reads(out, drafts, files, walker)
     images = list(dict.fromkeys(image for image, _ in out.images))
     spec: dict[str, Any] = {}
     build_args = {k: v for f in files for k, v in f.build_args.items()}
@@ -61,13 +63,16 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
     spec["inputs"] = [d.fields for d in drafts]
     if images:
         spec["images"] = {"extra": images}
+    if reads:
+        spec.setdefault("images", {})["read"] = {name: fields for name, (fields, _) in reads.items()}
     if profiles:
         spec.setdefault("images", {})["profiles"] = {name: values for name, (values, _) in profiles.items()}
     _validate(spec, path)
     converted = _converted(path, drafts, out.images, files) + tuple(
-        f"{_origin_line(path, origin)} -> images.profiles.{name}" for name, (_, origin) in profiles.items())
+        f"{_origin_line(path, origin)} -> images.profiles.{name}" for name, (_, origin) in profiles.items()) \
+        + tuple(f"{_origin_line(path, origin)} -> images.read.{name}" for name, (_, origin) in reads.items())
     skipped = _skipped(path, out.skips)
-    text = _yaml(spec, drafts, out.images, path, out.skips, files, out.rendered)
+    text = _yaml(spec, drafts, out.images, path, out.skips, files, out.rendered, reads)
     return Conversion(spec, text, converted, skipped,
                       tuple(files))
 
@@ -103,6 +108,38 @@ def _profiles(out: Collector, files: list[Placed], walker: Walker
     return profiles
 
 
+def _reads(out: Collector, drafts: list[Draft], files: list[Placed], walker: Walker
+           ) -> dict[str, tuple[dict[str, Any], Origin]]:
+    """The reads image lists name, each of a file the build context holds (an input's, a file the
+    script writes, a committed one) and not edited after it is read; images naming any other are
+    not convertible."""
+    kept: dict[str, tuple[dict[str, Any], Origin]] = {}
+    wrong: dict[str, str] = {}
+    for name, (fields, origin) in out.reads.items():
+        file = fields["file"]
+        placed = any(file == d.where or file.startswith(d.where.rstrip("/") + "/") for d in drafts) \
+            or any(f.path == file for f in files) or walker.committed(file) is not None
+        if name not in out.used_reads:
+            out.not_needed(origin, "sets a variable from a command's output; the commands using it are "
+                           "reported")
+        elif file in out.edited_after_read:
+            wrong[name] = f"reads {file} before the script edits it: read it after the edits"
+        elif not placed:
+            wrong[name] = f"reads {file}, which the build context will not hold"
+        else:
+            kept[name] = (fields, origin)
+    for image, origin in list(out.images):
+        bad = [wrong[n] for n in used_reads_of(image) if n in wrong]
+        if bad:
+            out.images.remove((image, origin))
+            out.not_convertible(origin, f"the image list: {bad[0]}")
+    return kept
+
+
+def used_reads_of(template: str) -> list[str]:
+    return re.findall(r"\{\{ read\.(\w+) \}\}", template)
+
+
 def _committed_dir(app_dir: Path | None, rel: str) -> bool:
     return app_dir is not None and not rel.startswith(("/", "../")) and (app_dir / rel).is_dir()
 
@@ -132,6 +169,13 @@ def _written(out: Collector, walker: Walker) -> tuple[list[Placed], list[Draft]]
         if written.listing:
             listed = {(o.line, o.text) for o in written.origins}
             out.images = [(i, o) for i, o in out.images if (o.line, o.text) not in listed]
+            named = used_reads_of(written.text.template())
+            if named:  # the file is shipped, so its text would be rendered before the reads
+                out.used_reads.difference_update(named)
+                out.not_convertible(written.origins[-1], "the image list, which the image ships, names "
+                                    "values read out of files when the images are scanned: keep the "
+                                    "list in the app dir")
+                continue
         kept = place_written(written, walker.committed(written.path))
         if isinstance(kept, Placed):
             placed.append(kept)
@@ -187,7 +231,8 @@ def _skipped(path: str, skips: list[Skip]) -> tuple[str, ...]:
 
 
 def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Origin]], path: str,
-          skips: list[Skip], files: list[Placed], rendered: list[Rendered]) -> str:
+          skips: list[Skip], files: list[Placed], rendered: list[Rendered],
+          reads: dict[str, tuple[dict[str, Any], Origin]]) -> str:
     """The spec as YAML, each input under the lines it comes from, the header naming what is left."""
     todo = _skipped("", [s for s in skips if not s.reason.startswith("not needed")])
     needless = len(_skipped("", skips)) - len(todo)
@@ -214,6 +259,11 @@ def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Ori
         sources = {image: origin for image, origin in reversed(images)}
         for image in spec["images"]["extra"]:
             lines += [f"    # {_origin_line('', sources[image])}", "    " + _dump([image]).strip()]
+    if reads:
+        lines.append("  read:  # values the script reads out of files for its image lists")
+        for name, (fields, origin) in reads.items():
+            lines.append(f"    # {_origin_line('', origin)}")
+            lines += ["    " + text for text in _dump({name: fields}).splitlines()]
     if spec.get("images", {}).get("profiles"):
         lines.append("  profiles:  # values of charts the script renders for the image scan")
         for name, values in spec["images"]["profiles"].items():

@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from fnmatch import fnmatchcase
+from typing import Any
 
 from clusterbuild.importer.collect import Collector, Skip
 from clusterbuild.importer.commands import run_command, run_pipeline
@@ -34,6 +35,7 @@ from clusterbuild.importer.nodes import (
     text_of,
     touches_files,
 )
+from clusterbuild.importer.reads import file_read, read_name
 from clusterbuild.importer.values import (
     ARCH,
     ARCH_NAME,
@@ -42,6 +44,7 @@ from clusterbuild.importer.values import (
     Expr,
     HelmListing,
     Origin,
+    Read,
     Text,
     Unknown,
     Value,
@@ -73,8 +76,9 @@ class Walker:
     def scope(self) -> Scope:
         return Scope(self.variables, self.positional)
 
-    def text(self, raw: str) -> Text | Unknown:
-        value = expand_word(raw, self.scope)
+    def text(self, raw: str, reads: bool = False) -> Text | Unknown:
+        """``raw`` expanded (``reads``: a value read out of a file is ``{{ read.<name> }}``)."""
+        value = expand_word(raw, Scope(self.variables, self.positional, reads) if reads else self.scope)
         if isinstance(value, Text | Unknown):
             return value
         return Unknown(f"{raw} holds a Helm search result")
@@ -206,6 +210,10 @@ class Walker:
         inner = _substituted(value_raw)
         value: Value | ArchMapping = substitution(inner, self.scope) if inner is not None \
             else expand_word(value_raw, self.scope)
+        read = file_read(inner, self.scope, self.in_cwd) if inner is not None else None
+        if isinstance(read, dict) and isinstance(value, Unknown):
+            self.variables[name] = self.add_read(name, read, origin, value.why)
+            return
         if isinstance(value, ArchMapping):
             self.set_arch(name, value.mapping, origin)
             return
@@ -219,6 +227,12 @@ class Walker:
         if isinstance(value, Unknown) and not value.why.startswith("$"):
             value = Unknown(f"${name} (line {origin.line}) {value.why}")
         self.variables[name] = value
+
+    def add_read(self, wanted: str, spec: dict[str, Any], origin: Origin, why: str) -> Read:
+        """A value read out of a file (``images.read``), for image lists to name."""
+        name = read_name(wanted, list(self.out.reads))
+        self.out.reads[name] = (spec, replace(origin, detail=f"images.read.{name}"))
+        return Read(name, f"${wanted} (line {origin.line}) {why}")
 
     def set_arch(self, name: str, mapping: dict[str, str], origin: Origin) -> None:
         if not mapping:
