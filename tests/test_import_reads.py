@@ -203,3 +203,72 @@ def test_reads_build_what_the_script_builds(tmp_path: Path, static_server: tuple
         assert _content(converted, "shop", arch, tmp_path) == _content(legacy, "shop", arch, tmp_path)
     expected = {f"{seeded}/seed/sidecar:1.2.3", f"{seeded}/seed/web:1", f"{seeded}/seed/extra:1"}
     assert _images(converted, "shop") == _images(legacy, "shop") == expected
+
+
+@pytest.mark.slow
+def test_a_shipped_image_list_naming_reads_holds_what_the_script_wrote(
+        tmp_path: Path, static_server: tuple[str, Path], seeded: str) -> None:  # noqa: F811
+    from test_import_shapes import _files
+
+    url, root = static_server
+    (root / f"shop/{VERSION}").mkdir(parents=True)
+    (root / f"shop/{VERSION}/values.yaml").write_text("helper:\n  imageTag: 1.2.3\n")
+    script = HEADER + (  # the app dir's Kubefile is COPY . .: images/shim/ is in the image
+        "mkdir -p manifests images/shim\n"
+        f"wget -q {url}/shop/${{VERSION}}/values.yaml -O manifests/values.yaml\n"
+        "tag=$(cat manifests/values.yaml | grep imageTag | awk '{print $2}')\n"
+        f'echo "{seeded}/seed/sidecar:${{tag}}" > images/shim/shopImages\n')
+    legacy, _ = _workspace(tmp_path / "legacy", "shop", {"init.sh": script}, seeded)
+    converted, app_dir = _workspace(tmp_path / "converted", "shop", {}, seeded)
+    apply_json(legacy, "shop")
+    conversion = convert_init_sh(script, "shop", app_dir=app_dir)
+    assert to_do(conversion) == []
+    assert conversion.spec["inputs"][1] == {"kind": "text", "dest": "images/shim/shopImages",
+                                            "text": f"{seeded}/seed/sidecar:{{{{ read.tag }}}}\n"}
+    write_conversion(app_dir, conversion)
+    (app_dir.parent / "README.md").write_text("# shop\n")
+    cli("check", "-C", str(converted), "shop")
+    cli("lock", "-C", str(converted), "shop")
+    apply_json(converted, "shop", "--frozen")
+    for arch in ("amd64", "arm64"):
+        shim = [_files(ws, "shop", arch, tmp_path, "images/") for ws in (legacy, converted)]
+        assert shim[0] == shim[1] == {"images/shim/shopImages": f"{seeded}/seed/sidecar:1.2.3\n".encode()}
+        assert _content(converted, "shop", arch, tmp_path) == _content(legacy, "shop", arch, tmp_path)
+    assert _images(converted, "shop") == _images(legacy, "shop") == {f"{seeded}/seed/sidecar:1.2.3"}
+
+
+def test_a_chart_version_picked_by_app_version_and_a_yq_join_in_image_lists() -> None:
+    conversion = convert("""
+helm repo add pravega https://charts.pravega.io
+chart_version=`helm search repo --versions --regexp '\\vpravega/zookeeper-operator\\v' |grep ${VERSION#v} \\
+  | awk '{print $2}' | sort -rn | head -n1`
+helm pull pravega/zookeeper-operator --version=${chart_version} -d charts/ --untar
+mkdir -p images/shim
+echo "pravega/zookeeper:${chart_version}" > images/shim/images
+yq eval '. += {"certmanager-issuer": {"email": "email@example.com"}}' -i charts/zookeeper-operator/values.yaml
+yq eval '.image.registry + "/" + .image.repository + ":" + .image.tag' \\
+  charts/zookeeper-operator/values.yaml > images/shim/operator
+""")
+    assert to_do(conversion) == []
+    merged = {"certmanager-issuer": {"email": "email@example.com"}}
+    assert conversion.spec["inputs"][0]["values"] == {"set": merged}
+    assert conversion.spec["images"]["extra"] == [
+        "pravega/zookeeper:{{ read.chart_version }}",
+        "{{ read.operator }}/{{ read.operator_2 }}:{{ read.operator_3 }}"]
+    values = "charts/zookeeper-operator/values.yaml"
+    assert conversion.spec["images"]["read"] == {
+        "chart_version": {"file": "charts/zookeeper-operator/Chart.yaml", "yq": ".version"},
+        "operator": {"file": values, "yq": ".image.registry"},
+        "operator_2": {"file": values, "yq": ".image.repository"},
+        "operator_3": {"file": values, "yq": ".image.tag"}}
+
+
+def test_yq_merges_a_map_as_values_set_under_its_path() -> None:
+    from clusterbuild.fetch.yq import parse_edits
+
+    merged = parse_edits('.a += {"b.c": 1, d: {e: x}} | .f = 2').set
+    assert merged == {"a.b\\.c": 1, "a.d": {"e": "x"}, "f": 2}
+    with pytest.raises(ValueError, match=r"is not `\.path = value`"):
+        parse_edits(".a += [1]")
+    with pytest.raises(ValueError, match="not a map of plain values"):
+        parse_edits(".a += {}")

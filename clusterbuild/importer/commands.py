@@ -167,9 +167,13 @@ def cat(w: Walker, node: Simple) -> None:
     elif here is None or here.body is None:
         w.out.not_convertible(origin_of(node), f"copies files into {target}")
     else:
-        scope = replace(w.scope, reads=_lists(w, target))
+        scope = w.listing_scope() if _lists(w, target) else w.scope
         body = Text.of(here.body) if here.quoted else expand_here_document(here.body, scope)
         _write(w, origin_of(node), target, body, _appends(node))
+
+
+def write_listing(w: Walker, origin: Origin, target: str, text: Text, node: Simple) -> None:
+    _write(w, origin, target, text, _appends(node))
 
 
 def _lists(w: Walker, target: str) -> bool:

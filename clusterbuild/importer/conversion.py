@@ -133,6 +133,11 @@ def _reads(out: Collector, drafts: list[Draft], files: list[Placed], walker: Wal
         if bad:
             out.images.remove((image, origin))
             out.not_convertible(origin, f"the image list: {bad[0]}")
+    for draft in [d for d in drafts if d.fields["kind"] == "text"]:  # a shipped image list
+        bad = [wrong[n] for n in used_reads_of(draft.fields["text"]) if n in wrong]
+        if bad:
+            drafts.remove(draft)
+            out.not_convertible(draft.origins[-1], f"the image list: {bad[0]}")
     return kept
 
 
@@ -169,13 +174,6 @@ def _written(out: Collector, walker: Walker) -> tuple[list[Placed], list[Draft]]
         if written.listing:
             listed = {(o.line, o.text) for o in written.origins}
             out.images = [(i, o) for i, o in out.images if (o.line, o.text) not in listed]
-            named = used_reads_of(written.text.template())
-            if named:  # the file is shipped, so its text would be rendered before the reads
-                out.used_reads.difference_update(named)
-                out.not_convertible(written.origins[-1], "the image list, which the image ships, names "
-                                    "values read out of files when the images are scanned: keep the "
-                                    "list in the app dir")
-                continue
         kept = place_written(written, walker.committed(written.path))
         if isinstance(kept, Placed):
             placed.append(kept)

@@ -14,6 +14,7 @@ conversion does not place (an archive extracted whole, then removed) is not conv
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Callable, Sequence
@@ -131,6 +132,30 @@ def _run(raw_file: str, filters: Sequence[Sequence[str]], scope: Scope, path_of:
         except UnsupportedRead as e:
             return str(e)
     return {"file": target, "run": run}
+
+
+_TERM = re.compile(r'\s*(?:"((?:[^"\\]|\\.)*)"|(\.[^\s+"]*))\s*(\+|$)')
+
+
+def yq_concat(expression: str) -> list[str | tuple[str]] | str:
+    """``.image.registry + "/" + .image.repository``: strings and (paths), or why not."""
+    parts: list[str | tuple[str]] = []
+    i = 0
+    while i < len(expression):
+        term = _TERM.match(expression, i)
+        if term is None or term.end() == i:
+            return f"{expression!r} is not paths and strings joined with +"
+        string, path, _ = term.groups()
+        if path is not None:
+            try:
+                yq_keys(path)
+            except UnsupportedRead as e:
+                return str(e)
+            parts.append((path,))
+        else:
+            parts.append(json.loads(f'"{string}"'))
+        i = term.end()
+    return parts
 
 
 def read_name(wanted: str, taken: Sequence[str]) -> str:

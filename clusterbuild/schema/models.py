@@ -22,7 +22,7 @@ VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _check_platforms(values: list[str] | None) -> list[str] | None:
@@ -334,7 +334,9 @@ class TextInput(Strict):
     variables (a Kubefile whose CMD names the version, an install script, an image list)."""
 
     kind: Literal["text"]
-    text: str = Field(description="The file's content (templated: {{ version }}, {{ arch }}, ...).")
+    text: str = Field(description="The file's content (templated: {{ version }}, {{ arch }}, ...; "
+                      "{{ read.NAME }} names an images.read value: the file is then written in each "
+                      "build, once the other inputs are in its context).")
     dest: str = Field(description="Path in the build context (templated). A Kubefile (or Sealfile, "
                       "Dockerfile, Containerfile) at the top is the app's recipe.")
     mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] | None = None

@@ -93,12 +93,17 @@ def _scan_step(av: AppVersion, build: PlatformBuild, options: Any,
 
 
 def _extra(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild) -> list[ShippedImage]:
+    return shipped_extra(ws, av, build.platform, text_reader(build))
+
+
+def text_reader(build: PlatformBuild) -> Callable[[str], str | None]:
+    """The text of a file of ``build``'s context (None: no such file)."""
     def text_of(path: str) -> str | None:
         item = build.context.files.get(path)
         if item is None or item.source is None or item.entry.kind is not EntryKind.FILE:
             return None
         return item.source.read_text(encoding="utf-8", errors="replace")
-    return shipped_extra(ws, av, build.platform, text_of)
+    return text_of
 
 
 def shipped_extra(ws: LoadedWorkspace, av: AppVersion, platform: Platform,
