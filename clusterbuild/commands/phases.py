@@ -271,7 +271,7 @@ def _created(run: Run, prepared: Prepared) -> dict[tuple[str, str], int]:
 
     dirs = {(b.app, b.version): b.context.root for b in prepared.builds}
     times = commit_times(run.ws.root, set(dirs.values()))
-    return {key: times[path.resolve()] for key, path in dirs.items() if path.resolve() in times}
+    return {key: times[path] for key, path in dirs.items() if path in times}
 
 
 def plan_options(run: Run, prepared: Prepared | None = None) -> PlanOptions:
