@@ -119,7 +119,7 @@ cat charts/openebs/values.yaml | grep "ghcr.io/openebs" | awk '{print $2}' > ima
     assert any(s.startswith("init.sh:15 unused=") and "not needed" in s for s in conversion.skipped)
 
 
-def test_a_read_is_not_a_value_outside_image_lists_nor_of_files_the_image_will_not_hold() -> None:
+def test_a_read_is_not_a_value_outside_image_lists_nor_of_a_removed_file_the_image_would_ship() -> None:
     conversion = convert("""
 wget -qO- https://example.com/src-${VERSION}.tar.gz | tar -zx
 mv src-${VERSION#v}/deploy/helm charts/
@@ -128,7 +128,11 @@ rm -rf src-${VERSION#v}
 wget -q https://example.com/$tag/tool -O opt/tool
 mkdir -p images/shim
 echo "docker.io/x/y:$tag" > images/shim/list
-""")
+cat <<'EOF' > Kubefile
+FROM scratch
+COPY . .
+EOF
+""")  # the image ships the whole app dir: a file kept only to be read would be in it
     assert "images" not in conversion.spec
     assert [line.split(": not convertible ")[1] for line in to_do(conversion)] == [
         "(the URL: $tag (line 10) comes from the output of `cat | grep | awk`)",
