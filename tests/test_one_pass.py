@@ -37,7 +37,7 @@ def _add_apps(ws: Path, names: list[str]) -> None:
 
 
 def _stderr_renders(proc: subprocess.CompletedProcess[str]) -> int:
-    line = next(x for x in proc.stderr.splitlines() if "chart renders" in x)
+    line = next(x for x in proc.stderr.splitlines() if "chart render" in x)
     return int(line.split(", ")[1].split()[0])
 
 

@@ -340,7 +340,7 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     """List the images each app ships in registry/.
 
     What the build pulls; --why says where each was found."""
-    from clusterbuild.cli.output import Printer, found_images, print_images
+    from clusterbuild.cli.output import Printer, found_images, plural, print_images
     from clusterbuild.commands.build import plan_workspace
 
     settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()))
@@ -350,14 +350,14 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     else:
         print_images(planned, Printer(_state["verbose"]), why)
     scans = sum(1 for step in planned.plan.steps if step.kind == "scan")
-    print(f"{scans} app versions scanned, {planned.renders} chart renders", file=sys.stderr)
+    print(f"{plural(scans, 'app version')} scanned, {plural(planned.renders, 'chart render')}",
+          file=sys.stderr)
     _report(planned.failures, planned.warnings)
     if planned.blocked:  # listed what it could: the rest is not an answer, say so in the exit code
         from clusterbuild.errors import InputError
 
-        print(f"error: the images of {len(planned.blocked)} app version"
-              f"{'s are' if len(planned.blocked) != 1 else ' is'} not known until their inputs "
-              "are fetched: run `clusterbuild lock` first", file=sys.stderr)
+        print(f"error: the images of {plural(len(planned.blocked), 'app version')} are not known "
+              "until the inputs are fetched: run `clusterbuild lock` first", file=sys.stderr)
         sys.exit(InputError.exit_code)
 
 
@@ -459,7 +459,10 @@ def check(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     report = check_workspace(settings, ws)
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)
-    print(f"{len(report.checked)} app versions checked, {len(report.problems)} problems")
+    from clusterbuild.cli.output import plural
+
+    print(f"{plural(len(report.checked), 'app version')} checked, "
+          f"{plural(len(report.problems), 'problem')}")
     if report.problems:
         sys.exit(3)
 

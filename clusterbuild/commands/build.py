@@ -41,7 +41,7 @@ from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.planner import AppImages
 from clusterbuild.plan.results import ExportResult, PushResult, ScanResult
 from clusterbuild.plan.status import Assessment, assess
-from clusterbuild.plan.steps import ExportStep
+from clusterbuild.plan.steps import ExportStep, PushStep
 from clusterbuild.settings import Settings
 from clusterbuild.workspace.load import LoadedWorkspace
 
@@ -163,12 +163,14 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
     """Pin what is not pinned (unless frozen), fetch, scan, plan, and run the stale steps;
     write the SBOM of every app version built and attach it to every index pushed; with a
     signing key, sign each of them."""
-    from clusterbuild.commands.attachments import attach_sboms, pushed_indexes
-    from clusterbuild.commands.signatures import load_signer, sign_indexes
     from clusterbuild.commands.supply import write_sboms
 
     start = time.perf_counter()
-    signer = load_signer(settings, ws.root)  # a bad key or password costs no build
+    signer = None
+    if settings.signing is not None:  # read now: a bad key or password costs no build
+        from clusterbuild.commands.signatures import load_signer
+
+        signer = load_signer(settings, ws.root)
     with hold_workspace(ws.root, settings.lock_timeout, notify), \
             hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout,
                        notify=notify), opened(settings, ws, Mode.APPLY) as run:
@@ -184,13 +186,20 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
         exported = tuple(ref for _, r in exports if isinstance(r, ExportResult) for ref in r.refs)
         built = [(s.app, s.version) for s, r in exports if isinstance(r, ExportResult)]
         run.attempt("sbom", lambda: write_sboms(settings, planned, built))
-        indexes = pushed_indexes(planned, outcome.results)
-        attached = tuple(attach_sboms(run, planned, indexes))
-        signed = tuple(sign_indexes(run, signer, indexes))
+        attached: tuple[Attached, ...] = ()
+        signed: tuple[Signed, ...] = ()
+        if any(isinstance(s, PushStep) for s in planned.plan.steps):  # only then: it imports
+            from clusterbuild.commands.attachments import attach_sboms, pushed_indexes  # the
+            from clusterbuild.commands.signatures import sign_indexes  # registry client (0.1 s)
+
+            indexes = pushed_indexes(planned, outcome.results)
+            attached = tuple(attach_sboms(run, planned, indexes))
+            signed = tuple(sign_indexes(run, signer, indexes))
         if any(isinstance(r.step, ExportStep) for r in outcome.ran):
             OciLayout(settings.layout_dir).prune()  # blobs of replaced images
         record_root(settings.cache_dir, ws.root, (s.key for s in planned.plan.steps),
                     keep_previous=bool(run.failures))
+        run.records.save_snapshot(whole=not settings.targets and not settings.platforms)
         run.finish_remote()
         pushed = tuple(ref for r in outcome.results.values() if isinstance(r, PushResult)
                        for ref in r.pushed)

@@ -18,6 +18,7 @@ import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from clusterbuild.errors import ClusterbuildError, InputError
 from clusterbuild.kubefile.context import Context, ContextFile
@@ -28,11 +29,19 @@ from clusterbuild.oci.filetree import EntryKind, FileEntry
 from clusterbuild.oci.platform import Platform
 from clusterbuild.settings import Settings
 from clusterbuild.workspace.context import walk_context
+from clusterbuild.workspace.derived import late_dest, late_texts
 from clusterbuild.workspace.inputs import remote_inputs
 from clusterbuild.workspace.legacy import SCRIPT, is_legacy
 from clusterbuild.workspace.load import APPS_DIR, AppVersion, LoadedWorkspace, select
-from clusterbuild.workspace.prepare import build_args, local_inputs, recipe_of, replaced_dirs
-from clusterbuild.workspace.scanning import shipped_extra
+from clusterbuild.workspace.prepare import (
+    build_args,
+    local_inputs,
+    recipe_of,
+    replaced_dirs,
+    template_variables,
+)
+from clusterbuild.workspace.scanning import read_values, shipped_extra
+from clusterbuild.workspace.templates import render
 
 README = "README.md"
 REGISTRY_DIR = "registry"
@@ -124,6 +133,12 @@ def _context(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> Context
             declared[dest] = _dir(dest)
         else:
             declared[dest] = _file(dest)
+    for n, item in late_texts(av):  # rendered with placeholders for the values read at build time
+        if item.platforms is None or str(platform) in item.platforms:
+            variables: dict[str, Any] = dict(template_variables(ws, av, platform))
+            variables["read"] = read_values(av, variables, None)
+            render(item.text, variables, av.spec_path, f"inputs[{n}].text")
+            declared[late_dest(ws, av, n, item, variables)] = _file("late")
     return context.overlay(declared)
 
 

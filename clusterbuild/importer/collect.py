@@ -88,6 +88,9 @@ class Collector:
         self.rendered: list[Rendered] = []  # charts rendered into files (helm template >)
         self.arch_map: dict[str, str] = {}
         self.arch_origin: Origin | None = None
+        self.reads: dict[str, tuple[dict[str, Any], Origin]] = {}  # images.read: name -> (spec, origin)
+        self.used_reads: set[str] = set()  # the reads an image list names
+        self.edited_after_read: set[str] = set()  # files edited after a read of them
 
     def not_needed(self, origin: Origin, why: str, end_line: int = 0) -> None:
         self.skips.append(Skip(origin, f"not needed ({why})", end_line))
@@ -116,6 +119,7 @@ class Collector:
 
     def add_edit(self, path: str, edit: dict[str, Any], origin: Origin) -> bool:
         """Attach a ``sed``/``yq`` edit of ``path`` to the download that places it (False: none)."""
+        self.note_edit(path)
         pending = self.files.get(path)
         if pending is not None:
             pending.edits.append({k: v for k, v in edit.items() if k != "file"})
@@ -139,6 +143,11 @@ class Collector:
             archive.origins.append(origin)
             return True
         return False
+
+    def note_edit(self, path: str) -> None:
+        """An edit of ``path``: a read of it before stays the value before the edit."""
+        if any(spec["file"] == path for spec, _ in self.reads.values()):
+            self.edited_after_read.add(path)
 
     def take(self, path: str) -> Pending | None:
         return self.files.pop(path, None)
@@ -239,6 +248,7 @@ class Collector:
 
     def edit_values(self, name: str, edits: Edits, origin: Origin) -> None:
         draft = self.charts[name]
+        self.note_edit(f"{draft.where}/values.yaml")
         values = draft.fields.setdefault("values", {})
         for path in edits.delete:
             kept = {k: v for k, v in values.get("set", {}).items() if not _under(k, path)}

@@ -26,6 +26,7 @@ from clusterbuild.schema.models import (
     RemoteInput,
     TextInput,
 )
+from clusterbuild.workspace.derived import names_reads
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
 from clusterbuild.workspace.prepare import template_variables
 from clusterbuild.workspace.templates import render
@@ -116,8 +117,8 @@ def remote_inputs(ws: LoadedWorkspace, av: AppVersion) -> list[InputPlan]:
     """Every remote input of ``av`` for each of its platforms (merged when identical)."""
     plans: list[InputPlan] = []
     for n, item in enumerate(av.spec.inputs):
-        if isinstance(item, FileInput):
-            continue
+        if isinstance(item, FileInput) or names_reads(item):
+            continue  # a local file; a text naming reads, written in each build (``derived``)
         per_platform = []
         for platform in av.platforms:
             if item.platforms is not None and str(platform) not in item.platforms:
