@@ -119,7 +119,7 @@ cat charts/openebs/values.yaml | grep "ghcr.io/openebs" | awk '{print $2}' > ima
     assert any(s.startswith("init.sh:15 unused=") and "not needed" in s for s in conversion.skipped)
 
 
-def test_a_read_is_not_a_value_outside_image_lists_nor_of_files_the_image_will_not_hold() -> None:
+def test_a_read_is_not_a_value_outside_image_lists_nor_of_a_removed_file_the_image_would_ship() -> None:
     conversion = convert("""
 wget -qO- https://example.com/src-${VERSION}.tar.gz | tar -zx
 mv src-${VERSION#v}/deploy/helm charts/
@@ -128,7 +128,11 @@ rm -rf src-${VERSION#v}
 wget -q https://example.com/$tag/tool -O opt/tool
 mkdir -p images/shim
 echo "docker.io/x/y:$tag" > images/shim/list
-""")
+cat <<'EOF' > Kubefile
+FROM scratch
+COPY . .
+EOF
+""")  # the image ships the whole app dir: a file kept only to be read would be in it
     assert "images" not in conversion.spec
     assert [line.split(": not convertible ")[1] for line in to_do(conversion)] == [
         "(the URL: $tag (line 10) comes from the output of `cat | grep | awk`)",
@@ -272,3 +276,44 @@ def test_yq_merges_a_map_as_values_set_under_its_path() -> None:
         parse_edits(".a += [1]")
     with pytest.raises(ValueError, match="not a map of plain values"):
         parse_edits(".a += {}")
+
+
+@pytest.mark.slow
+def test_a_file_read_out_of_a_removed_archive_is_an_input_the_image_does_not_ship(
+        tmp_path: Path, static_server: tuple[str, Path], seeded: str) -> None:  # noqa: F811
+    from conftest import tgz
+
+    url, root = static_server
+    plain = VERSION.lstrip("v")
+    (root / "shop").mkdir()
+    (root / f"shop/{VERSION}.tar.gz").write_bytes(tgz({
+        f"shop-{plain}/deploy/web.yaml": b"kind: ConfigMap\nmetadata:\n  name: web\n",
+        f"shop-{plain}/pkg/constants.go": b'package pkg\n\nconst SidecarTag = "1.2.3"\n'}))
+    script = HEADER + (
+        "mkdir -p manifests\n"
+        f'wget -qO- "{url}/shop/${{VERSION}}.tar.gz" | tar -zx\n'
+        'mv "shop-${VERSION#v}/deploy/web.yaml" manifests/web.yaml\n'
+        "tag=$(cat shop-${VERSION#v}/pkg/constants.go | grep SidecarTag | awk -F '\"' '{print $2}')\n"
+        'rm -rf "shop-${VERSION#v}"\n'
+        "mkdir -p images/shim\n"
+        f'echo "{seeded}/seed/sidecar:$tag" > images/shim/sidecar\n'
+        "cat <<'EOF' > Kubefile\nFROM scratch\nCOPY manifests manifests\nCOPY registry registry\n"
+        'CMD ["kubectl apply -f manifests"]\nEOF\n')
+    legacy, _ = _workspace(tmp_path / "legacy", "shop", {"init.sh": script}, seeded)
+    converted, app_dir = _workspace(tmp_path / "converted", "shop", {}, seeded)
+    apply_json(legacy, "shop")
+    conversion = convert_init_sh(script, "shop", app_dir=app_dir)
+    assert to_do(conversion) == []
+    assert conversion.spec["inputs"][1] == {
+        "kind": "archive", "url": f"{url}/shop/{{{{ version }}}}.tar.gz",
+        "path": "shop-{{ version | strip_v }}/pkg/constants.go",
+        "dest": "shop-{{ version | strip_v }}/pkg"}
+    write_conversion(app_dir, conversion)
+    (app_dir.parent / "README.md").write_text("# shop\n")
+    cli("check", "-C", str(converted), "shop")
+    cli("lock", "-C", str(converted), "shop")
+    apply_json(converted, "shop", "--frozen")
+    for arch in ("amd64", "arm64"):
+        assert _content(converted, "shop", arch, tmp_path) == _content(legacy, "shop", arch, tmp_path) \
+            == {"manifests/web.yaml": b"kind: ConfigMap\nmetadata:\n  name: web\n"}
+    assert _images(converted, "shop") == _images(legacy, "shop") == {f"{seeded}/seed/sidecar:1.2.3"}

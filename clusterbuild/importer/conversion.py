@@ -8,8 +8,9 @@ over an existing spec.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,8 @@ def _reads(out: Collector, drafts: list[Draft], files: list[Placed], walker: Wal
     for name, (fields, origin) in out.reads.items():
         file = fields["file"]
         placed = any(file == d.where or file.startswith(d.where.rstrip("/") + "/") for d in drafts) \
-            or any(f.path == file for f in files) or walker.committed(file) is not None
+            or any(f.path == file for f in files) or walker.committed(file) is not None \
+            or (name in out.used_reads and _read_only(out, drafts, files, walker, file, origin))
         if name not in out.used_reads:
             out.not_needed(origin, "sets a variable from a command's output; the commands using it are "
                            "reported")
@@ -139,6 +141,28 @@ def _reads(out: Collector, drafts: list[Draft], files: list[Placed], walker: Wal
             drafts.remove(draft)
             out.not_convertible(draft.origins[-1], f"the image list: {bad[0]}")
     return kept
+
+
+def _read_only(out: Collector, drafts: list[Draft], files: list[Placed], walker: Walker, file: str,
+               origin: Origin) -> bool:
+    """A file read out of an archive the script extracts, then removes: placed by an archive
+    input of that one file, when the image does not ship it (True), so that the read finds it."""
+    from clusterbuild.importer.rendered import ships
+    from clusterbuild.importer.written import RECIPES
+
+    recipe = next((f.content for f in files if f.path in RECIPES), None)
+    recipe = recipe if recipe is not None else next(
+        (text for name in RECIPES if (text := walker.committed(name)) is not None), "")
+    archive = next((a for a in reversed(out.archives)
+                    if a.into == "." or file.startswith(a.into.rstrip("/") + "/")), None)
+    if archive is None or ships(recipe, file) or "/" not in file:
+        return False
+    member = file if archive.into == "." else file[len(archive.into.rstrip("/")) + 1:]
+    fields = {"kind": "archive", "url": archive.url.template(), "path": member,
+              "dest": posixpath.dirname(file)}  # a file named by path lands in dest
+    draft = out._archive_draft(fields, [*archive.origins, replace(origin, detail="read only")], None)
+    drafts.append(draft)
+    return True
 
 
 def used_reads_of(template: str) -> list[str]:
