@@ -41,7 +41,7 @@ from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.planner import AppImages
 from clusterbuild.plan.results import ExportResult, PushResult, ScanResult
 from clusterbuild.plan.status import Assessment, assess
-from clusterbuild.plan.steps import ExportStep
+from clusterbuild.plan.steps import ExportStep, PushStep
 from clusterbuild.settings import Settings
 from clusterbuild.workspace.load import LoadedWorkspace
 
@@ -160,7 +160,6 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
                     notify: Notify) -> Applied:
     """Pin what is not pinned (unless frozen), fetch, scan, plan, and run the stale steps;
     write the SBOM of every app version built and attach it to every index pushed."""
-    from clusterbuild.commands.attachments import attach_sboms, pushed_indexes
     from clusterbuild.commands.supply import write_sboms
 
     start = time.perf_counter()
@@ -179,8 +178,11 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
         exported = tuple(ref for _, r in exports if isinstance(r, ExportResult) for ref in r.refs)
         built = [(s.app, s.version) for s, r in exports if isinstance(r, ExportResult)]
         run.attempt("sbom", lambda: write_sboms(settings, planned, built))
-        indexes = pushed_indexes(planned, outcome.results)
-        attached = tuple(attach_sboms(run, planned, indexes))
+        attached: tuple[Attached, ...] = ()
+        if any(isinstance(s, PushStep) for s in planned.plan.steps):  # only then: it imports
+            from clusterbuild.commands.attachments import attach_sboms, pushed_indexes  # the
+            indexes = pushed_indexes(planned, outcome.results)  # registry client (0.1 s)
+            attached = tuple(attach_sboms(run, planned, indexes))
         if any(isinstance(r.step, ExportStep) for r in outcome.ran):
             OciLayout(settings.layout_dir).prune()  # blobs of replaced images
         record_root(settings.cache_dir, ws.root, (s.key for s in planned.plan.steps),
