@@ -199,7 +199,8 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
             OciLayout(settings.layout_dir).prune()  # blobs of replaced images
         record_root(settings.cache_dir, ws.root, (s.key for s in planned.plan.steps),
                     keep_previous=bool(run.failures))
-        run.records.save_snapshot(whole=not settings.targets and not settings.platforms)
+        # a run that failed somewhere keeps what the last runs kept (as record_root does)
+        run.records.save_snapshot(whole=not settings.targets and not settings.platforms and not run.failures)
         run.finish_remote()
         pushed = tuple(ref for r in outcome.results.values() if isinstance(r, PushResult)
                        for ref in r.pushed)

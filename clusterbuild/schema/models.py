@@ -245,6 +245,9 @@ class ChartInput(Fetched):
                                        "256MiB): a guard against decompression bombs.")
     edits: EditList
     replace: Replace
+    exclude: list[str] = Field(default_factory=list, description="Paths of the chart (globs, under "
+                               "its directory) left out, e.g. ['templates/tests', 'templates/tests/*'], "
+                               "as an init.sh does with `rm -rf charts/<name>/templates/tests`.")
     dir: str | None = Field(default=None, description="The directory the chart is unpacked in: "
                             "<dir>/<name> (default charts; templated). The image scan renders charts "
                             "under charts/ only, as sealos does.")

@@ -65,7 +65,8 @@ def _rendered(av: AppVersion, n: int, item: RemoteInput, variables: dict[str, st
         variables = {**variables, "arch_name": item.arch_map.get(variables["arch"], variables["arch"])}
     out: dict[str, Any] = {}
     dumped = item.model_dump(exclude={"sha256", "platforms", "arch_map"})
-    for key in ("edits", "replace", "dir"):  # newer fields: absent when unset, so older locks still match
+    newer = ("edits", "replace", "dir", *(("exclude",) if isinstance(item, ChartInput) else ()))
+    for key in newer:  # newer fields: absent when unset, so older locks still match
         if not dumped.get(key):
             dumped.pop(key, None)
     for key, value in dumped.items():
