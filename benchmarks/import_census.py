@@ -8,7 +8,11 @@ directory with an init.sh (else the newest directory). The conversion (spec, and
 the script writes, such as a heredoc Kubefile) is written into a copy of that directory in
 a scratch workspace, and ``clusterbuild check`` runs on it. An app is **full** when its
 conversion has no line left "not convertible" and the check passes: the imported spec builds
-with no hand edit. Printed: full / with unconverted lines / failing the check only, and the
+with no hand edit (offline: the check renders every template, evaluates the Kubefile against
+the app dir plus what the inputs declare, and refuses COPY sources and CMD paths the image will
+not hold; nothing is fetched, so an input that fails to download is not caught here). An app
+whose own files fail the check (a Kubefile naming a file the app never has) counts as not full.
+Printed: full / with unconverted lines / failing the check only, and the
 reasons of the unconverted lines by frequency (the first N).
 
 Nothing of the catalogue is written outside the scratch dir, which is removed at the end.

@@ -9,7 +9,8 @@ and (``hint``) what to do about it.
     ├── InputError               exit 3  bad workspace, spec, Kubefile, arguments
     │   └── ConfigError                  a file failed validation (file + field path)
     ├── BuildError               exit 4  a step failed while running
-    └── CacheError               exit 5  the cache cannot be used (permissions, disk)
+    ├── CacheError               exit 5  the cache cannot be used (permissions, disk)
+    └── VerificationError        exit 6  ``verify``: no valid signature of the image by the key
 """
 
 from __future__ import annotations
@@ -57,6 +58,12 @@ class BuildError(ClusterbuildError):
 
 class CacheError(ClusterbuildError):
     exit_code = 5
+
+
+class VerificationError(ClusterbuildError):
+    """The image REF names now has no signature the key verifies (``clusterbuild verify``)."""
+
+    exit_code = 6
 
 
 EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C)

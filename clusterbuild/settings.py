@@ -3,7 +3,8 @@ the defaults — read once into one frozen ``Settings`` that every command recei
 
     command line      --cache-dir, --platform, --jobs, --insecure-registry, --archive, ...
     apps.yaml         registries:, downloads:, output:, registry
-    environment       CLUSTERBUILD_CACHE_DIR, SOURCE_DATE_EPOCH, CLUSTERBUILD_LOCK_TIMEOUT
+    environment       CLUSTERBUILD_CACHE_DIR, SOURCE_DATE_EPOCH, CLUSTERBUILD_LOCK_TIMEOUT,
+                      CLUSTERBUILD_SIGN_PASSWORD (kept out of every repr)
     defaults          <workspace>/cache, mtime 0, jobs = cores, wait for locks forever
 
 Nothing below the command layer reads the environment or apps.yaml's access settings
@@ -26,6 +27,7 @@ from clusterbuild.schema.models import Workspace
 CACHE_ENV = "CLUSTERBUILD_CACHE_DIR"
 LOCK_TIMEOUT_ENV = "CLUSTERBUILD_LOCK_TIMEOUT"
 EPOCH_ENV = "SOURCE_DATE_EPOCH"
+SIGN_PASSWORD_ENV = "CLUSTERBUILD_SIGN_PASSWORD"
 DEFAULT_KEEP_DAYS = 30.0
 DEFAULT_TIMEOUT = 900.0
 
@@ -85,6 +87,16 @@ class CommandLine:
     remote_cache: str | None = None
     cache_push: bool | None = None
     shard: bool = False
+    sign_key: Path | None = None
+
+
+@dataclass(frozen=True)
+class SigningAccess:
+    """How pushed indexes are signed (``--sign-key``): the key file and, for an encrypted key,
+    its password. Neither is part of any step key, lock or image; the password is in no repr."""
+
+    key: Path  # absolute
+    password: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,7 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT  # seconds one transfer may take in all (--timeout)
     remote_cache: RemoteCacheAccess | None = None  # None: local cache only
     shard: bool = False  # a CI shard: push each platform's -<arch> image only, no index, no layout
+    signing: SigningAccess | None = None  # sign each pushed index (--sign-key)
 
     @property
     def layout_dir(self) -> Path:
@@ -156,7 +169,9 @@ def read_settings(typed: CommandLine, config: Workspace | None,
         keep_days=typed.keep_days if typed.keep_days is not None else DEFAULT_KEEP_DAYS,
         scripts=_sandbox(typed, config, environ, cache.resolve()),
         timeout=typed.timeout if typed.timeout is not None else DEFAULT_TIMEOUT,
-        remote_cache=_remote_cache(typed, config), shard=typed.shard)
+        remote_cache=_remote_cache(typed, config), shard=typed.shard,
+        signing=SigningAccess(typed.sign_key.expanduser().resolve(), environ.get(SIGN_PASSWORD_ENV) or None)
+        if typed.sign_key is not None else None)
 
 
 def _remote_cache(typed: CommandLine, config: Workspace | None) -> RemoteCacheAccess | None:

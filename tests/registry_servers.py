@@ -225,6 +225,7 @@ class Fault:
     """``action``: "status" (answer ``status`` with ``headers``, the registry not asked), "slow"
     (answer after ``after`` milliseconds), "drop"
     (close the connection after ``after`` body bytes), "corrupt" (flip a byte of the body),
+    "corrupt request" (flip the first byte of the request's body on its way to the registry),
     "replace" (answer ``status``/``headers``/``body`` in place of the registry's answer)."""
 
     path: str  # a regular expression searched in the request path
@@ -341,6 +342,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if not self.proxy.ranges:
             headers.pop("Range", None)
         headers["Content-Length"] = str(len(body))
+        if fault is not None and fault.action == "corrupt request" and body:
+            body = bytes([body[0] ^ 0xFF]) + body[1:]
         upstream.request(self.command, self.path, body=body, headers=headers)
         answer = upstream.getresponse()
         try:

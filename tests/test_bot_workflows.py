@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from conftest import REPO, apply_json, copy_workspace
+from conftest import REPO, apply_json, cli, copy_workspace
 
 WORKFLOWS = REPO / ".github/workflows"
 
@@ -192,9 +192,19 @@ def test_build_workflow_scripts_matrix_shards_and_publish(tmp_path: Path, regist
         _run(step(build, "shard", "Build and push")["run"], _runner(tmp_path, entry["shard"], registry),
              **env, REMOTE=found["remote"], TARGETS=entry["targets"], SHARD=entry["shard"])
     summary = tmp_path / "summary.md"
+    key, runner_temp = tmp_path / "cosign.key", tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-out", str(key)], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(tmp_path / "cosign.pub")],
+                   check=True, capture_output=True)
     index = _runner(tmp_path, "publish", registry)
     _run(step(build, "publish", "Publish")["run"], index, **env, REMOTE=found["remote"],
-         GITHUB_STEP_SUMMARY=str(summary))
+         GITHUB_STEP_SUMMARY=str(summary), SIGN_KEY=key.read_text().strip(), RUNNER_TEMP=str(runner_temp))
+    assert (runner_temp / "cosign.key").stat().st_mode & 0o077 == 0
+    verified = cli("verify", f"{prefix}/hello-tools:v1.0.0", "--key", str(tmp_path / "cosign.pub"),
+                   "--insecure-registry", registry, check=False)
+    assert verified.returncode == 0, verified.stderr
     published = json.loads((index / "publish.json").read_text())
     assert {p["ref"] for p in published["pushed"]} == {f"{prefix}/hello-chart:v0.1.0",
                                                        f"{prefix}/hello-tools:v1.0.0"}

@@ -104,6 +104,23 @@ def test_declared_inputs_count_as_files_of_the_context(tmp_path: Path) -> None:
     assert "3 app versions checked, 0 problems" in proc.stdout
 
 
+def test_a_cmd_may_name_files_inside_an_archive_directory_but_not_beside_it(tmp_path: Path) -> None:
+    ws = copy_workspace(tmp_path / "ws")
+    app = ws / "applications/remote/latest"
+    app.mkdir(parents=True)
+    (ws / "applications/remote/README.md").write_text("# remote\n")
+    (app / "Kubefile").write_text("FROM scratch\nCOPY charts charts\nCOPY registry registry\n"
+                                  "CMD [\"helm upgrade -i web charts/web\", \"bash opt/setup.sh\"]\n")
+    (app / "clusterbuild.yaml").write_text(
+        "inputs:\n  - {kind: archive, url: 'https://example.com/src-{{ version }}.tar.gz', "
+        "path: 'src-{{ version }}/charts', dest: charts}\n")
+    (ws / "apps.yaml").write_text((ws / "apps.yaml").read_text() + "  remote:\n    versions: [v1]\n")
+    proc = cli("check", "-C", str(ws), "remote", check=False)
+    assert proc.returncode == 3
+    assert "names opt/setup.sh, which the image will not hold" in proc.stderr
+    assert "charts/web" not in proc.stderr  # what the archive holds is known only once it is fetched
+
+
 def test_the_catalogue_passes(tmp_path: Path) -> None:
     proc = cli("check", "-C", str(REPO), check=False)
     assert proc.returncode == 0, proc.stderr

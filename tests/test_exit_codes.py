@@ -76,7 +76,7 @@ def _code_of_signal(ws: Path, seen: list[float], signum: int) -> int:
 
 
 def test_every_documented_exit_code(tmp_path: Path, static_server: tuple[str, Path],
-                                    stalling: tuple[str, list[float]]) -> None:
+                                    stalling: tuple[str, list[float]], registry: str) -> None:
     produced: dict[int, str] = {}
     ws = copy_workspace(tmp_path / "ws")
 
@@ -119,6 +119,19 @@ def test_every_documented_exit_code(tmp_path: Path, static_server: tuple[str, Pa
     proc = cli("plan", "-C", str(ws), check=False)
     assert proc.returncode == 5 and "corrupt" in proc.stderr
     produced[5] = "a corrupt cache index"
+
+    unsigned = copy_workspace(tmp_path / "unsigned")
+    cli("apply", "-C", str(unsigned), "hello-tools", "--push-to", f"{registry}/exit6",
+        "--insecure-registry", registry)
+    key = tmp_path / "key.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-out", str(key)], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(tmp_path / "pub.pem")],
+                   check=True, capture_output=True)
+    proc = cli("verify", f"{registry}/exit6/hello-tools:v1.0.0", "--key", str(tmp_path / "pub.pem"),
+               "--insecure-registry", registry, check=False)
+    assert proc.returncode == 6 and "not signed" in proc.stderr
+    produced[6] = "verify of an image that is not signed"
 
     stalled_url, seen = stalling
     slow = copy_workspace(tmp_path / "slow")

@@ -158,3 +158,39 @@ def _config(ws: Path, app: str, arch: str) -> dict[str, object]:
                          capture_output=True, text=True).stdout
     config: dict[str, object] = json.loads(out)["config"]
     return config
+
+
+def test_parts_removed_from_a_chart_and_from_archive_directories_are_left_out(
+        tmp_path: Path, static_server: tuple[str, Path], seeded: str) -> None:  # noqa: F811
+    url, root = static_server
+    plain = VERSION.lstrip("v")
+    web = ("kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n"
+           f"        - image: {seeded}/seed/web:1\n")
+    test_pod = f"kind: Pod\nspec:\n  containers:\n    - image: {seeded}/seed/extra:1\n"
+    (root / "shop").mkdir()
+    (root / f"shop/{VERSION}.tar.gz").write_bytes(tgz({
+        f"shop-{plain}/deploy/chart/Chart.yaml": b"apiVersion: v2\nname: web\nversion: 1.2.3\n",
+        f"shop-{plain}/deploy/chart/values.yaml": b"replicas: 1\n",
+        f"shop-{plain}/deploy/chart/templates/web.yaml": web.encode(),
+        f"shop-{plain}/deploy/chart/templates/tests/pod.yaml": test_pod.encode(),
+        f"shop-{plain}/deploy/addons/web.yaml": web.encode(),
+        f"shop-{plain}/deploy/addons/docs/README.md": b"docs\n"}))
+    (root / "shop/conf.tgz").write_bytes(tgz({"conf/app.yaml": web.encode(),
+                                             "conf/old/pod.yaml": test_pod.encode()}))
+    script = HEADER + (
+        "mkdir -p charts manifests\n"
+        f'wget -qO- "{url}/shop/${{VERSION}}.tar.gz" | tar -zx\n'
+        'mv "shop-${VERSION#v}/deploy/chart" charts/web\n'
+        'mv "shop-${VERSION#v}/deploy/addons" manifests/addons\n'
+        'rm -rf "shop-${VERSION#v}" charts/web/templates/tests manifests/addons/docs\n'
+        f'wget -qO- "{url}/shop/conf.tgz" | tar -zx -C manifests\n'
+        "rm -rf manifests/conf/old\n")
+    conversion = convert_init_sh(script, "shop")
+    assert [(i["kind"], i.get("exclude")) for i in conversion.spec["inputs"]] == [
+        ("chart", ["templates/tests", "templates/tests/*"]), ("archive", ["docs", "docs/*"]),
+        ("archive", ["conf/old", "conf/old/*"])]
+    contents = _both_ways(tmp_path, "shop", script, seeded, {})
+    assert sorted(contents["amd64"]) == ["charts/web/Chart.yaml", "charts/web/templates/web.yaml",
+                                         "charts/web/values.yaml", "manifests/addons/web.yaml",
+                                         "manifests/conf/app.yaml"]
+    assert _images(tmp_path / "converted", "shop") == {f"{seeded}/seed/web:1"}  # not the test pod's

@@ -103,6 +103,11 @@ def test_lock_then_frozen_apply_places_each_platforms_inputs(tmp_path: Path,
         assert files["manifests/install.yaml"].startswith(b"kind: ConfigMap")
     assert not [r for r in result["ran"] if r["kind"] == "fetch"]  # `lock` fetched them, once
 
+    # a per-platform CI job (build.yml: --frozen --platform P) finds the inputs pinned for
+    # every platform at once, and builds the same image
+    arm = apply_json(ws, "remote", "--frozen", "--platform", "linux/arm64", cache=tmp_path / "arm-cache")
+    assert images(arm)[f"{APP}-arm64"] == images(result)[f"{APP}-arm64"]
+
     other = tmp_path / "second"
     other.mkdir()
     clean = apply_json(ws, "remote", "--frozen", cache=other / "cache")

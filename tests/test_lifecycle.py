@@ -107,7 +107,7 @@ ABOVE = ("workspace", "execute", "places", "cache", "commands", "cli", "bot", "f
          "importer", "settings")
 # Pure parsers (stdlib and yaml only, no I/O) that the schema uses to refuse a bad edit
 # expression while loading clusterbuild.yaml, naming its field.
-PURE_ABOVE = frozenset({"clusterbuild.fetch.sed", "clusterbuild.fetch.yq"})
+PURE_ABOVE = frozenset({"clusterbuild.fetch.sed", "clusterbuild.fetch.yq", "clusterbuild.fetch.textread"})
 
 
 def _imports(path: Path) -> set[str]:
@@ -124,7 +124,7 @@ def _imports(path: Path) -> set[str]:
 def test_low_packages_import_nothing_above_them() -> None:
     for module in PURE_ABOVE:  # the exception holds only while they stay pure
         path = REPO / (module.replace(".", "/") + ".py")
-        assert all(not m.startswith("clusterbuild.") for m in _imports(path)), module
+        assert all(not m.startswith("clusterbuild.") or m in PURE_ABOVE for m in _imports(path)), module
     wrong = []
     for package in LOW:
         for path in sorted((REPO / "clusterbuild" / package).rglob("*.py")):

@@ -37,7 +37,7 @@ def _add_apps(ws: Path, names: list[str]) -> None:
 
 
 def _stderr_renders(proc: subprocess.CompletedProcess[str]) -> int:
-    line = next(x for x in proc.stderr.splitlines() if "chart renders" in x)
+    line = next(x for x in proc.stderr.splitlines() if "chart render" in x)
     return int(line.split(", ")[1].split()[0])
 
 
@@ -193,12 +193,17 @@ def test_a_moved_workspace_is_fresh(tmp_path: Path) -> None:
 
 def test_an_undecodable_record_is_a_warning_and_a_rebuild(workspace: Path) -> None:
     from clusterbuild.cache.results import CacheIndex
+    from clusterbuild.execute.records import SNAPSHOT
 
     first = apply_json(workspace)
     index = CacheIndex(workspace / "cache")
     slot = "index/hello-tools/v1.0.0/-/0"
     key = index.get("slot", slot)["key"]  # type: ignore[index]
-    index.put("step", key, {"index": {"mediaType": 7}, "blobs": ["nonsense"]})
+    nonsense = {"index": {"mediaType": 7}, "blobs": ["nonsense"]}
+    index.put("step", key, nonsense)
+    snapshot = index.get(SNAPSHOT, str(workspace.resolve()))  # the run's copy of the records it used
+    assert isinstance(snapshot, dict) and key in snapshot
+    index.put(SNAPSHOT, str(workspace.resolve()), {**snapshot, key: nonsense})
     index.close()
     proc = cli("apply", "-C", str(workspace), "--json")
     assert "warning: index hello-tools:v1.0.0" in proc.stderr and "does not decode" in proc.stderr

@@ -21,6 +21,7 @@ import sys
 import tarfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -351,6 +352,50 @@ def test_push_uploads_large_blobs_in_chunks(servers: Servers, proxy: FaultProxy,
     assert len(patches) >= 8 and {e.status for e in patches} == {202}
     skopeo("copy", "--all", "--src-tls-verify=false", f"docker://{servers.anon}/chunked/app:1",
            f"oci:{tmp_path / 'back'}:1")
+
+
+def test_push_uploads_again_when_the_registry_got_other_bytes(servers: Servers, proxy: FaultProxy,
+                                                               tmp_path: Path) -> None:
+    store = fresh_store(tmp_path)
+    root = unique_index(store, 4000)
+    proxy.inject(Fault(r"/blobs/uploads/", "corrupt request", method="PUT"))
+    with servers.client() as client:
+        assert client.push(ref(f"{proxy.address}/regot/app:1"), root, store) == root.digest
+    refused = [e for e in proxy.log if e.fault == "corrupt request"]
+    assert len(refused) == 1 and refused[0].status == 400  # the real registry saw the wrong bytes
+    skopeo("copy", "--all", "--src-tls-verify=false", f"docker://{servers.anon}/regot/app:1",
+           f"oci:{tmp_path / 'back'}:1")  # skopeo checks every digest
+
+
+def test_concurrent_pushes_upload_a_shared_blob_once(servers: Servers, proxy: FaultProxy,
+                                                      tmp_path: Path) -> None:
+    store = fresh_store(tmp_path)
+    roots = [unique_index(store, 6000 + 10 * n) for n in range(4)]  # all share one base layer
+    shared = json.loads(store.read_bytes(Digest.parse(
+        json.loads(store.read_bytes(roots[0].digest))["manifests"][0]["digest"])))["layers"][0]["digest"]
+    proxy.inject(Fault(r"/blobs/", "slow", method="HEAD", after=200, times=8))  # widen the window
+    with servers.client() as client, ThreadPoolExecutor(4) as pool:
+        pushed = list(pool.map(lambda n: client.push(ref(f"{proxy.address}/flight/app:{n}"), roots[n], store),
+                               range(4)))
+    assert pushed == [root.digest for root in roots]
+    uploads = [e for e in proxy.log
+               if e.method == "PUT" and "/blobs/uploads/" in e.path and shared.split(":")[1] in e.query]
+    assert len(uploads) == 1, uploads
+
+
+def test_push_of_a_corrupt_store_blob_removes_it_and_says_so(servers: Servers, tmp_path: Path) -> None:
+    store = fresh_store(tmp_path)
+    root = unique_index(store, 5000)
+    child = Digest.parse(json.loads(store.read_bytes(root.digest))["manifests"][0]["digest"])
+    layer = json.loads(store.read_bytes(child))["layers"][1]
+    path = store.path(Digest.parse(layer["digest"]))
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # same size, other bytes: what a disk error or a stray writer leaves
+    path.write_bytes(bytes(data))
+    with servers.client() as client, pytest.raises(RegistryError) as caught:
+        client.push(ref(f"{servers.anon}/corrupt-store/app:1"), root, store)
+    assert "the content store's copy is corrupt" in str(caught.value) and layer["digest"] in str(caught.value)
+    assert caught.value.code == "DIGEST_INVALID" and not path.exists()
 
 
 def test_copy_between_registries(servers: Servers, tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def test_second_machine_runs_no_build_step_and_gets_the_same_digests(tmp_path: P
     a_ws = machine(tmp_path, "a", registry)
     a = apply_json(a_ws, "--remote-cache", remote, "--cache-push")
     assert kinds_ran(a) >= BUILD_KINDS and a["remote_cache"]["uploads"] > 0
-    assert not a["warnings"], a["warnings"]
+    assert not a["warnings"], "\n".join(a["warnings"])
     b_ws = machine(tmp_path, "b", registry, lock_from=a_ws)
     plan = json.loads(cli("plan", "-C", str(b_ws), "--json", "--remote-cache", remote).stdout)
     states = {s["status"] for s in plan["steps"]}
@@ -74,7 +74,7 @@ def test_second_machine_runs_no_build_step_and_gets_the_same_digests(tmp_path: P
     assert kinds_ran(b) == {"export"}
     assert images(b) == images(a)
     assert b["remote_cache"]["records"] > 0 and b["remote_cache"]["uploads"] == 0
-    assert not b["warnings"], b["warnings"]
+    assert not b["warnings"], "\n".join(b["warnings"])
     skopeo("inspect", "--raw", f"oci:{b_ws / 'out'}:docker.io/labring/with-images:v1-arm64")
 
 

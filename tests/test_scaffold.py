@@ -54,6 +54,17 @@ def test_init_makes_a_workspace_that_checks_and_plans(tmp_path: Path) -> None:
     assert again.returncode == 3 and "already exists" in again.stderr
 
 
+def test_init_keeps_the_app_dirs_of_a_catalogue_checkout(tmp_path: Path) -> None:
+    ws = tmp_path / "cluster-image"
+    for app in ("cert-manager", "helm"):
+        (ws / "applications" / app / "latest").mkdir(parents=True)
+        (ws / "applications" / app / "latest" / "init.sh").write_text("#!/bin/bash\n")
+    out = cli("init", str(ws)).stdout
+    assert "kept applications/ (2 app dirs: list the ones to build" in out
+    assert "created applications/" not in out
+    assert (ws / "applications/helm/latest/init.sh").read_text() == "#!/bin/bash\n"
+
+
 def test_new_chart_manifest_and_binary_apps_build_without_their_readme(
         tmp_path: Path, static_server: tuple[str, Path]) -> None:
     url, root = static_server

@@ -57,12 +57,29 @@ def test_three_shards_and_publish_give_one_machines_indexes(tmp_path: Path, regi
                             *shard["targets"].split())
         assert "export" not in {r["kind"] for r in result["ran"]}
         assert all(p["ref"].rsplit("-", 1)[1] in ("amd64", "arm64") for p in result["pushed"])
+    key, pub = tmp_path / "cosign.key", tmp_path / "cosign.pub"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-out", str(key)], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(pub)], check=True,
+                   capture_output=True)
     published = json.loads(cli("publish", "-C", str(clone(tmp_path, "index", registry)), "--push-to",
-                               prefix, "--json").stdout)
+                               prefix, "--sign-key", str(key), "--json").stdout)
     assert not published["held_back"], published
+    assert len([s for s in published["signed"] if s["new"]]) == len(APPS)
+    for app, version in APPS.items():
+        assert cli("verify", f"{prefix}/{app}:{version}", "--key", str(pub), "--insecure-registry",
+                   registry).returncode == 0
     assert {p["ref"] for p in published["pushed"]} == {f"{prefix}/{a}:{v}" for a, v in APPS.items()}
     for app, version in APPS.items():
         assert digest_at(registry, f"sharded/{app}:{version}") == one[f"docker.io/labring/{app}:{version}"]
+        # publish attaches the SBOMs to the index it pushed: listed under its fallback tag
+        index_hex = one[f"docker.io/labring/{app}:{version}"].split(":")[1]
+        listing = json.loads(subprocess.run(
+            ["skopeo", "inspect", "--raw", "--tls-verify=false",
+             f"docker://{registry}/sharded/{app}:sha256-{index_hex}"], capture_output=True,
+            check=True).stdout)
+        assert {m["artifactType"] for m in listing["manifests"]} == \
+            {"application/spdx+json", "application/vnd.cyclonedx+json"}
         for arch in ("amd64", "arm64"):
             assert digest_at(registry, f"sharded/{app}:{version}-{arch}") == \
                 one[f"docker.io/labring/{app}:{version}-{arch}"]

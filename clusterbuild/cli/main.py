@@ -1,8 +1,8 @@
 """``clusterbuild``: plan and apply cluster image builds.
 
 Exit codes: 0 success; 1 unexpected error; 2 usage error; 3 bad input (workspace,
-spec, Kubefile); 4 a build step failed; 5 the cache is unusable; 130 interrupted
-(SIGINT); 143 terminated (SIGTERM).
+spec, Kubefile); 4 a build step failed; 5 the cache is unusable; 6 no valid signature
+(``verify``); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -62,6 +62,10 @@ TimeoutOpt = Annotated[float | None, typer.Option(
 RemoteCacheOpt = Annotated[str | None, typer.Option(
     "--remote-cache", metavar="REGISTRY/REPOSITORY", help="Share step results through this OCI "
     "repository (overrides apps.yaml cache.remote); misses and damaged entries build locally.")]
+SignKeyOpt = Annotated[Path | None, typer.Option(
+    "--sign-key", metavar="KEY", dir_okay=False, help="Sign each pushed index in cosign's format with "
+    "this EC P-256 private key (PEM, PKCS#8; if encrypted, the password is read from "
+    "$CLUSTERBUILD_SIGN_PASSWORD). Check with `clusterbuild verify` or `cosign verify --key`.")]
 LockTimeoutOpt = Annotated[float | None, typer.Option(
     "--lock-timeout", min=0, metavar="SECONDS", help="Seconds to wait for another clusterbuild "
     "using the workspace or cache (or $CLUSTERBUILD_LOCK_TIMEOUT) [default: wait].")]
@@ -190,6 +194,7 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
               "--shard", help="A CI shard (see `clusterbuild matrix`): push only each platform's "
               "<app>:<version>-<arch> image; no index, no layout (`clusterbuild publish` makes the "
               "indexes). Targets may name one platform: APP:VERSION@os/arch.")] = False,
+          sign_key: SignKeyOpt = None,
           as_json: JsonOpt = False, plain: PlainOpt = False, json_events: JsonEventsOpt = False) -> None:
     """Build the images: run the stale steps, write the OCI layout.
 
@@ -208,9 +213,14 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
                             insecure_registries=tuple(insecure or ()), push=push, push_to=push_to,
                             frozen=frozen, fail_fast=fail_fast, lock_timeout=lock_timeout,
                             unsandboxed=unsandboxed, timeout=timeout, remote_cache=remote_cache,
-                            cache_push=cache_push, shard=shard)
+                            cache_push=cache_push, shard=shard, sign_key=sign_key)
     if shard and settings.push_to is None:
         raise UsageError("--shard pushes its images", hint="add --push or --push-to REGISTRY/PREFIX")
+    if sign_key is not None and (settings.push_to is None or shard):
+        why = " (a shard pushes none)" if shard else ""
+        raise UsageError(f"--sign-key signs the indexes --push pushes{why}",
+                         hint="`clusterbuild publish --sign-key KEY` signs a sharded build's indexes"
+                         if shard else "add --push or --push-to REGISTRY/PREFIX")
     _one_output(as_json, json_events)
     if as_json:
         applied = apply_workspace(settings, ws, NoProgress(), notify)
@@ -289,7 +299,7 @@ def publish(targets: TargetsArg = None, workspace: WorkspaceOpt = None, cache_di
             frozen: Annotated[bool, typer.Option("--frozen", help="apps.lock must pin every "
                                                  "remote input and image.")] = False,
             lock_timeout: LockTimeoutOpt = None, timeout: TimeoutOpt = None,
-            as_json: JsonOpt = False) -> None:
+            sign_key: SignKeyOpt = None, as_json: JsonOpt = False) -> None:
     """The index job after the shards: push each <app>:<version> index made of the -<arch>
     images the shards pushed (no rebuild), only when every platform is there. Held-back app
     versions keep their previous index and are reported (exit 4)."""
@@ -298,7 +308,7 @@ def publish(targets: TargetsArg = None, workspace: WorkspaceOpt = None, cache_di
     settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
                             remote_cache=remote_cache, push=True, push_to=push_to,
                             insecure_registries=tuple(insecure or ()), frozen=frozen,
-                            lock_timeout=lock_timeout, timeout=timeout)
+                            lock_timeout=lock_timeout, timeout=timeout, sign_key=sign_key)
     done = run_publish(settings, ws, notify)
     if as_json:
         print(json.dumps(done.to_json(), indent=2))
@@ -307,6 +317,12 @@ def publish(targets: TargetsArg = None, workspace: WorkspaceOpt = None, cache_di
             print(f"pushed {ref}  {digest}")
         for ref, digest in done.unchanged:
             print(f"unchanged {ref}  {digest}")
+        for attached in done.attached:
+            if attached.new:
+                print(f"attached {attached.artifact_type} {attached.artifact.short} to {attached.subject} "
+                      f"({attached.via})")
+        for signed in done.signed:
+            print(f"signed {signed.subject} ({signed.tag}{'' if signed.new else ', already'})")
         print(f"{len(done.pushed)} indexes pushed, {len(done.unchanged)} unchanged, "
               f"{len(done.held_back)} held back")
     for name, why in done.held_back:
@@ -324,7 +340,7 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     """List the images each app ships in registry/.
 
     What the build pulls; --why says where each was found."""
-    from clusterbuild.cli.output import Printer, found_images, print_images
+    from clusterbuild.cli.output import Printer, found_images, plural, print_images
     from clusterbuild.commands.build import plan_workspace
 
     settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()))
@@ -334,14 +350,14 @@ def images(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     else:
         print_images(planned, Printer(_state["verbose"]), why)
     scans = sum(1 for step in planned.plan.steps if step.kind == "scan")
-    print(f"{scans} app versions scanned, {planned.renders} chart renders", file=sys.stderr)
+    print(f"{plural(scans, 'app version')} scanned, {plural(planned.renders, 'chart render')}",
+          file=sys.stderr)
     _report(planned.failures, planned.warnings)
     if planned.blocked:  # listed what it could: the rest is not an answer, say so in the exit code
         from clusterbuild.errors import InputError
 
-        print(f"error: the images of {len(planned.blocked)} app version"
-              f"{'s are' if len(planned.blocked) != 1 else ' is'} not known until their inputs "
-              "are fetched: run `clusterbuild lock` first", file=sys.stderr)
+        print(f"error: the images of {plural(len(planned.blocked), 'app version')} are not known "
+              "until the inputs are fetched: run `clusterbuild lock` first", file=sys.stderr)
         sys.exit(InputError.exit_code)
 
 
@@ -443,7 +459,10 @@ def check(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     report = check_workspace(settings, ws)
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)
-    print(f"{len(report.checked)} app versions checked, {len(report.problems)} problems")
+    from clusterbuild.cli.output import plural
+
+    print(f"{plural(len(report.checked), 'app version')} checked, "
+          f"{plural(len(report.problems), 'problem')}")
     if report.problems:
         sys.exit(3)
 
@@ -467,6 +486,27 @@ def sync(source: Annotated[str, typer.Argument(help="Image to copy, e.g. quay.io
                            platforms=tuple(platform or ()), lock_timeout=lock_timeout,
                            insecure_registries=tuple(insecure or ()), timeout=timeout)
     print(sync_image(settings, source, target, all_platforms, notify))
+
+
+@app.command()
+def verify(ref: Annotated[str, typer.Argument(metavar="REF", help="The image, e.g. "
+                                               "registry.internal:5000/labring/app:v1.")],
+           key: Annotated[Path, typer.Option("--key", metavar="PUB", dir_okay=False, help="The public "
+                                             "key (PEM, e.g. cosign.pub).")],
+           workspace: WorkspaceOpt = None, insecure: InsecureOpt = None, timeout: TimeoutOpt = None,
+           as_json: JsonOpt = False) -> None:
+    """Check that the image REF names now is signed by the key (cosign's format: the tag
+    sha256-<hex>.sig). Exit 0 when a signature verifies, 6 when none does (a re-pushed image,
+    another key, no signature), 3 for a bad key file or REF, 4 when the registry fails."""
+    from clusterbuild.commands.signatures import verify_ref
+
+    settings, _ = _context(workspace, None, needs_workspace=False,
+                           insecure_registries=tuple(insecure or ()), timeout=timeout)
+    verified = verify_ref(settings, ref, key)
+    if as_json:
+        print(json.dumps({"version": 1, **verified.to_json()}, indent=2))
+    else:
+        print(f"verified {verified.ref}: {verified.digest} is signed by {key}")
 
 
 @app.command()

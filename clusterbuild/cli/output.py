@@ -178,6 +178,8 @@ def apply_json(applied: Applied) -> dict[str, Any]:
     registry (--push-to's prefix), with the digests the registry stored."""
     pushed = [{"ref": ref, "digest": str(digest)} for ref, digest in applied.pushed]
     return {"version": JSON_VERSION, "images": images_of(applied), "pushed": pushed,
+            "attached": [a.to_json() for a in applied.attached],
+            "signed": [s.to_json() for s in applied.signed],
             "remote_cache": dict(applied.remote),
             "ran": [_run_json(r) for r in applied.ran],
             "cached": len(applied.planned.plan) - len(applied.ran),
@@ -197,6 +199,12 @@ def print_summary(applied: Applied, printer: Printer) -> None:
         printer.line(line, "bold" if i == 0 else "")
     for ref, digest in applied.pushed:
         printer.line(f"pushed {ref}  {digest}")
+    for attached in applied.attached:
+        if attached.new or printer.verbose:
+            printer.line(f"attached {attached.artifact_type} {attached.artifact.short} to {attached.subject} "
+                         f"({attached.via})")
+    for signed in applied.signed:
+        printer.line(f"signed {signed.subject} ({signed.tag}{'' if signed.new else ', already'})")
     if applied.remote:
         r = applied.remote
         printer.line(f"remote cache: {r['records']} records and {r['blobs']} blobs fetched "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from clusterbuild.cache.leftovers import remove_leftovers
 from clusterbuild.cache.roots import record_root
@@ -41,9 +41,13 @@ from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.planner import AppImages
 from clusterbuild.plan.results import ExportResult, PushResult, ScanResult
 from clusterbuild.plan.status import Assessment, assess
-from clusterbuild.plan.steps import ExportStep
+from clusterbuild.plan.steps import ExportStep, PushStep
 from clusterbuild.settings import Settings
 from clusterbuild.workspace.load import LoadedWorkspace
+
+if TYPE_CHECKING:
+    from clusterbuild.places.referrers import Attached
+    from clusterbuild.places.signatures import Signed
 
 Notify = Callable[[str], None]
 T = TypeVar("T")
@@ -71,6 +75,8 @@ class Applied:
     failures: tuple[Failure, ...] = ()  # planning's and the run's
     pushed: tuple[tuple[str, Digest], ...] = ()  # every name pushed to a registry, as it stored it
     remote: Mapping[str, int] = field(default_factory=dict)  # what moved to and from the remote cache
+    attached: tuple[Attached, ...] = ()  # the SBOMs attached to the pushed indexes
+    signed: tuple[Signed, ...] = ()  # the pushed indexes signed (--sign-key)
 
 
 def _planned(run: Run, prepared: Prepared) -> Planned:
@@ -155,10 +161,16 @@ def lock_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify, upda
 def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
                     notify: Notify) -> Applied:
     """Pin what is not pinned (unless frozen), fetch, scan, plan, and run the stale steps;
-    write the SBOM of every app version built."""
+    write the SBOM of every app version built and attach it to every index pushed; with a
+    signing key, sign each of them."""
     from clusterbuild.commands.supply import write_sboms
 
     start = time.perf_counter()
+    signer = None
+    if settings.signing is not None:  # read now: a bad key or password costs no build
+        from clusterbuild.commands.signatures import load_signer
+
+        signer = load_signer(settings, ws.root)
     with hold_workspace(ws.root, settings.lock_timeout, notify), \
             hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout,
                        notify=notify), opened(settings, ws, Mode.APPLY) as run:
@@ -174,10 +186,21 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
         exported = tuple(ref for _, r in exports if isinstance(r, ExportResult) for ref in r.refs)
         built = [(s.app, s.version) for s, r in exports if isinstance(r, ExportResult)]
         run.attempt("sbom", lambda: write_sboms(settings, planned, built))
+        attached: tuple[Attached, ...] = ()
+        signed: tuple[Signed, ...] = ()
+        if any(isinstance(s, PushStep) for s in planned.plan.steps):  # only then: it imports
+            from clusterbuild.commands.attachments import attach_sboms, pushed_indexes  # the
+            from clusterbuild.commands.signatures import sign_indexes  # registry client (0.1 s)
+
+            indexes = pushed_indexes(planned, outcome.results)
+            attached = tuple(attach_sboms(run, planned, indexes))
+            signed = tuple(sign_indexes(run, signer, indexes))
         if any(isinstance(r.step, ExportStep) for r in outcome.ran):
             OciLayout(settings.layout_dir).prune()  # blobs of replaced images
         record_root(settings.cache_dir, ws.root, (s.key for s in planned.plan.steps),
                     keep_previous=bool(run.failures))
+        # a run that failed somewhere keeps what the last runs kept (as record_root does)
+        run.records.save_snapshot(whole=not settings.targets and not settings.platforms and not run.failures)
         run.finish_remote()
         pushed = tuple(ref for r in outcome.results.values() if isinstance(r, PushResult)
                        for ref in r.pushed)
@@ -188,4 +211,5 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
         failures, ran = tuple(run.failures), run.ran
         warnings = tuple(dict.fromkeys((*planned.warnings, *run.warnings)))
     planned = replace(planned, failures=failures, warnings=warnings)
-    return Applied(planned, ran, time.perf_counter() - start, exported, failures, pushed, remote)
+    return Applied(planned, ran, time.perf_counter() - start, exported, failures, pushed, remote, attached,
+                   signed)

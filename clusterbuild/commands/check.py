@@ -18,6 +18,7 @@ import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from clusterbuild.errors import ClusterbuildError, InputError
 from clusterbuild.kubefile.context import Context, ContextFile
@@ -28,11 +29,19 @@ from clusterbuild.oci.filetree import EntryKind, FileEntry
 from clusterbuild.oci.platform import Platform
 from clusterbuild.settings import Settings
 from clusterbuild.workspace.context import walk_context
+from clusterbuild.workspace.derived import late_dest, late_texts
 from clusterbuild.workspace.inputs import remote_inputs
 from clusterbuild.workspace.legacy import SCRIPT, is_legacy
 from clusterbuild.workspace.load import APPS_DIR, AppVersion, LoadedWorkspace, select
-from clusterbuild.workspace.prepare import build_args, local_inputs, recipe_of, replaced_dirs
-from clusterbuild.workspace.scanning import shipped_extra
+from clusterbuild.workspace.prepare import (
+    build_args,
+    local_inputs,
+    recipe_of,
+    replaced_dirs,
+    template_variables,
+)
+from clusterbuild.workspace.scanning import read_values, shipped_extra
+from clusterbuild.workspace.templates import render
 
 README = "README.md"
 REGISTRY_DIR = "registry"
@@ -104,7 +113,7 @@ def _check_platform(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> 
     image_files = _copies(recipe, context, report)
     _collect(report, lambda: _check_helm_opts(av, recipe, context))
     _collect(report, lambda: shipped_extra(ws, av, platform))
-    report.problems += _check_command(av, recipe, image_files)
+    report.problems += _check_command(av, recipe, image_files, _unlisted_dirs(ws, av, platform))
     yield from report.problems
 
 
@@ -124,7 +133,19 @@ def _context(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> Context
             declared[dest] = _dir(dest)
         else:
             declared[dest] = _file(dest)
+    for n, item in late_texts(av):  # rendered with placeholders for the values read at build time
+        if item.platforms is None or str(platform) in item.platforms:
+            variables: dict[str, Any] = dict(template_variables(ws, av, platform))
+            variables["read"] = read_values(av, variables, None)
+            render(item.text, variables, av.spec_path, f"inputs[{n}].text")
+            declared[late_dest(ws, av, n, item, variables)] = _file("late")
     return context.overlay(declared)
+
+
+def _unlisted_dirs(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> tuple[str, ...]:
+    """Where archive inputs unpack: what lies under them is known only once they are fetched."""
+    return tuple(str(plan.fields["dest"]).rstrip("/") for plan in remote_inputs(ws, av)
+                 if plan.kind == "archive" and plan.platform in ("*", str(platform)))
 
 
 def _dir(path: str) -> ContextFile:
@@ -197,7 +218,8 @@ def _named_paths(command: str) -> Iterator[str]:
             yield clean.removeprefix("./").rstrip("/")
 
 
-def _check_command(av: AppVersion, recipe: BuildRecipe, image_files: set[str]) -> list[str]:
+def _check_command(av: AppVersion, recipe: BuildRecipe, image_files: set[str],
+                   unlisted: tuple[str, ...] = ()) -> list[str]:
     env = dict(recipe.env)
     commands = [*(recipe.entrypoint or ()), *(recipe.cmd or ())]
     rendered = {p.removesuffix(".tmpl") for p in image_files if p.endswith(".tmpl")}
@@ -206,6 +228,8 @@ def _check_command(av: AppVersion, recipe: BuildRecipe, image_files: set[str]) -
         for path in _named_paths(_expand(command, env)):
             if any(c in path for c in "*?[") or path in image_files or path in rendered:
                 continue
+            if any(path.startswith(d + "/") and d in image_files for d in unlisted):
+                continue  # inside an archive's directory, which the check cannot list
             if "/" not in path and not path.endswith(_FILE_SUFFIXES):
                 continue
             problems.append(f"{av.app_dir / 'Kubefile'}: CMD: {command!r} names {path}, which the image "

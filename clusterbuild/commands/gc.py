@@ -25,6 +25,7 @@ from clusterbuild.cache.store import BlobStore
 from clusterbuild.commands.build import plan_unlocked
 from clusterbuild.commands.locks import hold_cache
 from clusterbuild.errors import ClusterbuildError
+from clusterbuild.execute.records import SNAPSHOT
 from clusterbuild.oci.digest import Digest
 from clusterbuild.settings import CommandLine, Settings, read_settings
 from clusterbuild.workspace.load import WORKSPACE_FILE, LoadedWorkspace, load_workspace
@@ -108,6 +109,9 @@ def _collect(settings: Settings, ws: LoadedWorkspace, dry_run: bool) -> GcReport
         if not dry_run:
             for namespace, name in stale:
                 index.delete(namespace, name)
+            if stale:  # the per-workspace copies of step records (execute.records)
+                for name in list(index.names(SNAPSHOT)):
+                    index.delete(SNAPSHOT, name)
             for digest in dead:
                 store.remove(digest)
             remove_leftovers(settings.cache_dir, settings.layout_dir)

@@ -29,7 +29,8 @@ def import_app(root: Path, target: str, write: bool) -> list[str]:
                                  str((app_dir / SCRIPT).relative_to(root)), app_dir)
     lines = [f"wrote {write_conversion(app_dir, conversion)}"] if write else \
         [conversion.yaml_text.rstrip("\n")]
-    lines.append(f"# {len(conversion.converted)} script lines converted; "
+    converted = len(conversion.converted)
+    lines.append(f"# {converted} script line{'' if converted == 1 else 's'} converted; "
                  f"{len(conversion.skipped)} not converted:")
     lines += [f"#   {reason}" for reason in conversion.skipped]
     if write:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from functools import cache
 from importlib.metadata import version as package_version
 from pathlib import Path
 
@@ -29,7 +30,10 @@ _INDEXES = {MediaType.INDEX.value, MediaType.DOCKER_LIST.value}
 SCRIPT_ID = "init.sh"
 
 
+@cache
 def tool_version() -> str:
+    """clusterbuild's version: looked up once (a metadata lookup scans every installed
+    distribution; once per app version, it was half of a no-op apply's SBOM writing)."""
     return package_version("clusterbuild")
 
 

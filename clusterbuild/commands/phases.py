@@ -37,6 +37,7 @@ from clusterbuild.plan.planner import AppImages, PlanOptions, PlatformBuild, pla
 from clusterbuild.plan.results import FilesResult, LayerResult, StepResult
 from clusterbuild.plan.status import Assessment, assess
 from clusterbuild.plan.steps import ScriptStep, Step
+from clusterbuild.workspace.derived import with_late_texts
 from clusterbuild.workspace.fetched import AppInputs, input_files, pinned, plan_inputs
 from clusterbuild.workspace.inputs import remote_inputs
 from clusterbuild.workspace.legacy import build_from_outputs, is_legacy, script_steps
@@ -187,7 +188,8 @@ def _builds(run: Run, source: Sources, results: dict[str, StepResult]
         files = input_files(av, source.inputs, results, run.store.path)
         if source.inputs.unpinned or isinstance(files, str):
             return source.inputs.unpinned + ((files,) if isinstance(files, str) else ())
-        return prepare(run.ws, av, run.digests, files)
+        return [with_late_texts(run.ws, av, build, run.store)
+                for build in prepare(run.ws, av, run.digests, files)]
     builds = []
     for step in source.scripts:
         result = results.get(step.key)
@@ -269,7 +271,7 @@ def _created(run: Run, prepared: Prepared) -> dict[tuple[str, str], int]:
 
     dirs = {(b.app, b.version): b.context.root for b in prepared.builds}
     times = commit_times(run.ws.root, set(dirs.values()))
-    return {key: times[path.resolve()] for key, path in dirs.items() if path.resolve() in times}
+    return {key: times[path] for key, path in dirs.items() if path in times}
 
 
 def plan_options(run: Run, prepared: Prepared | None = None) -> PlanOptions:

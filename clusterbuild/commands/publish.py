@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from clusterbuild.cache.store import BlobStore
+from clusterbuild.commands.attachments import PushedIndex, attach_sboms
 from clusterbuild.commands.build import Notify, Planned, prepared_plan
 from clusterbuild.commands.run import Run
+from clusterbuild.commands.signatures import load_signer, sign_indexes
 from clusterbuild.errors import ClusterbuildError, Failure
 from clusterbuild.execute.images import run_index
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.reference import Reference
+from clusterbuild.places.referrers import Attached
+from clusterbuild.places.signatures import Signed
 from clusterbuild.plan.results import ImageResult
 from clusterbuild.plan.steps import IndexStep, PushStep
 from clusterbuild.settings import Settings
@@ -32,10 +36,14 @@ class Published:
     held_back: tuple[tuple[str, str], ...]  # app version -> why its index was not pushed
     failures: tuple[Failure, ...] = ()
     warnings: tuple[str, ...] = ()
+    attached: tuple[Attached, ...] = ()  # the SBOMs attached to the indexes pushed or unchanged
+    signed: tuple[Signed, ...] = ()  # those indexes, signed (--sign-key)
     platforms: tuple[tuple[str, Digest], ...] = ()  # the -<arch> images the indexes name
 
     def to_json(self) -> dict[str, Any]:
         return {"pushed": [{"ref": r, "digest": str(d)} for r, d in self.pushed],
+                "attached": [a.to_json() for a in self.attached],
+                "signed": [s.to_json() for s in self.signed],
                 "unchanged": [{"ref": r, "digest": str(d)} for r, d in self.unchanged],
                 "held_back": [{"app": a, "why": w} for a, w in self.held_back],
                 "platforms": [{"ref": r, "digest": str(d)} for r, d in self.platforms],
@@ -68,14 +76,16 @@ def _images(run: Run, planned: Planned, index: IndexStep, push: PushStep) -> lis
 
 
 def _publish_one(run: Run, planned: Planned, index: IndexStep, push: PushStep, store: BlobStore
-                 ) -> tuple[str, Digest] | str:
+                 ) -> PushedIndex | str:
     images = _images(run, planned, index, push)
     if isinstance(images, str):
         return images
     built = run_index(index, store, images).index
-    if _digest_at(run, push.index_ref) == built.digest:
-        return (push.index_ref, built.digest)
-    return (push.index_ref, run.network.client().put_manifest(Reference.parse(push.index_ref), built, store))
+    if _digest_at(run, push.index_ref) != built.digest:
+        stored = run.network.client().put_manifest(Reference.parse(push.index_ref), built, store)
+        if stored != built.digest:
+            return f"the registry stored the index as {stored}, not {built.digest}"
+    return PushedIndex(index.app, index.version, push.index_ref, built)
 
 
 def _platforms(planned: Planned, index: IndexStep, push: PushStep) -> list[tuple[str, Digest]]:
@@ -86,9 +96,15 @@ def _platforms(planned: Planned, index: IndexStep, push: PushStep) -> list[tuple
 
 
 def publish(settings: Settings, ws: LoadedWorkspace, notify: Notify) -> Published:
+    signer = load_signer(settings, ws.root)
+
     def use(run: Run, planned: Planned) -> Published:
         pushes = {(s.app, s.version): s for s in planned.plan.steps if isinstance(s, PushStep)}
-        pushed, unchanged, held, platforms = [], [], [], []
+        pushed: list[tuple[str, Digest]] = []
+        unchanged: list[tuple[str, Digest]] = []
+        held: list[tuple[str, str]] = []
+        indexes: list[PushedIndex] = []
+        platforms: list[tuple[str, Digest]] = []
         for index in (s for s in planned.plan.steps if isinstance(s, IndexStep)):
             push = pushes[(index.app, index.version)]
             before = _digest_at(run, push.index_ref)
@@ -100,11 +116,12 @@ def publish(settings: Settings, ws: LoadedWorkspace, notify: Notify) -> Publishe
                 held.append((f"{index.app}:{index.version}", done))
                 continue
             platforms += _platforms(planned, index, push)
-            if before == done[1]:
-                unchanged.append(done)
-            else:
-                pushed.append(done)
-        return Published(tuple(pushed), tuple(unchanged), tuple(held), planned.failures, planned.warnings,
-                         tuple(platforms))
+            indexes.append(done)
+            (unchanged if before == done.index.digest else pushed).append((done.ref, done.index.digest))
+        attached = attach_sboms(run, planned, indexes)
+        signed = sign_indexes(run, signer, indexes)
+        failures = tuple(dict.fromkeys((*planned.failures, *run.failures)))  # attaching may add some
+        return Published(tuple(pushed), tuple(unchanged), tuple(held), failures, planned.warnings,
+                         tuple(attached), tuple(signed), tuple(platforms))
 
     return prepared_plan(settings, ws, notify, use)

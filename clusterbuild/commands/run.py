@@ -43,7 +43,7 @@ class Run:
         self.mode = mode
         self.index = CacheIndex(settings.cache_dir)
         self.store = BlobStore(settings.cache_dir)
-        self.records = CacheRecords(self.index, self.store)
+        self.records = CacheRecords(self.index, self.store, ws.root)
         self.digests = FileDigests(self.index, ws.root)
         self.lock = LockFile.read(ws.root)
         self.network = Network(settings)

@@ -44,7 +44,7 @@ def run_export(step: ExportStep, store: BlobStore, index: IndexResult,
         layers = [DockerLayer(layer.layer, layer.diff_id, layer.diff_size) for layer in image.layers]
         files[name] = write_docker_archive(step.root / name, (step.index_ref, ref), image.config.digest,
                                            layers, store)
-    return ExportResult(tuple(refs.items()), tuple(files.items()))
+    return ExportResult(tuple(refs.items()), tuple(files.items()), tuple(d.hex for d in blobs))
 
 
 def export_present(step: ExportStep, record: ExportResult, layout: OciLayout | None = None) -> bool:
@@ -55,7 +55,10 @@ def export_present(step: ExportStep, record: ExportResult, layout: OciLayout | N
         current = layout.ref(name)
         if current is None or current.digest != desc.digest:
             return False
-    if not layout.complete(wanted.values()):
+    if record.placed is not None:  # a listing of the layout's blobs, not a read of its manifests
+        if not layout.has_blobs(record.placed):
+            return False
+    elif not layout.complete(wanted.values()):
         return False
     for name, size in record.files:
         path = step.root / name

@@ -89,10 +89,15 @@ def _edit_values(entries: list[FileEntry], dest: str, edits: dict[str, Any], sto
 
 def _unpack_chart(blob: Digest, params: dict[str, Any], store: BlobStore, what: str,
                   limit: tuple[int, str]) -> list[FileEntry]:
+    from fnmatch import fnmatchcase
+
     from clusterbuild.fetch.archives import unpack
 
     entries = unpack(store.path(blob), None, store, what=what, max_bytes=limit[0], limit_hint=limit[1])
     root = _chart_root(entries, params.get("path"), what)
+    excluded = params.get("exclude") or []
+    entries = [e for e in entries if not any(fnmatchcase(e.path[len(root):].lstrip("/"), pattern)
+                                             for pattern in excluded)]
     placed = _rerooted(entries, root, params["dest"])
     if not any(e.path == f"{params['dest']}/Chart.yaml" for e in placed):
         raise BuildError(f"{what}: no Chart.yaml under {root or 'the archive root'}",

@@ -4,9 +4,10 @@
     # -> Edits(set={"controller.image.digest": None}, delete=["a.b\\.c"])
 
 Supported: assignments of a scalar (``null``, booleans, numbers, quoted or bare strings) to a
-path, and ``del(path, ...)``, joined with ``|``. Paths are ``.key``, ``."quoted key"``,
+path, ``path += {map}`` (a shallow merge: each key of the map set under the path) and
+``del(path, ...)``, joined with ``|``. Paths are ``.key``, ``."quoted key"``,
 ``["key"]`` and ``[n]``; they come out in the dotted form of ``values.set``/``values.delete``
-(``\\.`` for a dot inside a key). Anything else (``+=``, ``strenv()``, references to other
+(``\\.`` for a dot inside a key). Anything else (``+=`` of a value, ``strenv()``, references to other
 paths) raises ``UnsupportedEdit`` with the reason.
 """
 
@@ -40,11 +41,28 @@ def parse_edits(expression: str) -> Edits:
         if term.startswith("del(") and term.endswith(")"):
             edits.delete += [parse_path(p.strip()) for p in _split(term[4:-1], ",")]
             continue
+        merged = re.fullmatch(r"(\S+)\s*\+=\s*(\{.*\})", term, re.S)
+        if merged is not None:
+            edits.set.update(_merged(merged.group(1), merged.group(2)))
+            continue
         parts = _split(term, "=")
         if len(parts) != 2:
             raise UnsupportedEdit(f"{term!r} is not `.path = value` or `del(.path)`")
         edits.set[parse_path(parts[0].strip())] = parse_scalar(parts[1].strip())
     return edits
+
+
+def _merged(path: str, mapping: str) -> dict[str, Any]:
+    """``.a += {"k": v}``: a shallow merge, each key of the map set under the path."""
+    try:
+        value = yaml.safe_load(mapping)
+    except yaml.YAMLError:
+        value = None
+    if not isinstance(value, dict) or not value:
+        raise UnsupportedEdit(f"{mapping!r} is not a map of plain values")
+    prefix = "" if path == "." else parse_path(path) + "."
+    return {prefix + str(k).replace("\\", "\\\\").replace(".", "\\.").replace("[", "\\["): v
+            for k, v in value.items()}
 
 
 def _split(text: str, separator: str) -> list[str]:

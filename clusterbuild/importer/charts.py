@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from clusterbuild.importer.expand import expand_word
 from clusterbuild.importer.files import origin_of, stdout_target
 from clusterbuild.importer.nodes import Simple
 from clusterbuild.importer.options import HELM, HELM_TEMPLATE, YQ, Options, parse_options
-from clusterbuild.importer.values import ChartByApp, Origin, Text, Unknown
+from clusterbuild.importer.values import ChartByApp, Expr, Origin, Text, Unknown
 
 if TYPE_CHECKING:
     from clusterbuild.importer.walk import Walker
@@ -164,13 +164,41 @@ def _chart_version(w: Walker, raw: str | None, fields: dict[str, Any]
     return f"the chart version: {value.why}" if isinstance(value, Unknown) else "the chart version"
 
 
+def _listed_yaml(w: Walker, node: Simple, args: Sequence[str], origin: Origin) -> bool:
+    """``yq '.image.registry + "/" + .image.tag' FILE > images/shim/list``: reads of FILE, and
+    the image they make (False: not an image list of such an expression)."""
+    from clusterbuild.importer.commands import write_listing
+    from clusterbuild.importer.reads import yq_concat
+
+    target, expression = stdout_target(node), w.text(args[0]) if len(args) == 2 else None
+    listing = w.path(target or "")
+    file = w.path(args[1]) if len(args) == 2 else Unknown("")
+    if not (isinstance(listing, str) and listing.startswith("images/shim/") and isinstance(file, str)
+            and isinstance(expression, Text) and expression.literal is not None):
+        return False
+    parts = yq_concat(expression.literal)
+    if isinstance(parts, str):
+        w.out.not_convertible(origin, f"derives an image list from YAML: {parts}")
+        return True
+    pieces: list[str | Expr] = []
+    for part in parts:
+        if isinstance(part, tuple):
+            read = w.add_read(posixpath.basename(listing), {"file": file, "yq": part[0]}, origin, "")
+            pieces.append(Expr(f"read.{read.name}"))
+        else:
+            pieces.append(part)
+    write_listing(w, origin, str(target), Text.of(*pieces, "\n"), node)
+    return True
+
+
 def yq(w: Walker, node: Simple) -> None:
     origin = origin_of(node)
     words = node.words[1:]
     words = words[1:] if words[:1] in (("e",), ("eval",)) else words
     opts = parse_options(words, YQ)
     if "inplace" not in opts.flags and stdout_target(node):
-        w.out.not_convertible(origin, "derives a file from YAML")
+        if not _listed_yaml(w, node, opts.args, origin):
+            w.out.not_convertible(origin, "derives a file from YAML")
         return
     if "inplace" not in opts.flags:
         w.out.not_needed(origin, "prints YAML")

@@ -35,6 +35,7 @@ class Pending:
     mode: str | None = None
     checksums: Text | None = None  # a checksum file the script verified this download with
     edits: list[dict[str, Any]] = field(default_factory=list)  # sed/yq edits, "file" set when placed
+    exclude: list[str] = field(default_factory=list)  # parts of a directory member removed after
 
 
 @dataclass
@@ -88,6 +89,9 @@ class Collector:
         self.rendered: list[Rendered] = []  # charts rendered into files (helm template >)
         self.arch_map: dict[str, str] = {}
         self.arch_origin: Origin | None = None
+        self.reads: dict[str, tuple[dict[str, Any], Origin]] = {}  # images.read: name -> (spec, origin)
+        self.used_reads: set[str] = set()  # the reads an image list names
+        self.edited_after_read: set[str] = set()  # files edited after a read of them
 
     def not_needed(self, origin: Origin, why: str, end_line: int = 0) -> None:
         self.skips.append(Skip(origin, f"not needed ({why})", end_line))
@@ -116,6 +120,7 @@ class Collector:
 
     def add_edit(self, path: str, edit: dict[str, Any], origin: Origin) -> bool:
         """Attach a ``sed``/``yq`` edit of ``path`` to the download that places it (False: none)."""
+        self.note_edit(path)
         pending = self.files.get(path)
         if pending is not None:
             pending.edits.append({k: v for k, v in edit.items() if k != "file"})
@@ -137,6 +142,30 @@ class Collector:
         if archive is not None:
             archive.edits.append(edit)
             archive.origins.append(origin)
+            return True
+        return False
+
+    def note_edit(self, path: str) -> None:
+        """An edit of ``path``: a read of it before stays the value before the edit."""
+        if any(spec["file"] == path for spec, _ in self.reads.values()):
+            self.edited_after_read.add(path)
+
+    def exclude_inside(self, path: str, origin: Origin) -> bool:
+        """``rm -rf`` of a part of a directory taken out of an archive: left out of that input
+        (False: ``path`` is in no such directory)."""
+        under = next((p for p, f in self.files.items() if f.member is not None and path.startswith(p + "/")),
+                     None)
+        if under is not None:
+            rel = path[len(under) + 1:]
+            self.files[under].exclude += [rel, f"{rel}/*"]
+            self.files[under].origins.append(replace(origin, detail=f"exclude {rel}"))
+            return True
+        archive = next((a for a in reversed(self.archives)
+                        if a.into != "." and path.startswith(a.into.rstrip("/") + "/")), None)
+        if archive is not None:
+            rel = path[len(archive.into.rstrip("/")) + 1:]
+            archive.members_taken += [rel, f"{rel}/*"]
+            archive.origins.append(replace(origin, detail=f"exclude {rel}"))
             return True
         return False
 
@@ -239,6 +268,7 @@ class Collector:
 
     def edit_values(self, name: str, edits: Edits, origin: Origin) -> None:
         draft = self.charts[name]
+        self.note_edit(f"{draft.where}/values.yaml")
         values = draft.fields.setdefault("values", {})
         for path in edits.delete:
             kept = {k: v for k, v in values.get("set", {}).items() if not _under(k, path)}
@@ -283,13 +313,18 @@ class Collector:
         (one file), else a directory of the archive (an archive input)."""
         member = str(pending.member)
         if re.fullmatch(r"charts/[^/]+", path) and not pending.url.uses(ARCH_NAME) and not pending.edits:
-            fields = {"kind": "chart", "name": path[len("charts/"):], "url": pending.url.template(),
-                      "path": member}
-            return _checked(Draft(fields, pending.origins, path, pending.origins[0].line), pending)
+            chart: dict[str, Any] = {"kind": "chart", "name": path[len("charts/"):],
+                                     "url": pending.url.template(), "path": member}
+            if pending.exclude:
+                chart["exclude"] = pending.exclude
+            return _checked(Draft(chart, pending.origins, path, pending.origins[0].line), pending)
         one_file = path.startswith("opt/") or "/" not in path or "." in posixpath.basename(path)
         if path != "charts" and (one_file or pending.mode) and not any("file" in e for e in pending.edits):
             return self._binary(path, pending)
-        fields = {"kind": "archive", "url": pending.url.template(), "path": member, "dest": path}
+        fields: dict[str, Any] = {"kind": "archive", "url": pending.url.template(), "path": member,
+                                  "dest": path}
+        if pending.exclude:
+            fields["exclude"] = pending.exclude
         return self._archive_draft(fields, pending.origins, pending)
 
     def _archive_draft(self, fields: dict[str, Any], origins: list[Origin], pending: Pending | None) -> Draft:

@@ -9,6 +9,7 @@ when they download into ``tar`` or ``gunzip``.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -20,6 +21,7 @@ from clusterbuild.importer.collect import Pending
 from clusterbuild.importer.expand import expand_here_document
 from clusterbuild.importer.files import origin_of, stdout_target
 from clusterbuild.importer.nodes import Pipeline, Simple
+from clusterbuild.importer.reads import used_reads
 from clusterbuild.importer.values import Expr, Origin, Part, Text, Unknown
 
 if TYPE_CHECKING:
@@ -78,6 +80,8 @@ def run_pipeline(w: Walker, node: Pipeline) -> None:
     if first is not None and first.words[:2] == ("helm", "template") and writes and "images/shim" in writes \
             and filters and not stdout_target(first):
         charts.template(w, first, writes, origin)  # the image list of a render: the scan's own
+    elif writes is not None and "images/shim" in writes and _listed(w, commands, writes, origin, last):
+        return
     elif writes is not None and "images/shim" in writes:
         w.out.not_convertible(origin, "derives an image list from other files; the image scan reads "
                               "charts and manifests itself, or list them in images.extra")
@@ -85,6 +89,24 @@ def run_pipeline(w: Walker, node: Pipeline) -> None:
         w.out.not_convertible(origin, "a pipeline that writes files")
     else:
         w.out.not_needed(origin, "prints")
+
+
+def _listed(w: Walker, commands: list[Simple], writes: str, origin: Origin, last: object) -> bool:
+    """``cat FILE | grep ... | awk ... > images/shim/list``: the list is a read of FILE (True);
+    False when the pipeline is no read of a file it can run."""
+    from clusterbuild.importer.reads import read_of
+
+    path = w.path(writes)
+    spec = read_of(commands, w.scope, w.in_cwd)
+    if not isinstance(spec, dict) or isinstance(path, Unknown):
+        if isinstance(spec, str):
+            w.out.not_convertible(origin, f"derives an image list from other files: {spec}")
+            return True
+        return False
+    read = w.add_read(posixpath.basename(path), spec, origin, "comes from the output of a pipeline")
+    text = Text((Expr(f"read.{read.name}"),))
+    _write(w, origin, writes, text, _appends(last) if isinstance(last, Simple) else False)
+    return True
 
 
 def _downloaded_into(w: Walker, download: Simple, unpack: Simple, origin: Origin) -> bool:
@@ -128,7 +150,7 @@ def echo(w: Walker, node: Simple) -> None:
     if target is None:
         w.out.not_needed(origin_of(node), "a message")
         return
-    values = [w.text(a) for a in args]
+    values = [w.text(a, reads=_lists(w, target)) for a in args]
     unknown = next((v for v in values if isinstance(v, Unknown)), None)
     words = [v for v in values if isinstance(v, Text)]
     end = "" if "-n" in node.words[1:2] else "\n"
@@ -145,8 +167,19 @@ def cat(w: Walker, node: Simple) -> None:
     elif here is None or here.body is None:
         w.out.not_convertible(origin_of(node), f"copies files into {target}")
     else:
-        body = Text.of(here.body) if here.quoted else expand_here_document(here.body, w.scope)
+        scope = w.listing_scope() if _lists(w, target) else w.scope
+        body = Text.of(here.body) if here.quoted else expand_here_document(here.body, scope)
         _write(w, origin_of(node), target, body, _appends(node))
+
+
+def write_listing(w: Walker, origin: Origin, target: str, text: Text, node: Simple) -> None:
+    _write(w, origin, target, text, _appends(node))
+
+
+def _lists(w: Walker, target: str) -> bool:
+    """Is ``target`` an image list (whose images may name values read out of files)?"""
+    path = w.path(target)
+    return isinstance(path, str) and path.startswith("images/shim/")
 
 
 def _write(w: Walker, origin: Origin, target: str, text: Text | Unknown, append: bool = False) -> None:
@@ -158,6 +191,7 @@ def _write(w: Walker, origin: Origin, target: str, text: Text | Unknown, append:
     elif path.startswith("images/shim/") and isinstance(text, Text):
         for image in split_images(text):
             w.out.image(image, replace(origin, detail="images.extra"))
+            w.out.used_reads.update(used_reads(image))
         w.out.write(path, text, replace(origin, detail=f"file {path}"), append)
         w.out.written[path].listing = True
     elif isinstance(text, Unknown):

@@ -8,7 +8,9 @@ over an existing spec.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import posixpath
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,7 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
                             *texts])
     out.replacing(drafts)
     profiles = _profiles(out, files, walker)
+    reads = _reads(out, drafts, files, walker)
     images = list(dict.fromkeys(image for image, _ in out.images))
     spec: dict[str, Any] = {}
     build_args = {k: v for f in files for k, v in f.build_args.items()}
@@ -61,13 +64,16 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
     spec["inputs"] = [d.fields for d in drafts]
     if images:
         spec["images"] = {"extra": images}
+    if reads:
+        spec.setdefault("images", {})["read"] = {name: fields for name, (fields, _) in reads.items()}
     if profiles:
         spec.setdefault("images", {})["profiles"] = {name: values for name, (values, _) in profiles.items()}
     _validate(spec, path)
     converted = _converted(path, drafts, out.images, files) + tuple(
-        f"{_origin_line(path, origin)} -> images.profiles.{name}" for name, (_, origin) in profiles.items())
+        f"{_origin_line(path, origin)} -> images.profiles.{name}" for name, (_, origin) in profiles.items()) \
+        + tuple(f"{_origin_line(path, origin)} -> images.read.{name}" for name, (_, origin) in reads.items())
     skipped = _skipped(path, out.skips)
-    text = _yaml(spec, drafts, out.images, path, out.skips, files, out.rendered)
+    text = _yaml(spec, drafts, out.images, path, out.skips, files, out.rendered, reads)
     return Conversion(spec, text, converted, skipped,
                       tuple(files))
 
@@ -101,6 +107,66 @@ def _profiles(out: Collector, files: list[Placed], walker: Walker
         else:
             out.not_needed(rendered.origin, "renders a chart with its defaults: the image scan does")
     return profiles
+
+
+def _reads(out: Collector, drafts: list[Draft], files: list[Placed], walker: Walker
+           ) -> dict[str, tuple[dict[str, Any], Origin]]:
+    """The reads image lists name, each of a file the build context holds (an input's, a file the
+    script writes, a committed one) and not edited after it is read; images naming any other are
+    not convertible."""
+    kept: dict[str, tuple[dict[str, Any], Origin]] = {}
+    wrong: dict[str, str] = {}
+    for name, (fields, origin) in out.reads.items():
+        file = fields["file"]
+        placed = any(file == d.where or file.startswith(d.where.rstrip("/") + "/") for d in drafts) \
+            or any(f.path == file for f in files) or walker.committed(file) is not None \
+            or (name in out.used_reads and _read_only(out, drafts, files, walker, file, origin))
+        if name not in out.used_reads:
+            out.not_needed(origin, "sets a variable from a command's output; the commands using it are "
+                           "reported")
+        elif file in out.edited_after_read:
+            wrong[name] = f"reads {file} before the script edits it: read it after the edits"
+        elif not placed:
+            wrong[name] = f"reads {file}, which the build context will not hold"
+        else:
+            kept[name] = (fields, origin)
+    for image, origin in list(out.images):
+        bad = [wrong[n] for n in used_reads_of(image) if n in wrong]
+        if bad:
+            out.images.remove((image, origin))
+            out.not_convertible(origin, f"the image list: {bad[0]}")
+    for draft in [d for d in drafts if d.fields["kind"] == "text"]:  # a shipped image list
+        bad = [wrong[n] for n in used_reads_of(draft.fields["text"]) if n in wrong]
+        if bad:
+            drafts.remove(draft)
+            out.not_convertible(draft.origins[-1], f"the image list: {bad[0]}")
+    return kept
+
+
+def _read_only(out: Collector, drafts: list[Draft], files: list[Placed], walker: Walker, file: str,
+               origin: Origin) -> bool:
+    """A file read out of an archive the script extracts, then removes: placed by an archive
+    input of that one file, when the image does not ship it (True), so that the read finds it."""
+    from clusterbuild.importer.rendered import ships
+    from clusterbuild.importer.written import RECIPES
+
+    recipe = next((f.content for f in files if f.path in RECIPES), None)
+    recipe = recipe if recipe is not None else next(
+        (text for name in RECIPES if (text := walker.committed(name)) is not None), "")
+    archive = next((a for a in reversed(out.archives)
+                    if a.into == "." or file.startswith(a.into.rstrip("/") + "/")), None)
+    if archive is None or ships(recipe, file) or "/" not in file:
+        return False
+    member = file if archive.into == "." else file[len(archive.into.rstrip("/")) + 1:]
+    fields = {"kind": "archive", "url": archive.url.template(), "path": member,
+              "dest": posixpath.dirname(file)}  # a file named by path lands in dest
+    draft = out._archive_draft(fields, [*archive.origins, replace(origin, detail="read only")], None)
+    drafts.append(draft)
+    return True
+
+
+def used_reads_of(template: str) -> list[str]:
+    return re.findall(r"\{\{ read\.(\w+) \}\}", template)
 
 
 def _committed_dir(app_dir: Path | None, rel: str) -> bool:
@@ -187,7 +253,8 @@ def _skipped(path: str, skips: list[Skip]) -> tuple[str, ...]:
 
 
 def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Origin]], path: str,
-          skips: list[Skip], files: list[Placed], rendered: list[Rendered]) -> str:
+          skips: list[Skip], files: list[Placed], rendered: list[Rendered],
+          reads: dict[str, tuple[dict[str, Any], Origin]]) -> str:
     """The spec as YAML, each input under the lines it comes from, the header naming what is left."""
     todo = _skipped("", [s for s in skips if not s.reason.startswith("not needed")])
     needless = len(_skipped("", skips)) - len(todo)
@@ -214,6 +281,11 @@ def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Ori
         sources = {image: origin for image, origin in reversed(images)}
         for image in spec["images"]["extra"]:
             lines += [f"    # {_origin_line('', sources[image])}", "    " + _dump([image]).strip()]
+    if reads:
+        lines.append("  read:  # values the script reads out of files for its image lists")
+        for name, (fields, origin) in reads.items():
+            lines.append(f"    # {_origin_line('', origin)}")
+            lines += ["    " + text for text in _dump({name: fields}).splitlines()]
     if spec.get("images", {}).get("profiles"):
         lines.append("  profiles:  # values of charts the script renders for the image scan")
         for name, values in spec["images"]["profiles"].items():

@@ -22,7 +22,7 @@ from clusterbuild.importer.lexer import (
     expansion_end,
     find_closing,
 )
-from clusterbuild.importer.values import Part, Text, Unknown, Value, literal, strip_v
+from clusterbuild.importer.values import Expr, Part, Read, Text, Unknown, Value, literal, strip_v
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d|[@*#?$!-]")
 _PARAMETER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|\d+)(.*)$", re.S)
@@ -33,6 +33,7 @@ _SINGLE = re.compile(r'^"?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9
 class Scope:
     variables: Mapping[str, Value]
     positional: Sequence[Value]
+    reads: bool = False  # values read out of files are {{ read.<name> }} (in image lists only)
 
     def lookup(self, name: str) -> Value | None:
         if name.isdigit():
@@ -53,6 +54,8 @@ def expand_word(raw: str, scope: Scope) -> Value:
     if single:
         name = single.group(1) or single.group(2)
         value = scope.lookup(name)
+        if isinstance(value, Read):
+            return Text((Expr(f"read.{value.name}"),)) if scope.reads else Unknown(value.why)
         return value if value is not None else Unknown(f"${name} is not set by the script")
     return _scan(raw, scope, quotes=True)
 
@@ -142,6 +145,10 @@ class _Scanner:
         if value is None:
             raise _Unknowable(f"${name} is not set by the script")
         if isinstance(value, Unknown):
+            raise _Unknowable(value.why)
+        if isinstance(value, Read):
+            if self.scope.reads:
+                return Text((Expr(f"read.{value.name}"),))
             raise _Unknowable(value.why)
         raise _Unknowable(f"${name} holds a Helm search result, usable only as a chart version")
 

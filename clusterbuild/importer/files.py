@@ -237,9 +237,17 @@ def remove(w: Walker, node: Simple) -> None:
         if isinstance(path, Unknown):
             continue
         chart = next((n for n, d in w.out.charts.items() if f"{path}/".startswith(f"{d.where}/")), None)
-        if chart is not None:
+        if chart is not None and path == w.out.charts[chart].where:
             w.out.not_convertible(origin, f"removes {path} from chart {chart}: keep a trimmed copy")
             return
+        if chart is not None:  # a part of the chart: left out of it
+            draft = w.out.charts[chart]
+            rel = path[len(draft.where) + 1:]
+            draft.fields.setdefault("exclude", []).extend([rel, f"{rel}/*"])
+            draft.origins.append(replace(origin, detail=f"exclude {rel}"))
+            continue
+        if w.out.exclude_inside(path, origin):
+            continue
         w.out.remove(path)
         if w.committed_dir(path) and not any(path == r for r, _ in w.out.removed):
             w.out.removed.append((path, origin))

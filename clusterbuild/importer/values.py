@@ -96,7 +96,16 @@ class ChartByApp:
     origin: Origin | None = None
 
 
-Value = Text | Unknown | HelmListing | ChartByApp
+@dataclass(frozen=True)
+class Read:
+    """A value the script reads out of one of its files (``images.read.<name>``): usable in an
+    image list only; elsewhere it is unknown (``why``)."""
+
+    name: str
+    why: str
+
+
+Value = Text | Unknown | HelmListing | ChartByApp | Read
 
 def literal(text: str) -> Text:
     return Text.of(text)

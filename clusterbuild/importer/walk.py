@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from fnmatch import fnmatchcase
+from typing import Any
 
 from clusterbuild.importer.collect import Collector, Skip
 from clusterbuild.importer.commands import run_command, run_pipeline
@@ -34,6 +35,7 @@ from clusterbuild.importer.nodes import (
     text_of,
     touches_files,
 )
+from clusterbuild.importer.reads import file_read, read_name
 from clusterbuild.importer.values import (
     ARCH,
     ARCH_NAME,
@@ -42,6 +44,7 @@ from clusterbuild.importer.values import (
     Expr,
     HelmListing,
     Origin,
+    Read,
     Text,
     Unknown,
     Value,
@@ -68,13 +71,15 @@ class Walker:
         self.arrays: dict[str, list[Text]] = {}  # arrays of known items, for loops over them
         self.cwd: str | Unknown = "."  # where relative paths start, relative to the app dir
         self.dirs: list[str | Unknown] = []  # pushd's stack, and cd's previous directory
+        self.chart_reads: dict[str, Read] = {}  # chart versions by app version, named in image lists
 
     @property
     def scope(self) -> Scope:
         return Scope(self.variables, self.positional)
 
-    def text(self, raw: str) -> Text | Unknown:
-        value = expand_word(raw, self.scope)
+    def text(self, raw: str, reads: bool = False) -> Text | Unknown:
+        """``raw`` expanded (``reads``: a value read out of a file is ``{{ read.<name> }}``)."""
+        value = expand_word(raw, self.listing_scope() if reads else self.scope)
         if isinstance(value, Text | Unknown):
             return value
         return Unknown(f"{raw} holds a Helm search result")
@@ -206,6 +211,10 @@ class Walker:
         inner = _substituted(value_raw)
         value: Value | ArchMapping = substitution(inner, self.scope) if inner is not None \
             else expand_word(value_raw, self.scope)
+        read = file_read(inner, self.scope, self.in_cwd) if inner is not None else None
+        if isinstance(read, dict) and isinstance(value, Unknown):
+            self.variables[name] = self.add_read(name, read, origin, value.why)
+            return
         if isinstance(value, ArchMapping):
             self.set_arch(name, value.mapping, origin)
             return
@@ -219,6 +228,30 @@ class Walker:
         if isinstance(value, Unknown) and not value.why.startswith("$"):
             value = Unknown(f"${name} (line {origin.line}) {value.why}")
         self.variables[name] = value
+
+    def listing_scope(self) -> Scope:
+        """The scope of an image list: values read out of files are reads, and so is a chart
+        version picked by app version (the ``version`` of the pulled chart's Chart.yaml)."""
+        variables = dict(self.variables)
+        for name, value in self.variables.items():
+            if not isinstance(value, ChartByApp):
+                continue
+            line = value.origin.line if value.origin is not None else -1
+            chart = next((d for d in self.out.charts.values() if "app_version" in d.fields
+                          and any(o.line == line for o in d.origins)), None)  # the first pulled by it
+            if chart is not None and name not in self.chart_reads:
+                self.chart_reads[name] = self.add_read(
+                    name, {"file": f"{chart.where}/Chart.yaml", "yq": ".version"},
+                    value.origin or Origin(chart.line, ""), "holds a Helm search result")
+            if name in self.chart_reads:
+                variables[name] = self.chart_reads[name]
+        return Scope(variables, self.positional, True)
+
+    def add_read(self, wanted: str, spec: dict[str, Any], origin: Origin, why: str) -> Read:
+        """A value read out of a file (``images.read``), for image lists to name."""
+        name = read_name(wanted, list(self.out.reads))
+        self.out.reads[name] = (spec, replace(origin, detail=f"images.read.{name}"))
+        return Read(name, f"${wanted} (line {origin.line}) {why}")
 
     def set_arch(self, name: str, mapping: dict[str, str], origin: Origin) -> None:
         if not mapping:

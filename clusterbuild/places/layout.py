@@ -123,6 +123,11 @@ class OciLayout:
         names = self._blob_names()
         return all(d.hex in names or self.has_blob(d) for d in self.reachable(roots))
 
+    def has_blobs(self, hexes: Iterable[str]) -> bool:
+        """Are the blobs of these digests (hex) all here?"""
+        names = self._blob_names()
+        return all(h in names or self.has_blob(Digest(h)) for h in hexes)
+
     def _children_of(self, digest: Digest) -> list[Descriptor]:
         if digest not in self._children:
             self._children[digest] = _children(json.loads(self.blob_path(digest).read_bytes()))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from clusterbuild.cache.store import Sink
-from clusterbuild.errors import BuildError
+from clusterbuild.errors import BuildError, InputError
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind, FileEntry
 
@@ -61,6 +61,9 @@ def _copy_file(entry: FileEntry, source: Source, out: Sink) -> None:
             out.write(chunk)
             remaining -= len(chunk)
     if remaining or Digest(hasher.hexdigest()) != entry.digest:
+        if entry.path.endswith(f"/{entry.digest.hex if entry.digest else ''}/data"):
+            raise InputError(f"{name}: does not hold the blob its path names ({entry.digest})",
+                             hint="restore the blob, or remove it and the links to it")
         raise BuildError(f"{name}: content changed while building (expected {entry.digest})",
                          hint="run apply again")
     padding = -entry.size % BLOCK

@@ -104,17 +104,20 @@ class IndexResult:
 class ExportResult:
     refs: tuple[tuple[str, Descriptor], ...]  # ref name -> what it points at in the layout
     files: tuple[tuple[str, int], ...] = ()  # archive written (workspace-relative) -> size
+    placed: tuple[str, ...] | None = None  # hex of every blob put in the layout (None: not recorded)
 
     blobs: tuple[Digest, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        placed = {"placed": list(self.placed)} if self.placed is not None else {}
         return {"refs": {name: d.to_json() for name, d in self.refs}, "files": dict(self.files),
-                "blobs": []}
+                **placed, "blobs": []}
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> ExportResult:
         refs = tuple((str(name), Descriptor.from_json(d)) for name, d in obj["refs"].items())
-        return cls(refs, tuple((str(name), int(size)) for name, size in obj["files"].items()))
+        placed = tuple(map(str, obj["placed"])) if isinstance(obj.get("placed"), list) else None
+        return cls(refs, tuple((str(name), int(size)) for name, size in obj["files"].items()), placed)
 
 
 @dataclass(frozen=True)

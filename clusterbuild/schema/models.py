@@ -22,7 +22,7 @@ VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _check_platforms(values: list[str] | None) -> list[str] | None:
@@ -245,6 +245,9 @@ class ChartInput(Fetched):
                                        "256MiB): a guard against decompression bombs.")
     edits: EditList
     replace: Replace
+    exclude: list[str] = Field(default_factory=list, description="Paths of the chart (globs, under "
+                               "its directory) left out, e.g. ['templates/tests', 'templates/tests/*'], "
+                               "as an init.sh does with `rm -rf charts/<name>/templates/tests`.")
     dir: str | None = Field(default=None, description="The directory the chart is unpacked in: "
                             "<dir>/<name> (default charts; templated). The image scan renders charts "
                             "under charts/ only, as sealos does.")
@@ -334,7 +337,9 @@ class TextInput(Strict):
     variables (a Kubefile whose CMD names the version, an install script, an image list)."""
 
     kind: Literal["text"]
-    text: str = Field(description="The file's content (templated: {{ version }}, {{ arch }}, ...).")
+    text: str = Field(description="The file's content (templated: {{ version }}, {{ arch }}, ...; "
+                      "{{ read.NAME }} names an images.read value: the file is then written in each "
+                      "build, once the other inputs are in its context).")
     dest: str = Field(description="Path in the build context (templated). A Kubefile (or Sealfile, "
                       "Dockerfile, Containerfile) at the top is the app's recipe.")
     mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] | None = None
@@ -370,13 +375,43 @@ Profile = Annotated[Literal["optional-features", "all-subcharts"] | ProfileSpec 
                     Field(union_mode="left_to_right")]
 
 
+class ReadSpec(Strict):
+    """A value read out of a file of the build context when the images are scanned, as an
+    init.sh computes a tag (``yq .a.b FILE``, ``cat FILE | grep x | awk '{print $2}'``)."""
+
+    file: str = Field(description="The file in the build context, e.g. charts/x/values.yaml "
+                      "(templated).")
+    yq: str | None = Field(default=None, description="A yq path, e.g. .image.tag: the scalar as yq "
+                           "prints it (null when absent).")
+    run: str | None = Field(default=None, description="A pipeline of text filters run on the file "
+                            "(not by a shell): grep, awk '{print $N}', cut, sed, head, tail, sort, "
+                            "uniq, tr, xargs (templated).")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ReadSpec:
+        if (self.yq is None) == (self.run is None):
+            raise ValueError("a read needs exactly one of yq, run")
+        from clusterbuild.fetch.textread import parse_run, yq_keys
+
+        if self.yq is not None:
+            yq_keys(self.yq)
+        elif self.run is not None and "{{" not in self.run and "{%" not in self.run:
+            parse_run(self.run)
+        return self
+
+
 class ImageOptions(Strict):
     """Which images the app ships in registry/ and how they are found."""
 
     discover: Literal["full", "sealos", "off"] = Field(
         default="full", description="full: render charts and walk YAML (finds more); sealos: "
         "sealos build's line scan only; off: only the extra images.")
-    extra: list[str] = Field(default_factory=list, description="More images to ship (templated).")
+    extra: list[str] = Field(default_factory=list, description="More images to ship (templated; "
+                             "{{ read.NAME }} is a value of `read`; an entry that renders to several "
+                             "words is one image per word, as an image list file is read).")
+    read: dict[str, ReadSpec] = Field(default_factory=dict, description="Values read out of files of "
+                                      "the build context when the images are scanned, for `extra`: "
+                                      "{NAME: {file, yq | run}}.")
     exclude: list[str] = Field(default_factory=list, description="Images not to ship: "
                                "references or patterns such as docker.io/library/busybox:*.")
     profiles: dict[str, Profile] = Field(

@@ -26,13 +26,14 @@ def _repository_root(start: Path) -> Path | None:
 
 
 def commit_times(workspace: Path, dirs: Iterable[Path]) -> dict[Path, int]:
-    """The commit time (seconds) of the latest commit touching each of ``dirs``."""
-    wanted = {d.resolve() for d in dirs}
+    """The commit time (seconds) of the latest commit touching each of ``dirs`` (keyed by
+    the paths given)."""
     root = _repository_root(workspace.resolve())
     git = shutil.which("git")
-    if root is None or git is None or not wanted or (root / ".git" / "shallow").exists():
+    if root is None or git is None or (root / ".git" / "shallow").exists():
         return {}  # a shallow clone knows only its last commit: every app would change with it
-    relative = {os.path.relpath(d, root): d for d in wanted if d.is_relative_to(root)}
+    wanted = {d: d.resolve() for d in dirs}
+    relative = {os.path.relpath(r, root): d for d, r in wanted.items() if r.is_relative_to(root)}
     if not relative:
         return {}
     env = {"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"}
@@ -48,6 +49,8 @@ def commit_times(workspace: Path, dirs: Iterable[Path]) -> dict[Path, int]:
         found = _read_log(proc.stdout, relative)
     finally:
         proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
         proc.wait(timeout=GIT_TIMEOUT)
     return found
 
@@ -60,9 +63,12 @@ def _read_log(lines: Iterable[str], relative: dict[str, Path]) -> dict[Path, int
         if line.startswith("@"):
             when = int(line[1:] or 0)
             continue
-        for rel, directory in relative.items():
-            if directory not in found and (line == rel or line.startswith(rel + "/")):
+        path = line
+        while path:  # the line's file and each directory above it: a lookup each, not a scan
+            directory = relative.get(path)
+            if directory is not None and directory not in found:
                 found[directory] = when
+            path = path.rpartition("/")[0]
         if len(found) == len(relative):
             break
     return found

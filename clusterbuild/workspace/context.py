@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import stat
 from pathlib import Path
 from typing import Protocol
@@ -20,6 +21,10 @@ from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind, FileEntry, normalised_mode
 
 SPEC_NAME = "clusterbuild.yaml"
+# a blob of a vendored registry/ tree is named by its sha256: that name is its digest while
+# planning (no read), and writing the layer hashes it and refuses other bytes (one read)
+_NAMED_BLOB = re.compile(r"^registry/docker/registry/v2/blobs/sha256/(?P<two>[0-9a-f]{2})/"
+                         r"(?P<hex>[0-9a-f]{64})/data$")
 IGNORE_NAME = ".dockerignore"
 
 
@@ -86,6 +91,10 @@ def _entry(app_dir: Path, rel: str, st: os.stat_result, digests: Digester,
     if not stat.S_ISREG(st.st_mode):
         raise InputError(f"{path}: not a regular file, directory or symlink",
                          hint="remove it or list it in .dockerignore")
-    digest = digests.digest(f"{prefix}/{rel}", path, st)
+    named = _NAMED_BLOB.match(rel)
+    if named is not None and named["hex"].startswith(named["two"]):
+        digest = Digest(named["hex"])
+    else:
+        digest = digests.digest(f"{prefix}/{rel}", path, st)
     mode = normalised_mode(EntryKind.FILE, st.st_mode)
     return ContextFile(FileEntry(rel, EntryKind.FILE, mode, st.st_size, digest), path)

@@ -38,6 +38,8 @@ def pinned(plan: InputPlan, lock: LockFile) -> tuple[str, Digest] | str:
     """(url, digest) to fetch, or why the input is not pinned."""
     fields = plan.fields
     locked = lock.get(plan.app, plan.version, plan.input_id, plan.platform)
+    if locked is None and plan.platform != ALL:  # pinned once for every platform; one selected now
+        locked = lock.get(plan.app, plan.version, plan.input_id, ALL)
     if locked is not None and locked.spec == plan.spec_digest:
         if plan.expect is not None and plan.expect != locked.digest:
             return f"{plan.name}: locked sha256 {locked.digest.hex[:12]}… differs from the spec's"

@@ -26,6 +26,7 @@ from clusterbuild.schema.models import (
     RemoteInput,
     TextInput,
 )
+from clusterbuild.workspace.derived import names_reads
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
 from clusterbuild.workspace.prepare import template_variables
 from clusterbuild.workspace.templates import render
@@ -64,7 +65,8 @@ def _rendered(av: AppVersion, n: int, item: RemoteInput, variables: dict[str, st
         variables = {**variables, "arch_name": item.arch_map.get(variables["arch"], variables["arch"])}
     out: dict[str, Any] = {}
     dumped = item.model_dump(exclude={"sha256", "platforms", "arch_map"})
-    for key in ("edits", "replace", "dir"):  # newer fields: absent when unset, so older locks still match
+    newer = ("edits", "replace", "dir", *(("exclude",) if isinstance(item, ChartInput) else ()))
+    for key in newer:  # newer fields: absent when unset, so older locks still match
         if not dumped.get(key):
             dumped.pop(key, None)
     for key, value in dumped.items():
@@ -116,8 +118,8 @@ def remote_inputs(ws: LoadedWorkspace, av: AppVersion) -> list[InputPlan]:
     """Every remote input of ``av`` for each of its platforms (merged when identical)."""
     plans: list[InputPlan] = []
     for n, item in enumerate(av.spec.inputs):
-        if isinstance(item, FileInput):
-            continue
+        if isinstance(item, FileInput) or names_reads(item):
+            continue  # a local file; a text naming reads, written in each build (``derived``)
         per_platform = []
         for platform in av.platforms:
             if item.platforms is not None and str(platform) not in item.platforms:

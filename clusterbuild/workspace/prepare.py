@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from clusterbuild.errors import ConfigError
@@ -105,8 +107,10 @@ def replaced_dirs(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> tu
     return tuple(dirs)
 
 
-def recipe_of(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> Recipe:
-    """The app's Kubefile: a text input placed at the top as one, else the app dir's."""
+def recipe_of(ws: LoadedWorkspace, av: AppVersion, platform: Platform,
+              app_dir_recipe: Callable[[], Recipe] | None = None) -> Recipe:
+    """The app's Kubefile: a text input placed at the top as one, else the app dir's
+    (``app_dir_recipe`` gives it: one parse for every platform)."""
     variables = template_variables(ws, av, platform)
     for n, item in enumerate(av.spec.inputs):
         wanted = item.platforms is None or str(platform) in item.platforms
@@ -115,7 +119,7 @@ def recipe_of(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> Recipe
         if render(item.dest, variables, av.spec_path, f"inputs[{n}].dest") in RECIPE_NAMES:
             text = render(item.text, variables, av.spec_path, f"inputs[{n}].text")
             return parse_recipe_text(text, av.spec_path.with_name(f"{av.spec_path.name}:inputs[{n}]"))
-    return parse_recipe(find_recipe(av.app_dir))
+    return app_dir_recipe() if app_dir_recipe is not None else parse_recipe(find_recipe(av.app_dir))
 
 
 def prepare(ws: LoadedWorkspace, av: AppVersion, digests: Digester,
@@ -123,13 +127,14 @@ def prepare(ws: LoadedWorkspace, av: AppVersion, digests: Digester,
     """Each platform's build: the app dir, declared local files and ``fetched`` remote
     inputs (already unpacked in the store) as its context, and its evaluated Kubefile."""
     base = walk_context(av.app_dir, digests, _relative(ws, av.app_dir))
+    app_dir_recipe = cache(lambda: parse_recipe(find_recipe(av.app_dir)))
     builds = []
     for platform in av.platforms:
         args = build_args(ws, av, platform)
         context: Context = base.without(replaced_dirs(ws, av, platform))
         context = context.overlay(local_inputs(ws, av, platform, digests))
         context = context.overlay((fetched or {}).get(platform, {}))
-        evaluated = evaluate(recipe_of(ws, av, platform), platform, args)
+        evaluated = evaluate(recipe_of(ws, av, platform, app_dir_recipe), platform, args)
         builds.append(PlatformBuild(av.app, av.version, platform, evaluated, context))
     return builds
 

@@ -36,10 +36,14 @@ def init_workspace(root: Path, registry: str, platforms: list[str]) -> list[str]
     if apps_yaml.exists():
         raise InputError(f"{apps_yaml}: already exists", hint="this is a workspace already; "
                          "add apps with `clusterbuild new APP`")
-    (root / APPS_DIR).mkdir(parents=True, exist_ok=True)
+    apps_dir = root / APPS_DIR
+    found = sorted(p.name for p in apps_dir.iterdir() if p.is_dir()) if apps_dir.is_dir() else []
+    apps_dir.mkdir(parents=True, exist_ok=True)
     apps_yaml.write_text(APPS_YAML.format(registry=registry, platforms=", ".join(platforms)),
                          encoding="utf-8")
-    written = [f"created {WORKSPACE_FILE}", f"created {APPS_DIR}/"]
+    kept = (f"kept {APPS_DIR}/ ({len(found)} app dir{'' if len(found) == 1 else 's'}: list the ones to "
+            f"build, with their versions, under apps: in {WORKSPACE_FILE})") if found else ""
+    written = [f"created {WORKSPACE_FILE}", kept or f"created {APPS_DIR}/"]
     if not (root / ".gitignore").exists():
         (root / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
         written.append("created .gitignore (out/, cache/)")

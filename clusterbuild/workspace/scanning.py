@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import posixpath
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any, Protocol
+
+import yaml
 
 from clusterbuild.errors import ConfigError
 from clusterbuild.kubefile.evaluate import BuildRecipe
@@ -89,23 +93,68 @@ def _scan_step(av: AppVersion, build: PlatformBuild, options: Any,
 
 
 def _extra(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild) -> list[ShippedImage]:
-    return shipped_extra(ws, av, build.platform)
+    return shipped_extra(ws, av, build.platform, text_reader(build))
 
 
-def shipped_extra(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> list[ShippedImage]:
-    """``images.extra`` of ``av`` for ``platform``: rendered, each a valid reference."""
-    variables = template_variables(ws, av, platform)
+def text_reader(build: PlatformBuild) -> Callable[[str], str | None]:
+    """The text of a file of ``build``'s context (None: no such file)."""
+    def text_of(path: str) -> str | None:
+        item = build.context.files.get(path)
+        if item is None or item.source is None or item.entry.kind is not EntryKind.FILE:
+            return None
+        return item.source.read_text(encoding="utf-8", errors="replace")
+    return text_of
+
+
+def shipped_extra(ws: LoadedWorkspace, av: AppVersion, platform: Platform,
+                  text_of: Callable[[str], str | None] | None = None) -> list[ShippedImage]:
+    """``images.extra`` of ``av`` for ``platform``: rendered (with ``images.read`` evaluated on
+    the files ``text_of`` gives; placeholders without it, for the offline check), each word a
+    valid reference."""
+    variables: dict[str, Any] = dict(template_variables(ws, av, platform))
+    variables["read"] = read_values(av, variables, text_of)
     out = []
     for n, text in enumerate(av.spec.images.extra):
         field = f"images.extra[{n}]"
-        value = render(text, variables, av.spec_path, field)
-        try:
-            ref = Reference.parse(value)
-        except ReferenceError as exc:
-            raise ConfigError(av.spec_path, field, str(exc),
-                              hint="e.g. docker.io/library/nginx:1.27") from None
-        out.append(ShippedImage(str(ref.tagged()), (f"clusterbuild.yaml {field}",)))
+        rendered = render(text, variables, av.spec_path, field)
+        for value in rendered.split() if "read." in text else [rendered]:
+            try:
+                ref = Reference.parse(value)
+            except ReferenceError as exc:
+                raise ConfigError(av.spec_path, field, str(exc),
+                                  hint="e.g. docker.io/library/nginx:1.27") from None
+            out.append(ShippedImage(str(ref.tagged()), (f"clusterbuild.yaml {field}",)))
     return out
+
+
+PLACEHOLDER = "unread"  # what a read is worth before its file is fetched (the offline check)
+
+
+def read_values(av: AppVersion, variables: dict[str, Any],
+                text_of: Callable[[str], str | None] | None) -> dict[str, str]:
+    """``images.read``, each value read out of its file (``fetch.textread``)."""
+    from clusterbuild.fetch.textread import UnsupportedRead, parse_run, read_yq
+
+    values: dict[str, str] = {}
+    for name, spec in av.spec.images.read.items():
+        field = f"images.read.{name}"
+        path = posixpath.normpath(render(spec.file, variables, av.spec_path, f"{field}.file"))
+        run = render(spec.run, variables, av.spec_path, f"{field}.run") if spec.run is not None else None
+        if text_of is None:
+            values[name] = PLACEHOLDER
+            continue
+        text = text_of(path)
+        if text is None:
+            raise ConfigError(av.spec_path, f"{field}.file", f"{path} is not a file of the build context",
+                              hint="name a file an input places (charts/<name>/values.yaml, a "
+                              "manifest) or one of the app dir")
+        try:
+            value = read_yq(text, spec.yq) if spec.yq is not None else parse_run(str(run)).apply(text)
+        except (UnsupportedRead, yaml.YAMLError) as exc:
+            raise ConfigError(av.spec_path, field, f"reading {path}: {exc}",
+                              hint="fix the yq path or the filters") from None
+        values[name] = value.rstrip("\n")
+    return values
 
 
 def _merge(found: list[ShippedImage], exclude: list[str]) -> tuple[ShippedImage, ...]:

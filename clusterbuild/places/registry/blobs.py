@@ -8,6 +8,7 @@ the config's ``chunk_size`` and chunked (PATCH … + PUT) above it; a failed upl
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -151,9 +152,16 @@ def _chunks(path: Path, start: int, length: int,
 
 def upload_blob(session: RegistrySession, endpoint: Endpoint, repository: str, blob: Descriptor,
                 store: BlobStore, location: str | None = None) -> None:
-    """Upload a blob of the store; restart the whole upload on a temporary failure."""
+    """Upload a blob of the store; restart the whole upload on a temporary failure.
+
+    A registry that says the bytes do not match the digest (DIGEST_INVALID) gets the upload
+    once more when the store's file does hash to it (seen once from docker-registry 2.8 under
+    load, with other uploads of the run in flight); a file that does not is removed from the
+    store, so that the next run fetches or builds it again, and the error says so.
+    """
     doing = f"uploading blob {blob.digest}"
     scopes = push_scope(repository)
+    rechecked = False
     for attempt in range(session.config.retries + 1):
         try:
             if location is None:
@@ -164,10 +172,28 @@ def upload_blob(session: RegistrySession, endpoint: Endpoint, repository: str, b
                 _send(session, endpoint, scopes, blob, store.path(blob.digest), location, doing, sent)
             return
         except RegistryError as e:
-            if not e.temporary or attempt == session.config.retries:
+            if e.code == "DIGEST_INVALID" and not rechecked:
+                rechecked = True
+                _check_stored(store, blob, doing)
+                log.warning("%s: the registry refused the bytes (%s); uploading once more", doing, e.message)
+            elif not e.temporary or attempt == session.config.retries:
                 raise
             location = None
             time.sleep(backoff_delay(session.config, attempt))
+
+
+def _check_stored(store: BlobStore, blob: Descriptor, doing: str) -> None:
+    """The store's file of ``blob`` hashes to its digest, or it is removed and this is an error."""
+    path = store.path(blob.digest)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while data := f.read(READ_SIZE):
+            digest.update(data)
+    if f"sha256:{digest.hexdigest()}" != str(blob.digest):
+        store.remove(blob.digest)
+        raise RegistryError(f"{doing}: the content store's copy is corrupt (it hashes to "
+                            f"sha256:{digest.hexdigest()}); removed it", code="DIGEST_INVALID",
+                            hint="run the command again: the blob is fetched or built anew")
 
 
 def _send(session: RegistrySession, endpoint: Endpoint, scopes: Scopes, blob: Descriptor, path: Path,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -20,7 +21,7 @@ from clusterbuild.oci.reference import Reference
 from clusterbuild.places.registry.blobs import download_blob
 from clusterbuild.places.registry.config import RegistryConfig
 from clusterbuild.places.registry.credentials import Credentials
-from clusterbuild.places.registry.errors import RegistryError
+from clusterbuild.places.registry.errors import RegistryError, UnsupportedManifestError
 from clusterbuild.places.registry.locations import BlobLocations
 from clusterbuild.places.registry.manifests import Resolved
 from clusterbuild.places.registry.platform_match import host_platform
@@ -28,7 +29,7 @@ from clusterbuild.places.registry.pull import PulledImage, Puller
 from clusterbuild.places.registry.push import Pusher
 from clusterbuild.places.registry.resolve import Resolver
 from clusterbuild.places.registry.session import RegistrySession
-from clusterbuild.places.registry.site import blob_range, list_catalog, list_tags
+from clusterbuild.places.registry.site import blob_range, list_catalog, list_referrers, list_tags
 
 
 class RegistryClient:
@@ -91,6 +92,24 @@ class RegistryClient:
 
     def tags(self, ref: Reference) -> list[str]:
         return list_tags(self._session, self.config.endpoint(ref.registry), ref.repository)
+
+    def manifest_at(self, ref: Reference) -> Resolved | None:
+        """The manifest or index ``ref`` names in its own registry (never a mirror: what a push
+        there will replace), or None when there is none (404)."""
+        name = str(ref.digest) if ref.digest is not None else ref.tag
+        try:
+            return self._resolver.fetch(self.config.endpoint(ref.registry), ref, name, ref.digest)
+        except UnsupportedManifestError:
+            raise
+        except RegistryError as e:
+            if e.status == 404 or e.code == "MANIFEST_UNKNOWN":
+                return None
+            raise e.within(f"resolving {ref}") from e
+
+    def referrers(self, repo: Reference, digest: Digest) -> list[dict[str, Any]] | None:
+        """The descriptors the referrers API of ``repo``'s registry lists for ``digest``; None
+        when the registry has no referrers API (use the fallback tag ``sha256-<hex>``)."""
+        return list_referrers(self._session, self.config.endpoint(repo.registry), repo.repository, digest)
 
     def read_blob(self, ref: Reference, digest: Digest, offset: int = 0,
                   size: int | None = None) -> Iterator[bytes]:

@@ -3,14 +3,24 @@
 Blobs first (HEAD, else a cross-repository mount when the blob was seen in another
 repository of the registry, else an upload), ``config.jobs`` at a time; then child
 manifests by digest; then the root by tag. The digest the registry reports must be ours.
+
+One blob goes to one repository once at a time in a process: a second push of it (another
+step, the remote step cache) waits for the first. docker-registry 2.8 rewrites a blob's
+link file in place on every upload, so a manifest PUT that checks the blob while another
+upload of it commits reads an empty link and is refused (DIGEST_INVALID + BLOB_UNKNOWN:
+seen in CI); the manifest PUT is tried once more for a registry where that comes from
+another machine.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+
+import httpx
 
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.oci.digest import Digest
@@ -22,6 +32,7 @@ from clusterbuild.places.registry.config import Endpoint
 from clusterbuild.places.registry.errors import RegistryError
 from clusterbuild.places.registry.locations import BlobLocations
 from clusterbuild.places.registry.manifests import INDEX_TYPES, image_parts, index_children
+from clusterbuild.places.registry.retry import backoff_delay
 from clusterbuild.places.registry.session import RegistrySession
 from clusterbuild.places.transfers import run_parallel
 
@@ -67,12 +78,20 @@ def plan_push(root: Descriptor, store: BlobStore, present: frozenset[Digest] = f
     return PushPlan(tuple(manifests), tuple(blobs.values()))
 
 
+_IN_FLIGHT: dict[tuple[str, str, Digest], threading.Lock] = {}
+_IN_FLIGHT_LOCK = threading.Lock()
+_RACED = frozenset({"DIGEST_INVALID", "BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN"})
+
+
+def _one_at_a_time(host: str, repository: str, digest: Digest) -> threading.Lock:
+    with _IN_FLIGHT_LOCK:
+        return _IN_FLIGHT.setdefault((host, repository, digest), threading.Lock())
+
+
 class Pusher:
     def __init__(self, session: RegistrySession, locations: BlobLocations) -> None:
         self.session = session
         self.locations = locations
-        self._claims: dict[tuple[str, str, Digest], threading.Lock] = {}
-        self._guard = threading.Lock()
 
     def push(self, target: Reference, root: Descriptor, store: BlobStore,
              present: frozenset[Digest] = frozenset()) -> Digest:
@@ -96,18 +115,10 @@ class Pusher:
         return self._manifest(endpoint, target.repository, name, manifest, store)
 
     def _blob(self, endpoint: Endpoint, repository: str, blob: Descriptor, store: BlobStore) -> None:
-        """HEAD, else a mount, else an upload; once per repository and blob in this client's
-        pushes, however many run at once (docker-registry writes a link file in place: a
-        second mount racing a manifest PUT that reads the link makes that PUT fail)."""
-        with self._claim(endpoint.host, repository, blob.digest):
-            if not self.locations.holds(endpoint.host, blob.digest, repository):
-                self._put_blob(endpoint, repository, blob, store)
+        with _one_at_a_time(endpoint.host, repository, blob.digest):
+            self._blob_once(endpoint, repository, blob, store)
 
-    def _claim(self, host: str, repository: str, digest: Digest) -> threading.Lock:
-        with self._guard:
-            return self._claims.setdefault((host, repository, digest), threading.Lock())
-
-    def _put_blob(self, endpoint: Endpoint, repository: str, blob: Descriptor, store: BlobStore) -> None:
+    def _blob_once(self, endpoint: Endpoint, repository: str, blob: Descriptor, store: BlobStore) -> None:
         if not blob_exists(self.session, endpoint, repository, blob):
             mounted, location = self._mount(endpoint, repository, blob)
             if not mounted and not store.has(blob.digest, blob.size):
@@ -131,10 +142,19 @@ class Pusher:
     def _manifest(self, endpoint: Endpoint, repository: str, name: str, manifest: Descriptor,
                   store: BlobStore) -> Digest:
         doing = f"putting manifest {name}"
-        response = self.session.request(
-            "PUT", endpoint, f"/v2/{repository}/manifests/{name}", push_scope(repository), doing,
-            headers={"Content-Type": manifest.media_type}, content=store.read_bytes(manifest.digest),
-            ok=(200, 201, 202))
+
+        def put() -> httpx.Response:
+            return self.session.request(
+                "PUT", endpoint, f"/v2/{repository}/manifests/{name}", push_scope(repository), doing,
+                headers={"Content-Type": manifest.media_type}, content=store.read_bytes(manifest.digest),
+                ok=(200, 201, 202))
+        try:
+            response = put()
+        except RegistryError as e:
+            if e.status != 400 or e.code not in _RACED:
+                raise
+            time.sleep(backoff_delay(self.session.config, 0))  # another upload of a blob it names
+            response = put()
         told = response.headers.get("docker-content-digest", "")
         if told and told != str(manifest.digest):
             raise RegistryError(f"{doing}: the registry reports digest {told}, ours is {manifest.digest}",

@@ -1,13 +1,16 @@
-"""Reading what a registry holds: its repositories (``_catalog``), a repository's tags, and a
-byte range of a blob (what ``bundle --list-have`` and ``unbundle`` read on the site)."""
+"""Reading what a registry holds: its repositories (``_catalog``), a repository's tags, a
+byte range of a blob (what ``bundle --list-have`` and ``unbundle`` read on the site), and the
+referrers of a manifest where the registry has the referrers API."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
 from clusterbuild.oci.digest import Digest
+from clusterbuild.oci.model import MediaType
 from clusterbuild.places.registry.auth import pull_scope
 from clusterbuild.places.registry.config import Endpoint
 from clusterbuild.places.registry.errors import RegistryError
@@ -63,3 +66,27 @@ def blob_range(session: RegistrySession, endpoint: Endpoint, repository: str, di
         raise RegistryError(f"{doing}: {exc}", code="CONNECTION", temporary=True) from None
     finally:
         response.close()
+
+
+NO_REFERRERS_API = (404, 405)  # what a registry without the referrers API answers (distribution 2.8: 404)
+
+
+def list_referrers(session: RegistrySession, endpoint: Endpoint, repository: str,
+                   digest: Digest) -> list[dict[str, Any]] | None:
+    """What ``GET /v2/<name>/referrers/<digest>`` lists (OCI distribution-spec 1.1), or None when
+    the registry has no referrers API: it answers 404 (or 405), or 200 with something that is
+    not an image index."""
+    doing = f"listing the referrers of {endpoint}/{repository}@{digest}"
+    response = session.request("GET", endpoint, f"/v2/{repository}/referrers/{digest}",
+                               pull_scope(repository), doing, headers={"Accept": MediaType.INDEX.value},
+                               ok=(200, *NO_REFERRERS_API))
+    if response.status_code != 200:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("manifests"), list) or \
+            body.get("mediaType", MediaType.INDEX.value) != MediaType.INDEX.value:
+        return None
+    return [m for m in body["manifests"] if isinstance(m, dict)]

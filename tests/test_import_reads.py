@@ -1,0 +1,319 @@
+"""Values an init.sh reads out of its files to list images (``images.read``): the filters run
+in process against the real grep/awk/cut/sed/sort/tr run by bash, the importer's conversion of
+each shape, and a script built the legacy way (in the sandbox, against a local HTTP server and
+registry) and the imported way, shipping the same images."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_import import HEADER, VERSION, _content, _images, _workspace, convert, seeded, to_do  # noqa: F401
+
+from clusterbuild.fetch.textread import UnsupportedRead, parse_run, read_yq
+from clusterbuild.importer import convert_init_sh, write_conversion
+
+from conftest import apply_json, cli, copy_workspace
+
+SAMPLE = """#!/bin/bash
+set -euo pipefail
+VERSION="v1.12.4"
+  DefaultFluentdImageTag = "v1.16-4.9-full"
+\tconst defaultImage = "redis:7.2.4-alpine"
+runners:
+  config: |
+    [[runners]]
+      [runners.kubernetes]
+        image = "ubuntu:22.04"
+image: ghcr.io/k8snetworkplumbingwg/sriov-cni:v2.8.0
+  image: ghcr.io/k8snetworkplumbingwg/ib-sriov-cni:v1.1.1 # x
+# image: ghcr.io/k8snetworkplumbingwg/commented:v1
+     - image: "gcr.io/tekton-releases/a:v1@sha256:abc", "gcr.io/b/c:v2"
+GrafanaImage   = "docker.io/grafana/grafana"
+"""
+
+PIPELINES = [
+    'grep "^VERSION=" | awk -F "[\\"\\"]" \'{print $2}\'',
+    "grep -E \"^\\s+(DefaultFluentdImageTag.*)\" | cut -d '\"' -f2",
+    "grep defaultImage | awk -F \"[\\\"\\\"]\" '{print $2}' | awk -F: '{print $2}'",
+    "grep \"image = .*ubuntu:\" | cut -d'\"' -f2",
+    "grep \"ghcr.io/k8snetworkplumbingwg\" | awk '{print $2}'",
+    "grep Image | grep -v '#' | awk '{ print $2 }'",
+    "grep -o 'gcr.io[^\",]*' | awk '{print $1}' | sort -u",
+    "grep image | awk '{print $NF}' | sort -r | uniq | head -n 2",
+    "grep image | awk -F'image: ' '{print \"docker.io/\"$2}' | tr -d '\"' | sed 's/:.*//' | tail -1",
+    "grep -w image | awk '{print $(NF-1), $1}' | xargs",
+    "grep -i GRAFANA | cut -d= -f2- | tr -d ' \"'",
+    "grep -e runners -e VERSION | sed -E 's/[[:space:]]+/ /g' | cut -c1-5 | head -1",
+]
+
+
+@pytest.mark.parametrize("run", PIPELINES)
+def test_the_filters_print_what_the_real_tools_print(run: str) -> None:
+    if "cut -c" in run:  # characters are not supported: refused, not guessed
+        with pytest.raises(UnsupportedRead, match="cut"):
+            parse_run(run)
+        return
+    real = subprocess.run(["bash", "-c", run], input=SAMPLE, capture_output=True, text=True,
+                          env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"}, check=False).stdout
+    assert real  # each pipeline prints something of the sample
+    assert parse_run(run).apply(SAMPLE) == real
+
+
+@pytest.mark.parametrize("run,why", [("curl -s https://example.com", "curl is not one of the filters"),
+                                     ("grep -r image deploy", "grep -r reads files"),
+                                     ("awk '{sum += $2} END {print sum}'", "is not one print of fields"),
+                                     ("grep x ||", "is not a pipe")])
+def test_other_commands_are_refused_with_the_reason(run: str, why: str) -> None:
+    with pytest.raises(UnsupportedRead, match=why):
+        parse_run(run)
+
+
+def test_yq_prints_scalars_as_written() -> None:
+    values = "image:\n  tag: 1.10\n  name: \"x\"\n  list: [a, b]\n  none: ~\n"
+    assert [read_yq(values, p) for p in (".image.tag", ".image.name", ".image.list[1]", ".image.none",
+                                         ".image.absent")] == ["1.10", "x", "b", "null", "null"]
+    with pytest.raises(UnsupportedRead, match="names a list"):
+        read_yq(values, ".image.list")
+    with pytest.raises(UnsupportedRead, match="2 YAML documents"):
+        read_yq("a: 1\n---\na: 2\n", ".a")
+    with pytest.raises(UnsupportedRead, match="not a plain path"):
+        read_yq(values, '.image.repository + ":" + .image.tag')
+
+
+# -- the importer ---------------------------------------------------------------------------------
+
+def test_values_read_out_of_downloaded_files_become_reads_the_image_list_names() -> None:
+    conversion = convert("""
+helm repo add openebs https://openebs.github.io/charts
+helm pull openebs/openebs --version=${VERSION#v} -d charts/ --untar
+wget -qO scripts/install.sh https://example.com/${VERSION}/install.sh
+utils_tag=$(helm show values charts/openebs --jsonpath {.helper.imageTag})
+helper=`yq .helper.image charts/openebs/values.yaml`
+thanos=$(cat charts/openebs/values.yaml | yq .thanos.tag)
+image_tag=$(cat scripts/install.sh |grep "^VERSION=" | awk -F "[\\"\\"]" '{print $2}')
+unused=$(yq .nothing charts/openebs/values.yaml)
+mkdir -p images/shim
+echo "docker.io/openebs/linux-utils:$utils_tag" > images/shim/openebsImages
+cat <<EOF >> images/shim/openebsImages
+docker.io/library/${helper}
+quay.io/thanos/thanos:${thanos}
+docker.io/kubeovn/kube-ovn:${image_tag}
+EOF
+cat charts/openebs/values.yaml | grep "ghcr.io/openebs" | awk '{print $2}' > images/shim/listed
+""")
+    assert conversion.spec["images"]["extra"] == [
+        "docker.io/openebs/linux-utils:{{ read.utils_tag }}", "docker.io/library/{{ read.helper }}",
+        "quay.io/thanos/thanos:{{ read.thanos }}", "docker.io/kubeovn/kube-ovn:{{ read.image_tag }}",
+        "{{ read.listed }}"]
+    assert conversion.spec["images"]["read"] == {
+        "utils_tag": {"file": "charts/openebs/values.yaml", "yq": ".helper.imageTag"},
+        "helper": {"file": "charts/openebs/values.yaml", "yq": ".helper.image"},
+        "thanos": {"file": "charts/openebs/values.yaml", "yq": ".thanos.tag"},
+        "image_tag": {"file": "scripts/install.sh", "run": "grep '^VERSION=' | awk -F '[\"\"]' '{print $2}'"},
+        "listed": {"file": "charts/openebs/values.yaml", "run": "grep ghcr.io/openebs | awk '{print $2}'"}}
+    assert to_do(conversion) == []
+    assert "line 11 utils_tag=$(helm show values charts/openebs --jsonpath {.helper.imageTag}) -> " \
+        "images.read.utils_tag" in [c.replace("init.sh:", "line ") for c in conversion.converted]
+    assert any(s.startswith("init.sh:15 unused=") and "not needed" in s for s in conversion.skipped)
+
+
+def test_a_read_is_not_a_value_outside_image_lists_nor_of_a_removed_file_the_image_would_ship() -> None:
+    conversion = convert("""
+wget -qO- https://example.com/src-${VERSION}.tar.gz | tar -zx
+mv src-${VERSION#v}/deploy/helm charts/
+tag=$(cat src-${VERSION#v}/constants.go | grep Tag | awk -F '"' '{print $2}')
+rm -rf src-${VERSION#v}
+wget -q https://example.com/$tag/tool -O opt/tool
+mkdir -p images/shim
+echo "docker.io/x/y:$tag" > images/shim/list
+cat <<'EOF' > Kubefile
+FROM scratch
+COPY . .
+EOF
+""")  # the image ships the whole app dir: a file kept only to be read would be in it
+    assert "images" not in conversion.spec
+    assert [line.split(": not convertible ")[1] for line in to_do(conversion)] == [
+        "(the URL: $tag (line 10) comes from the output of `cat | grep | awk`)",
+        "(the image list: reads src-{{ version | strip_v }}/constants.go, which the build context will "
+        "not hold)"]
+
+
+def test_a_file_edited_after_it_is_read_is_not_read_at_build_time() -> None:
+    conversion = convert("""
+wget -qO manifests/app.yaml https://example.com/${VERSION}/app.yaml
+tag=$(yq .spec.tag manifests/app.yaml)
+sed -i 's/tag: 1/tag: 2/' manifests/app.yaml
+echo "docker.io/x/y:$tag" > images/shim/list
+""")
+    assert "images" not in conversion.spec
+    assert to_do(conversion)[-1].endswith("(the image list: reads manifests/app.yaml before the script "
+                                          "edits it: read it after the edits)")
+
+
+# -- the spec -----------------------------------------------------------------------------------
+
+def test_a_bad_read_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    ws = copy_workspace(tmp_path / "ws")
+    app = ws / "applications/reads/latest"
+    app.mkdir(parents=True)
+    (ws / "applications/reads/README.md").write_text("# reads\n")
+    (app / "Kubefile").write_text("FROM scratch\nCOPY registry registry\n")
+    (app / "clusterbuild.yaml").write_text(
+        "images:\n  extra: ['docker.io/x/y:{{ read.tag }}']\n"
+        "  read:\n    tag: {file: notes.txt, run: \"curl -s https://example.com | awk '{print $2}'\"}\n")
+    (ws / "apps.yaml").write_text((ws / "apps.yaml").read_text() + "  reads:\n    versions: [v1]\n")
+    proc = cli("check", "-C", str(ws), "reads", check=False)
+    assert proc.returncode == 3 and "unexpected" not in proc.stderr
+    assert "images.read.tag" in proc.stderr and "curl is not one of the filters" in proc.stderr
+
+
+# -- end to end ---------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_reads_build_what_the_script_builds(tmp_path: Path, static_server: tuple[str, Path],
+                                            seeded: str) -> None:  # noqa: F811
+    url, root = static_server
+    (root / f"shop/{VERSION}").mkdir(parents=True)
+    (root / f"shop/{VERSION}/install.yaml").write_text(
+        "kind: ConfigMap\nmetadata:\n  name: versions\ndata:\n  sidecar-version: 1.2.3\n  web: \"1\"\n")
+    (root / f"shop/{VERSION}/images.conf").write_text(
+        f"# images the operator starts\nextra-image: {seeded}/seed/extra:1\nweb-image: {seeded}/seed/web:1\n"
+        "other: nothing\n")
+    script = HEADER + (
+        "mkdir -p manifests images/shim conf\n"
+        f"wget -q {url}/shop/${{VERSION}}/install.yaml -O manifests/install.yaml\n"
+        f"wget -q {url}/shop/${{VERSION}}/images.conf -O conf/images.conf\n"
+        "tag=$(cat manifests/install.yaml | grep 'sidecar-version:' | awk '{print $2}')\n"
+        "web=$(yq -r .data.web manifests/install.yaml)\n"
+        f'echo "{seeded}/seed/sidecar:${{tag}}" > images/shim/sidecar\n'
+        f'echo "{seeded}/seed/web:${{web}}" >> images/shim/sidecar\n'
+        "cat conf/images.conf | grep -- '-image:' | awk -F': ' '{print $2}' > images/shim/listed\n"
+        "cat <<'EOF' > Kubefile\nFROM scratch\nCOPY manifests manifests\nCOPY conf conf\n"
+        'COPY registry registry\nCMD ["kubectl apply -f manifests"]\nEOF\n')
+    legacy, _ = _workspace(tmp_path / "legacy", "shop", {"init.sh": script}, seeded)
+    converted, app_dir = _workspace(tmp_path / "converted", "shop", {}, seeded)
+    apply_json(legacy, "shop")
+    conversion = convert_init_sh(script, "shop", app_dir=app_dir)
+    assert to_do(conversion) == []
+    assert set(conversion.spec["images"]["read"]) == {"tag", "web", "listed"}
+    write_conversion(app_dir, conversion)
+    (app_dir.parent / "README.md").write_text("# shop\n")
+    cli("check", "-C", str(converted), "shop")
+    cli("lock", "-C", str(converted), "shop")
+    apply_json(converted, "shop", "--frozen")
+    for arch in ("amd64", "arm64"):
+        assert _content(converted, "shop", arch, tmp_path) == _content(legacy, "shop", arch, tmp_path)
+    expected = {f"{seeded}/seed/sidecar:1.2.3", f"{seeded}/seed/web:1", f"{seeded}/seed/extra:1"}
+    assert _images(converted, "shop") == _images(legacy, "shop") == expected
+
+
+@pytest.mark.slow
+def test_a_shipped_image_list_naming_reads_holds_what_the_script_wrote(
+        tmp_path: Path, static_server: tuple[str, Path], seeded: str) -> None:  # noqa: F811
+    from test_import_shapes import _files
+
+    url, root = static_server
+    (root / f"shop/{VERSION}").mkdir(parents=True)
+    (root / f"shop/{VERSION}/values.yaml").write_text("helper:\n  imageTag: 1.2.3\n")
+    script = HEADER + (  # the app dir's Kubefile is COPY . .: images/shim/ is in the image
+        "mkdir -p manifests images/shim\n"
+        f"wget -q {url}/shop/${{VERSION}}/values.yaml -O manifests/values.yaml\n"
+        "tag=$(cat manifests/values.yaml | grep imageTag | awk '{print $2}')\n"
+        f'echo "{seeded}/seed/sidecar:${{tag}}" > images/shim/shopImages\n')
+    legacy, _ = _workspace(tmp_path / "legacy", "shop", {"init.sh": script}, seeded)
+    converted, app_dir = _workspace(tmp_path / "converted", "shop", {}, seeded)
+    apply_json(legacy, "shop")
+    conversion = convert_init_sh(script, "shop", app_dir=app_dir)
+    assert to_do(conversion) == []
+    assert conversion.spec["inputs"][1] == {"kind": "text", "dest": "images/shim/shopImages",
+                                            "text": f"{seeded}/seed/sidecar:{{{{ read.tag }}}}\n"}
+    write_conversion(app_dir, conversion)
+    (app_dir.parent / "README.md").write_text("# shop\n")
+    cli("check", "-C", str(converted), "shop")
+    cli("lock", "-C", str(converted), "shop")
+    apply_json(converted, "shop", "--frozen")
+    for arch in ("amd64", "arm64"):
+        shim = [_files(ws, "shop", arch, tmp_path, "images/") for ws in (legacy, converted)]
+        assert shim[0] == shim[1] == {"images/shim/shopImages": f"{seeded}/seed/sidecar:1.2.3\n".encode()}
+        assert _content(converted, "shop", arch, tmp_path) == _content(legacy, "shop", arch, tmp_path)
+    assert _images(converted, "shop") == _images(legacy, "shop") == {f"{seeded}/seed/sidecar:1.2.3"}
+
+
+def test_a_chart_version_picked_by_app_version_and_a_yq_join_in_image_lists() -> None:
+    conversion = convert("""
+helm repo add pravega https://charts.pravega.io
+chart_version=`helm search repo --versions --regexp '\\vpravega/zookeeper-operator\\v' |grep ${VERSION#v} \\
+  | awk '{print $2}' | sort -rn | head -n1`
+helm pull pravega/zookeeper-operator --version=${chart_version} -d charts/ --untar
+mkdir -p images/shim
+echo "pravega/zookeeper:${chart_version}" > images/shim/images
+yq eval '. += {"certmanager-issuer": {"email": "email@example.com"}}' -i charts/zookeeper-operator/values.yaml
+yq eval '.image.registry + "/" + .image.repository + ":" + .image.tag' \\
+  charts/zookeeper-operator/values.yaml > images/shim/operator
+""")
+    assert to_do(conversion) == []
+    merged = {"certmanager-issuer": {"email": "email@example.com"}}
+    assert conversion.spec["inputs"][0]["values"] == {"set": merged}
+    assert conversion.spec["images"]["extra"] == [
+        "pravega/zookeeper:{{ read.chart_version }}",
+        "{{ read.operator }}/{{ read.operator_2 }}:{{ read.operator_3 }}"]
+    values = "charts/zookeeper-operator/values.yaml"
+    assert conversion.spec["images"]["read"] == {
+        "chart_version": {"file": "charts/zookeeper-operator/Chart.yaml", "yq": ".version"},
+        "operator": {"file": values, "yq": ".image.registry"},
+        "operator_2": {"file": values, "yq": ".image.repository"},
+        "operator_3": {"file": values, "yq": ".image.tag"}}
+
+
+def test_yq_merges_a_map_as_values_set_under_its_path() -> None:
+    from clusterbuild.fetch.yq import parse_edits
+
+    merged = parse_edits('.a += {"b.c": 1, d: {e: x}} | .f = 2').set
+    assert merged == {"a.b\\.c": 1, "a.d": {"e": "x"}, "f": 2}
+    with pytest.raises(ValueError, match=r"is not `\.path = value`"):
+        parse_edits(".a += [1]")
+    with pytest.raises(ValueError, match="not a map of plain values"):
+        parse_edits(".a += {}")
+
+
+@pytest.mark.slow
+def test_a_file_read_out_of_a_removed_archive_is_an_input_the_image_does_not_ship(
+        tmp_path: Path, static_server: tuple[str, Path], seeded: str) -> None:  # noqa: F811
+    from conftest import tgz
+
+    url, root = static_server
+    plain = VERSION.lstrip("v")
+    (root / "shop").mkdir()
+    (root / f"shop/{VERSION}.tar.gz").write_bytes(tgz({
+        f"shop-{plain}/deploy/web.yaml": b"kind: ConfigMap\nmetadata:\n  name: web\n",
+        f"shop-{plain}/pkg/constants.go": b'package pkg\n\nconst SidecarTag = "1.2.3"\n'}))
+    script = HEADER + (
+        "mkdir -p manifests\n"
+        f'wget -qO- "{url}/shop/${{VERSION}}.tar.gz" | tar -zx\n'
+        'mv "shop-${VERSION#v}/deploy/web.yaml" manifests/web.yaml\n'
+        "tag=$(cat shop-${VERSION#v}/pkg/constants.go | grep SidecarTag | awk -F '\"' '{print $2}')\n"
+        'rm -rf "shop-${VERSION#v}"\n'
+        "mkdir -p images/shim\n"
+        f'echo "{seeded}/seed/sidecar:$tag" > images/shim/sidecar\n'
+        "cat <<'EOF' > Kubefile\nFROM scratch\nCOPY manifests manifests\nCOPY registry registry\n"
+        'CMD ["kubectl apply -f manifests"]\nEOF\n')
+    legacy, _ = _workspace(tmp_path / "legacy", "shop", {"init.sh": script}, seeded)
+    converted, app_dir = _workspace(tmp_path / "converted", "shop", {}, seeded)
+    apply_json(legacy, "shop")
+    conversion = convert_init_sh(script, "shop", app_dir=app_dir)
+    assert to_do(conversion) == []
+    assert conversion.spec["inputs"][1] == {
+        "kind": "archive", "url": f"{url}/shop/{{{{ version }}}}.tar.gz",
+        "path": "shop-{{ version | strip_v }}/pkg/constants.go",
+        "dest": "shop-{{ version | strip_v }}/pkg"}
+    write_conversion(app_dir, conversion)
+    (app_dir.parent / "README.md").write_text("# shop\n")
+    cli("check", "-C", str(converted), "shop")
+    cli("lock", "-C", str(converted), "shop")
+    apply_json(converted, "shop", "--frozen")
+    for arch in ("amd64", "arm64"):
+        assert _content(converted, "shop", arch, tmp_path) == _content(legacy, "shop", arch, tmp_path) \
+            == {"manifests/web.yaml": b"kind: ConfigMap\nmetadata:\n  name: web\n"}
+    assert _images(converted, "shop") == _images(legacy, "shop") == {f"{seeded}/seed/sidecar:1.2.3"}
