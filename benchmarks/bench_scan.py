@@ -11,7 +11,8 @@ What is scanned
     written under 100 names, each with its own values (image tags, registries,
     replicas, enabled features differ).
 
-What is measured (median of ``--runs``, wall time with ``time.perf_counter``)
+What is measured (median of ``--runs`` rounds, the cases interleaved within each round,
+wall time with ``time.perf_counter``)
     a. per app: 100 calls of ``discover_images`` on a context with one chart each
        (how the planner calls it), full mode, defaults + one ``--set`` + one profile
        (3 renders per chart);
@@ -243,13 +244,19 @@ def context(root: Path) -> dict[str, Path]:
     return {path.relative_to(root).as_posix(): path for path in sorted(root.rglob("*")) if path.is_file()}
 
 
-def measure(runs: int, action: Callable[[], int]) -> tuple[float, int]:
-    times, found = [], 0
-    for _ in range(runs):
-        start = time.perf_counter()
-        found = action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), found
+def measure(runs: int, cases: dict[str, Callable[[], int]]) -> dict[str, tuple[float, int]]:
+    """Median wall time and the images found per case, the cases interleaved: round r runs
+    every case once (in an order rotated by r) before round r + 1, so a change in the
+    machine's load during the run falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    found: dict[str, int] = {}
+    names = list(cases)
+    for round_ in range(runs):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            start = time.perf_counter()
+            found[name] = cases[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(times[name]), found[name]) for name in names}
 
 
 def main() -> int:
@@ -278,8 +285,7 @@ def main() -> int:
         }
         print(f"{args.charts} charts, {len(apps[0])} files each, median of {args.runs} runs")
         results = {}
-        for name, action in cases.items():
-            seconds, found = measure(args.runs, action)
+        for name, (seconds, found) in measure(args.runs, cases).items():
             results[name] = seconds
             print(f"{name:<52} {seconds:6.2f} s  {args.charts / seconds:7.1f} charts/s  {found} images")
         verdict = "PASS" if results["a. per app, full, defaults + --set + profile"] < 10 else "MISS"
