@@ -4,22 +4,35 @@ Writes are atomic and idempotent: data goes to a temp file in the store's own
 ``tmp/`` (same filesystem), is hashed on the way, and is renamed into place
 only when complete. A blob already present is never rewritten. Temp files of
 processes that died are removed by ``clean_temp``.
+
+Held blobs: a blob may live only inside another blob of the store, as a range of it. A
+``registry/`` layer is an uncompressed tar of the images it ships, so each pulled blob's
+bytes are one contiguous range of the layer; once the layer is stored, the pulled blob's
+own file is removed and ``held/<hex>`` (JSON: its size, and the containers and offsets that
+hold it) says where its bytes are: the cache holds every shipped image once. The record is
+written before the file is removed, so a crash leaves one or the other. Readers go through
+``open``/``locate``/``size``/``has``, which find either; ``file`` gives a blob a file of its
+own again where one is needed (a hard link into a layout). ``cache gc`` knows: a container
+it removes gives its still-needed held blobs a file first (``release``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from clusterbuild.errors import BuildError
 from clusterbuild.oci.digest import Digest
 
 BLOB_MODE = 0o444  # world-readable, and read-only: layouts hard-link these very files
+HELD_MIN = 64 * 1024  # smaller blobs keep their own file: a record and a header cost as much
 
 
 class Sink(Protocol):
@@ -47,22 +60,168 @@ class HashingWriter:
         return Digest(self._hash.hexdigest())
 
 
+class RangeReader(io.RawIOBase):
+    """``size`` bytes of ``path`` from ``offset`` on, read as a stream of their own."""
+
+    def __init__(self, path: Path, offset: int, size: int) -> None:
+        self.name = f"{path}@{offset}"
+        self._fd = os.open(path, os.O_RDONLY)
+        self._start, self._size, self._pos = offset, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        want = min(len(buffer), self._size - self._pos)
+        if want <= 0:
+            return 0
+        data = os.pread(self._fd, want, self._start + self._pos)
+        buffer[:len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.blobs = root / "blobs" / "sha256"
         self.tmp = root / "tmp"
+        self.held_dir = root / "held"
         self._prefix = f"{self.blobs}{os.sep}"  # has() joins strings: pathlib cost more than the stat
 
     def path(self, digest: Digest) -> Path:
+        """Where the blob's own file is (or would be); ``file`` when it may be held."""
         return self.blobs / digest.hex
 
     def has(self, digest: Digest, size: int | None = None) -> bool:
         try:
             st = os.stat(self._prefix + digest.hex)
         except FileNotFoundError:
-            return False
+            held = self._holder(digest)
+            return held is not None and (size is None or held[2] == size)
         return size is None or st.st_size == size
+
+    def _has_file(self, digest: Digest, size: int) -> bool:
+        try:
+            return os.stat(self._prefix + digest.hex).st_size == size
+        except FileNotFoundError:
+            return False
+
+    # ------------------------------------------------------------------ held blobs
+
+    def _held_record(self, digest: Digest) -> tuple[int, list[tuple[str, int]]] | None:
+        try:
+            raw = json.loads((self.held_dir / digest.hex).read_bytes())
+            return int(raw["size"]), [(str(c), int(o)) for c, o in raw["in"]]
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+
+    def _holder(self, digest: Digest) -> tuple[Path, int, int] | None:
+        """(container file, offset, size) of a held blob whose container is here."""
+        record = self._held_record(digest)
+        if record is None:
+            return None
+        size, places = record
+        for container, offset in places:
+            path = self.blobs / container
+            try:
+                if os.stat(path).st_size >= offset + size:
+                    return path, offset, size
+            except FileNotFoundError:
+                continue
+        return None
+
+    def locate(self, digest: Digest) -> tuple[Path, int, int]:
+        """(file, offset, size) of the blob's bytes: its own file, or its range of a container."""
+        try:
+            return self.path(digest), 0, os.stat(self._prefix + digest.hex).st_size
+        except FileNotFoundError:
+            held = self._holder(digest)
+            if held is None:
+                raise FileNotFoundError(f"blob {digest} is not in the content store {self.root}") \
+                    from None
+            return held
+
+    def size(self, digest: Digest) -> int:
+        return self.locate(digest)[2]
+
+    def open(self, digest: Digest) -> BinaryIO:
+        """The blob's bytes as a stream (its file, or its range of a container)."""
+        try:
+            return open(self._prefix + digest.hex, "rb")
+        except FileNotFoundError:
+            path, offset, size = self.locate(digest)
+            if offset == 0 and path == self.path(digest):
+                return open(path, "rb")
+            return io.BufferedReader(RangeReader(path, offset, size), 1 << 20)
+
+    def opener(self, digest: Digest) -> Callable[[], BinaryIO]:
+        """What opens the blob's bytes: a tar writer's source."""
+        return lambda: self.open(digest)
+
+    def file(self, digest: Digest) -> Path:
+        """A file of the blob's own (for a hard link or an unpacker), made again if it is held."""
+        path = self.path(digest)
+        if os.path.exists(path):
+            return path
+        with self.open(digest) as src, self.writer(expect=digest) as out:
+            while data := src.read(1 << 20):
+                out.write(data)
+        return path
+
+    def hold(self, container: Digest, placed: Sequence[tuple[Digest, int, int]]) -> None:
+        """Each (blob, offset, size) of ``placed`` is held by ``container`` at ``offset``: its
+        own file goes. Blobs under ``HELD_MIN`` keep their file."""
+        self.held_dir.mkdir(parents=True, exist_ok=True)
+        for digest, offset, size in placed:
+            if size < HELD_MIN or digest == container:
+                continue
+            record = self._held_record(digest)
+            places = [p for p in (record[1] if record else []) if p[0] != container.hex]
+            self._write_held(digest, size, [(container.hex, offset), *places])
+            Path(self.path(digest)).unlink(missing_ok=True)
+
+    def _write_held(self, digest: Digest, size: int, places: list[tuple[str, int]]) -> None:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{os.getpid()}.", dir=self.tmp)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump({"size": size, "in": [list(p) for p in places]}, f)
+            os.replace(tmp_name, self.held_dir / digest.hex)
+        finally:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+
+    def held(self) -> Iterator[Digest]:
+        """Every blob with a held record (its containers may be gone)."""
+        if self.held_dir.is_dir():
+            for entry in os.scandir(self.held_dir):
+                if len(entry.name) == 64:
+                    yield Digest(entry.name)
+
+    def release(self, digest: Digest, going: set[Digest], keep: bool) -> None:
+        """Before the containers ``going`` are removed: a held blob that is kept (``keep``) and
+        has no other container gets its own file; the record keeps only the containers that
+        stay, and goes when none is left or the blob is not kept."""
+        record = self._held_record(digest)
+        if record is None:
+            (self.held_dir / digest.hex).unlink(missing_ok=True)
+            return
+        size, places = record
+        staying = [p for p in places if Digest(p[0]) not in going and (self.blobs / p[0]).exists()]
+        if keep and not staying and not os.path.exists(self.path(digest)):
+            with suppress(FileNotFoundError, BuildError):  # none holds it: its step runs again
+                self.file(digest)
+        if keep and staying:
+            if staying != places:
+                self._write_held(digest, size, staying)
+        else:
+            (self.held_dir / digest.hex).unlink(missing_ok=True)
 
     @contextmanager
     def writer(self, expect: Digest | None = None) -> Iterator[HashingWriter]:
@@ -76,7 +235,7 @@ class BlobStore:
                 yield writer
             if expect is not None and writer.digest != expect:
                 raise BuildError(f"content digest {writer.digest} does not match expected {expect}")
-            if not self.has(writer.digest, writer.size):
+            if not self._has_file(writer.digest, writer.size):  # a held blob gets its file
                 os.chmod(tmp_name, BLOB_MODE)
                 os.replace(tmp_name, self.path(writer.digest))
                 writer.created = True
@@ -92,7 +251,11 @@ class BlobStore:
         return digest
 
     def read_bytes(self, digest: Digest) -> bytes:
-        return self.path(digest).read_bytes()
+        try:
+            return self.path(digest).read_bytes()
+        except FileNotFoundError:
+            with self.open(digest) as f:
+                return f.read()
 
     def digests(self) -> Iterator[Digest]:
         if self.blobs.is_dir():
@@ -101,8 +264,13 @@ class BlobStore:
                     yield Digest(entry.name)
 
     def remove(self, digest: Digest) -> int:
+        """Remove the blob's file, or (a held blob) its record."""
         path = self.path(digest)
-        size = path.stat().st_size
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            (self.held_dir / digest.hex).unlink(missing_ok=True)
+            return 0
         path.unlink()
         return size
 

@@ -195,7 +195,8 @@ def _rebuild(sliced: SlicedLayer, store: BlobStore, site: Site) -> None:
             if segment.digest is None:
                 chunks = iter_file(skeleton, segment.offset, segment.size)
             elif store.has(segment.digest, segment.size):
-                chunks = iter_file(store.path(segment.digest), 0, segment.size)
+                held, base, _ = store.locate(segment.digest)  # its file, or its range of a layer
+                chunks = iter_file(held, base, segment.size)
             elif site.has(segment.digest):
                 chunks = site.read(segment.digest)
             else:

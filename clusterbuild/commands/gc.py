@@ -106,16 +106,21 @@ def _collect(settings: Settings, ws: LoadedWorkspace, dry_run: bool) -> GcReport
                   and (index.get("slot", s) or {}).get("key") not in live.keys]
         dead = [d for d in store.digests() if d not in live_blobs]
         size = sum(store.path(d).stat().st_size for d in dead)
+        held = list(store.held())  # blobs kept as a range of a registry/ layer (BlobStore.hold)
+        dead_held = [d for d in held if d not in live_blobs and d not in dead]
         if not dry_run:
             for namespace, name in stale:
                 index.delete(namespace, name)
             if stale:  # the per-workspace copies of step records (execute.records)
                 for name in list(index.names(SNAPSHOT)):
                     index.delete(SNAPSHOT, name)
+            going = set(dead)
+            for digest in held:  # before their layer goes: live ones get a file of their own
+                store.release(digest, going, keep=digest in live_blobs)
             for digest in dead:
                 store.remove(digest)
             remove_leftovers(settings.cache_dir, settings.layout_dir)
             FileDigests(index, ws.root).forget_missing(ws.root)
-        return GcReport(len(dead), size, len(stale), len(live_blobs), live.workspaces)
+        return GcReport(len(dead) + len(dead_held), size, len(stale), len(live_blobs), live.workspaces)
     finally:
         index.close()

@@ -28,7 +28,7 @@ def run_export(step: ExportStep, store: BlobStore, index: IndexResult,
     blobs = list(dict.fromkeys(index.blobs))
     layout = OciLayout(step.layout_dir)
     for digest in blobs:
-        layout.put_blob(store.path(digest), digest)
+        layout.put_blob(store, digest)
     if batch is not None:
         batch.add(step.layout_dir, refs)
     else:

@@ -93,7 +93,7 @@ def _unpack_chart(blob: Digest, params: dict[str, Any], store: BlobStore, what: 
 
     from clusterbuild.fetch.archives import unpack
 
-    entries = unpack(store.path(blob), None, store, what=what, max_bytes=limit[0], limit_hint=limit[1])
+    entries = unpack(store.file(blob), None, store, what=what, max_bytes=limit[0], limit_hint=limit[1])
     root = _chart_root(entries, params.get("path"), what)
     excluded = params.get("exclude") or []
     entries = [e for e in entries if not any(fnmatchcase(e.path[len(root):].lstrip("/"), pattern)
@@ -114,14 +114,14 @@ def _unpack_binary(blob: Digest, params: dict[str, Any], store: BlobStore, what:
 
     member = params.get("member")
     members = [member] if member else None  # none: a bare or .gz file
-    files = [e for e in unpack(store.path(blob), None, store, members=members, what=what,
+    files = [e for e in unpack(store.file(blob), None, store, members=members, what=what,
                                max_bytes=limit[0], limit_hint=limit[1]) if e.kind is EntryKind.FILE]
     if len(files) != 1 or files[0].digest is None:
         raise BuildError(f"{what}: {member or 'the download'} is not one file",
                          hint="name the binary with `member`")
     binary, digest = files[0], files[0].digest
     if params.get("check_arch", True) and params.get("platform"):
-        check_arch(store.path(digest), Platform.parse(params["platform"]), what)
+        check_arch(store.file(digest), Platform.parse(params["platform"]), what)
     return [replace(binary, path=params["dest"], mode=int(params.get("mode") or "0755", 8))]
 
 
@@ -133,7 +133,7 @@ def _unpack_archive(blob: Digest, params: dict[str, Any], store: BlobStore, what
     from clusterbuild.fetch.archives import unpack
 
     root = posixpath.normpath(params["path"]).strip("/") if params.get("path") else ""
-    entries = unpack(store.path(blob), None, store, members=[root] if root else None, what=what,
+    entries = unpack(store.file(blob), None, store, members=[root] if root else None, what=what,
                      max_bytes=limit[0], limit_hint=limit[1])
     single = len(entries) == 1 and entries[0].path == root and entries[0].kind is EntryKind.FILE
     if single:  # a file named by path: it lands in dest
@@ -196,5 +196,5 @@ def _placed(step: UnpackStep, params: dict[str, Any], blob: Digest, store: BlobS
     if params["kind"] == "archive":
         return _unpack_archive(blob, params, store, what, _limit(step, params))
     mode = int(params["mode"], 8) if params.get("mode") else 0o644  # manifest, url: the download itself
-    size = store.path(blob).stat().st_size
+    size = store.size(blob)
     return [FileEntry(params["dest"], EntryKind.FILE, mode, size, blob)]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import zlib
-from pathlib import Path
 
 from clusterbuild.cache.store import BlobStore, HashingWriter
 from clusterbuild.errors import BuildError
 from clusterbuild.execute.compression import ParallelGzipWriter, ZstdWriter
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, MediaType
-from clusterbuild.places.tar_stream import write_tar
+from clusterbuild.places.tar_stream import Source, write_tar
 from clusterbuild.plan.results import LayerResult
 from clusterbuild.plan.steps import LayerStep
 
@@ -34,12 +33,12 @@ class GzipWriter:
 
 
 def run_layer(step: LayerStep, store: BlobStore) -> LayerResult:
-    def source_of(digest: Digest) -> Path:
+    def source_of(digest: Digest) -> Source:
         path = step.sources.get(str(digest))
         if path is not None:
             return path
         if store.has(digest):
-            return store.path(digest)
+            return store.opener(digest)
         raise BuildError(f"{step.label}: content {digest} is neither local nor in the cache")
 
     with store.writer() as blob:

@@ -34,11 +34,15 @@ def run_pull(step: PullStep, registry: Registry, store: BlobStore) -> PullResult
 
 
 def run_registry(step: RegistryStep, store: BlobStore, pulls: Sequence[PullResult]) -> LayerResult:
+    """The registry/ tree as one uncompressed tar; the pulled blobs in it are then held by it
+    (``BlobStore.hold``): the cache keeps their bytes once, inside the layer."""
     entries, links = tree_entries([pull.image for pull in pulls])
     for data in links.values():
         store.put_bytes(data)
     with store.writer() as blob:
-        write_tar(entries, store.path, blob, step.mtime)
+        placed = write_tar(entries, store.opener, blob, step.mtime)
+    pulled = {d.digest for pull in pulls for d in (*pull.image.manifests, *pull.image.blobs)}
+    store.hold(blob.digest, [p for p in placed if p[0] in pulled])
     layer = Descriptor(MediaType.LAYER_TAR.value, blob.digest, blob.size)
     referenced = sorted({e.digest for e in entries if e.digest is not None} - {blob.digest}, key=str)
     return LayerResult(layer, blob.digest, blob.size, tuple(referenced))

@@ -221,7 +221,7 @@ class RemoteCache:
 
     def _size_of(self, digest: Digest) -> int:
         try:
-            return self.store.path(digest).stat().st_size
+            return self.store.size(digest)
         except FileNotFoundError:
             pass
         with self._lock:  # a blob this run knows only remotely (mounted, never fetched)

@@ -92,7 +92,7 @@ class Fetcher:
         error and leaves the store as it was."""
         used = self.config.rewrite(url)
         if expect is not None and store.has(expect):
-            return Fetched(expect, store.path(expect).stat().st_size, used)
+            return Fetched(expect, store.size(expect), used)
         doing = f"fetching {what} from {used}" if what else f"fetching {used}"
         attempts = Attempts(self.config, doing)
         while True:

@@ -23,14 +23,14 @@ def write_oci_archive(path: Path, refs: dict[str, Descriptor], blobs: list[Diges
         digest = store.put_bytes(data)
         entries.append(FileEntry(name, EntryKind.FILE, 0o644, len(data), digest))
     for digest in dict.fromkeys(blobs):
-        size = store.path(digest).stat().st_size
+        size = store.size(digest)
         entries.append(FileEntry(f"blobs/sha256/{digest.hex}", EntryKind.FILE, 0o644, size, digest))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as raw:
             out = HashingWriter(raw)
-            write_tar(with_parents(entries), store.path, out, 0)
+            write_tar(with_parents(entries), store.opener, out, 0)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

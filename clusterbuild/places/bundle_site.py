@@ -129,7 +129,7 @@ class LayoutSite(Site):
     def write(self, refs: dict[str, Descriptor], blobs: Iterable[Digest], store: BlobStore) -> list[str]:
         for digest in blobs:
             if not self.layout.blob_path(digest).is_file():
-                self.layout.put_blob(store.path(digest), digest)
+                self.layout.put_blob(store, digest)
         self.layout.set_refs(refs)
         return sorted(refs)
 

@@ -40,10 +40,10 @@ def write_docker_archive(path: Path, tags: Sequence[str], config: Digest, layers
     entries = [FileEntry("manifest.json", EntryKind.FILE, 0o644, len(manifest_bytes),
                          store.put_bytes(manifest_bytes)),
                FileEntry(f"{config.hex}.json", EntryKind.FILE, 0o644,
-                         store.path(config).stat().st_size, config)]
+                         store.size(config), config)]
     sources: dict[Digest, Source] = {}
     for layer in layers:
-        blob = store.path(layer.blob.digest)
+        blob = store.file(layer.blob.digest)
         entries.append(FileEntry(f"{layer.diff_id.hex}/layer.tar", EntryKind.FILE, 0o644,
                                  layer.diff_size, layer.diff_id))
         sources[layer.diff_id] = _gunzip(blob) if layer.blob.media_type in _GZIP \
@@ -53,7 +53,7 @@ def write_docker_archive(path: Path, tags: Sequence[str], config: Digest, layers
     try:
         with open(tmp, "wb") as raw:
             out = HashingWriter(raw)
-            write_tar(with_parents(entries), lambda d: sources.get(d) or store.path(d), out, 0)
+            write_tar(with_parents(entries), lambda d: sources.get(d) or store.opener(d), out, 0)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

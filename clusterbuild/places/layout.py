@@ -13,10 +13,13 @@ import shutil
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import REF_NAME, Descriptor, Index, MediaType, to_bytes
+
+if TYPE_CHECKING:
+    from clusterbuild.cache.store import BlobStore
 
 LAYOUT_MARKER = b'{"imageLayoutVersion":"1.0.0"}'
 _INDEX_LOCK = threading.Lock()
@@ -49,18 +52,25 @@ class OciLayout:
             return False
         return size is None or st.st_size == size
 
-    def put_blob(self, source: Path, digest: Digest) -> None:
-        """Place the store's blob ``source`` here (hard link, else copy), if missing."""
+    def put_blob(self, store: BlobStore, digest: Digest) -> None:
+        """Place the store's blob here (hard link, else copy; a held blob's range is copied:
+        ``BlobStore.locate``), if missing."""
         target = self.blob_path(digest)
         if target.exists():
             return
         self.blobs.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{digest.hex}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            os.link(source, tmp)
-        except OSError:
-            shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
+            try:
+                os.link(store.path(digest), tmp)
+            except FileNotFoundError:  # held (or held just now by a concurrent run): copy its bytes
+                with store.open(digest) as src, open(tmp, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            except OSError:  # another filesystem
+                shutil.copyfile(store.path(digest), tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def read_index(self) -> Index:
         try:

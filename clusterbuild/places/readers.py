@@ -58,7 +58,7 @@ class StoreReader:
         return dict(self._refs)
 
     def open(self, digest: Digest) -> IO[bytes]:
-        return self.store.path(digest).open("rb")
+        return self.store.open(digest)
 
     def read(self, digest: Digest) -> bytes:
         return self.store.read_bytes(digest)

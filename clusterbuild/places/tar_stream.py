@@ -72,10 +72,18 @@ def _copy_file(entry: FileEntry, source: Source, out: Sink) -> None:
 
 
 def write_tar(entries: tuple[FileEntry, ...], source_of: SourceOf, out: Sink,
-              mtime: int) -> None:
+              mtime: int) -> list[tuple[Digest, int, int]]:
+    """Write the tar; returns (digest, offset, size) of every file's data in the stream."""
+    placed: list[tuple[Digest, int, int]] = []
+    position = 0
     for entry in entries:
-        out.write(_header(entry, mtime))
+        header = _header(entry, mtime)
+        out.write(header)
+        position += len(header)
         if entry.kind is EntryKind.FILE and entry.size:
             assert entry.digest is not None
             _copy_file(entry, source_of(entry.digest), out)
+            placed.append((entry.digest, position, entry.size))
+            position += entry.size + (-entry.size % BLOCK)
     out.write(b"\0" * (2 * BLOCK))
+    return placed

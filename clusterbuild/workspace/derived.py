@@ -57,5 +57,5 @@ def with_late_texts(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild, s
         dest = late_dest(ws, av, n, item, variables)
         mode = int(item.mode, 8) if item.mode else 0o644
         entry = FileEntry(dest, EntryKind.FILE, mode, len(data), digest)
-        placed[dest] = ContextFile(entry, store.path(digest))
+        placed[dest] = ContextFile(entry, store.file(digest))
     return replace(build, context=build.context.overlay(placed))

@@ -134,11 +134,15 @@ def _location(response: httpx.Response) -> str:
     return str(response.url.join(location))
 
 
-def _chunks(path: Path, start: int, length: int,
+def _chunks(where: tuple[Path, int], start: int, length: int,
             sent: Callable[[int], None] = lambda done: None) -> Callable[[], Iterator[bytes]]:
+    """``length`` bytes of the blob from ``start`` on; ``where`` is its file and the offset of
+    its first byte there (0, or its place in the layer that holds it: ``BlobStore.locate``)."""
+    path, base = where
+
     def read() -> Iterator[bytes]:
         with open(path, "rb") as f:
-            f.seek(start)
+            f.seek(base + start)
             left = length
             while left > 0:
                 data = f.read(min(READ_SIZE, left))
@@ -169,7 +173,8 @@ def upload_blob(session: RegistrySession, endpoint: Endpoint, repository: str, b
                                           doing, ok=(202,))
                 location = _location(started)
             with metered(f"push {repository}@{blob.digest.short}", blob.size) as sent:
-                _send(session, endpoint, scopes, blob, store.path(blob.digest), location, doing, sent)
+                _send(session, endpoint, scopes, blob, store.locate(blob.digest)[:2], location,
+                      doing, sent)
             return
         except RegistryError as e:
             if e.code == "DIGEST_INVALID" and not rechecked:
@@ -184,9 +189,8 @@ def upload_blob(session: RegistrySession, endpoint: Endpoint, repository: str, b
 
 def _check_stored(store: BlobStore, blob: Descriptor, doing: str) -> None:
     """The store's file of ``blob`` hashes to its digest, or it is removed and this is an error."""
-    path = store.path(blob.digest)
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with store.open(blob.digest) as f:
         while data := f.read(READ_SIZE):
             digest.update(data)
     if f"sha256:{digest.hexdigest()}" != str(blob.digest):
@@ -196,8 +200,8 @@ def _check_stored(store: BlobStore, blob: Descriptor, doing: str) -> None:
                             hint="run the command again: the blob is fetched or built anew")
 
 
-def _send(session: RegistrySession, endpoint: Endpoint, scopes: Scopes, blob: Descriptor, path: Path,
-          location: str, doing: str, sent: Callable[[int], None]) -> None:
+def _send(session: RegistrySession, endpoint: Endpoint, scopes: Scopes, blob: Descriptor,
+          where: tuple[Path, int], location: str, doing: str, sent: Callable[[int], None]) -> None:
     chunk, offset = session.config.chunk_size, 0
     octets = {"Content-Type": "application/octet-stream"}
     if blob.size > chunk:
@@ -206,13 +210,13 @@ def _send(session: RegistrySession, endpoint: Endpoint, scopes: Scopes, blob: De
             headers = {**octets, "Content-Length": str(length),
                        "Content-Range": f"{offset}-{offset + length - 1}"}
             patched = session.request("PATCH", endpoint, location, scopes, doing, headers=headers,
-                                      content=_chunks(path, offset, length, sent), ok=(202,), attempts=1)
+                                      content=_chunks(where, offset, length, sent), ok=(202,), attempts=1)
             location, offset = _location(patched), offset + length
     rest = blob.size - offset
     url = str(httpx.URL(location).copy_merge_params({"digest": str(blob.digest)}))
     done = session.request("PUT", endpoint, url, scopes, doing,
                            headers={**octets, "Content-Length": str(rest)},
-                           content=_chunks(path, offset, rest, sent) if rest else b"", ok=(201,), attempts=1)
+                           content=_chunks(where, offset, rest, sent) if rest else b"", ok=(201,), attempts=1)
     told = done.headers.get("docker-content-digest", "")
     if told and told != str(blob.digest):
         raise RegistryError(f"{doing}: the registry stored it as {told}", code="DIGEST_INVALID")
