@@ -320,6 +320,7 @@ class Setup:
     scratch: Path
     served: Served
     apps: int
+    profile: str | None = None
     template: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -339,8 +340,9 @@ class Setup:
         shutil.rmtree(ws, ignore_errors=True)
         shutil.rmtree(cache, ignore_errors=True)
         shutil.copytree(self.template, ws)
-        cmd = [*clusterbuild_command(), "-C", str(ws), "apply", "--json", "--jobs", str(jobs),
-               "--cache-dir", str(cache)]
+        profile = ["-m", "cProfile", "-o", f"{self.profile}.j{jobs}"] if self.profile else []
+        cmd = [sys.executable, *profile, "-m", "clusterbuild", "-C", str(ws), "apply", "--json",
+               "--jobs", str(jobs), "--cache-dir", str(cache)]
         sample, stdout = self._measured(f"clusterbuild-{jobs}", cmd)
         if sample.error is None:
             result = json.loads(stdout)
@@ -448,6 +450,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", default="1,2,8", help="the --jobs of each clusterbuild contender")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-skopeo", action="store_true", help="leave the skopeo contender out")
+    parser.add_argument("--profile", metavar="PATH", help="cProfile each clusterbuild run into PATH.j<jobs>")
     return parser.parse_args(argv)
 
 
@@ -460,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         data = generate(scratch / "registry", args.images, args.image_mb, args.shared_mb)
         proc, address, served = start_registry(scratch / "registry", scratch)
-        setup = Setup(address, data, scratch, served, args.apps)
+        setup = Setup(address, data, scratch, served, args.apps, args.profile)
         contenders: dict[str, Callable[[], Sample]] = {
             f"clusterbuild -j {j}": functools.partial(setup.clusterbuild, int(j))
             for j in args.jobs.split(",")}

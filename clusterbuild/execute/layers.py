@@ -50,6 +50,6 @@ def run_layer(step: LayerStep, store: BlobStore) -> LayerResult:
             compressed.close()
             diff_id, diff_size = tar.digest, tar.size
         else:
-            write_tar(step.entries, source_of, blob, step.mtime)
+            write_tar(step.entries, source_of, blob, step.mtime, threaded=True)
             diff_id, diff_size = blob.digest, blob.size
     return LayerResult(Descriptor(step.media_type.value, blob.digest, blob.size), diff_id, diff_size)

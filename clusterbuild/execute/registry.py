@@ -40,7 +40,7 @@ def run_registry(step: RegistryStep, store: BlobStore, pulls: Sequence[PullResul
     for data in links.values():
         store.put_bytes(data)
     with store.writer() as blob:
-        placed = write_tar(entries, store.opener, blob, step.mtime)
+        placed = write_tar(entries, store.opener, blob, step.mtime, threaded=True)
     pulled = {d.digest for pull in pulls for d in (*pull.image.manifests, *pull.image.blobs)}
     store.hold(blob.digest, [p for p in placed if p[0] in pulled])
     layer = Descriptor(MediaType.LAYER_TAR.value, blob.digest, blob.size)

@@ -9,8 +9,11 @@ difference.
 from __future__ import annotations
 
 import hashlib
+import queue
 import tarfile
+import threading
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -71,9 +74,65 @@ def _copy_file(entry: FileEntry, source: Source, out: Sink) -> None:
         out.write(b"\0" * padding)
 
 
+class ThreadedSink:
+    """``sink.write`` on a thread of its own, fed through a bounded queue: the caller reads and
+    hashes the sources while the sink hashes and writes the stream (hashlib lets go of the
+    GIL, so an uncompressed layer uses two cores). Small writes are batched; ``close`` waits
+    for the last byte and raises what the sink raised."""
+
+    def __init__(self, sink: Sink, depth: int = 8) -> None:
+        self._sink = sink
+        self._queue: queue.Queue[bytes | None] = queue.Queue(depth)
+        self._pending = bytearray()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="tar-writer", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._sink.write(data)
+                except BaseException as e:  # handed to the writer's thread by write/close
+                    self._error = e
+
+    def write(self, data: bytes) -> int:
+        if self._error is not None:
+            raise self._error
+        if len(data) >= CHUNK and not self._pending:
+            self._queue.put(data)
+            return len(data)
+        self._pending += data
+        if len(self._pending) >= CHUNK:
+            self._queue.put(bytes(self._pending))
+            self._pending.clear()
+        return len(data)
+
+    def close(self) -> None:
+        """Write what is pending and wait for the sink (also after an error of the caller)."""
+        if self._pending and self._error is None:
+            self._queue.put(bytes(self._pending))
+            self._pending.clear()
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def write_tar(entries: tuple[FileEntry, ...], source_of: SourceOf, out: Sink,
-              mtime: int) -> list[tuple[Digest, int, int]]:
-    """Write the tar; returns (digest, offset, size) of every file's data in the stream."""
+              mtime: int, threaded: bool = False) -> list[tuple[Digest, int, int]]:
+    """Write the tar; returns (digest, offset, size) of every file's data in the stream.
+    ``threaded``: ``out`` runs on a thread of its own (``ThreadedSink``)."""
+    if threaded:
+        sink = ThreadedSink(out)
+        try:
+            written = write_tar(entries, source_of, sink, mtime)
+        except BaseException:
+            with suppress(BaseException):
+                sink.close()
+            raise
+        sink.close()
+        return written
     placed: list[tuple[Digest, int, int]] = []
     position = 0
     for entry in entries:
