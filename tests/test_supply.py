@@ -73,3 +73,41 @@ def test_sbom_names_every_image_chart_and_binary_with_the_lock_digests(shop: Pat
     apply_json(clean, "shop", "--frozen")
     for name in ("shop-v1.spdx.json", "shop-v1.cdx.json", "shop-v2.spdx.json"):
         assert (clean / "out/sbom" / name).read_bytes() == (shop / "out/sbom" / name).read_bytes()
+
+
+def test_sboms_are_encoded_only_when_their_inventory_changes(tmp_path: Path) -> None:
+    import hashlib
+
+    ws = copy_workspace(tmp_path / "ws")
+    apply_json(ws)
+    sboms = ws / "out/sbom"
+    spdx = sboms / "hello-chart-v0.1.0.spdx.json"
+    made = spdx.read_bytes()
+    stamps = json.loads((sboms / ".made-from.json").read_text())
+    assert set(stamps["files"]) == {p.name for p in sboms.glob("*.json") if not p.name.startswith(".")}
+
+    spdx.write_bytes(b"{}\n")  # damaged: its bytes no longer match the stamp, so it is made again
+    apply_json(ws)
+    assert spdx.read_bytes() == made
+
+    # a no-op apply trusts the stamp: a document whose stamp records its bytes is not encoded
+    # (shown by one whose stamp was made to record other bytes: it stays as it is)
+    other = made.replace(b'"SPDX-2.3"', b'"SPDX-2.3" ')
+    spdx.write_bytes(other)
+    stamps["files"][spdx.name][1] = hashlib.sha256(other).hexdigest()
+    (sboms / ".made-from.json").write_text(json.dumps(stamps))
+    apply_json(ws)
+    assert spdx.read_bytes() == other
+
+    (sboms / ".made-from.json").write_text("not json")  # unreadable stamps: everything made again
+    apply_json(ws)
+    assert spdx.read_bytes() == made
+    assert json.loads((sboms / ".made-from.json").read_text())["files"][spdx.name][1] == \
+        hashlib.sha256(made).hexdigest()
+
+    config = ws / "apps.yaml"  # a new inventory (the image name changes): a new document
+    config.write_text(config.read_text().replace("registry: docker.io/labring", "registry: quay.io/other"))
+    apply_json(ws)
+    assert b"quay.io/other/hello-chart:v0.1.0" in spdx.read_bytes()
+    assert b"docker.io/labring" not in spdx.read_bytes()
+    _valid(spdx)

@@ -4,7 +4,7 @@ directory rule) and platforms."""
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from clusterbuild.errors import Failure, InputError, UsageError
@@ -22,6 +22,10 @@ LATEST = "latest"
 class LoadedWorkspace:
     root: Path
     config: Workspace
+    # each app version read once per run (select runs for the plan and again for the SBOMs);
+    # a failure is kept too, so both see the same error
+    _versions: dict[tuple[str, str], AppVersion | InputError] = field(
+        default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def config_path(self) -> Path:
@@ -127,6 +131,19 @@ def _platforms_of(ws: LoadedWorkspace) -> set[str]:
 
 
 def _app_version(ws: LoadedWorkspace, app: str, version: str) -> AppVersion:
+    known = ws._versions.get((app, version))
+    if known is None:
+        try:
+            known = _read_app_version(ws, app, version)
+        except InputError as exc:
+            known = exc
+        ws._versions[(app, version)] = known
+    if isinstance(known, InputError):
+        raise known
+    return known
+
+
+def _read_app_version(ws: LoadedWorkspace, app: str, version: str) -> AppVersion:
     entry = ws.config.apps[app]
     app_dir = version_dir(ws, app, version)
     spec_path = app_dir / SPEC_NAME
