@@ -92,6 +92,8 @@ def _is_archive(path: Path | None) -> bool:
 
 def _place(entry: FileEntry, image_path: str, source: Path | None, chmod: int | None) -> Placed:
     mode = entry.mode if chmod is None or entry.kind is EntryKind.SYMLINK else chmod
+    if image_path == entry.path and mode == entry.mode:  # most COPY . . entries: no new object
+        return Placed(entry, source)
     return Placed(replace(entry, path=image_path, mode=mode), source)
 
 
