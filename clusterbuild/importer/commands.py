@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from clusterbuild.importer import charts, files
+from clusterbuild.importer import charts, clone, files
 from clusterbuild.importer import sed as edits
 from clusterbuild.importer.collect import Pending
 from clusterbuild.importer.expand import expand_here_document
@@ -46,12 +46,12 @@ BUILDS = ("build", "push", "login", "tag", "images", "rmi", "manifest", "save", 
 def run_command(w: Walker, name: str, node: Simple) -> None:
     handler = HANDLERS.get(name)
     harmless = _harmless(name, node)
-    if handler is not None:
+    if harmless is not None and (handler is None or name == "git"):
+        w.out.not_needed(origin_of(node), harmless)
+    elif handler is not None:
         handler(w, node)
     elif name in NOT_NEEDED:
         w.out.not_needed(origin_of(node), NOT_NEEDED[name])
-    elif harmless is not None:
-        w.out.not_needed(origin_of(node), harmless)
     else:
         w.out.not_convertible(origin_of(node), f"runs {name}")
 
@@ -231,7 +231,7 @@ HANDLERS: dict[str, Callable[[Walker, Simple], None]] = {
     "wget": files.download, "curl": files.download, "tar": files.tar,
     "unzip": files.unzip, "gunzip": files.gunzip, "mv": files.move, "cp": files.move,
     "chmod": files.chmod, "sha256sum": files.verify, "rm": files.remove, "mkdir": files.mkdir,
-    "helm": charts.helm, "yq": charts.yq,
+    "helm": charts.helm, "yq": charts.yq, "git": clone.git,
     "echo": echo, "printf": echo, "cat": cat, "sed": edits.sed,
     "cd": _change_dir, "pushd": _change_dir, "popd": _change_dir,
 }
