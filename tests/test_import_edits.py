@@ -246,6 +246,18 @@ def test_a_chart_rendered_only_for_the_image_scan_is_an_image_profile(tmp_path: 
                               "keep the rendered file, or install the chart with its values)"]
 
 
+def test_an_image_list_named_by_a_variable_is_read_as_one() -> None:
+    conversion = convert("helm repo add example https://charts.example.com\n"
+                         "helm pull example/web --version 1.2.0 --untar -d charts/\nIMAGES_DIR=images/shim\n"
+                         "helm template charts/web/ --set a.enabled=true | grep image: | awk '{print $2}' | "
+                         "sort -u > ${IMAGES_DIR}/images.txt\n"
+                         "cat charts/web/values.yaml | grep tag: | awk '{print $2}' > $IMAGES_DIR/tags\n")
+    assert to_do(conversion) == []
+    assert conversion.spec["images"]["profiles"] == {"rendered-line-10": {"a": {"enabled": True}}}
+    assert conversion.spec["images"]["read"] == {"tags": {"file": "charts/web/values.yaml",
+                                                          "run": "grep tag: | awk '{print $2}'"}}
+
+
 def test_a_render_of_a_chart_outside_charts_is_to_do_as_the_scan_does_not_render_it() -> None:
     conversion = convert("helm repo add example https://charts.example.com\n"
                          "helm pull example/web --version 1.2.0 --untar -d chart\nmkdir -p manifests\n"

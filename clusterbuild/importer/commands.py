@@ -77,12 +77,13 @@ def run_pipeline(w: Walker, node: Pipeline) -> None:
     writes = stdout_target(last) if isinstance(last, Simple) else None
     first = commands[0] if commands else None
     filters = all(c.words[0] in IMAGE_FILTERS for c in commands[1:]) and len(commands) == len(node.commands)
-    if first is not None and first.words[:2] == ("helm", "template") and writes and "images/shim" in writes \
+    listing = writes is not None and _lists(w, writes)  # an image list, wherever its path comes from
+    if first is not None and first.words[:2] == ("helm", "template") and writes and listing \
             and filters and not stdout_target(first):
         charts.template(w, first, writes, origin)  # the image list of a render: the scan's own
-    elif writes is not None and "images/shim" in writes and _listed(w, commands, writes, origin, last):
+    elif writes is not None and listing and _listed(w, commands, writes, origin, last):
         return
-    elif writes is not None and "images/shim" in writes:
+    elif writes is not None and listing:
         w.out.not_convertible(origin, "derives an image list from other files; the image scan reads "
                               "charts and manifests itself, or list them in images.extra")
     elif writes is not None or any(_edits_files(c) for c in commands):
