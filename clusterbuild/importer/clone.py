@@ -8,7 +8,10 @@ branch name, ``HEAD`` without ``-b``). It holds the tree under one top directory
 which stands for the clone's directory: what ``cp``/``mv`` take out of the clone are archive
 inputs whose ``path`` starts with ``*``, the archive's single top directory. What the archive
 lacks the clone has: ``.git`` (so a move of the whole clone is not converted) and submodules
-(``--recursive`` is not converted). Other git commands are not converted.
+(``--recursive`` is not converted), and paths the repository marks ``export-ignore`` in its
+``.gitattributes``. A clone of the default branch (``HEAD``) moves with it: the lock pins the
+archive's sha256, so a frozen build refuses a moved branch until ``lock --update``. Other git
+commands are not converted.
 """
 
 from __future__ import annotations
