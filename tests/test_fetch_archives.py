@@ -292,3 +292,24 @@ def test_links_beside_the_selected_members_do_not_matter(tmp_path: Path, store: 
     assert chart.path == "Chart.yaml"
     with pytest.raises(ArchiveRefused, match="points outside"):
         unpack(archive, None, store)
+
+
+def test_an_archive_path_starting_with_star_is_under_the_single_top_directory(tmp_path: Path) -> None:
+    from clusterbuild.execute.fetching import _unpack_archive
+
+    store = BlobStore(tmp_path / "store")
+    limit = (1 << 20, "")
+    source = make_tar(tmp_path / "src.tgz", [("shop-1.2.3/ci/chart/Chart.yaml", b"name: shop\n", 0o644),
+                                              ("shop-1.2.3/docs/ci/chart/x.yaml", b"deeper\n", 0o644),
+                                              ("shop-1.2.3/deploy/a.yaml", b"a\n", 0o644)])
+    blob = store.put_bytes(source.read_bytes())
+    placed = _unpack_archive(blob, {"path": "*/ci/chart", "dest": "charts/shop"}, store, "shop", limit)
+    assert [(e.path, store.read_bytes(e.digest)) for e in placed if e.digest] == [
+        ("charts/shop/Chart.yaml", b"name: shop\n")]  # not docs/ci/chart, which * also matches
+    one = _unpack_archive(blob, {"path": "*/deploy/a.yaml", "dest": "manifests"}, store, "shop", limit)
+    assert [e.path for e in one] == ["manifests/a.yaml"]
+    two = make_tar(tmp_path / "two.tgz", [("a/ci/chart/Chart.yaml", b"1\n", 0o644),
+                                          ("b/ci/chart/Chart.yaml", b"2\n", 0o644)])
+    with pytest.raises(BuildError, match=r"single top directory, but it has 2 matching it \(a, b\)"):
+        _unpack_archive(store.put_bytes(two.read_bytes()), {"path": "*/ci/chart", "dest": "charts/x"}, store,
+                        "shop", limit)

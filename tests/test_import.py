@@ -208,7 +208,9 @@ def test_uncommon_shapes_are_listed_with_their_line_and_reason() -> None:
     assert [(f.path, f.content) for f in conversion.files] == [
         ("Kubefile", 'FROM scratch\nCOPY charts charts\nCMD ["helm upgrade -i api charts/api"]\n')]
     assert to_do(conversion) == [
-        "init.sh:11 git clone --depth 1 https://github.com/example/addons.git: not convertible (runs git)",
+        "init.sh:11 git clone --depth 1 https://github.com/example/addons.git: not convertible (leaves the "
+        "clone in addons, .git included, which GitHub's source archive lacks: copy what it needs out of it, "
+        "then remove it)",
         "init.sh:12-14 for addon in $(ls addons): not convertible (a loop: write one input per item)",
         "init.sh:15 wget -q https://github.com/example/cli/releases/download/${cli_version}/cli-linux-"
         "${ARCH} -O opt/cli: not convertible (the URL: $cli_version (line 5) comes from the output of "

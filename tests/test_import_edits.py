@@ -246,6 +246,38 @@ def test_a_chart_rendered_only_for_the_image_scan_is_an_image_profile(tmp_path: 
                               "keep the rendered file, or install the chart with its values)"]
 
 
+def test_an_image_list_named_by_a_variable_is_read_as_one() -> None:
+    conversion = convert("helm repo add example https://charts.example.com\n"
+                         "helm pull example/web --version 1.2.0 --untar -d charts/\nIMAGES_DIR=images/shim\n"
+                         "helm template charts/web/ --set a.enabled=true | grep image: | awk '{print $2}' | "
+                         "sort -u > ${IMAGES_DIR}/images.txt\n"
+                         "cat charts/web/values.yaml | grep tag: | awk '{print $2}' > $IMAGES_DIR/tags\n")
+    assert to_do(conversion) == []
+    assert conversion.spec["images"]["profiles"] == {"rendered-line-10": {"a": {"enabled": True}}}
+    assert conversion.spec["images"]["read"] == {"tags": {"file": "charts/web/values.yaml",
+                                                          "run": "grep tag: | awk '{print $2}'"}}
+
+
+def test_a_render_of_a_chart_outside_charts_is_to_do_as_the_scan_does_not_render_it() -> None:
+    conversion = convert("helm repo add example https://charts.example.com\n"
+                         "helm pull example/web --version 1.2.0 --untar -d chart\nmkdir -p manifests\n"
+                         "helm template web chart/web > manifests/web.yaml\n"
+                         "helm template chart/web | grep image: | awk '{print $2}' > images/shim/web\n"
+                         "helm template web example/web --set a=1 > manifests/repo.yaml\n"
+                         "cat <<EOF > Kubefile\nFROM scratch\nCOPY chart charts\nCOPY registry registry\n"
+                         "EOF\n")
+    why = ", a chart the image scan does not render (it renders those of charts/): list its images in " \
+        "images.extra)"
+    assert to_do(conversion) == [
+        f"init.sh:10 helm template web chart/web > manifests/web.yaml: not convertible (renders "
+        f"chart/web{why}",
+        "init.sh:11 helm template chart/web | grep image: | awk '{print $2}' > images/shim/web: not "
+        f"convertible (renders chart/web{why}",
+        "init.sh:12 helm template web example/web --set a=1 > manifests/repo.yaml: not convertible (renders "
+        f"example/web{why}"]
+    assert "images" not in conversion.spec
+
+
 def test_a_chart_pulled_into_another_directory_keeps_it() -> None:
     conversion = convert("helm repo add example https://charts.example.com\n"
                          "helm pull example/web --version 1.2.0 --untar -d chart\n"

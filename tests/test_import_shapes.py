@@ -6,9 +6,13 @@ and ship the same images (read back with skopeo, and from the test registry).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import subprocess
 import tarfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,10 +33,16 @@ def _labels(ws: Path, app: str, arch: str) -> dict[str, str]:
     return labels
 
 
-def _both_ways(tmp: Path, app: str, script: str, registry: str, committed: dict[str, str]
-               ) -> dict[str, dict[str, bytes]]:
-    legacy, legacy_dir = _workspace(tmp / "legacy", app, {"init.sh": script}, registry)
+def _both_ways(tmp: Path, app: str, script: str, registry: str, committed: dict[str, str],
+               legacy_setup: str = "", mirrors: dict[str, str] | None = None) -> dict[str, dict[str, bytes]]:
+    """``legacy_setup``: lines the legacy run has after the header (pointing git at a local
+    server), as ``mirrors`` (downloads.mirrors) point the converted build's downloads."""
+    legacy_script = script.replace(HEADER, HEADER + legacy_setup, 1)
+    legacy, legacy_dir = _workspace(tmp / "legacy", app, {"init.sh": legacy_script}, registry)
     converted, app_dir = _workspace(tmp / "converted", app, {}, registry)
+    if mirrors:
+        text = (converted / "apps.yaml").read_text()
+        (converted / "apps.yaml").write_text(f"downloads:\n  mirrors: {json.dumps(mirrors)}\n" + text)
     for rel, text in committed.items():
         for base in (legacy_dir, app_dir):
             (base / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -194,3 +204,117 @@ def test_parts_removed_from_a_chart_and_from_archive_directories_are_left_out(
                                          "charts/web/values.yaml", "manifests/addons/web.yaml",
                                          "manifests/conf/app.yaml"]
     assert _images(tmp_path / "converted", "shop") == {f"{seeded}/seed/web:1"}  # not the test pod's
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "GIT_AUTHOR_DATE": "2020-01-01T00:00:00Z",
+           "GIT_COMMITTER_DATE": "2020-01-01T00:00:00Z", "HOME": str(cwd), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def _repository(root: Path, name: str, files: dict[str, str], tag: str | None) -> Path:
+    """A bare repository ``root/name.git`` holding ``files`` in one commit (tagged ``tag``)."""
+    work = root / "work" / name
+    for rel, text in files.items():
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_text(text)
+    _git(work, "init", "-q", "-b", "main")
+    _git(work, "add", "-A")
+    _git(work, "commit", "-q", "-m", "one")
+    if tag:
+        _git(work, "tag", tag)
+    bare = root / f"{name}.git"
+    _git(root, "clone", "-q", "--bare", str(work), str(bare))
+    return work
+
+
+@pytest.fixture
+def git_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real git daemon on 127.0.0.1 serving the bare repositories under the root: (URL, root)."""
+    root = tmp_path / "git"
+    root.mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={root}",
+                               "--listen=127.0.0.1", f"--port={port}", str(root)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            break
+        time.sleep(0.05)
+    yield f"git://127.0.0.1:{port}/", root
+    daemon.terminate()
+    daemon.wait(timeout=10)
+
+
+def test_git_clones_of_github_repositories_build_what_the_script_builds(
+        tmp_path: Path, static_server: tuple[str, Path], git_server: tuple[str, Path],
+        seeded: str) -> None:  # noqa: F811
+    url, www = static_server
+    git_url, git_root = git_server
+    deploy = ("kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n"
+              "        - image: {}\n")
+    shop = _repository(git_root / "org", "shop", {
+        "ci/helm-chart/Chart.yaml": "apiVersion: v2\nname: shop\nversion: 1.2.3\n",
+        "ci/helm-chart/values.yaml": f"image: {seeded}/seed/web:1\n",
+        "ci/helm-chart/templates/web.yaml": deploy.format("{{ .Values.image }}"),
+        "deploy/addons/web.yaml": deploy.format(f"{seeded}/seed/sidecar:1.2.3"),
+        "deploy/addons/notes.txt": "notes\n", "deploy/extra.yaml": "kind: ConfigMap\n",
+        "README.md": "shop\n"}, VERSION)
+    catalog = _repository(git_root / "org", "catalog", {
+        "addons/velaux/metadata.yaml": "name: velaux\nversion: v1.9.0\n",
+        "addons/velaux/resources/ui.yaml": deploy.format(f"{seeded}/seed/extra:1"),
+        "addons/other/metadata.yaml": "name: other\n"}, None)
+    # GitHub's source archives of the same trees, under GitHub's paths on the static server
+    archives = www / "gh/org"
+    (archives / "shop/archive/refs/tags").mkdir(parents=True)
+    (archives / "catalog/archive").mkdir(parents=True)
+    sha = _git(catalog, "rev-parse", "HEAD").strip()
+    for work, prefix, ref, target in ((shop, f"shop-{VERSION.lstrip('v')}/", VERSION,
+                                       f"shop/archive/refs/tags/{VERSION}.tar.gz"),
+                                      (catalog, f"catalog-{sha}/", "HEAD", "catalog/archive/HEAD.tar.gz")):
+        _git(work, "archive", "--format=tar.gz", f"--prefix={prefix}", "-o", str(archives / target), ref)
+    script = HEADER + (
+        "mkdir -p charts manifests\n"
+        "git clone https://github.com/org/shop.git -b ${VERSION} --depth=1\n"
+        "cp -r shop/ci/helm-chart/ charts/shop\n"
+        "cp -r shop/deploy/addons manifests/addons\n"
+        "cp shop/deploy/extra.yaml manifests/\n"
+        "rm -rf shop\n"
+        "git clone -q https://github.com/org/catalog --depth=1\n"
+        "cp -r catalog/addons/velaux/ manifests/\n"
+        "rm -rf catalog\n")
+    conversion = convert_init_sh(script, "shop")
+    tag = "https://github.com/org/shop/archive/refs/tags/{{ version }}.tar.gz"
+    assert [(i["url"], i["path"], i["dest"]) for i in conversion.spec["inputs"]] == [
+        (tag, "*/ci/helm-chart", "charts/shop"), (tag, "*/deploy/addons", "manifests/addons"),
+        (tag, "*/deploy/extra.yaml", "manifests"),
+        ("https://github.com/org/catalog/archive/HEAD.tar.gz", "*/addons/velaux", "manifests/velaux")]
+    setup = f'git config --global url."{git_url}".insteadOf https://github.com/\n'
+    contents = _both_ways(tmp_path, "shop", script, seeded, {}, setup, {"https://github.com/": f"{url}/gh/"})
+    assert sorted(contents["amd64"]) == [
+        "charts/shop/Chart.yaml", "charts/shop/templates/web.yaml", "charts/shop/values.yaml",
+        "manifests/addons/notes.txt", "manifests/addons/web.yaml", "manifests/extra.yaml",
+        "manifests/velaux/metadata.yaml", "manifests/velaux/resources/ui.yaml"]
+    assert _images(tmp_path / "converted", "shop") == {
+        f"{seeded}/seed/web:1", f"{seeded}/seed/sidecar:1.2.3", f"{seeded}/seed/extra:1"}
+
+
+def test_a_clone_left_in_place_or_moved_whole_is_to_do() -> None:
+    script = HEADER + ("git clone https://github.com/org/shop.git --depth=1\nmv shop manifests\n"
+                       "git clone https://github.com/org/tools.git\n"
+                       "git clone https://gitlab.com/org/other.git\ngit --version\n")
+    conversion = convert_init_sh(script, "shop")
+    left = "convertible (leaves the clone in {}, .git included, which GitHub's source archive lacks: copy " \
+        "what it needs out of it, then remove it)"
+    assert [s.split(": not ", 1)[1] for s in conversion.skipped if ": not needed (" not in s] == [
+        left.format("shop"),
+        "convertible (moves the whole clone shop, .git included, which GitHub's source archive lacks: "
+        "name the directories it needs)",
+        left.format("tools"),
+        "convertible (clones https://gitlab.com/org/other.git, not a GitHub repository: its source archive "
+        "is not known)"]
+    assert conversion.spec["inputs"] == []

@@ -125,6 +125,21 @@ def _unpack_binary(blob: Digest, params: dict[str, Any], store: BlobStore, what:
     return [replace(binary, path=params["dest"], mode=int(params.get("mode") or "0755", 8))]
 
 
+TOP = "*"  # an archive path's first segment: the archive's single top directory
+
+
+def _under_top(entries: list[FileEntry], root: str, what: str) -> tuple[str, list[FileEntry]]:
+    """``*/x/y``: the root with ``*`` as the archive's one top directory (a source archive's
+    ``repo-1.2.3/``), and the entries under it (the glob also matches deeper)."""
+    tops = sorted({e.path.split("/", 1)[0] for e in entries})
+    if len(tops) != 1:
+        raise BuildError(f"{what}: path {root!r} starts with *, the archive's single top directory, "
+                         f"but it has {len(tops)} matching it ({', '.join(tops[:5])})",
+                         hint="name the top directory in `path`")
+    resolved = "/".join([tops[0], *root.split("/")[1:]])
+    return resolved, [e for e in entries if e.path == resolved or e.path.startswith(resolved + "/")]
+
+
 def _unpack_archive(blob: Digest, params: dict[str, Any], store: BlobStore, what: str,
                     limit: tuple[int, str]) -> list[FileEntry]:
     """The archive's ``path`` (all of it when none), minus ``exclude``, under ``dest``."""
@@ -135,6 +150,8 @@ def _unpack_archive(blob: Digest, params: dict[str, Any], store: BlobStore, what
     root = posixpath.normpath(params["path"]).strip("/") if params.get("path") else ""
     entries = unpack(store.file(blob), None, store, members=[root] if root else None, what=what,
                      max_bytes=limit[0], limit_hint=limit[1])
+    if root.split("/", 1)[0] == TOP:
+        root, entries = _under_top(entries, root, what)
     single = len(entries) == 1 and entries[0].path == root and entries[0].kind is EntryKind.FILE
     if single:  # a file named by path: it lands in dest
         return [replace(entries[0], path=posixpath.join(params["dest"], posixpath.basename(root)))]

@@ -71,7 +71,7 @@ def template(w: Walker, node: Simple, target_raw: str | None, origin: Origin) ->
     elif target is None:
         w.out.not_needed(origin, "prints a render")
     else:
-        w.out.rendered.append(Rendered(target, values, origin))
+        w.out.rendered.append(Rendered(target, values, origin, chart))
 
 
 def _repo_add(w: Walker, node: Simple, origin: Origin) -> None:

@@ -22,6 +22,7 @@ from clusterbuild.importer.rendered import Rendered
 from clusterbuild.importer.values import ARCH, ARCH_NAME, Origin, Text
 from clusterbuild.importer.written import Written
 
+TOP = "*"  # an archive path's first segment standing for the archive's single top directory
 DATA_FILES = (".yaml", ".yml", ".json", ".txt", ".md", ".tmpl", ".conf", ".toml")
 ARCHIVES = (".tar.gz", ".tgz", ".zip", ".tar", ".tar.xz", ".txz", ".tar.bz2", ".gz", ".xz", ".bz2")
 
@@ -49,6 +50,12 @@ class Archive:
     checksums: Text | None = None
     members_taken: list[str] = field(default_factory=list)  # moved out of it: not left in `into`
     edits: list[dict[str, Any]] = field(default_factory=list)
+    top: str = ""  # "*": `into` is the archive's single top directory (a git clone's source archive)
+
+    def member(self, path: str) -> str:
+        """The archive path of ``path`` (a path under ``into``, or ``into`` itself)."""
+        rel = path if self.into == "." else path[len(self.into) + 1:]
+        return "/".join(p for p in (self.top, rel) if p)
 
 
 @dataclass
@@ -220,13 +227,16 @@ class Collector:
         if moved or written:
             return None
         for archive in reversed(self.archives):
+            if archive.top and source == archive.into:
+                return f"{'copies' if keep else 'moves'} the whole clone {source}, .git included, which " \
+                    "GitHub's source archive lacks: name the directories it needs"
             if archive.into == "." or source.startswith(archive.into + "/"):
                 archive.taken = True
-                member = source if archive.into == "." else source[len(archive.into) + 1:]
+                rel = source if archive.into == "." else source[len(archive.into) + 1:]
                 if not keep or dest == source:
-                    archive.members_taken.append(member)
-                self.files[dest] = Pending(archive.url, [*archive.origins, origin], member, True,
-                                           checksums=archive.checksums)
+                    archive.members_taken.append(rel)
+                self.files[dest] = Pending(archive.url, [*archive.origins, origin], archive.member(source),
+                                           True, checksums=archive.checksums)
                 return None
         return f"{source} is not a file the script downloaded"
 
@@ -312,6 +322,8 @@ class Collector:
         """A file or directory taken out of an archive: a chart under charts/<name>, a binary
         (one file), else a directory of the archive (an archive input)."""
         member = str(pending.member)
+        if member.startswith(f"{TOP}/"):  # out of a clone: the archive's top directory is not known
+            return self._cloned(path, pending)
         if re.fullmatch(r"charts/[^/]+", path) and not pending.url.uses(ARCH_NAME) and not pending.edits:
             chart: dict[str, Any] = {"kind": "chart", "name": path[len("charts/"):],
                                      "url": pending.url.template(), "path": member}
@@ -326,6 +338,26 @@ class Collector:
         if pending.exclude:
             fields["exclude"] = pending.exclude
         return self._archive_draft(fields, pending.origins, pending)
+
+    def _cloned(self, path: str, pending: Pending) -> Draft | None:
+        """A directory (or a file, under its own name) taken out of a git clone: an archive input
+        of GitHub's source archive, whose path starts with the top directory's ``*``."""
+        member = str(pending.member)
+        fields: dict[str, Any] = {"kind": "archive", "url": pending.url.template(), "path": member,
+                                  "dest": path}
+        single = "." in posixpath.basename(path) and not any("file" in e for e in pending.edits)
+        if single and posixpath.basename(path) != posixpath.basename(member):
+            self.not_convertible(pending.origins[-1], f"renames {member} of a clone to {path}: copy it "
+                                 "under its own name")
+            return None
+        if single:  # an archive path naming a file lands in dest under its own name
+            fields["dest"] = posixpath.dirname(path) or "."
+            pending = replace(pending, edits=[{**e, "file": posixpath.basename(path)} for e in pending.edits])
+        if pending.exclude:
+            fields["exclude"] = pending.exclude
+        draft = self._archive_draft(fields, pending.origins, pending)
+        draft.where = path
+        return draft
 
     def _archive_draft(self, fields: dict[str, Any], origins: list[Origin], pending: Pending | None) -> Draft:
         origins = list(origins)
@@ -371,7 +403,11 @@ class Collector:
         drafts = []
         for archive in self.archives:
             origin = archive.origins[-1]
-            if archive.into == "." and not archive.taken:
+            if archive.top:
+                self.not_convertible(origin, f"leaves the clone in {archive.into}, .git included, which "
+                                     "GitHub's source archive lacks: copy what it needs out of it, then "
+                                     "remove it")
+            elif archive.into == "." and not archive.taken:
                 self.not_convertible(origin, "extracts the whole archive into the app dir; name the "
                                      "directories it needs (an archive input with path and dest)")
             elif archive.into != ".":

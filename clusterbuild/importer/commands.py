@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from clusterbuild.importer import charts, files
+from clusterbuild.importer import charts, clone, files
 from clusterbuild.importer import sed as edits
 from clusterbuild.importer.collect import Pending
 from clusterbuild.importer.expand import expand_here_document
@@ -46,12 +46,12 @@ BUILDS = ("build", "push", "login", "tag", "images", "rmi", "manifest", "save", 
 def run_command(w: Walker, name: str, node: Simple) -> None:
     handler = HANDLERS.get(name)
     harmless = _harmless(name, node)
-    if handler is not None:
+    if harmless is not None and (handler is None or name == "git"):
+        w.out.not_needed(origin_of(node), harmless)
+    elif handler is not None:
         handler(w, node)
     elif name in NOT_NEEDED:
         w.out.not_needed(origin_of(node), NOT_NEEDED[name])
-    elif harmless is not None:
-        w.out.not_needed(origin_of(node), harmless)
     else:
         w.out.not_convertible(origin_of(node), f"runs {name}")
 
@@ -77,12 +77,13 @@ def run_pipeline(w: Walker, node: Pipeline) -> None:
     writes = stdout_target(last) if isinstance(last, Simple) else None
     first = commands[0] if commands else None
     filters = all(c.words[0] in IMAGE_FILTERS for c in commands[1:]) and len(commands) == len(node.commands)
-    if first is not None and first.words[:2] == ("helm", "template") and writes and "images/shim" in writes \
+    listing = writes is not None and _lists(w, writes)  # an image list, wherever its path comes from
+    if first is not None and first.words[:2] == ("helm", "template") and writes and listing \
             and filters and not stdout_target(first):
         charts.template(w, first, writes, origin)  # the image list of a render: the scan's own
-    elif writes is not None and "images/shim" in writes and _listed(w, commands, writes, origin, last):
+    elif writes is not None and listing and _listed(w, commands, writes, origin, last):
         return
-    elif writes is not None and "images/shim" in writes:
+    elif writes is not None and listing:
         w.out.not_convertible(origin, "derives an image list from other files; the image scan reads "
                               "charts and manifests itself, or list them in images.extra")
     elif writes is not None or any(_edits_files(c) for c in commands):
@@ -231,7 +232,7 @@ HANDLERS: dict[str, Callable[[Walker, Simple], None]] = {
     "wget": files.download, "curl": files.download, "tar": files.tar,
     "unzip": files.unzip, "gunzip": files.gunzip, "mv": files.move, "cp": files.move,
     "chmod": files.chmod, "sha256sum": files.verify, "rm": files.remove, "mkdir": files.mkdir,
-    "helm": charts.helm, "yq": charts.yq,
+    "helm": charts.helm, "yq": charts.yq, "git": clone.git,
     "echo": echo, "printf": echo, "cat": cat, "sed": edits.sed,
     "cd": _change_dir, "pushd": _change_dir, "popd": _change_dir,
 }

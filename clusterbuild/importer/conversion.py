@@ -102,6 +102,9 @@ def _profiles(out: Collector, files: list[Placed], walker: Walker
         if not listing and ships(recipe, rendered.target):
             out.not_convertible(rendered.origin, f"renders a chart into {rendered.target}, which the image "
                                 "ships: keep the rendered file, or install the chart with its values")
+        elif not rendered.scanned:
+            out.not_convertible(rendered.origin, f"renders {rendered.chart}, a chart the image scan does not "
+                                "render (it renders those of charts/): list its images in images.extra")
         elif rendered.values:
             profiles[f"rendered-line-{rendered.origin.line}"] = (rendered.values, rendered.origin)
         else:
@@ -157,7 +160,7 @@ def _read_only(out: Collector, drafts: list[Draft], files: list[Placed], walker:
                     if a.into == "." or file.startswith(a.into.rstrip("/") + "/")), None)
     if archive is None or ships(recipe, file) or "/" not in file:
         return False
-    member = file if archive.into == "." else file[len(archive.into.rstrip("/")) + 1:]
+    member = archive.member(file)
     fields = {"kind": "archive", "url": archive.url.template(), "path": member,
               "dest": posixpath.dirname(file)}  # a file named by path lands in dest
     draft = out._archive_draft(fields, [*archive.origins, replace(origin, detail="read only")], None)

@@ -3,8 +3,9 @@ a chart rendered only so that the image scan of sealos finds what the ``--set`` 
 
 The image scan renders every chart of ``charts/`` itself, so a render with the defaults is not
 needed, and one with ``--set`` values is an image profile (``images.profiles``) with those
-values. That is exact only when the image does not ship the rendered file: when the Kubefile
-copies it, the line stays to do by hand.
+values. That is exact only when the image does not ship the rendered file (when the Kubefile
+copies it, the line stays to do by hand), and only for a chart of ``charts/``: the scan renders
+no other, so the images of a render of ``chart/x`` or of a repository chart stay to do by hand.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ class Rendered:
     target: str
     values: dict[str, Any]
     origin: Origin
+    chart: str  # the chart's directory, or a repository chart's reference
+
+    @property
+    def scanned(self) -> bool:
+        """Is the chart one the image scan renders (a first-level directory of charts/)?"""
+        return posixpath.dirname(self.chart) == "charts"
 
 
 def parse_set(pairs: str, into: dict[str, Any], string: bool = False) -> None:

@@ -309,7 +309,9 @@ class ArchiveInput(Fetched):
     arch_map: dict[str, str] = Field(default_factory=dict, description="Release names of "
                                      "architectures, e.g. {amd64: x86_64, arm64: aarch64}.")
     path: str | None = Field(default=None, description="The directory (or file) inside the archive "
-                             "to take, e.g. kubernetes/server/bin (templated); default: everything.")
+                             "to take, e.g. kubernetes/server/bin (templated); default: everything. A "
+                             "first segment * is the archive's single top directory, e.g. */deploy in "
+                             "a GitHub source archive (repo-1.2.3/deploy).")
     dest: str = Field(description="Where its content lands in the build context, e.g. opt or "
                       "manifests/operator (templated).")
     exclude: list[str] = Field(default_factory=list, description="Archive paths (globs, under "
