@@ -23,7 +23,12 @@ Each round has a registry of its own. B must run no build step (only ``export``,
 B moved (records and manifests vs blobs fetched by a request of their own; small blobs come
 embedded in the look-ups), and the load average.
 
-Usage: python benchmarks/bench_remote_cache.py [--apps 200] [--rounds 2] [--file-kb 256]
+Usage: python benchmarks/bench_remote_cache.py [--apps 200] [--rounds 2] [--file-kb 256] [--keep DIR]
+
+``--keep DIR`` works in DIR and leaves everything there (registry data and its config, the
+template workspace, every contender's workspace): ``docker-registry serve
+DIR/registry-N/registry.yml`` serves the same cache again on the same port, so a copy of
+``DIR/template-N`` (without its ``cache/``) replays machine B, e.g. under a profiler.
 Needs docker-registry and skopeo (scripts/install.sh).
 """
 
@@ -42,7 +47,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -173,19 +178,23 @@ def tree_size(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def one_round(n: int, temp: Path, files: Path, url: str, apps: int, file_kb: int) -> dict[str, Any]:
+def one_round(n: int, temp: Path, files: Path, url: str, apps: int, file_kb: int,
+              keep: bool = False) -> dict[str, Any]:
     """One round on a registry of its own (no blob left by an earlier round helps this one)."""
     (temp / f"registry-{n}").mkdir()
     with docker_registry(temp / f"registry-{n}") as registry:
         seeds = seed_images(temp / f"seed-{n}", registry)
         template = workspace(temp / f"template-{n}", apps, files, url, registry, seeds, file_kb)
-        cli("lock", "-C", str(template))  # the clone of a repository that commits apps.lock
-        out = contenders(n, temp, template, registry, temp / f"registry-{n}/data")
-    shutil.rmtree(temp / f"registry-{n}")
+        cli("lock", "-C", str(template))  # the clone of a repository that commits apps.lock,
+        shutil.rmtree(template / "cache")  # not the cache lock filled (every machine starts empty)
+        out = contenders(n, temp, template, registry, temp / f"registry-{n}/data", keep)
+    if not keep:
+        shutil.rmtree(temp / f"registry-{n}")
     return out
 
 
-def contenders(n: int, temp: Path, template: Path, registry: str, data: Path) -> dict[str, Any]:
+def contenders(n: int, temp: Path, template: Path, registry: str, data: Path,
+               keep: bool = False) -> dict[str, Any]:
     remote = f"{registry}/cache"
     out: dict[str, Any] = {}
     out["a_cold"], cold = cli("apply", "-C", str(fresh(template, temp / f"a{n}")), "--json")
@@ -209,7 +218,8 @@ def contenders(n: int, temp: Path, template: Path, registry: str, data: Path) ->
     out["layout_traffic"], out["shard_traffic"] = layout["remote_cache"], shard["remote_cache"]
     out["a_uploads"] = pushed["remote_cache"]["uploads"]
     for name in (f"a{n}", f"as{n}", f"ap{n}", f"b{n}", f"bs{n}"):
-        shutil.rmtree(temp / name)
+        if not keep:
+            shutil.rmtree(temp / name)
     return out
 
 
@@ -228,15 +238,21 @@ def main() -> int:
     parser.add_argument("--apps", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--file-kb", type=int, default=256)
+    parser.add_argument("--keep", type=Path, help="work in this (new) directory and keep it")
     args = parser.parse_args()
     keys = ("a_cold", "a_shard", "a_push", "b_layout", "b_shard")
-    with tempfile.TemporaryDirectory(prefix="bench-remote-cache-") as name:
-        temp = Path(name)
+    with ExitStack() as stack:
+        if args.keep is not None:
+            args.keep.mkdir(parents=True)
+            temp = args.keep.resolve()
+        else:
+            temp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-remote-cache-")))
         (temp / "files").mkdir()
         with static_server(temp / "files") as url:
             rounds = []
             for n in range(args.rounds):
-                rounds.append(one_round(n, temp, temp / "files", url, args.apps, args.file_kb))
+                rounds.append(one_round(n, temp, temp / "files", url, args.apps, args.file_kb,
+                                        args.keep is not None))
                 print(f"round {n + 1}: " + "  ".join(f"{k} {rounds[-1][k]:.2f} s" for k in keys)
                       + f"  (load {os.getloadavg()[0]:.2f})", flush=True)
     med = {k: statistics.median(r[k] for r in rounds) for k in keys}

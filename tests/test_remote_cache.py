@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from clusterbuild.cache.store import BlobStore
+from clusterbuild.oci.digest import Digest
+
 from conftest import apply_json, cli, copy_workspace, images, running_registry
 
 pytestmark = pytest.mark.slow
@@ -129,3 +132,54 @@ def test_corrupt_or_missing_remote_entries_build_locally(tmp_path: Path, storage
                       "--insecure-registry", "127.0.0.1:9", "--timeout", "5")
     assert images(gone) == images(a)
     assert any("remote cache 127.0.0.1:9/cache" in w for w in gone["warnings"])
+
+
+def _with_tool(ws: Path, url: str) -> Path:
+    """An app whose Kubefile copies a per-platform file downloaded from ``url`` to opt/."""
+    app = ws / "applications/with-tool/latest"
+    app.mkdir(parents=True)
+    (app / "Kubefile").write_text("FROM scratch\nCOPY . .\nCMD [\"true\"]\n")
+    (app / "clusterbuild.yaml").write_text(
+        f"inputs:\n  - kind: url\n    url: \"{url}/tool-{{{{ arch }}}}\"\n    dest: opt/tool\n"
+        "images:\n  discover: \"off\"\n")
+    with (ws / "apps.yaml").open("a") as f:
+        f.write("  with-tool:\n    versions: [\"v1\"]\n")
+    return ws
+
+
+def _drop_tags(data: Path, repository: str, kinds: tuple[str, ...]) -> int:
+    tags = data / f"docker/registry/v2/repositories/{repository}/_manifests/tags"
+    gone = [t for t in tags.iterdir() if t.name.startswith(kinds)]
+    for tag in gone:
+        shutil.rmtree(tag)
+    return len(gone)
+
+
+def test_inputs_planning_never_reads_stay_in_the_remote_cache(tmp_path: Path, storage: Any,
+                                                              static_server: tuple[str, Path]) -> None:
+    """A file that only a layer reads (opt/) is not fetched by a machine that takes the layer
+    from the remote cache; when the layer must be built here, its bytes come from the remote
+    cache (the origin is gone), and the digests are the same."""
+    registry, data = storage
+    url, www = static_server
+    tools = {arch: bytes([n]) * 300_000 for n, arch in enumerate(("amd64", "arm64"))}
+    for arch, body in tools.items():
+        (www / f"tool-{arch}").write_bytes(body)
+    remote = f"{registry}/ci/cache"
+    a_ws = _with_tool(machine(tmp_path, "a", registry), url)
+    a = apply_json(a_ws, "--remote-cache", remote, "--cache-push")
+    assert "fetch" in kinds_ran(a) and not a["warnings"], a["warnings"]
+    for body in www.iterdir():
+        body.unlink()  # the origin is gone: B and C can only get the files from the remote cache
+    b_ws = _with_tool(machine(tmp_path, "b", registry, lock_from=a_ws), url)
+    b = apply_json(b_ws, "--remote-cache", remote)
+    assert kinds_ran(b) == {"export"} and not b["warnings"], (kinds_ran(b), b["warnings"])
+    assert images(b) == images(a)
+    store = BlobStore(b_ws / "cache")
+    for body in tools.values():
+        assert not store.has(Digest.of_bytes(body)), "B fetched a file only a layer reads"
+    assert _drop_tags(data, "ci/cache", ("layer-", "image-", "index-")) > 0
+    c_ws = _with_tool(machine(tmp_path, "c", registry, lock_from=a_ws), url)
+    c = apply_json(c_ws, "--remote-cache", remote)
+    assert "layer" in kinds_ran(c) and "fetch" not in kinds_ran(c), kinds_ran(c)
+    assert images(c) == images(a) and not c["warnings"], c["warnings"]

@@ -37,8 +37,9 @@ from clusterbuild.plan.planner import AppImages, PlanOptions, PlatformBuild, pla
 from clusterbuild.plan.results import FilesResult, LayerResult, StepResult
 from clusterbuild.plan.status import Assessment, assess
 from clusterbuild.plan.steps import ScriptStep, Step
+from clusterbuild.workspace.deferred import deferrable
 from clusterbuild.workspace.derived import with_late_texts
-from clusterbuild.workspace.fetched import AppInputs, input_files, pinned, plan_inputs
+from clusterbuild.workspace.fetched import AppInputs, input_files, input_producers, pinned, plan_inputs
 from clusterbuild.workspace.inputs import remote_inputs
 from clusterbuild.workspace.legacy import build_from_outputs, is_legacy, script_steps
 from clusterbuild.workspace.load import AppVersion, select
@@ -116,7 +117,7 @@ def run_sources(run: Run, sources: list[Sources], progress: Progress) -> dict[st
     if run.mode is Mode.PLAN:
         return {key: a.result for key, a in assessments.items() if a.result is not None}
     kinds = frozenset({"fetch", "unpack"}) if run.mode is Mode.LOCK else None
-    outcome = _run(run, plan, assessments, progress, kinds)
+    outcome = _run(run, plan, assessments, progress, kinds, _deferred(run, sources))
     failed = {f.step.key: f.error for f in outcome.failed}
     for source in sources:
         error = next((failed[s.key] for s in source.steps if s.key in failed), None)
@@ -128,11 +129,22 @@ def run_sources(run: Run, sources: list[Sources], progress: Progress) -> dict[st
     return outcome.results
 
 
+def _deferred(run: Run, sources: list[Sources]) -> dict[str, Need]:
+    """Apply with a remote cache: the unpack steps whose files planning never reads are taken
+    as records only (``workspace.deferred``); the layer that packs them fetches their blobs,
+    through its needs, only when it runs here."""
+    if run.mode is not Mode.APPLY or run.remote is None:
+        return {}
+    return {step.key: Need.RECORD for source in sources if source.inputs is not None
+            for step in deferrable(source.av, source.inputs.unpacks)}
+
+
 def consult_remote(run: Run, plan: Plan, assessments: dict[str, Assessment],
-                   fetch: bool = True) -> dict[str, Assessment]:
+                   fetch: bool = True, sinks: dict[str, Need] | None = None) -> dict[str, Assessment]:
     """The verdicts once the remote cache is consulted (``plan.demand``), and (``fetch``) the
-    blobs of remote hits that their consumers need. A blob that cannot be fetched makes its
-    step run locally: the demand is worked out again without that entry."""
+    blobs of remote hits that their consumers need (``sinks``: of steps nobody consumes, when
+    not every blob). A blob that cannot be fetched makes its step run locally: the demand is
+    worked out again without that entry."""
     remote = run.remote
     if remote is None:
         return assessments
@@ -140,7 +152,7 @@ def consult_remote(run: Run, plan: Plan, assessments: dict[str, Assessment],
     broken: set[str] = set()
     while True:
         found = demand(plan, assessments, remote.lookup, cacheable=CACHED_KINDS,
-                       mount_registry=remote.access.registry, broken=broken)
+                       mount_registry=remote.access.registry, broken=broken, sinks=sinks)
         if not fetch:
             return found.assessments
         results = {key: found.assessments[key].result for key in found.fetch}
@@ -157,8 +169,8 @@ def consult_remote(run: Run, plan: Plan, assessments: dict[str, Assessment],
 
 
 def _run(run: Run, plan: Plan, assessments: dict[str, Assessment], progress: Progress,
-         kinds: frozenset[str] | None = None) -> RunOutcome:
-    assessments = consult_remote(run, plan, assessments)
+         kinds: frozenset[str] | None = None, sinks: dict[str, Need] | None = None) -> RunOutcome:
+    assessments = consult_remote(run, plan, assessments, sinks=sinks)
     run.warnings += _drain(run.records.warnings)
     ctx = RunContext(run.store, run.network.registry, run.network.downloads, run.settings.scripts)
     outcome = run_plan(plan, assessments, run.records, ctx, progress, jobs=run.settings.jobs,
@@ -188,7 +200,8 @@ def _builds(run: Run, source: Sources, results: dict[str, StepResult]
         files = input_files(av, source.inputs, results, run.store.path)
         if source.inputs.unpinned or isinstance(files, str):
             return source.inputs.unpinned + ((files,) if isinstance(files, str) else ())
-        return [with_late_texts(run.ws, av, build, run.store)
+        producers = input_producers(source.inputs, results)
+        return [replace(with_late_texts(run.ws, av, build, run.store), producers=producers)
                 for build in prepare(run.ws, av, run.digests, files)]
     builds = []
     for step in source.scripts:

@@ -83,9 +83,12 @@ def _waves(plan: Plan) -> list[list[Step]]:
 
 def demand(plan: Plan, assessments: Mapping[str, Assessment], lookup: Lookup, *,
            cacheable: Collection[str], mount_registry: str | None = None,
-           broken: Collection[str] = ()) -> Demand:
+           broken: Collection[str] = (), sinks: Mapping[str, Need] | None = None) -> Demand:
     """The verdict on every step once the remote cache is consulted. ``cacheable``: the step
-    kinds the remote cache may hold; ``broken``: keys whose remote entry failed to fetch."""
+    kinds the remote cache may hold; ``broken``: keys whose remote entry failed to fetch;
+    ``sinks``: what is demanded of a sink other than every blob (e.g. the record only of an
+    input whose files planning never reads: its layer fetches them when it runs here)."""
+    sinks = sinks or {}
     out = dict(assessments)
     needed: dict[str, Need] = {}
     fetch: dict[str, Need] = {}
@@ -93,7 +96,7 @@ def demand(plan: Plan, assessments: Mapping[str, Assessment], lookup: Lookup, *,
     for wave in _waves(plan):
         for step in wave:  # sinks are demanded whole
             if step.key not in consumed and out[step.key].status is not Status.FRESH:
-                needed.setdefault(step.key, Need.BLOBS)
+                needed.setdefault(step.key, sinks.get(step.key, Need.BLOBS))
         asked = [s for s in wave if s.key in needed and out[s.key].status is not Status.FRESH
                  and s.kind in cacheable and s.key not in broken]
         hits = lookup(asked) if asked else {}

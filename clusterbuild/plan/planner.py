@@ -49,6 +49,9 @@ class PlatformBuild:
     platform: Platform
     recipe: BuildRecipe
     context: Context
+    # digest of a context file -> the planned step whose result holds its bytes (unpacked
+    # remote inputs): a layer packing the file needs that step
+    producers: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -142,9 +145,10 @@ def _layer_step(build: PlatformBuild, n: int, placed: list[Placed], media_type: 
     entries = with_parents(p.entry for p in placed)
     sources = {str(p.entry.digest): p.source for p in placed
                if p.entry.kind is EntryKind.FILE and p.source is not None}
+    needs = tuple(sorted({build.producers[d] for d in sources if d in build.producers}))
     return LayerStep(
         app=build.app, version=build.version, platforms=(build.platform,),
-        slot=f"layer/{build.app}/{build.version}/{build.platform}/{n}",
+        slot=f"layer/{build.app}/{build.version}/{build.platform}/{n}", needs=needs,
         entries=entries, media_type=media_type, mtime=mtime, created_by=op.created_by,
         sources=sources)
 

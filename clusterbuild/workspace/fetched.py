@@ -102,3 +102,16 @@ def input_files(av: AppVersion, inputs: AppInputs, results: Mapping[str, StepRes
         for platform in unpack.platforms:
             files[platform].update(context_files(result, blob_path))
     return files
+
+
+def input_producers(inputs: AppInputs, results: Mapping[str, StepResult]) -> dict[str, str]:
+    """Each unpacked file's digest -> the key of the unpack step whose result holds it (the
+    layers that pack the file need that step: ``plan.planner``)."""
+    out: dict[str, str] = {}
+    for unpack in inputs.unpacks:
+        result = results.get(unpack.key)
+        if isinstance(result, FilesResult):
+            for entry in result.entries:
+                if entry.kind is EntryKind.FILE and entry.digest is not None:
+                    out.setdefault(str(entry.digest), unpack.key)
+    return out
