@@ -1,3 +1,3 @@
-from clusterbuild.cli.main import main
+from clusterbuild.cli.entry import main
 
 main()

@@ -31,7 +31,7 @@ EXAMPLE = REPO / "examples" / "hello"  # the offline example workspace
 # `slow`: `pytest -m "not slow"` is the quick loop, CI runs everything.
 END_TO_END_MODULES = frozenset({
     "test_bad_input", "test_bot_builds", "test_build", "test_catalogue_mirrors", "test_check",
-    "test_import", "test_inputs_build", "test_legacy", "test_lifecycle", "test_one_pass",
+    "test_import", "test_inputs_build", "test_legacy", "test_lifecycle", "test_noop_records", "test_one_pass",
     "test_pull_build", "test_sandbox_signals",
 })
 

@@ -7,6 +7,7 @@ spec, Kubefile); 4 a build step failed; 5 the cache is unusable; 6 no valid sign
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -112,6 +113,64 @@ def _context(workspace: Path | None, cache_dir: Path | None, *, needs_workspace:
     return read_settings(command_line, ws.config if ws else None, os.environ), ws
 
 
+class _NoopRecording:
+    """A run that may be recorded for ``cache.noop_records`` to answer next time: started by the
+    ``clusterbuild`` command itself, with --json, offline, and nothing to do or say."""
+
+    def __init__(self, settings: Any, ws: Any) -> None:
+        from clusterbuild.cache import noop_records
+
+        self.settings = settings
+        self.ws = ws
+        self.argv = noop_records.ENTERED_ARGV
+        self.noisy = False  # a message on stderr (e.g. waiting for a lock) is not replayed
+        self.locks: list[str] = []
+        self.trees: Any = None
+
+    def notify(self, message: str) -> None:
+        self.noisy = True
+        notify(message)
+
+    def _possible(self, planned: Any) -> bool:
+        """init.sh steps are keyed by time (script_ttl) and the tools on PATH: never recorded."""
+        from clusterbuild.cache import noop_records
+
+        s = self.settings
+        return self.argv is not None and noop_records.eligible(self.argv, os.environ) and \
+            not self.noisy and s.remote_cache is None and \
+            s.push_to is None and s.signing is None and not s.shard and s.cache_dir.is_dir() and \
+            not planned.failures and not planned.blocked and not planned.renders and \
+            all(step.kind != "script" for step in planned.plan.steps)
+
+    def _snapshot(self, exclusive: bool) -> None:
+        from clusterbuild.cache import noop_records
+
+        self.trees = noop_records.snapshot(self.ws.root, self.settings.cache_dir, self.settings.layout_dir)
+        lease = f"SH:{self.settings.cache_dir / noop_records.CACHE_LEASE}"
+        self.locks = [f"EX:{self.ws.root / noop_records.WORKSPACE_LOCK}", lease] if exclusive else [lease]
+
+    def applied(self, applied: Any, offline: bool) -> None:
+        if offline and self._possible(applied.planned) and not applied.ran and not applied.failures and \
+                not applied.pushed and not applied.remote:
+            self._snapshot(exclusive=True)
+
+    def planned(self, planned: Any) -> None:
+        from clusterbuild.plan.status import Status
+
+        if self._possible(planned) and all(a.status is Status.FRESH for a in planned.assessments.values()):
+            self._snapshot(exclusive=False)
+
+    def store(self, document: dict[str, Any], warnings: Any) -> None:
+        if self.trees is None or self.argv is None or self.noisy:
+            return
+        from clusterbuild.cache import noop_records
+
+        stderr = "".join(f"warning: {w}\n" for w in warnings)
+        with contextlib.suppress(OSError):  # a record is an optimisation: the next run just runs
+            noop_records.write_record(self.argv, os.environ, self.settings.cache_dir, self.locks,
+                                      self.trees, document, stderr)
+
+
 def _one_output(as_json: bool, json_events: bool) -> None:
     if as_json and json_events:
         from clusterbuild.errors import UsageError
@@ -148,9 +207,13 @@ def plan(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
     settings, ws = _context(workspace, cache_dir, targets=tuple(targets or ()),
                             platforms=tuple(platform or ()), fail_fast=fail_fast,
                             remote_cache=remote_cache, insecure_registries=tuple(insecure or ()))
-    planned = plan_workspace(settings, ws, notify)
-    if as_json:
-        print(json.dumps(plan_json(planned), indent=2))
+    recording = _NoopRecording(settings, ws) if as_json else None
+    planned = plan_workspace(settings, ws, recording.notify if recording else notify,
+                             recording.planned if recording else None)
+    if recording is not None:
+        document = plan_json(planned)
+        print(json.dumps(document, indent=2))
+        recording.store(document, planned.warnings)
     else:
         print_plan(planned, Printer(_state["verbose"]))
     _report(planned.failures, planned.warnings)
@@ -223,8 +286,11 @@ def apply(targets: TargetsArg = None, workspace: WorkspaceOpt = None,
                          if shard else "add --push or --push-to REGISTRY/PREFIX")
     _one_output(as_json, json_events)
     if as_json:
-        applied = apply_workspace(settings, ws, NoProgress(), notify)
-        print(json.dumps(apply_json(applied), indent=2))
+        recording = _NoopRecording(settings, ws)
+        applied = apply_workspace(settings, ws, NoProgress(), recording.notify, recording.applied)
+        document = apply_json(applied)
+        print(json.dumps(document, indent=2))
+        recording.store(document, applied.planned.warnings)
     else:
         with run_display(plain=plain, json_events=json_events, verbose=printer.verbose) as events:
             applied = apply_workspace(settings, ws, events, notify)

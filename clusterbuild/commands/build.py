@@ -114,13 +114,18 @@ def _prepare(run: Run, progress: Progress, update: bool = False, images: bool = 
     return prepared
 
 
-def plan_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify) -> Planned:
+def plan_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify,
+                   settled: Callable[[Planned], None] | None = None) -> Planned:
     """The plan of the selected app versions, fresh or stale. No network; writes only scan
-    records to the cache (so an unchanged app is never rendered twice)."""
+    records to the cache (so an unchanged app is never rendered twice). ``settled`` sees
+    the plan with the cache closed and still leased (an existing cache only)."""
     if not settings.cache_dir.exists():
         return plan_unlocked(settings, ws)
     with hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout, notify=notify):
-        return plan_unlocked(settings, ws)
+        planned = plan_unlocked(settings, ws)
+        if settled is not None:
+            settled(planned)
+        return planned
 
 
 def plan_unlocked(settings: Settings, ws: LoadedWorkspace) -> Planned:
@@ -159,10 +164,11 @@ def lock_workspace(settings: Settings, ws: LoadedWorkspace, notify: Notify, upda
 
 
 def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
-                    notify: Notify) -> Applied:
+                    notify: Notify, settled: Callable[[Applied, bool], None] | None = None) -> Applied:
     """Pin what is not pinned (unless frozen), fetch, scan, plan, and run the stale steps;
     write the SBOM of every app version built and attach it to every index pushed; with a
-    signing key, sign each of them."""
+    signing key, sign each of them. ``settled`` sees the result, and whether the run stayed
+    offline, with the cache closed and the workspace and cache still locked."""
     from clusterbuild.commands.supply import write_sboms
 
     start = time.perf_counter()
@@ -172,44 +178,49 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
 
         signer = load_signer(settings, ws.root)
     with hold_workspace(ws.root, settings.lock_timeout, notify), \
-            hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout,
-                       notify=notify), opened(settings, ws, Mode.APPLY) as run:
-        remove_leftovers(settings.cache_dir, settings.layout_dir)
-        prepared = _prepare(run, progress)
-        phase("planning")
-        planned = _planned(run, prepared)
-        if not run.failures:  # bad input leaves the cache as it was
-            run.digests.save()
-        phase("building")
-        outcome = run_builds(run, planned.plan, planned.assessments, progress)
-        exports = [(s, outcome.results.get(s.key)) for s in planned.plan.steps if isinstance(s, ExportStep)]
-        exported = tuple(ref for _, r in exports if isinstance(r, ExportResult) for ref in r.refs)
-        built = [(s.app, s.version) for s, r in exports if isinstance(r, ExportResult)]
-        run.attempt("sbom", lambda: write_sboms(settings, planned, built))
-        attached: tuple[Attached, ...] = ()
-        signed: tuple[Signed, ...] = ()
-        if any(isinstance(s, PushStep) for s in planned.plan.steps):  # only then: it imports
-            from clusterbuild.commands.attachments import attach_sboms, pushed_indexes  # the
-            from clusterbuild.commands.signatures import sign_indexes  # registry client (0.1 s)
+            hold_cache(settings.cache_dir, exclusive=False, timeout=settings.lock_timeout, notify=notify):
+        with opened(settings, ws, Mode.APPLY) as run:
+            remove_leftovers(settings.cache_dir, settings.layout_dir)
+            prepared = _prepare(run, progress)
+            phase("planning")
+            planned = _planned(run, prepared)
+            if not run.failures:  # bad input leaves the cache as it was
+                run.digests.save()
+            phase("building")
+            outcome = run_builds(run, planned.plan, planned.assessments, progress)
+            exports = [(s, outcome.results.get(s.key)) for s in planned.plan.steps
+                       if isinstance(s, ExportStep)]
+            exported = tuple(ref for _, r in exports if isinstance(r, ExportResult) for ref in r.refs)
+            built = [(s.app, s.version) for s, r in exports if isinstance(r, ExportResult)]
+            run.attempt("sbom", lambda: write_sboms(settings, planned, built))
+            attached: tuple[Attached, ...] = ()
+            signed: tuple[Signed, ...] = ()
+            if any(isinstance(s, PushStep) for s in planned.plan.steps):  # only then: it imports
+                from clusterbuild.commands.attachments import attach_sboms, pushed_indexes  # the
+                from clusterbuild.commands.signatures import sign_indexes  # registry client (0.1 s)
 
-            indexes = pushed_indexes(planned, outcome.results)
-            attached = tuple(attach_sboms(run, planned, indexes))
-            signed = tuple(sign_indexes(run, signer, indexes))
-        if any(isinstance(r.step, ExportStep) for r in outcome.ran):
-            OciLayout(settings.layout_dir).prune()  # blobs of replaced images
-        record_root(settings.cache_dir, ws.root, (s.key for s in planned.plan.steps),
-                    keep_previous=bool(run.failures))
-        # a run that failed somewhere keeps what the last runs kept (as record_root does)
-        run.records.save_snapshot(whole=not settings.targets and not settings.platforms and not run.failures)
-        run.finish_remote()
-        pushed = tuple(ref for r in outcome.results.values() if isinstance(r, PushResult)
-                       for ref in r.pushed)
-        traffic = run.remote.traffic if run.remote is not None else None
-        remote = {"records": traffic.records, "blobs": traffic.blobs, "bytes": traffic.bytes,
-                  "blob_bytes": traffic.blob_bytes,
-                  "uploads": traffic.uploads} if traffic is not None else {}
-        failures, ran = tuple(run.failures), run.ran
-        warnings = tuple(dict.fromkeys((*planned.warnings, *run.warnings)))
-    planned = replace(planned, failures=failures, warnings=warnings)
-    return Applied(planned, ran, time.perf_counter() - start, exported, failures, pushed, remote, attached,
-                   signed)
+                indexes = pushed_indexes(planned, outcome.results)
+                attached = tuple(attach_sboms(run, planned, indexes))
+                signed = tuple(sign_indexes(run, signer, indexes))
+            if any(isinstance(r.step, ExportStep) for r in outcome.ran):
+                OciLayout(settings.layout_dir).prune()  # blobs of replaced images
+            record_root(settings.cache_dir, ws.root, (s.key for s in planned.plan.steps),
+                        keep_previous=bool(run.failures))
+            # a run that failed somewhere keeps what the last runs kept (as record_root does)
+            run.records.save_snapshot(whole=not settings.targets and not settings.platforms
+                                      and not run.failures)
+            run.finish_remote()
+            pushed = tuple(ref for r in outcome.results.values() if isinstance(r, PushResult)
+                           for ref in r.pushed)
+            traffic = run.remote.traffic if run.remote is not None else None
+            remote = {"records": traffic.records, "blobs": traffic.blobs, "bytes": traffic.bytes,
+                      "blob_bytes": traffic.blob_bytes,
+                      "uploads": traffic.uploads} if traffic is not None else {}
+            failures, ran = tuple(run.failures), run.ran
+            warnings = tuple(dict.fromkeys((*planned.warnings, *run.warnings)))
+        planned = replace(planned, failures=failures, warnings=warnings)
+        applied = Applied(planned, ran, time.perf_counter() - start, exported, failures, pushed, remote,
+                          attached, signed)
+        if settled is not None:
+            settled(applied, not run.network.used)
+    return applied

@@ -7,18 +7,21 @@ its apps.yaml is still there; else what its last apply used, while younger than
 ``--keep-days``. A workspace with
 broken app versions also keeps what its last apply used, so fixing the app rebuilds
 nothing. Everything else — results of old keys, their blobs, records of slots no longer
-planned, memory of deleted files, temp files of dead processes — is removed. Holds the
+planned, memory of deleted files, temp files of dead processes, the records that answer
+a repeated no-op (``cache.noop_records``) — is removed. Holds the
 cache exclusively: no build runs meanwhile.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from clusterbuild.cache.file_digests import FileDigests
 from clusterbuild.cache.leftovers import remove_leftovers
+from clusterbuild.cache.noop_records import RECORDS_DIR
 from clusterbuild.cache.results import CacheIndex
 from clusterbuild.cache.roots import RootRecord, forget_root, recorded_roots
 from clusterbuild.cache.store import BlobStore
@@ -120,6 +123,7 @@ def _collect(settings: Settings, ws: LoadedWorkspace, dry_run: bool) -> GcReport
             for digest in dead:
                 store.remove(digest)
             remove_leftovers(settings.cache_dir, settings.layout_dir)
+            shutil.rmtree(settings.cache_dir / RECORDS_DIR, ignore_errors=True)  # no-op answers
             FileDigests(index, ws.root).forget_missing(ws.root)
         return GcReport(len(dead) + len(dead_held), size, len(stale), len(live_blobs), live.workspaces)
     finally:

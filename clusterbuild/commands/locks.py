@@ -17,10 +17,9 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from clusterbuild.cache.noop_records import CACHE_LEASE, WORKSPACE_LOCK
 from clusterbuild.errors import BuildError, CacheError
 
-WORKSPACE_LOCK = ".clusterbuild.lock"
-CACHE_LEASE = "lease.lock"
 POLL_SECONDS = 0.1
 
 

@@ -67,12 +67,14 @@ class Network:
         self._lock = threading.Lock()
         self._client: RegistryClient | None = None
         self._fetcher: Any = None
+        self.used = False  # was a client made (the run may have reached a registry or URL)?
 
     def client(self) -> RegistryClient:
         with self._lock:
             if self._client is None:
                 from clusterbuild.places.registry import Credentials, RegistryClient
 
+                self.used = True
                 self._client = RegistryClient(registry_config(self.settings), Credentials())
             return self._client
 
