@@ -43,8 +43,17 @@ def test_version() -> None:
     assert cli("--version").stdout == f"clusterbuild {version('clusterbuild')}\n"
 
 
+def _under_bash(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run clusterbuild as a child of a real bash: typer finds the shell by walking the
+    process tree (shellingham), which under pytest need not hold a shell at all."""
+    command = " ".join([sys.executable, "-m", "clusterbuild", *args])
+    proc = subprocess.run(["bash", "-c", f"{command}; exit $?"], capture_output=True, text=True,
+                          env={**os.environ, "SHELL": "/bin/bash", **(env or {})}, check=True)
+    return proc.stdout
+
+
 def test_completion_for_bash(tmp_path: Path) -> None:
-    script = cli("--show-completion", "bash", env={"SHELL": "/bin/bash"}).stdout
+    script = _under_bash("--show-completion")
     assert "_CLUSTERBUILD_COMPLETE=complete_bash" in script
     env = {**os.environ, "_CLUSTERBUILD_COMPLETE": "complete_bash", "COMP_WORDS": "clusterbuild pl",
            "COMP_CWORD": "1"}
@@ -53,7 +62,7 @@ def test_completion_for_bash(tmp_path: Path) -> None:
     assert proc.stdout.split() == ["plan"]
     home = tmp_path / "home"
     home.mkdir()
-    cli("--install-completion", env={"SHELL": "/bin/bash", "HOME": str(home)})
+    _under_bash("--install-completion", env={"HOME": str(home)})
     assert "clusterbuild" in (home / ".bashrc").read_text()
 
 
