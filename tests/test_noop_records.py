@@ -166,3 +166,33 @@ def test_a_file_changed_during_the_run_is_not_recorded(tmp_path: Path,
     trees = noop_records.snapshot(ws, cache, layout)
     assert trees is not None
     assert {e[0] for e in trees[0][1]} == {"", "apps.yaml", "applications"}  # cache/, out/ apart
+
+
+def _answered(ws: Path, command: str) -> bool:
+    proc = cli("--debug", command, "-C", str(ws), "--json")
+    return ANSWERED in proc.stderr
+
+
+def test_plan_and_apply_in_turn_are_both_answered(workspace: Path) -> None:
+    """Each run opens the SQLite index, whose -wal/-shm files come and go: that alone must not
+    void the other command's record."""
+    apply(workspace)
+    rounds = [(_answered(workspace, "plan"), _answered(workspace, "apply")) for _ in range(3)]
+    assert rounds[-1] == (True, True), rounds
+
+
+def test_a_write_to_the_cache_index_is_not_answered_over(workspace: Path) -> None:
+    import sqlite3
+
+    apply(workspace)
+    settled(workspace)
+    db = sqlite3.connect(workspace / "cache" / noop_records.SQLITE_DIR / "cache.db")
+    try:
+        db.execute("PRAGMA journal_mode=wal")
+        db.execute("CREATE TABLE IF NOT EXISTS other_writer (x)")
+        db.execute("INSERT INTO other_writer VALUES (1)")
+        db.commit()  # in the -wal file, not yet in cache.db
+        assert not _answered(workspace, "apply")  # a writer that has not folded its writes in
+    finally:
+        db.close()  # the last connection checkpoints: cache.db changes
+    assert not _answered(workspace, "plan")

@@ -23,6 +23,13 @@ directory's mtime. The holes, and how they are closed:
   roots record stays fresh for ``cache gc``), the code (every file of the package and
   each ``sys.path`` directory are in the key) and the environment (in the key; secrets
   by name only).
+* The cache's SQLite index (``cache/index``): every run that opens it creates and removes
+  its ``-wal``/``-shm`` files, which changes the directory's mtime though nothing was
+  written (so a ``plan`` between two ``apply`` runs would void every record). That one
+  directory is recorded by its names, without those two, instead of its stat; an answer
+  needs the same names and no ``-wal`` or ``-journal`` file (a writer still running, or
+  one that died before folding its writes into ``cache.db``), and ``cache.db`` stats the
+  same (a writer that finished has changed it).
 
 ``CLUSTERBUILD_NO_RECORD=1`` turns it off. With ``--debug``, stderr says why a record
 was or was not used. Imports nothing but the standard library: it runs first.
@@ -49,6 +56,8 @@ RECORDS_DIR = "noop"  # under the cache directory
 OFF_ENV = "CLUSTERBUILD_NO_RECORD"
 MAX_AGE_NS = 12 * 3600 * 10**9
 MAX_ENTRIES = 200_000  # a larger tree is not worth recording
+SQLITE_DIR = "index"  # under the cache directory: the step-result index (``cache.results``)
+SQLITE_TRANSIENT = ("-wal", "-shm", "-journal")
 MAX_RECORDS = 64  # per cache; the oldest go first
 TICK_NS = 20_000_000  # file times come from a coarse clock that lags by up to a tick
 WORKSPACE_LOCK = ".clusterbuild.lock"  # the locks of ``commands.locks``, defined here: this
@@ -132,7 +141,8 @@ def snapshot(workspace: Path, cache: Path, layout: Path) -> list[list[Any]] | No
     skips = {workspace: {str(cache), str(layout), str(workspace / ".git"), str(workspace / WORKSPACE_LOCK)},
              cache: {str(cache / RECORDS_DIR), str(cache / CACHE_LEASE)}, layout: set()}
     for root, skipped in skips.items():
-        entries = _walk(root, skipped, racy_check=root == workspace, roots=tuple(map(str, skips)))
+        entries = _walk(root, skipped, racy_check=root == workspace, roots=tuple(map(str, skips)),
+                        by_names=str(cache / SQLITE_DIR))
         if entries is None:
             return None
         total += len(entries)
@@ -186,8 +196,10 @@ def _let_the_clock_pass(trees: list[list[Any]]) -> None:
         time.sleep(min(wait, TICK_NS) / 1e9)
 
 
-def _walk(root: Path, skipped: set[str], racy_check: bool, roots: tuple[str, ...]) -> list[Entry] | None:
-    """lstat of ``root`` and everything below it but ``skipped`` (relative paths), or None."""
+def _walk(root: Path, skipped: set[str], racy_check: bool, roots: tuple[str, ...],
+          by_names: str) -> list[Entry] | None:
+    """lstat of ``root`` and everything below it but ``skipped`` (relative paths), or None;
+    the directory ``by_names`` as its names (see the module docstring)."""
     try:
         entries: list[Entry] = [["", *_stat_of(str(root))]]
     except FileNotFoundError:
@@ -200,6 +212,14 @@ def _walk(root: Path, skipped: set[str], racy_check: bool, roots: tuple[str, ...
     for path, rel, stat in _tree(str(root), "", skipped):
         if stat is None:
             return None
+        if path == by_names and (stat[0] & 0o170000) == 0o040000:
+            names = _sqlite_names(path)
+            if names is None:
+                return None
+            entries.append([rel, NAMES, names])
+            continue
+        if os.path.dirname(path) == by_names and path.endswith(SQLITE_TRANSIENT):
+            continue
         mode, _, _, mtime, ctime = stat
         if racy_check and max(mtime, ctime) >= racy_from:
             return None  # changed while (or after) this run read it
@@ -207,6 +227,17 @@ def _walk(root: Path, skipped: set[str], racy_check: bool, roots: tuple[str, ...
             return None
         entries.append([rel, *stat])
     return entries
+
+
+NAMES = "names"  # an entry [rel, NAMES, [name, ...]]: a directory recorded by its names
+
+
+def _sqlite_names(directory: str) -> list[str] | None:
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return None
+    return [n for n in names if not n.endswith(SQLITE_TRANSIENT)]
 
 
 def _recorded_target(link: str, roots: tuple[str, ...]) -> bool:
@@ -286,6 +317,15 @@ def _changed(trees: list[list[Any]]) -> str | None:
     for root, entries in trees:
         for entry in entries:
             path = str(os.path.join(root, entry[0]) if entry[0] else root)
+            if len(entry) == 3 and entry[1] == NAMES:
+                try:
+                    now_names = os.listdir(path)
+                except OSError:
+                    return path
+                if any(n.endswith(("-wal", "-journal")) for n in now_names) or \
+                        sorted(n for n in now_names if not n.endswith("-shm")) != entry[2]:
+                    return path
+                continue
             try:
                 now = list(_stat_of(path))
             except OSError:

@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import diskcache_community as diskcache
 
+from clusterbuild.cache.noop_records import SQLITE_DIR
 from clusterbuild.errors import CacheError
 
 
@@ -29,20 +30,20 @@ class CacheIndex:
         if self._db is None:
             try:
                 self._db = diskcache.Cache(
-                    str(self.root / "index"), disk=diskcache.JSONDisk,
+                    str(self.root / SQLITE_DIR), disk=diskcache.JSONDisk,
                     eviction_policy="none", size_limit=2**62,
                 )
             except OSError as exc:
                 raise CacheError(f"cannot open cache index under {self.root}: {exc}",
                                  hint="check permissions or pass --cache-dir") from exc
             except sqlite3.DatabaseError as exc:  # not a database: the cache is unusable (exit 5)
-                raise CacheError(f"the cache index {self.root / 'index'} is corrupt ({exc})",
-                                 hint=f"remove {self.root / 'index'} (step results are rebuilt, "
+                raise CacheError(f"the cache index {self.root / SQLITE_DIR} is corrupt ({exc})",
+                                 hint=f"remove {self.root / SQLITE_DIR} (step results are rebuilt, "
                                  "blobs are kept) or pass --cache-dir") from exc
         return self._db
 
     def exists(self) -> bool:
-        return (self.root / "index" / "cache.db").exists()
+        return (self.root / SQLITE_DIR / "cache.db").exists()
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         if self._db is None and not self.exists():
