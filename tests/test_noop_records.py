@@ -39,7 +39,8 @@ def without_seconds(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_repeated_no_op_is_answered_with_what_the_run_said(workspace: Path) -> None:
-    cold, _ = apply(workspace)
+    off = {noop_records.OFF_ENV: "1"}
+    cold, _ = apply(workspace, env=off)
     assert cold["ran"]
     recorded, stderr = apply(workspace)
     assert recorded["ran"] == [] and ANSWERED not in stderr
@@ -130,12 +131,45 @@ def test_a_held_workspace_lock_is_waited_for_not_answered(workspace: Path) -> No
     assert "another clusterbuild holds a lock" in proc.stderr
 
 
+def test_the_no_op_after_a_build_is_answered_as_a_no_op_run_answers(workspace: Path) -> None:
+    cold, _ = apply(workspace)
+    assert cold["ran"]
+    answered, stderr = apply(workspace)
+    assert ANSWERED in stderr
+    real, stderr = apply(workspace, env={noop_records.OFF_ENV: "1"})
+    assert ANSWERED not in stderr and real["ran"] == []
+    assert without_seconds(answered) == without_seconds(real)
+    assert answered["cached"] == cold["cached"] + len(cold["ran"])
+
+
+def test_a_name_gone_from_the_workspace_during_a_build_is_not_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first build creates cache/ and out/ in the workspace, which moves its directory's
+    mtime: accepted; a name that went away during the run (a file the run may have read)
+    voids the record."""
+    import time
+
+    ws = tmp_path / "ws"
+    (ws / "applications").mkdir(parents=True)
+    (ws / "apps.yaml").write_text("apps: {}\n")
+    (ws / "apps.lock").write_text("{}\n")
+    time.sleep(0.1)
+    monkeypatch.setattr(noop_records, "STARTED_NS", time.time_ns())
+    noop_records.note_start(["apply", "-C", str(ws), "--json"], {})
+    cache, layout = ws / "cache", ws / "out"
+    for d in (cache, layout):
+        d.mkdir()
+    assert noop_records.snapshot(ws, cache, layout) is not None
+    (ws / "apps.lock").unlink()
+    assert noop_records.snapshot(ws, cache, layout) is None
+
+
 def test_what_is_never_recorded_or_answered(workspace: Path) -> None:
     records = workspace / "cache" / noop_records.RECORDS_DIR
     cli("plan", "-C", str(workspace), "--json")  # stale steps (and no cache yet)
     assert not records.exists()
-    apply(workspace)
     off = {noop_records.OFF_ENV: "1"}
+    apply(workspace, env=off)
     for _ in range(3):
         _, stderr = apply(workspace, env=off)
         assert ANSWERED not in stderr

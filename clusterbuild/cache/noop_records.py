@@ -15,6 +15,9 @@ directory's mtime. The holes, and how they are closed:
 
 * A workspace file edited while the recording run reads it (``racy``): a file whose
   ctime is not older than the run's start is never recorded; the next run records.
+* The workspace directory itself changes when a run creates ``cache/`` or ``out/`` there
+  (a first build): a racy workspace directory is accepted when its names are those it had
+  when the command started (``note_start``), but for the cache, the layout and the lock.
 * Another clusterbuild writing the cache or the layout: the answer replays only under
   the same locks the run takes (free, never waited for: a held lock runs normally),
   and only a run where nothing was stale, so a cache that grows cannot make it wrong.
@@ -51,6 +54,7 @@ from typing import Any
 
 STARTED_NS = time.time_ns()
 ENTERED_ARGV: list[str] | None = None  # set by ``cli.entry``: only its runs are recorded
+STARTED_NAMES: tuple[str, list[str]] | None = None  # the workspace's names at the start (``note_start``)
 FORMAT = 1
 RECORDS_DIR = "noop"  # under the cache directory
 OFF_ENV = "CLUSTERBUILD_NO_RECORD"
@@ -109,23 +113,27 @@ def eligible(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
 def cache_dir_of(argv: Sequence[str], environ: Mapping[str, str]) -> Path:
     """The cache directory as ``settings`` finds it: --cache-dir, $CLUSTERBUILD_CACHE_DIR,
     <workspace>/cache. A wrong guess only misses: the key holds the whole command line."""
-    workspace = cache = None
-    args = list(argv)
-    for i, arg in enumerate(args):
-        value = args[i + 1] if i + 1 < len(args) else None
-        if arg in ("-C", "--workspace"):
-            workspace = value
+    cache = None
+    for i, arg in enumerate(argv):
+        if arg == "--cache-dir" and i + 1 < len(argv):
+            cache = argv[i + 1]
+        elif arg.startswith("--cache-dir="):
+            cache = arg.split("=", 1)[1]
+    if cache is None:
+        cache = environ.get("CLUSTERBUILD_CACHE_DIR") or os.path.join(_workspace_of(argv), "cache")
+    return Path(cache).resolve()
+
+
+def _workspace_of(argv: Sequence[str]) -> Path:
+    workspace = "."
+    for i, arg in enumerate(argv):
+        if arg in ("-C", "--workspace") and i + 1 < len(argv):
+            workspace = argv[i + 1]
         elif arg.startswith("--workspace="):
             workspace = arg.split("=", 1)[1]
         elif arg.startswith("-C") and len(arg) > 2:
             workspace = arg[2:]
-        elif arg == "--cache-dir":
-            cache = value
-        elif arg.startswith("--cache-dir="):
-            cache = arg.split("=", 1)[1]
-    if cache is None:
-        cache = environ.get("CLUSTERBUILD_CACHE_DIR") or os.path.join(workspace or ".", "cache")
-    return Path(cache).resolve()
+    return Path(workspace).resolve()
 
 
 # -- recording (the run that found nothing to do, inside its locks) --------------------
@@ -207,7 +215,7 @@ def _walk(root: Path, skipped: set[str], racy_check: bool, roots: tuple[str, ...
     except OSError:
         return None
     racy_from = STARTED_NS - TICK_NS
-    if racy_check and max(entries[0][4], entries[0][5]) >= racy_from:
+    if racy_check and max(entries[0][4], entries[0][5]) >= racy_from and not _names_kept(root, skipped):
         return None
     for path, rel, stat in _tree(str(root), "", skipped):
         if stat is None:
@@ -227,6 +235,32 @@ def _walk(root: Path, skipped: set[str], racy_check: bool, roots: tuple[str, ...
             return None
         entries.append([rel, *stat])
     return entries
+
+
+def note_start(argv: Sequence[str], environ: Mapping[str, str]) -> None:
+    """The names in the workspace directory as the command starts (a wrong guess of the
+    workspace only means no record)."""
+    global STARTED_NAMES
+    if eligible(argv, environ):
+        root = _workspace_of(argv)
+        try:
+            STARTED_NAMES = (str(root), sorted(os.listdir(root)))
+        except OSError:
+            STARTED_NAMES = None
+
+
+def _names_kept(root: Path, skipped: set[str]) -> bool:
+    """Does ``root`` hold the names it held at the start (the skipped ones apart)?"""
+    if STARTED_NAMES is None or STARTED_NAMES[0] != str(root):
+        return False
+    try:
+        now = os.listdir(root)
+    except OSError:
+        return False
+
+    def kept(names: Sequence[str]) -> list[str]:
+        return sorted(n for n in names if os.path.join(str(root), n) not in skipped)
+    return kept(now) == kept(STARTED_NAMES[1])
 
 
 NAMES = "names"  # an entry [rel, NAMES, [name, ...]]: a directory recorded by its names

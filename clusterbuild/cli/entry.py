@@ -18,6 +18,7 @@ def main() -> None:
     argv = sys.argv[1:]
     noop_records.ENTERED_ARGV = argv
     try:
+        noop_records.note_start(argv, os.environ)
         code = noop_records.answer(argv, os.environ, _write)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -115,7 +115,9 @@ def _context(workspace: Path | None, cache_dir: Path | None, *, needs_workspace:
 
 class _NoopRecording:
     """A run that may be recorded for ``cache.noop_records`` to answer next time: started by the
-    ``clusterbuild`` command itself, with --json, offline, and nothing to do or say."""
+    ``clusterbuild`` command itself, with --json, offline, and nothing to say. An ``apply`` that
+    ran steps and succeeded records the answer of the no-op that follows it (what it said, with
+    nothing ran and every step cached: a build converges, ``tests/test_noop_records.py``)."""
 
     def __init__(self, settings: Any, ws: Any) -> None:
         from clusterbuild.cache import noop_records
@@ -126,6 +128,7 @@ class _NoopRecording:
         self.noisy = False  # a message on stderr (e.g. waiting for a lock) is not replayed
         self.locks: list[str] = []
         self.trees: Any = None
+        self.built = False  # the run ran steps: the record is of the no-op after it
 
     def notify(self, message: str) -> None:
         self.noisy = True
@@ -150,8 +153,10 @@ class _NoopRecording:
         self.locks = [f"EX:{self.ws.root / noop_records.WORKSPACE_LOCK}", lease] if exclusive else [lease]
 
     def applied(self, applied: Any, offline: bool) -> None:
-        if offline and self._possible(applied.planned) and not applied.ran and not applied.failures and \
-                not applied.pushed and not applied.remote:
+        if offline and self._possible(applied.planned) and not applied.failures and \
+                not applied.pushed and not applied.remote and \
+                not (applied.ran and applied.planned.warnings):  # a no-op's warnings may differ
+            self.built = bool(applied.ran)
             self._snapshot(exclusive=True)
 
     def planned(self, planned: Any) -> None:
@@ -166,6 +171,8 @@ class _NoopRecording:
         from clusterbuild.cache import noop_records
 
         stderr = "".join(f"warning: {w}\n" for w in warnings)
+        if self.built:
+            document = {**document, "ran": [], "cached": document["cached"] + len(document["ran"])}
         with contextlib.suppress(OSError):  # a record is an optimisation: the next run just runs
             noop_records.write_record(self.argv, os.environ, self.settings.cache_dir, self.locks,
                                       self.trees, document, stderr)
