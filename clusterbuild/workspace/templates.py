@@ -106,8 +106,14 @@ def _deadline_tracer(deadline: float) -> Any:
     return trace
 
 
+@lru_cache(maxsize=4096)
+def _compiled(text: str) -> Any:
+    """``text`` compiled once per run (each platform of an app renders the same texts)."""
+    return _environment().from_string(text)
+
+
 def _render_bounded(text: str, variables: dict[str, Any]) -> str:
-    template = _environment().from_string(text)
+    template = _compiled(text)
     previous = sys.gettrace()
     sys.settrace(_deadline_tracer(time.monotonic() + MAX_SECONDS))
     try:
