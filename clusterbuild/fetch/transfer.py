@@ -21,8 +21,8 @@ from __future__ import annotations
 import logging
 import random
 import ssl
-import time
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import httpx
@@ -98,9 +98,10 @@ class Attempts:
     def failed(self, problem: str, retry_after: float | None = None) -> None:
         """Count a temporary failure and wait before the next try; raise when none is left."""
         self.failures += 1
-        known = self.unreachable.error(self.host, self.doing) if self.unreachable and self.connect_failed else None
-        if known is not None:
-            raise known
+        if self.unreachable is not None and self.connect_failed:
+            known = self.unreachable.error(self.host, self.doing)  # another download gave up on it
+            if known is not None:
+                raise known
         if self.failures > self.config.retries:
             if self.unreachable is not None and self.connect_failed:
                 self.unreachable.note(self.host, self.connect_failed)
