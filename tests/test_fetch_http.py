@@ -225,6 +225,21 @@ def test_timeouts_and_refused_connections_are_retried_then_reported(server: File
             fetcher.fetch("ftp://127.0.0.1/file", store)
 
 
+def test_an_unreachable_origin_is_given_up_once_not_per_download(store: BlobStore) -> None:
+    """After one download gave up connecting to a host, the others from it fail at once."""
+    urls = [f"http://127.0.0.1:9/file-{n}" for n in range(20)]
+    with Fetcher(FetchConfig(retries=3, backoff=0.2, jobs=2)) as fetcher:
+        start = time.monotonic()
+        with pytest.raises(BuildError, match=r"ConnectError.*gave up after 4 attempts"):
+            fetcher.fetch(urls[0], store)
+        first = time.monotonic() - start
+        start = time.monotonic()
+        for url in urls[1:]:
+            with pytest.raises(BuildError, match=r"127.0.0.1:9 is unreachable \(an earlier download gave up"):
+                fetcher.fetch(url, store)
+        assert time.monotonic() - start < first / 4  # 19 more at the cost of one would be 19x
+
+
 def test_a_stalling_server_fails_within_the_deadline(server: FileServer, store: BlobStore) -> None:
     url = server.serve("/stalls", b"late", delay=30)
     start = time.monotonic()

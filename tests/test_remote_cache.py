@@ -131,7 +131,24 @@ def test_corrupt_or_missing_remote_entries_build_locally(tmp_path: Path, storage
     gone = apply_json(machine(tmp_path, "d", registry), "--remote-cache", "127.0.0.1:9/cache",
                       "--insecure-registry", "127.0.0.1:9", "--timeout", "5")
     assert images(gone) == images(a)
-    assert any("remote cache 127.0.0.1:9/cache" in w for w in gone["warnings"])
+    about = [w for w in gone["warnings"] if "remote cache 127.0.0.1:9/cache" in w]
+    assert len(about) == 1 and "unreachable" in about[0], about  # given up once, not per step
+
+
+def test_a_remote_cache_that_stops_answering_is_given_up_at_once(tmp_path: Path, storage: Any) -> None:
+    """A docker-registry that held the cache and then stopped: the first look-up that cannot
+    connect gives the remote cache up for the run (one warning; no look-up, fetch or upload
+    retries after it), and the build is the local one."""
+    registry, _ = storage
+    with running_registry(tmp_path / "gone-data", tmp_path) as gone:
+        pass  # stopped: its port refuses connections now
+    remote = f"{gone}/ci/cache"
+    a = apply_json(machine(tmp_path, "a", registry), "--remote-cache", remote, "--cache-push",
+                   "--insecure-registry", gone)
+    assert kinds_ran(a) >= BUILD_KINDS and a["remote_cache"]["uploads"] == 0
+    about = [w for w in a["warnings"] if f"remote cache {remote}" in w]
+    assert len(about) == 1 and "unreachable" in about[0] and "ConnectError" in about[0], about
+    assert a["remote_cache"]["records"] == 0
 
 
 def _with_tool(ws: Path, url: str) -> Path:

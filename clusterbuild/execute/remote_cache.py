@@ -8,7 +8,10 @@
 
 Every problem with the remote cache (unreachable, refused, missing, corrupt, another
 step's record) is a warning and the step runs locally: never a failure of the build.
-Credentials are those of pushes (``Credentials``); no message carries them. Uploads run
+A remote cache that cannot be connected to (refused, no route, timeout) is given up for the
+rest of the run at the first such error: one warning, and every later look-up, fetch and
+upload is skipped at once (1,200 look-ups each retrying against a dead registry took
+minutes). Credentials are those of pushes (``Credentials``); no message carries them. Uploads run
 in the background, at most ``jobs`` at a time, and ``finish`` waits for them.
 """
 
@@ -42,6 +45,7 @@ from clusterbuild.settings import RemoteCacheAccess
 # Requests to the remote cache in flight at once: each look-up and fetch waits on the network
 # (the GIL is released meanwhile), so more of them than cores keep a CI runner busy.
 IO_JOBS = 16
+UNREACHABLE = frozenset({"CONNECTION", "TIMEOUT", "TLS"})  # error codes that give the remote cache up
 
 
 def needed_blobs(result: StepResult, need: Need) -> tuple[Digest, ...]:
@@ -91,6 +95,7 @@ class RemoteCache:
         self._looked: dict[str, StepResult | None] = {}  # asked once per run
         self._small: dict[Digest, bytes] = {}  # blobs embedded in the artifacts looked up
         self._lock = threading.Lock()
+        self._down = ""  # why the remote cache was given up for this run (unreachable)
 
     @property
     def push(self) -> bool:
@@ -100,6 +105,23 @@ class RemoteCache:
         with self._lock:
             if message not in self.warnings:
                 self.warnings.append(message)
+
+    @property
+    def down(self) -> bool:
+        with self._lock:
+            return bool(self._down)
+
+    def _unreachable(self, exc: RegistryError) -> bool:
+        """``exc`` says the registry cannot be reached: give it up for the run (one warning)."""
+        if exc.code not in UNREACHABLE:
+            return False
+        with self._lock:
+            first = not self._down
+            self._down = self._down or str(exc)
+        if first:
+            self._warn(f"remote cache {self.access}: unreachable ({exc}); building locally without it "
+                       "for the rest of this run")
+        return True
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -123,10 +145,14 @@ class RemoteCache:
         return result
 
     def _lookup(self, step: Step) -> StepResult | None:
+        if self.down:
+            return None
         tag = replace(self.repo, tag=step_tag(step))
         try:
             resolved = self.client.resolve(tag)
         except RegistryError as exc:
+            if self._unreachable(exc):
+                return None
             if exc.status != 404 and exc.code not in ("MANIFEST_UNKNOWN", "NAME_UNKNOWN"):
                 self._warn(f"remote cache {self.access}: {exc} (building locally)")
             return None
@@ -185,8 +211,14 @@ class RemoteCache:
             self.store.put_bytes(small)
             self.traffic.add(blobs=1)
             return True
+        if self.down:
+            return False
         try:
             self.client.fetch_blob(self.repo, blob, self.store)
+        except RegistryError as exc:
+            if not self._unreachable(exc):
+                self._warn(f"remote cache {self.access}: {exc}")
+            return False
         except (ClusterbuildError, OSError) as exc:
             self._warn(f"remote cache {self.access}: {exc}")
             return False
@@ -202,6 +234,8 @@ class RemoteCache:
                 self._uploads.append(future)
 
     def _upload(self, step: Step, result: StepResult) -> None:
+        if self.down:
+            return
         try:
             artifact = step_artifact(step, result, self._size_of, self._small_blob)
             self.store.put_bytes(artifact.record)
@@ -209,6 +243,9 @@ class RemoteCache:
             self.client.push(replace(self.repo, tag=step_tag(step)), artifact.manifest_descriptor,
                              self.store)
             self.traffic.add(uploads=1)
+        except RegistryError as exc:
+            if not self._unreachable(exc):
+                self._warn(f"remote cache {self.access}: not stored: {step.label}: {exc}")
         except (ClusterbuildError, OSError) as exc:
             self._warn(f"remote cache {self.access}: not stored: {step.label}: {exc}")
 

@@ -25,7 +25,7 @@ import httpx
 
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.errors import BuildError
-from clusterbuild.fetch.transfer import Attempts, Body, Restart, html_error, is_html, receive
+from clusterbuild.fetch.transfer import Attempts, Body, Restart, Unreachable, html_error, is_html, receive
 from clusterbuild.oci.digest import Digest
 from clusterbuild.places.transfers import run_parallel
 
@@ -73,6 +73,7 @@ class Fetcher:
         self._client = httpx.Client(transport=transport, timeout=config.timeout, follow_redirects=True,
                                     max_redirects=config.max_redirects,
                                     trust_env=True, limits=limits, headers={"User-Agent": "clusterbuild"})
+        self.unreachable = Unreachable()
 
     def close(self) -> None:
         self._client.close()
@@ -94,7 +95,11 @@ class Fetcher:
         if expect is not None and store.has(expect):
             return Fetched(expect, store.size(expect), used)
         doing = f"fetching {what} from {used}" if what else f"fetching {used}"
-        attempts = Attempts(self.config, doing)
+        host = _host(used)
+        known = self.unreachable.error(host, doing)
+        if known is not None:
+            raise known
+        attempts = Attempts(self.config, doing, host, self.unreachable)
         while True:
             try:
                 return self._download(used, store, expect, attempts, allow_html)
@@ -134,6 +139,13 @@ class Fetcher:
                  for i in first.values()]
         results = dict(zip(first, run_parallel(self.config.jobs, tasks), strict=True))
         return [results[key] for key in keys]
+
+
+def _host(url: str) -> str:
+    try:
+        return httpx.URL(url).netloc.decode() or url
+    except (httpx.InvalidURL, UnicodeDecodeError):
+        return url
 
 
 def _identity(url: str, expect: Digest | None) -> str:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from clusterbuild.errors import ConfigError
 
 if TYPE_CHECKING:
+    from jinja2 import Template
     from jinja2.sandbox import SandboxedEnvironment
 
 MAX_LENGTH = 1 << 20  # characters (or items) a template may build
@@ -106,8 +107,14 @@ def _deadline_tracer(deadline: float) -> Any:
     return trace
 
 
+@lru_cache(maxsize=4096)
+def _compiled(text: str) -> Template:
+    """``text`` compiled once per run (each platform of an app renders the same texts)."""
+    return _environment().from_string(text)
+
+
 def _render_bounded(text: str, variables: dict[str, Any]) -> str:
-    template = _environment().from_string(text)
+    template = _compiled(text)
     previous = sys.gettrace()
     sys.settrace(_deadline_tracer(time.monotonic() + MAX_SECONDS))
     try:
