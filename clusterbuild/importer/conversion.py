@@ -7,6 +7,7 @@ over an existing spec.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import re
@@ -68,6 +69,9 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
         spec.setdefault("images", {})["read"] = {name: fields for name, (fields, _) in reads.items()}
     if profiles:
         spec.setdefault("images", {})["profiles"] = {name: values for name, (values, _) in profiles.items()}
+    releases = _releases(out, spec)
+    if releases:
+        spec = {"releases": releases, **spec}
     _validate(spec, path)
     converted = _converted(path, drafts, out.images, files) + tuple(
         f"{_origin_line(path, origin)} -> images.profiles.{name}" for name, (_, origin) in profiles.items()) \
@@ -76,6 +80,13 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
     text = _yaml(spec, drafts, out.images, path, out.skips, files, out.rendered, reads)
     return Conversion(spec, text, converted, skipped,
                       tuple(files))
+
+
+def _releases(out: Collector, spec: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The latest releases the spec's templates name (``{{ releases.NAME }}``)."""
+    text = json.dumps(spec)
+    return {name: {"github": repo} for name, repo in sorted(out.releases.items())
+            if re.search(r"\breleases\." + name + r"\b", text)}
 
 
 def _committed(app_dir: Path | None, rel: str) -> str | None:
@@ -270,6 +281,9 @@ def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Ori
     if files:
         lines.append("# Files the script writes, kept in the app dir: "
                      + ", ".join(f"{f.path} (line {f.origins[0].line})" for f in files) + ".")
+    if "releases" in spec:
+        lines += ["releases:  # latest releases the script asks GitHub for: `clusterbuild lock` pins each tag"]
+        lines += ["  " + line for line in _dump(spec["releases"]).splitlines()]
     if "build_args" in spec:
         lines += ["build_args:  # the script's variables in the Kubefile it writes"]
         lines += ["  " + line for line in _dump(spec["build_args"]).splitlines()]

@@ -75,7 +75,7 @@ class Walker:
 
     @property
     def scope(self) -> Scope:
-        return Scope(self.variables, self.positional)
+        return Scope(self.variables, self.positional, releases=self.out.releases)
 
     def text(self, raw: str, reads: bool = False) -> Text | Unknown:
         """``raw`` expanded (``reads``: a value read out of a file is ``{{ read.<name> }}``)."""
@@ -245,7 +245,7 @@ class Walker:
                     value.origin or Origin(chart.line, ""), "holds a Helm search result")
             if name in self.chart_reads:
                 variables[name] = self.chart_reads[name]
-        return Scope(variables, self.positional, True)
+        return Scope(variables, self.positional, True, self.out.releases)
 
     def add_read(self, wanted: str, spec: dict[str, Any], origin: Origin, why: str) -> Read:
         """A value read out of a file (``images.read``), for image lists to name."""
