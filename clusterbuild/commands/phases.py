@@ -23,9 +23,9 @@ from clusterbuild.errors import ClusterbuildError, InputError
 from clusterbuild.execute.locking import (
     LockChange,
     check_script_lock,
-    lock_releases,
     lock_images,
     lock_inputs,
+    lock_releases,
     pin_images,
     record_script_outputs,
 )

@@ -282,7 +282,7 @@ def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Ori
         lines.append("# Files the script writes, kept in the app dir: "
                      + ", ".join(f"{f.path} (line {f.origins[0].line})" for f in files) + ".")
     if "releases" in spec:
-        lines += ["releases:  # latest releases the script asks GitHub for: `clusterbuild lock` pins each tag"]
+        lines += ["releases:  # latest releases the script asks GitHub for: `clusterbuild lock` pins them"]
         lines += ["  " + line for line in _dump(spec["releases"]).splitlines()]
     if "build_args" in spec:
         lines += ["build_args:  # the script's variables in the Kubefile it writes"]
