@@ -50,6 +50,7 @@ SED_CASES = [
     ("/^$/d", False, "a\n\nb\n\n"),
     ('s/"//g', False, '"a" "b"\n'),
     (r"s/^\s*replicas: [[:digit:]]\+/replicas: 3/", False, "  replicas: 12\n"),
+    ("/^\\s*volumes/a\\      - name: x\\n        path: /opt", False, "spec:\n  volumes:\n  - a\n"),
 ]
 
 

@@ -71,7 +71,10 @@ def _harmless(name: str, node: Simple) -> str | None:
 def run_pipeline(w: Walker, node: Pipeline) -> None:
     origin = Origin(node.line, node.text)
     commands = [c for c in node.commands if isinstance(c, Simple) and c.words]
-    if len(commands) == 2 == len(node.commands) and _downloaded_into(w, commands[0], commands[1], origin):
+    pair = len(commands) == 2 == len(node.commands)
+    if pair and _downloaded_into(w, commands[0], commands[1], origin):
+        return
+    if pair and edits.sed_reads_heredoc(w, commands[0], commands[1], origin):
         return
     last = node.commands[-1]
     writes = stdout_target(last) if isinstance(last, Simple) else None
