@@ -113,7 +113,7 @@ def _profiles(out: Collector, files: list[Placed], walker: Walker
         if not listing and ships(recipe, rendered.target):
             out.not_convertible(rendered.origin, f"renders a chart into {rendered.target}, which the image "
                                 "ships: keep the rendered file, or install the chart with its values")
-        elif not rendered.scanned:
+        elif not rendered.scanned and not _copied_into_charts(rendered.chart, files, walker):
             out.not_convertible(rendered.origin, f"renders {rendered.chart}, a chart the image scan does not "
                                 "render (it renders those of charts/): list its images in images.extra")
         elif rendered.values:
@@ -121,6 +121,14 @@ def _profiles(out: Collector, files: list[Placed], walker: Walker
         else:
             out.not_needed(rendered.origin, "renders a chart with its defaults: the image scan does")
     return profiles
+
+
+def _copied_into_charts(chart: str, files: list[Placed], walker: Walker) -> bool:
+    """Is the committed chart dir ``chart`` (rendered where it is) also copied to charts/, where
+    the image scan renders it (``cp -r chart charts/``)?"""
+    meta = walker.committed(f"{chart}/Chart.yaml")
+    target = f"charts/{posixpath.basename(chart)}/Chart.yaml"
+    return meta is not None and any(f.path == target and f.content == meta for f in files)
 
 
 def _reads(out: Collector, drafts: list[Draft], files: list[Placed], walker: Walker

@@ -419,7 +419,8 @@ class ImageOptions(Strict):
     profiles: dict[str, Profile] = Field(
         default_factory=dict, description="Named renders in addition to the defaults, so images "
         "behind disabled features are shipped too: chart values, a built-in's name "
-        "(optional-features, all-subcharts), or {use, values, subcharts}. Full mode.")
+        "(optional-features, all-subcharts), or {use, values, subcharts}; string values are "
+        "templated ({{ version | strip_v }}). Full mode.")
     namespace: str = Field(default="", description="The release namespace charts are rendered "
                            "with in full mode (sealos renders with none).")
     is_install: bool = Field(default=False, description="Render charts as an install "
