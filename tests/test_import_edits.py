@@ -374,3 +374,20 @@ def test_a_templated_profile_value_is_rendered_per_version_for_the_scan(
     cli("lock", "-C", str(ws), "web")
     assert VERSION == "v1.2.3"
     assert _images(ws, "web") == {f"{seeded}/seed/web:1", f"{seeded}/seed/sidecar:1.2.3"}
+
+
+def test_commands_with_no_conversion_say_what_to_do_instead() -> None:
+    conversion = convert(
+        "docker run --rm ghcr.io/x/y:1 manifest pod > manifests/pod.yaml\n"
+        "kubectl kustomize manifests/ > manifests/all.yaml\n"
+        "GOARCH=${ARCH} make build-bin\n"
+        "bash -e charts.sh a b\n")
+    reasons = [line.split(": not convertible (", 1)[1] for line in to_do(conversion)]
+    assert reasons == [
+        "runs docker run: what a container prints or leaves is known only when it runs; keep the file "
+        "it makes in the app dir)",
+        "renders a kustomization: keep the rendered file in the app dir, or apply it with kubectl -k)",
+        "runs make, a build from source: download a released file instead, or keep the result in the "
+        "app dir)",
+        "runs another script (charts.sh): convert what it does into this spec, or keep what it leaves in the "
+        "app dir)"]

@@ -53,7 +53,26 @@ def run_command(w: Walker, name: str, node: Simple) -> None:
     elif name in NOT_NEEDED:
         w.out.not_needed(origin_of(node), NOT_NEEDED[name])
     else:
-        w.out.not_convertible(origin_of(node), f"runs {name}")
+        w.out.not_convertible(origin_of(node), _why_not(name, node))
+
+
+def _why_not(name: str, node: Simple) -> str:
+    """The reason a command the importer has no conversion for stays to do, with what to do."""
+    args = node.words[1:]
+    containers = ("run", "exec", "cp", "rm", "create")
+    if name in ("docker", "podman", "nerdctl") and args[:1] and args[0] in containers:
+        return (f"runs {name} {args[0]}: what a container prints or leaves is known only when it runs; "
+                "keep the file it makes in the app dir")
+    if (name == "kubectl" and args[:1] == ("kustomize",)) or (name == "kustomize" and args[:1] == ("build",)):
+        return "renders a kustomization: keep the rendered file in the app dir, or apply it with kubectl -k"
+    if name in ("make", "go", "cargo", "npm"):
+        return f"runs {name}, a build from source: download a released file instead, or keep the result " \
+               "in the app dir"
+    if name in ("bash", "sh", "source", "."):
+        script = next((a for a in args if not a.startswith("-")), "stdin")
+        return f"runs another script ({script}): convert what it does into this " \
+               "spec, or keep what it leaves in the app dir"
+    return f"runs {name}"
 
 
 def _harmless(name: str, node: Simple) -> str | None:
