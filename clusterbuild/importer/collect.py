@@ -100,6 +100,7 @@ class Collector:
         self.reads: dict[str, tuple[dict[str, Any], Origin]] = {}  # images.read: name -> (spec, origin)
         self.used_reads: set[str] = set()  # the reads an image list names
         self.releases: dict[str, str] = {}  # latest releases the script asks GitHub for: name -> owner/repo
+        self.release_origins: dict[str, Origin] = {}  # where a variable is set to one
         self.edited_after_read: set[str] = set()  # files edited after a read of them
 
     def not_needed(self, origin: Origin, why: str, end_line: int = 0) -> None:

@@ -75,9 +75,11 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
     _validate(spec, path)
     converted = _converted(path, drafts, out.images, files) + tuple(
         f"{_origin_line(path, origin)} -> images.profiles.{name}" for name, (_, origin) in profiles.items()) \
-        + tuple(f"{_origin_line(path, origin)} -> images.read.{name}" for name, (_, origin) in reads.items())
+        + tuple(f"{_origin_line(path, o)} -> images.read.{name}" for name, (_, o) in reads.items()) \
+        + tuple(f"{_origin_line(path, out.release_origins[name])} -> releases.{name}" for name in releases
+                if name in out.release_origins)
     skipped = _skipped(path, out.skips)
-    text = _yaml(spec, drafts, out.images, path, out.skips, files, out.rendered, reads)
+    text = _yaml(spec, drafts, out.images, path, out.skips, files, out.rendered, reads, out.release_origins)
     return Conversion(spec, text, converted, skipped,
                       tuple(files))
 
@@ -276,7 +278,7 @@ def _skipped(path: str, skips: list[Skip]) -> tuple[str, ...]:
 
 def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Origin]], path: str,
           skips: list[Skip], files: list[Placed], rendered: list[Rendered],
-          reads: dict[str, tuple[dict[str, Any], Origin]]) -> str:
+          reads: dict[str, tuple[dict[str, Any], Origin]], out_origins: dict[str, Origin]) -> str:
     """The spec as YAML, each input under the lines it comes from, the header naming what is left."""
     todo = _skipped("", [s for s in skips if not s.reason.startswith("not needed")])
     needless = len(_skipped("", skips)) - len(todo)
@@ -291,7 +293,10 @@ def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Ori
                      + ", ".join(f"{f.path} (line {f.origins[0].line})" for f in files) + ".")
     if "releases" in spec:
         lines += ["releases:  # latest releases the script asks GitHub for: `clusterbuild lock` pins them"]
-        lines += ["  " + line for line in _dump(spec["releases"]).splitlines()]
+        for name, fields in spec["releases"].items():
+            if name in out_origins:
+                lines.append(f"  # {_origin_line('', out_origins[name])}")
+            lines += ["  " + line for line in _dump({name: fields}).splitlines()]
     if "build_args" in spec:
         lines += ["build_args:  # the script's variables in the Kubefile it writes"]
         lines += ["  " + line for line in _dump(spec["build_args"]).splitlines()]

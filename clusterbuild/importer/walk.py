@@ -227,6 +227,11 @@ class Walker:
                                 "are reported")
         if isinstance(value, Unknown) and not value.why.startswith("$"):
             value = Unknown(f"${name} (line {origin.line}) {value.why}")
+        if isinstance(value, Text):  # a latest release asked of GitHub: converted where it is named
+            for part in value.parts:
+                if isinstance(part, Expr) and part.code.startswith("releases."):
+                    release = part.code.split(" ")[0].removeprefix("releases.")
+                    self.out.release_origins.setdefault(release, origin)
         self.variables[name] = value
 
     def listing_scope(self) -> Scope:
