@@ -9,6 +9,8 @@ the bot makes, and every comment posted, recorded.
     GET  /repos/{owner}/{repo}/issues/{number}             the issue (title, labels, ...)
     GET  /repos/{owner}/{repo}/issues/{number}/labels      paginated: per_page, page, Link
     POST /repos/{owner}/{repo}/issues/{number}/comments    201 and the comment
+    GET  /repos/{owner}/{repo}/releases/latest             the newest release neither draft nor
+                                                           prerelease (``add_release``); public
 
 Requests without ``Authorization: Bearer <token>`` get 401 ``Bad credentials``; unknown
 repositories or issues 404 ``Not Found``; ``fail_comments`` answers posts with 403.
@@ -25,6 +27,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+_RELEASE = re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/releases/latest")
 _PATH = re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)(?P<rest>/labels|/comments)?")
 
 
@@ -42,6 +45,7 @@ class FakeGitHub:
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     comments: list[Comment] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
+    releases: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # repo -> oldest first
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -77,6 +81,24 @@ class FakeGitHub:
         copied: dict[str, Any] = json.loads(json.dumps(issue))  # a payload shares nothing
         return copied
 
+    def add_release(self, repo: str, tag: str, *, prerelease: bool = False, draft: bool = False
+                    ) -> dict[str, Any]:
+        """Publish a release of ``repo`` (newer than those before); its JSON as GitHub sends it."""
+        api = f"{self.url}/repos/{repo}"
+        with self._lock:
+            number = sum(len(r) for r in self.releases.values()) + 1
+            release = {
+                "url": f"{api}/releases/{number}", "html_url": f"https://github.com/{repo}/releases/tag/{tag}",
+                "assets_url": f"{api}/releases/{number}/assets", "id": 5000 + number,
+                "tag_name": tag, "target_commitish": "main", "name": tag, "draft": draft,
+                "prerelease": prerelease, "created_at": f"2024-06-{number:02d}T10:00:00Z",
+                "published_at": f"2024-06-{number:02d}T10:05:00Z",
+                "author": {"login": "releaser", "id": 4, "type": "User"}, "assets": [],
+                "tarball_url": f"{api}/tarball/{tag}", "zipball_url": f"{api}/zipball/{tag}",
+                "body": f"Release {tag}"}
+            self.releases.setdefault(repo, []).append(release)
+        return release
+
     def __enter__(self) -> FakeGitHub:
         self._thread.start()
         return self
@@ -92,6 +114,14 @@ class FakeGitHub:
         split = urlsplit(target)
         with self._lock:
             self.requests.append((method, split.path))
+        release = _RELEASE.fullmatch(split.path)
+        if method == "GET" and release is not None:  # public: no token needed
+            published = [r for r in self.releases.get(release["repo"], [])
+                         if not r["draft"] and not r["prerelease"]]
+            if not published:
+                return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest/"
+                             "releases/releases#get-the-latest-release", "status": "404"}, {}
+            return 200, published[-1], {}
         if authorization != f"Bearer {self.token}":
             return 401, {"message": "Bad credentials"}, {}
         match = _PATH.fullmatch(split.path)

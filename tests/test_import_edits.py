@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_import import seeded  # noqa: F401
 
 from clusterbuild.fetch.edits import edit_text
 from clusterbuild.fetch.sed import UnsupportedSed, parse_sed
@@ -50,6 +51,7 @@ SED_CASES = [
     ("/^$/d", False, "a\n\nb\n\n"),
     ('s/"//g', False, '"a" "b"\n'),
     (r"s/^\s*replicas: [[:digit:]]\+/replicas: 3/", False, "  replicas: 12\n"),
+    ("/^\\s*volumes/a\\      - name: x\\n        path: /opt", False, "spec:\n  volumes:\n  - a\n"),
 ]
 
 
@@ -329,3 +331,63 @@ def test_loops_over_known_items_are_read_once_per_item() -> None:
         {"kind": "manifest", "url": "https://github.com/org/shop/releases/download/{{ version }}/api.yaml"},
         {"kind": "manifest", "url": "https://example.com/addons/logging.yaml"},
         {"kind": "manifest", "url": "https://example.com/addons/metrics.yaml"}]
+
+
+def test_a_render_with_build_time_values_of_a_chart_copied_into_charts_is_a_templated_profile(
+        tmp_path: Path) -> None:
+    (tmp_path / "web/templates").mkdir(parents=True)
+    (tmp_path / "web/Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 1.0.0\n")
+    conversion = convert(
+        "mkdir -p charts manifests\n"
+        'helm template x web --set image.tag="${VERSION#v}",image.arch=$ARCH > manifests/web.yaml\n'
+        "cp -rf web charts/\n", tmp_path)
+    assert to_do(conversion) == []
+    assert conversion.spec["images"]["profiles"] == {"rendered-line-8": {
+        "image": {"tag": "{{ version | strip_v }}", "arch": "{{ arch }}"}}}
+    keyed = convert('mkdir -p charts\nhelm template x web --set "$ARCH.tag=1" > manifests/web.yaml\n'
+                    "cp -rf web charts/\n", tmp_path)
+    assert [line.split(": not convertible ")[1] for line in to_do(keyed)] == [
+        "(renders a chart with values known only at build time outside a value: write them in an "
+        "image profile by hand)"]
+
+
+@pytest.mark.slow
+def test_a_templated_profile_value_is_rendered_per_version_for_the_scan(
+        tmp_path: Path, seeded: str) -> None:  # noqa: F811
+    from test_import import VERSION, _images, _workspace
+
+    from conftest import cli
+
+    template = ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n"
+                f"    spec:\n      containers:\n        - image: {seeded}/seed/web:1\n"
+                "{{- if .Values.extra.tag }}\n"
+                f"        - image: {seeded}/seed/sidecar:{{{{ .Values.extra.tag }}}}\n"
+                "{{- end }}\n")
+    ws, app_dir = _workspace(tmp_path, "web", {}, seeded)
+    (app_dir / "charts/web/templates").mkdir(parents=True)
+    (app_dir / "charts/web/Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 1.0.0\n")
+    (app_dir / "charts/web/values.yaml").write_text("extra:\n  tag: ''\n")
+    (app_dir / "charts/web/templates/web.yaml").write_text(template)
+    (app_dir.parent / "README.md").write_text("# web\n")
+    (app_dir / "clusterbuild.yaml").write_text(
+        "images:\n  profiles:\n    sidecar:\n      extra:\n        tag: '{{ version | strip_v }}'\n")
+    cli("lock", "-C", str(ws), "web")
+    assert VERSION == "v1.2.3"
+    assert _images(ws, "web") == {f"{seeded}/seed/web:1", f"{seeded}/seed/sidecar:1.2.3"}
+
+
+def test_commands_with_no_conversion_say_what_to_do_instead() -> None:
+    conversion = convert(
+        "docker run --rm ghcr.io/x/y:1 manifest pod > manifests/pod.yaml\n"
+        "kubectl kustomize manifests/ > manifests/all.yaml\n"
+        "GOARCH=${ARCH} make build-bin\n"
+        "bash -e charts.sh a b\n")
+    reasons = [line.split(": not convertible (", 1)[1] for line in to_do(conversion)]
+    assert reasons == [
+        "runs docker run: what a container prints or leaves is known only when it runs; keep the file "
+        "it makes in the app dir)",
+        "renders a kustomization: keep the rendered file in the app dir, or apply it with kubectl -k)",
+        "runs make, a build from source: download a released file instead, or keep the result in the "
+        "app dir)",
+        "runs another script (charts.sh): convert what it does into this spec, or keep what it leaves in the "
+        "app dir)"]

@@ -318,3 +318,32 @@ def test_a_clone_left_in_place_or_moved_whole_is_to_do() -> None:
         "convertible (clones https://gitlab.com/org/other.git, not a GitHub repository: its source archive "
         "is not known)"]
     assert conversion.spec["inputs"] == []
+
+
+def test_lines_piped_into_sed_r_dev_stdin_build_what_the_script_builds(
+        tmp_path: Path, static_server: tuple[str, Path], seeded: str) -> None:  # noqa: F811
+    url, root = static_server
+    (root / f"net/{VERSION}").mkdir(parents=True)
+    (root / f"net/{VERSION}/daemonset.yml").write_text(
+        "kind: DaemonSet\nspec:\n  template:\n    spec:\n      initContainers:\n"
+        f"        - name: first\n          image: {seeded}/seed/web:1\n      volumes:\n"
+        "        - name: cni\n          hostPath:\n            path: /etc/cni\n")
+    script = HEADER + (
+        f"wget -q -N -P manifests/ {url}/net/${{VERSION}}/daemonset.yml\n"
+        f'plugin_image="{seeded}/seed/sidecar:${{VERSION#v}}"\n'
+        "cat << EOF | sed -i '/^\\s*initContainers/ r /dev/stdin' manifests/daemonset.yml\n"
+        "        - name: install-plugin\n"
+        '          image: "${plugin_image}"\n'
+        '          args: ["-c", "cp -f /plugins/* /opt/cni/bin/"]\n'
+        "EOF\n"
+        "cat << 'EOF' | sed -i '/^\\s*volumes/ r /dev/stdin' manifests/daemonset.yml\n"
+        "        - name: plugin-dir\n          hostPath:\n            path: /opt/cni/bin\n"
+        "EOF\n")
+    conversion = convert_init_sh(script, "net")
+    assert [e["kind"] for e in conversion.spec["inputs"][0]["edits"]] == ["sed", "sed"]
+    contents = _both_ways(tmp_path, "net", script, seeded, {})
+    edited = contents["amd64"]["manifests/daemonset.yml"].decode()
+    assert "      initContainers:\n        - name: install-plugin\n" in edited
+    assert f'          image: "{seeded}/seed/sidecar:1.2.3"\n' in edited
+    assert "      volumes:\n        - name: plugin-dir\n          hostPath:\n" in edited
+    assert _images(tmp_path / "converted", "net") == {f"{seeded}/seed/web:1", f"{seeded}/seed/sidecar:1.2.3"}

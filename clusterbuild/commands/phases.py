@@ -25,6 +25,7 @@ from clusterbuild.execute.locking import (
     check_script_lock,
     lock_images,
     lock_inputs,
+    lock_releases,
     pin_images,
     record_script_outputs,
 )
@@ -44,6 +45,7 @@ from clusterbuild.workspace.inputs import remote_inputs
 from clusterbuild.workspace.legacy import build_from_outputs, is_legacy, script_steps
 from clusterbuild.workspace.load import AppVersion, select
 from clusterbuild.workspace.prepare import prepare
+from clusterbuild.workspace.releases import pinned_releases, unpinned_releases
 from clusterbuild.workspace.scanning import scan_app
 
 
@@ -81,17 +83,38 @@ def _sources(run: Run, av: AppVersion, update: bool, changes: list[LockChange]) 
         scripts = script_steps(run.ws, av, run.digests)
         check_script_lock(scripts, run.lock, run.settings.frozen)
         return Sources(av, scripts, scripts=scripts)
+    av, unlocked = _releases(run, av, update, changes)
     plans = remote_inputs(run.ws, av)  # rendered once, for pinning and for planning
     if run.pins:
         todo = [p for p in plans if update or isinstance(pinned(p, run.lock), str)]
         if todo:
             changes += lock_inputs(todo, run.lock, run.network.downloads(), run.store, update)
     inputs = plan_inputs(av, plans, run.lock)
+    inputs = replace(inputs, unpinned=unlocked + inputs.unpinned)
     if inputs.unpinned and run.settings.frozen:
         more = f" (and {len(inputs.unpinned) - 1} more)" if len(inputs.unpinned) > 1 else ""
         raise InputError(f"{run.lock.path}: {inputs.unpinned[0]}{more}",
                          hint="run `clusterbuild lock` and commit apps.lock (--frozen never changes it)")
     return Sources(av, inputs.steps, inputs=inputs)
+
+
+def _releases(run: Run, av: AppVersion, update: bool, changes: list[LockChange]
+              ) -> tuple[AppVersion, tuple[str, ...]]:
+    """``av`` with its releases as apps.lock pins them (apply, lock: resolved first), and why
+    those not pinned block it (plan); a frozen build refuses them."""
+    if not av.spec.releases:
+        return av, ()
+    if run.pins:
+        av, found = lock_releases(av, run.lock, run.network.downloads(), run.store, update)
+        changes += found
+    else:
+        av = replace(av, releases=pinned_releases(run.lock, av))
+    missing = tuple(f"{av.name} releases.{name} (github {av.spec.releases[name].github}): not locked, "
+                    "or changed since locked" for name in unpinned_releases(av))
+    if missing and run.settings.frozen:
+        raise InputError(f"{run.lock.path}: {missing[0]}",
+                         hint="run `clusterbuild lock` and commit apps.lock (--frozen never changes it)")
+    return av, missing
 
 
 def gather_sources(run: Run, avs: Sequence[AppVersion], update: bool = False

@@ -22,7 +22,9 @@ from clusterbuild.plan.planner import AppImages
 from clusterbuild.plan.results import FilesResult, StepResult
 from clusterbuild.plan.steps import ScriptStep, Step
 from clusterbuild.workspace.fetched import pinned
-from clusterbuild.workspace.inputs import InputPlan
+from clusterbuild.workspace.inputs import ALL, InputPlan
+from clusterbuild.workspace.load import AppVersion
+from clusterbuild.workspace.releases import TAG, locked_tag, pinned_releases, release_id, spec_digest
 
 if TYPE_CHECKING:
     from clusterbuild.execute.runner import StepRun
@@ -99,6 +101,29 @@ def lock_inputs(plans: Iterable[InputPlan], lock: LockFile, downloads: Downloads
         if before != locked:
             changes.append(LockChange(plan.name, before.digest.hex if before else "", locked.digest.hex))
     return changes
+
+
+def lock_releases(av: AppVersion, lock: LockFile, downloads: Downloads, store: BlobStore,
+                  update: bool = False) -> tuple[AppVersion, list[LockChange]]:
+    """Pin every release of ``av`` not pinned yet (all of them with ``update``); ``av`` with
+    the tags, and what changed."""
+    from clusterbuild.fetch.releases import api_url, latest_release_tag
+
+    changes = []
+    for name in sorted(av.spec.releases):
+        if not update and locked_tag(lock, av, name) is not None:
+            continue
+        repo = av.spec.releases[name].github
+        before = lock.get(av.app, av.version, release_id(name), ALL)
+        tag = latest_release_tag(repo, downloads.fetcher, store,
+                                 f"{av.name} releases.{name} (the latest release of {repo})")
+        locked = Locked(spec_digest(av.spec.releases[name]), api_url(repo), Digest.of_bytes(tag.encode()),
+                        ((TAG, tag),))
+        lock.set(av.app, av.version, release_id(name), ALL, locked)
+        if before != locked:
+            old = dict(before.extra).get(TAG, "") if before else ""
+            changes.append(LockChange(f"{av.name} releases.{name} (github {repo})", old, tag))
+    return replace(av, releases=pinned_releases(lock, av)), changes
 
 
 SCRIPT_ID = "init.sh"

@@ -201,10 +201,12 @@ def _command(script: str, i: int, extended: bool) -> tuple[Command, int]:
         return Command(address, "d"), i + 1
     if name in "cai":
         rest = script[i + 1:]
-        text = rest[1:] if rest.startswith("\\") else rest
+        escaped = rest.startswith("\\")  # `a\  text` keeps its leading blanks, as GNU sed does
+        text = rest[1:] if escaped else rest
         if "\n" in text:
             text = text.split("\n", 1)[0]
-        return Command(address, name, text=text.lstrip(" ").replace("\\n", "\n")), i + 1 + len(rest)
+        text = text if escaped else text.lstrip(" ")
+        return Command(address, name, text=text.replace("\\n", "\n")), i + 1 + len(rest)
     raise UnsupportedSed(f"the sed command {name!r} is not supported (only s, d, c, a, i)")
 
 

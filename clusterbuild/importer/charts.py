@@ -9,6 +9,7 @@ unpacked into ``charts/`` (``--untar -d charts``) converts: that is where the in
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
@@ -55,23 +56,56 @@ def template(w: Walker, node: Simple, target_raw: str | None, origin: Origin) ->
     if unknown is not None or isinstance(target, Unknown):
         w.out.not_convertible(origin, f"renders a chart: {(unknown or target).why}")  # type: ignore[union-attr]
         return
-    if any(isinstance(v, Text) and not v.is_literal for v in words):
-        w.out.not_convertible(origin, "renders a chart with values known only at build time: write them "
-                              "in an image profile by hand")
-        return
-    args = [v.literal or "" for v in words if isinstance(v, Text)]
+    exprs: dict[str, str] = {}  # a stand-in word -> the template it stands for, in --set values
+    args = [_standing_in(v, exprs) for v in words if isinstance(v, Text)]
     positional = parse_options(args, HELM_TEMPLATE).args
     chart = w.path(positional[-1]) if positional else Unknown("no chart")
-    if isinstance(chart, Unknown):
-        w.out.not_convertible(origin, f"renders a chart: {chart.why}")
+    if isinstance(chart, Unknown) or any(e in chart for e in exprs):
+        why = chart.why if isinstance(chart, Unknown) else "its path is known only at build time"
+        w.out.not_convertible(origin, f"renders a chart: {why}")
         return
     values = template_values(args, posixpath.join(chart, "values.yaml"))
+    if exprs and not isinstance(values, str):
+        values = _templated(values, exprs)
+        if _stands_in(values, exprs):  # a stand-in outside a value string (a key, a list)
+            w.out.not_convertible(origin, "renders a chart with values known only at build time "
+                                  "outside a value: write them in an image profile by hand")
+            return
     if isinstance(values, str):
         w.out.not_convertible(origin, values)
     elif target is None:
         w.out.not_needed(origin, "prints a render")
     else:
         w.out.rendered.append(Rendered(target, values, origin, chart))
+
+
+def _standing_in(value: Text, exprs: dict[str, str]) -> str:
+    """The word with each expression replaced by a stand-in (``--set`` syntax reads braces)."""
+    out = []
+    for part in value.parts:
+        if isinstance(part, str):
+            out.append(part)
+        else:
+            token = f"CLUSTERBUILDEXPR{len(exprs)}X"
+            exprs[token] = "{{ " + part.code + " }}"
+            out.append(token)
+    return "".join(out)
+
+
+def _templated(value: Any, exprs: dict[str, str]) -> Any:
+    """Stand-ins in the value strings put back as templates."""
+    if isinstance(value, dict):
+        return {k: _templated(v, exprs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_templated(v, exprs) for v in value]
+    if isinstance(value, str):
+        for token, template in exprs.items():
+            value = value.replace(token, template)
+    return value
+
+
+def _stands_in(value: Any, exprs: dict[str, str]) -> bool:
+    return any(token in json.dumps(value) for token in exprs)
 
 
 def _repo_add(w: Walker, node: Simple, origin: Origin) -> None:

@@ -47,7 +47,7 @@ def git(w: Walker, node: Simple) -> None:
     url, into = found
     w.out.dirs.add(into)
     w.out.archives.append(Archive(url, into, [Origin(origin.line, origin.text, "GitHub's source archive")],
-                                  top=TOP))
+                                  top=TOP, clone=True))
 
 
 def _clone(w: Walker, node: Simple) -> tuple[Text, str] | str:

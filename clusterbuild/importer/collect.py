@@ -50,7 +50,8 @@ class Archive:
     checksums: Text | None = None
     members_taken: list[str] = field(default_factory=list)  # moved out of it: not left in `into`
     edits: list[dict[str, Any]] = field(default_factory=list)
-    top: str = ""  # "*": `into` is the archive's single top directory (a git clone's source archive)
+    top: str = ""  # "*": `into` is the archive's single top directory (tar --strip-components=1)
+    clone: bool = False  # a git clone (GitHub's source archive, without .git)
 
     def member(self, path: str) -> str:
         """The archive path of ``path`` (a path under ``into``, or ``into`` itself)."""
@@ -98,6 +99,8 @@ class Collector:
         self.arch_origin: Origin | None = None
         self.reads: dict[str, tuple[dict[str, Any], Origin]] = {}  # images.read: name -> (spec, origin)
         self.used_reads: set[str] = set()  # the reads an image list names
+        self.releases: dict[str, str] = {}  # latest releases the script asks GitHub for: name -> owner/repo
+        self.release_origins: dict[str, Origin] = {}  # where a variable is set to one
         self.edited_after_read: set[str] = set()  # files edited after a read of them
 
     def not_needed(self, origin: Origin, why: str, end_line: int = 0) -> None:
@@ -182,8 +185,9 @@ class Collector:
     def extract(self, source: Pending, members: list[str], into: str, origin: Origin, strip: int = 0) -> None:
         """Files ``members`` of the archive ``source`` (its whole content when none) into ``into``."""
         origins = [*source.origins, origin]
-        if not members:
-            self.archives.append(Archive(source.url, into, origins, checksums=source.checksums))
+        if not members:  # --strip-components=1: the archive's single top directory ("*")
+            self.archives.append(Archive(source.url, into, origins, checksums=source.checksums,
+                                         top="*" if strip == 1 else ""))
         for member in members:
             landed = "/".join(member.split("/")[strip:])
             if landed:
@@ -403,7 +407,7 @@ class Collector:
         drafts = []
         for archive in self.archives:
             origin = archive.origins[-1]
-            if archive.top:
+            if archive.clone:
                 self.not_convertible(origin, f"leaves the clone in {archive.into}, .git included, which "
                                      "GitHub's source archive lacks: copy what it needs out of it, then "
                                      "remove it")
@@ -412,9 +416,11 @@ class Collector:
                                      "directories it needs (an archive input with path and dest)")
             elif archive.into != ".":
                 fields: dict[str, Any] = {"kind": "archive", "url": archive.url.template(),
+                                          **({"path": archive.top} if archive.top else {}),
                                           "dest": archive.into}
                 if archive.members_taken:
-                    fields["exclude"] = sorted(set(archive.members_taken))
+                    under = archive.top + "/" if archive.top else ""
+                    fields["exclude"] = sorted({m.removeprefix(under) for m in archive.members_taken})
                 pending = Pending(archive.url, archive.origins, checksums=archive.checksums)
                 draft = self._archive_draft(fields, archive.origins, pending)
                 if archive.edits:

@@ -53,7 +53,26 @@ def run_command(w: Walker, name: str, node: Simple) -> None:
     elif name in NOT_NEEDED:
         w.out.not_needed(origin_of(node), NOT_NEEDED[name])
     else:
-        w.out.not_convertible(origin_of(node), f"runs {name}")
+        w.out.not_convertible(origin_of(node), _why_not(name, node))
+
+
+def _why_not(name: str, node: Simple) -> str:
+    """The reason a command the importer has no conversion for stays to do, with what to do."""
+    args = node.words[1:]
+    containers = ("run", "exec", "cp", "rm", "create")
+    if name in ("docker", "podman", "nerdctl") and args[:1] and args[0] in containers:
+        return (f"runs {name} {args[0]}: what a container prints or leaves is known only when it runs; "
+                "keep the file it makes in the app dir")
+    if (name == "kubectl" and args[:1] == ("kustomize",)) or (name == "kustomize" and args[:1] == ("build",)):
+        return "renders a kustomization: keep the rendered file in the app dir, or apply it with kubectl -k"
+    if name in ("make", "go", "cargo", "npm"):
+        return f"runs {name}, a build from source: download a released file instead, or keep the result " \
+               "in the app dir"
+    if name in ("bash", "sh", "source", "."):
+        script = next((a for a in args if not a.startswith("-")), "stdin")
+        return f"runs another script ({script}): convert what it does into this " \
+               "spec, or keep what it leaves in the app dir"
+    return f"runs {name}"
 
 
 def _harmless(name: str, node: Simple) -> str | None:
@@ -71,7 +90,10 @@ def _harmless(name: str, node: Simple) -> str | None:
 def run_pipeline(w: Walker, node: Pipeline) -> None:
     origin = Origin(node.line, node.text)
     commands = [c for c in node.commands if isinstance(c, Simple) and c.words]
-    if len(commands) == 2 == len(node.commands) and _downloaded_into(w, commands[0], commands[1], origin):
+    pair = len(commands) == 2 == len(node.commands)
+    if pair and _downloaded_into(w, commands[0], commands[1], origin):
+        return
+    if pair and edits.sed_reads_heredoc(w, commands[0], commands[1], origin):
         return
     last = node.commands[-1]
     writes = stdout_target(last) if isinstance(last, Simple) else None

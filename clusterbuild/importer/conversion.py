@@ -7,6 +7,7 @@ over an existing spec.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import re
@@ -68,14 +69,26 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
         spec.setdefault("images", {})["read"] = {name: fields for name, (fields, _) in reads.items()}
     if profiles:
         spec.setdefault("images", {})["profiles"] = {name: values for name, (values, _) in profiles.items()}
+    releases = _releases(out, spec)
+    if releases:
+        spec = {"releases": releases, **spec}
     _validate(spec, path)
     converted = _converted(path, drafts, out.images, files) + tuple(
         f"{_origin_line(path, origin)} -> images.profiles.{name}" for name, (_, origin) in profiles.items()) \
-        + tuple(f"{_origin_line(path, origin)} -> images.read.{name}" for name, (_, origin) in reads.items())
+        + tuple(f"{_origin_line(path, o)} -> images.read.{name}" for name, (_, o) in reads.items()) \
+        + tuple(f"{_origin_line(path, out.release_origins[name])} -> releases.{name}" for name in releases
+                if name in out.release_origins)
     skipped = _skipped(path, out.skips)
-    text = _yaml(spec, drafts, out.images, path, out.skips, files, out.rendered, reads)
+    text = _yaml(spec, drafts, out.images, path, out.skips, files, out.rendered, reads, out.release_origins)
     return Conversion(spec, text, converted, skipped,
                       tuple(files))
+
+
+def _releases(out: Collector, spec: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The latest releases the spec's templates name (``{{ releases.NAME }}``)."""
+    text = json.dumps(spec)
+    return {name: {"github": repo} for name, repo in sorted(out.releases.items())
+            if re.search(r"\breleases\." + name + r"\b", text)}
 
 
 def _committed(app_dir: Path | None, rel: str) -> str | None:
@@ -102,7 +115,7 @@ def _profiles(out: Collector, files: list[Placed], walker: Walker
         if not listing and ships(recipe, rendered.target):
             out.not_convertible(rendered.origin, f"renders a chart into {rendered.target}, which the image "
                                 "ships: keep the rendered file, or install the chart with its values")
-        elif not rendered.scanned:
+        elif not rendered.scanned and not _copied_into_charts(rendered.chart, files, walker):
             out.not_convertible(rendered.origin, f"renders {rendered.chart}, a chart the image scan does not "
                                 "render (it renders those of charts/): list its images in images.extra")
         elif rendered.values:
@@ -110,6 +123,14 @@ def _profiles(out: Collector, files: list[Placed], walker: Walker
         else:
             out.not_needed(rendered.origin, "renders a chart with its defaults: the image scan does")
     return profiles
+
+
+def _copied_into_charts(chart: str, files: list[Placed], walker: Walker) -> bool:
+    """Is the committed chart dir ``chart`` (rendered where it is) also copied to charts/, where
+    the image scan renders it (``cp -r chart charts/``)?"""
+    meta = walker.committed(f"{chart}/Chart.yaml")
+    target = f"charts/{posixpath.basename(chart)}/Chart.yaml"
+    return meta is not None and any(f.path == target and f.content == meta for f in files)
 
 
 def _reads(out: Collector, drafts: list[Draft], files: list[Placed], walker: Walker
@@ -257,7 +278,7 @@ def _skipped(path: str, skips: list[Skip]) -> tuple[str, ...]:
 
 def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Origin]], path: str,
           skips: list[Skip], files: list[Placed], rendered: list[Rendered],
-          reads: dict[str, tuple[dict[str, Any], Origin]]) -> str:
+          reads: dict[str, tuple[dict[str, Any], Origin]], out_origins: dict[str, Origin]) -> str:
     """The spec as YAML, each input under the lines it comes from, the header naming what is left."""
     todo = _skipped("", [s for s in skips if not s.reason.startswith("not needed")])
     needless = len(_skipped("", skips)) - len(todo)
@@ -270,6 +291,12 @@ def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Ori
     if files:
         lines.append("# Files the script writes, kept in the app dir: "
                      + ", ".join(f"{f.path} (line {f.origins[0].line})" for f in files) + ".")
+    if "releases" in spec:
+        lines += ["releases:  # latest releases the script asks GitHub for: `clusterbuild lock` pins them"]
+        for name, fields in spec["releases"].items():
+            if name in out_origins:
+                lines.append(f"  # {_origin_line('', out_origins[name])}")
+            lines += ["  " + line for line in _dump({name: fields}).splitlines()]
     if "build_args" in spec:
         lines += ["build_args:  # the script's variables in the Kubefile it writes"]
         lines += ["  " + line for line in _dump(spec["build_args"]).splitlines()]

@@ -11,7 +11,7 @@ not split on blanks: the catalogue quotes what matters, and a guess would be wor
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -34,6 +34,7 @@ class Scope:
     variables: Mapping[str, Value]
     positional: Sequence[Value]
     reads: bool = False  # values read out of files are {{ read.<name> }} (in image lists only)
+    releases: MutableMapping[str, str] | None = None  # latest releases read: name -> owner/repo
 
     def lookup(self, name: str) -> Value | None:
         if name.isdigit():
@@ -123,7 +124,14 @@ class _Scanner:
             parts.append(raw[i])
             return i + 1
         if raw.startswith("$(", i):
-            expansion_end(raw, i)
+            close = expansion_end(raw, i)
+            if not raw.startswith("$((", i):
+                from clusterbuild.importer.idioms import substitution
+
+                value = substitution(raw[i + 2:close - 1], self.scope)
+                if isinstance(value, Text):
+                    parts += value.parts
+                    return close
             raise _Unknowable("uses a command's output")
         if raw.startswith("${", i):
             close = expansion_end(raw, i)
@@ -181,10 +189,24 @@ def _operate(value: Text, op: str, scanner: _Scanner) -> Text:
             result = strip_v(value)
             if isinstance(result, Text):
                 return result
+        if kind == "##" and pattern == "*/" and not value.is_literal:
+            last = _after_last_slash(value)  # ${TAG_URL##*/}: the tag at the end of a release URL
+            if last is not None:
+                return last
         return literal(_remove(_literal(value), pattern, kind))
     if op.startswith("/"):
         return literal(_substitute(_literal(value), op, scanner))
     raise _Unknowable(f"the expansion {op!r} is not supported")
+
+
+def _after_last_slash(value: Text) -> Text | None:
+    """What follows the last / of ``value``, when that / is in its literal text (the expressions
+    after it, versions and tags, hold none)."""
+    for n in range(len(value.parts) - 1, -1, -1):
+        part = value.parts[n]
+        if isinstance(part, str) and "/" in part:
+            return Text.of(part.rsplit("/", 1)[1], *value.parts[n + 1:])
+    return None
 
 
 def _literal(value: Text) -> str:

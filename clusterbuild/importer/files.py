@@ -145,8 +145,9 @@ def extract_tar(w: Walker, node: Simple, piped: Pending | None, origin: Origin) 
         w.out.not_convertible(origin, "tar without -x")
         return
     strip = opts.values.get("strip", "0")
-    if not strip.isdigit() or (strip != "0" and not opts.args):
-        w.out.not_convertible(origin, "--strip-components over the whole archive: name each file it needs")
+    if not strip.isdigit() or (strip not in ("0", "1") and not opts.args):
+        w.out.not_convertible(origin, f"--strip-components={strip} over the whole archive: name each "
+                              "file it needs")
         return
     source = piped or _archive(w, opts.values.get("file"), origin)
     if source is not None:

@@ -18,6 +18,7 @@ from clusterbuild.importer.expand import Scope, expand_word
 from clusterbuild.importer.lexer import ShellSyntaxError
 from clusterbuild.importer.nodes import Case, If, Node, Pipeline, Simple
 from clusterbuild.importer.options import GREP, SED, parse_options
+from clusterbuild.importer.releases import release_value, request
 from clusterbuild.importer.syntax import parse_script
 from clusterbuild.importer.values import (
     ARCH,
@@ -53,6 +54,9 @@ def substitution(inner: str, scope: Scope) -> Value | ArchMapping:
         return Unknown("comes from the output of a command")
     node = nodes[0] if len(nodes) == 1 else None
     commands = node.commands if isinstance(node, Pipeline) and not node.negated else (node,)
+    released = _release(commands, scope)
+    if released is not None:
+        return released
     simple = [c for c in commands if isinstance(c, Simple) and c.words]
     unknown = Unknown(f"comes from the output of `{' | '.join(c.words[0] for c in simple) or inner}`")
     if len(simple) != len(commands):
@@ -62,11 +66,29 @@ def substitution(inner: str, scope: Scope) -> Value | ArchMapping:
         return _from_listing(rest, scope) or unknown
     if first[0] == "echo" and len(first) == 2:
         echoed = expand_word(first[1], scope)
+        if isinstance(echoed, Text) and not rest:
+            return echoed
         if isinstance(echoed, HelmListing):
             return _from_listing(rest, scope) or unknown
         if isinstance(echoed, Text) and rest and all(c.words[0] == "sed" for c in rest):
             return _sed(echoed, rest) or unknown
     return unknown
+
+
+def _release(commands: Sequence[Node | None], scope: Scope) -> Value | None:
+    """A latest release asked of GitHub (``releases``), else None."""
+    first = request(commands[0]) if commands and commands[0] is not None else None
+    rest = [c for c in commands[1:] if isinstance(c, Simple) and c.words]
+    if first is None or not first.words or len(rest) != len(commands) - 1:
+        return None
+    words = [_literal_words(c, scope) for c in (first, *rest)]
+    return release_value(first, rest, words, scope.releases)
+
+
+def _literal_words(command: Simple, scope: Scope) -> list[str] | None:
+    words = [expand_word(w, scope) for w in command.words]
+    literals = [w.literal if isinstance(w, Text) else None for w in words]
+    return None if any(w is None for w in literals) else [w for w in literals if w is not None]
 
 
 def _from_listing(rest: Sequence[Simple], scope: Scope) -> Value | None:

@@ -53,6 +53,37 @@ def sed(w: Walker, node: Simple) -> None:
         edit_file(w, raw, "sed", expression, extended, origin)
 
 
+_READ_STDIN = re.compile(r"^(/(?:[^/\\]|\\.)*/)\s*r\s+/dev/stdin$")
+
+
+def sed_reads_heredoc(w: Walker, cat: Simple, node: Simple, origin: Origin) -> bool:
+    """``cat <<EOF | sed -i '/re/ r /dev/stdin' FILE``: the here-document's lines after each line
+    matching re, as the declared edit ``/re/a\\<lines>`` (False: not this shape)."""
+    heredocs = [r for r in cat.redirects if r.op in ("<<", "<<-") and r.body is not None]
+    opts = parse_options(node.words[1:], SED)
+    script = w.text(opts.args[0]) if node.words[0] == "sed" and opts.args else None
+    shape = _READ_STDIN.match(script.literal or "") if isinstance(script, Text) else None
+    if cat.words != ("cat",) or len(heredocs) != 1 or shape is None \
+            or not any(f.startswith("i") for f in opts.flags):
+        return False
+    from clusterbuild.importer.expand import expand_here_document
+
+    body = heredocs[0].body or ""
+    lines = Text.of(body) if heredocs[0].quoted else expand_here_document(body, w.scope)
+    if isinstance(lines, Unknown) or "\\" in "".join(p for p in lines.parts if isinstance(p, str)):
+        why = lines.why if isinstance(lines, Unknown) else "they hold a backslash"
+        w.out.not_convertible(origin, f"the inserted lines: {why}")
+        return True
+    parts = [p.replace("\n", "\\n") if isinstance(p, str) else p for p in lines.parts]
+    if parts and isinstance(parts[-1], str):
+        parts[-1] = parts[-1].removesuffix("\\n")
+    expression = Text.of(shape.group(1), "a\\", *parts)
+    extended = bool({"E", "r", "regexp-extended"} & opts.flags)
+    for raw in opts.args[1:]:
+        edit_file(w, raw, "sed", expression, extended, origin)
+    return True
+
+
 def yq_edit(w: Walker, raw_path: str, expression: Text, origin: Origin) -> None:
     """``yq -i EXPR FILE`` on a file that is not a pulled chart's values.yaml."""
     try:

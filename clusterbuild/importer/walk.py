@@ -75,7 +75,7 @@ class Walker:
 
     @property
     def scope(self) -> Scope:
-        return Scope(self.variables, self.positional)
+        return Scope(self.variables, self.positional, releases=self.out.releases)
 
     def text(self, raw: str, reads: bool = False) -> Text | Unknown:
         """``raw`` expanded (``reads``: a value read out of a file is ``{{ read.<name> }}``)."""
@@ -227,6 +227,11 @@ class Walker:
                                 "are reported")
         if isinstance(value, Unknown) and not value.why.startswith("$"):
             value = Unknown(f"${name} (line {origin.line}) {value.why}")
+        if isinstance(value, Text):  # a latest release asked of GitHub: converted where it is named
+            for part in value.parts:
+                if isinstance(part, Expr) and part.code.startswith("releases."):
+                    release = part.code.split(" ")[0].removeprefix("releases.")
+                    self.out.release_origins.setdefault(release, origin)
         self.variables[name] = value
 
     def listing_scope(self) -> Scope:
@@ -245,7 +250,7 @@ class Walker:
                     value.origin or Origin(chart.line, ""), "holds a Helm search result")
             if name in self.chart_reads:
                 variables[name] = self.chart_reads[name]
-        return Scope(variables, self.positional, True)
+        return Scope(variables, self.positional, True, self.out.releases)
 
     def add_read(self, wanted: str, spec: dict[str, Any], origin: Origin, why: str) -> Read:
         """A value read out of a file (``images.read``), for image lists to name."""

@@ -419,7 +419,8 @@ class ImageOptions(Strict):
     profiles: dict[str, Profile] = Field(
         default_factory=dict, description="Named renders in addition to the defaults, so images "
         "behind disabled features are shipped too: chart values, a built-in's name "
-        "(optional-features, all-subcharts), or {use, values, subcharts}. Full mode.")
+        "(optional-features, all-subcharts), or {use, values, subcharts}; string values are "
+        "templated ({{ version | strip_v }}). Full mode.")
     namespace: str = Field(default="", description="The release namespace charts are rendered "
                            "with in full mode (sealos renders with none).")
     is_install: bool = Field(default=False, description="Render charts as an install "
@@ -448,6 +449,16 @@ class ImageOptions(Strict):
         return self
 
 
+class ReleaseSpec(Strict):
+    """A value `clusterbuild lock` resolves once and pins in apps.lock (a frozen build never
+    asks again; `lock --update` moves it): what an init.sh reads with
+    ``curl https://api.github.com/repos/O/R/releases/latest | jq -r .tag_name``."""
+
+    github: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/repo: "
+                        "the tag of the repository's latest release (GitHub's releases/latest: "
+                        "the newest release that is neither a draft nor a prerelease).")
+
+
 class AppSpec(Strict):
     """clusterbuild.yaml in an app directory: declared inputs and build settings."""
 
@@ -455,6 +466,9 @@ class AppSpec(Strict):
         default=None, description="Platforms this app can be built for (like build_arch).")
     build_args: dict[str, str] = Field(
         default_factory=dict, description="Kubefile ARG values (templated); apps.yaml wins.")
+    releases: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ReleaseSpec] = Field(
+        default_factory=dict, description="Values pinned by `clusterbuild lock`, named in templates "
+        "as {{ releases.NAME }}: {NAME: {github: owner/repo}} is that repository's latest release tag.")
     inputs: list[Input] = Field(default_factory=list, description="Declared inputs.")
     images: ImageOptions = Field(default_factory=ImageOptions)
 

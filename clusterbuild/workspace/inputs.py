@@ -59,7 +59,7 @@ class InputPlan:
         return f"{self.app}:{self.version} {self.input_id} ({self.label}){where}"
 
 
-def _rendered(av: AppVersion, n: int, item: RemoteInput, variables: dict[str, str]) -> dict[str, Any]:
+def _rendered(av: AppVersion, n: int, item: RemoteInput, variables: dict[str, Any]) -> dict[str, Any]:
     field = f"inputs[{n}]"
     if isinstance(item, BinaryInput | ArchiveInput):
         variables = {**variables, "arch_name": item.arch_map.get(variables["arch"], variables["arch"])}

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from clusterbuild.errors import Failure, InputError, UsageError
+from clusterbuild.lockfile import LockFile
 from clusterbuild.oci.platform import Platform
 from clusterbuild.schema.loading import load_model
 from clusterbuild.schema.models import AppSpec, Workspace
@@ -26,6 +27,13 @@ class LoadedWorkspace:
     # a failure is kept too, so both see the same error
     _versions: dict[tuple[str, str], AppVersion | InputError] = field(
         default_factory=dict, init=False, compare=False, repr=False)
+    _lock: list[LockFile] = field(default_factory=list, init=False, compare=False, repr=False)
+
+    def lock(self) -> LockFile:
+        """apps.lock as it was when first asked for (read once per run)."""
+        if not self._lock:
+            self._lock.append(LockFile.read(self.root))
+        return self._lock[0]
 
     @property
     def config_path(self) -> Path:
@@ -47,6 +55,7 @@ class AppVersion:
     spec_path: Path
     platforms: tuple[Platform, ...]
     build_args: tuple[tuple[str, str], ...]  # templated; apps.yaml over clusterbuild.yaml
+    releases: tuple[tuple[str, str], ...] = ()  # release name -> tag, as apps.lock pins it
 
     @property
     def name(self) -> str:
@@ -160,5 +169,9 @@ def _read_app_version(ws: LoadedWorkspace, app: str, version: str) -> AppVersion
         raise InputError(f"{app}:{version}: none of the platforms in apps.yaml is supported "
                          f"by {spec_path}", hint="align platforms in apps.yaml and clusterbuild.yaml")
     args = dict(spec.build_args) | dict(entry.build_args)
-    return AppVersion(app, version, app_dir, spec, spec_path, tuple(wanted),
-                      tuple(sorted(args.items())))
+    av = AppVersion(app, version, app_dir, spec, spec_path, tuple(wanted), tuple(sorted(args.items())))
+    if spec.releases:
+        from clusterbuild.workspace.releases import pinned_releases
+
+        av = replace(av, releases=pinned_releases(ws.lock(), av))
+    return av

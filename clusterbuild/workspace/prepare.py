@@ -11,6 +11,7 @@ import stat
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from clusterbuild.errors import ConfigError
 from clusterbuild.kubefile.context import Context, ContextFile
@@ -22,15 +23,19 @@ from clusterbuild.plan.planner import PlatformBuild
 from clusterbuild.schema.models import ArchiveInput, ChartInput, FileInput, TextInput
 from clusterbuild.workspace.context import Digester, walk_context
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
+from clusterbuild.workspace.releases import release_variables
 from clusterbuild.workspace.templates import render
 
 
-def template_variables(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> dict[str, str]:
-    return {
+def template_variables(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> dict[str, Any]:
+    variables: dict[str, Any] = {
         "app": av.app, "version": av.version, "registry": ws.config.registry,
         "os": platform.os, "arch": platform.architecture, "variant": platform.variant,
         "platform": str(platform),
     }
+    if av.spec.releases:
+        variables["releases"] = release_variables(av)
+    return variables
 
 
 def _relative(ws: LoadedWorkspace, path: Path) -> str:
@@ -38,7 +43,7 @@ def _relative(ws: LoadedWorkspace, path: Path) -> str:
 
 
 def _local_file(ws: LoadedWorkspace, av: AppVersion, field: str, src: str, dest: str,
-                mode: str | None, variables: dict[str, str], digests: Digester) -> ContextFile:
+                mode: str | None, variables: dict[str, Any], digests: Digester) -> ContextFile:
     """A workspace file (``src`` relative to the app dir) placed at context path ``dest``."""
     dest = posixpath.normpath(dest)
     if dest.startswith(("/", "..")) or dest == ".":
@@ -146,7 +151,7 @@ def build_args(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> dict[
 
 
 def _render_arg(ws: LoadedWorkspace, av: AppVersion, name: str, value: str,
-                variables: dict[str, str]) -> str:
+                variables: dict[str, Any]) -> str:
     if name in ws.config.apps[av.app].build_args:
         return render(value, variables, ws.config_path, f"apps.{av.app}.build_args.{name}")
     return render(value, variables, av.spec_path, f"build_args.{name}")

@@ -14,6 +14,7 @@ from itertools import pairwise
 from typing import Any, Protocol
 
 import yaml
+from pydantic import BaseModel
 
 from clusterbuild.errors import ConfigError
 from clusterbuild.kubefile.evaluate import BuildRecipe
@@ -39,15 +40,30 @@ class ScanRecords(Protocol):
     def record(self, step: Step, result: StepResult) -> None: ...
 
 
-def _options(av: AppVersion, recipe: BuildRecipe) -> Any:
+def _options(av: AppVersion, recipe: BuildRecipe, variables: dict[str, Any]) -> Any:
     from clusterbuild.discover import DiscoverOptions, helm_opts_from_env
 
     spec = av.spec.images
+    profiles = _profiles(_rendered_values(spec.profiles, variables, av, "images.profiles"))
     return DiscoverOptions(mode="sealos" if spec.discover == "sealos" else "full",
-                           keep_digests=spec.keep_digests, profiles=_profiles(spec.profiles),
+                           keep_digests=spec.keep_digests, profiles=profiles,
                            helm_set=helm_opts_from_env(dict(recipe.env)),
                            namespace=spec.namespace, is_install=spec.is_install,
                            from_annotations=spec.from_annotations, from_values=tuple(spec.from_values))
+
+
+def _rendered_values(value: Any, variables: dict[str, Any], av: AppVersion, field: str) -> Any:
+    """``value`` with each string in it rendered (a profile's ``image.tag: "{{ version }}"``)."""
+    if isinstance(value, str):
+        return render(value, variables, av.spec_path, field)
+    if isinstance(value, dict):
+        return {k: _rendered_values(v, variables, av, f"{field}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rendered_values(v, variables, av, f"{field}[{n}]") for n, v in enumerate(value)]
+    if isinstance(value, BaseModel):
+        rendered = _rendered_values(value.model_dump(exclude_defaults=True), variables, av, field)
+        return type(value).model_validate(rendered)
+    return value
 
 
 def _profiles(profiles: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +199,8 @@ def scan_app(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild,
     """The scan step of ``av`` (read from ``build``, its first platform) and what it found:
     the recorded result when nothing it reads changed, else a new scan, recorded (a scan
     that read nothing only with ``remember_all``: ``plan`` keeps such a cache untouched)."""
-    options = _options(av, build.recipe) if av.spec.images.discover != "off" else None
+    variables = template_variables(ws, av, build.platform)
+    options = _options(av, build.recipe, variables) if av.spec.images.discover != "off" else None
     extra = _extra(ws, av, build)
     step, paths = _scan_step(av, build, options, extra)
     result = records.result(step)

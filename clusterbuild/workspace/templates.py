@@ -73,6 +73,7 @@ def _environment() -> SandboxedEnvironment:
 
     env = BoundedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.filters["strip_v"] = strip_v
+    env.filters["cut"] = cut
     # filters are called directly by compiled templates, not through ``call``: wrap each
     env.filters = {name: _bounded(fn) for name, fn in env.filters.items()}
     return env
@@ -95,6 +96,17 @@ def _bounded(fn: Any) -> Any:
 def strip_v(value: str) -> str:
     """``v1.2.3`` -> ``1.2.3`` (release URLs often drop the v of the tag)."""
     return value[1:] if value[:1] in ("v", "V") and value[1:2].isdigit() else value
+
+
+def cut(value: str, delimiter: str, field: int) -> str:
+    """``cut -d D -f N`` of one line: the Nth field (from 1); the whole value when it holds no
+    delimiter, as cut prints such a line (``'jq-1.7' | cut('v', 2)`` is ``jq-1.7``)."""
+    if len(delimiter) != 1 or field < 1:
+        raise ValueError("cut takes one delimiter character and a field number from 1")
+    if delimiter not in value:
+        return value
+    parts = value.split(delimiter)
+    return parts[field - 1] if field <= len(parts) else ""
 
 
 def _deadline_tracer(deadline: float) -> Any:
