@@ -134,7 +134,7 @@ class _NoopRecording:
         self.noisy = True
         notify(message)
 
-    def _possible(self, planned: Any) -> bool:
+    def _possible(self, planned: Any, built: bool = False) -> bool:
         """init.sh steps are keyed by time (script_ttl) and the tools on PATH: never recorded."""
         from clusterbuild.cache import noop_records
 
@@ -142,7 +142,7 @@ class _NoopRecording:
         return self.argv is not None and noop_records.eligible(self.argv, os.environ) and \
             not self.noisy and s.remote_cache is None and \
             s.push_to is None and s.signing is None and not s.shard and s.cache_dir.is_dir() and \
-            not planned.failures and not planned.blocked and not planned.renders and \
+            not planned.failures and not planned.blocked and (built or not planned.renders) and \
             all(step.kind != "script" for step in planned.plan.steps)
 
     def _snapshot(self, exclusive: bool) -> None:
@@ -153,7 +153,7 @@ class _NoopRecording:
         self.locks = [f"EX:{self.ws.root / noop_records.WORKSPACE_LOCK}", lease] if exclusive else [lease]
 
     def applied(self, applied: Any, offline: bool) -> None:
-        if offline and self._possible(applied.planned) and not applied.failures and \
+        if offline and self._possible(applied.planned, bool(applied.ran)) and not applied.failures and \
                 not applied.pushed and not applied.remote and \
                 not (applied.ran and applied.planned.warnings):  # a no-op's warnings may differ
             self.built = bool(applied.ran)
@@ -172,7 +172,8 @@ class _NoopRecording:
 
         stderr = "".join(f"warning: {w}\n" for w in warnings)
         if self.built:
-            document = {**document, "ran": [], "cached": document["cached"] + len(document["ran"])}
+            document = {**document, "ran": [], "cached": document["cached"] + len(document["ran"]),
+                        "renders": 0}  # its scans are recorded now
         with contextlib.suppress(OSError):  # a record is an optimisation: the next run just runs
             noop_records.write_record(self.argv, os.environ, self.settings.cache_dir, self.locks,
                                       self.trees, document, stderr)
