@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from oci_push import OCI_INDEX, OCI_MANIFEST, digest_of, put_blob, put_manifest
 
+from clusterbuild.cache.results import CacheIndex
 from clusterbuild.cache.store import HELD_MIN, BlobStore
 from clusterbuild.oci.digest import Digest
 
@@ -174,3 +176,74 @@ def test_the_remote_cache_uploads_held_blobs(tmp_path: Path, pushed: dict[str, A
     c_ws = _workspace(tmp_path / "c", pushed, "a")
     c = apply_json(c_ws, "held", "--remote-cache", remote)
     assert images(c) == images(a) and "pull" not in kinds(c)
+
+
+def _two_apps(root: Path, pushed: dict[str, Any]) -> Path:
+    """App ``held`` ships images a and b, app ``held-too`` only a: four registry/ layers."""
+    ws = _workspace(root, pushed, "a", "b")
+    app = ws / "applications/held"
+    shutil.copytree(app, ws / "applications/held-too")
+    (ws / "applications/held-too/latest/images/shim/list").write_text(f"{pushed['registry']}/held/a:1\n")
+    (ws / "apps.yaml").write_text((ws / "apps.yaml").read_text() + "  held-too:\n    versions: [\"v1\"]\n")
+    return ws
+
+
+def test_large_layers_are_fetched_once_straight_into_the_registry_layer(tmp_path: Path,
+                                                                       pushed: dict[str, Any]) -> None:
+    """Pull steps leave the large layers in the registry; the registry step fetches each into
+    its range of the layer (a layer bit flipped on the way is fetched again), once for the
+    whole run though two apps ship it."""
+    from registry_servers import Fault, FaultProxy
+
+    proxy = FaultProxy(pushed["registry"])
+    try:
+        ws = _two_apps(tmp_path / "ws", {**pushed, "registry": proxy.address})
+        flipped = pushed["a"][0]
+        proxy.inject(Fault(f"/blobs/{flipped}", "corrupt"))
+        result = apply_json(ws, "--jobs", "2")
+        assert not result["warnings"], result["warnings"]
+        assert kinds(result).count("registry") == 4 and kinds(result).count("pull") == 4
+        layers = pushed["a"] + pushed["b"]
+        for layer in layers:
+            fetched = [e for e in proxy.log if e.method == "GET" and e.path.endswith(f"/blobs/{layer}")]
+            assert len(fetched) == (2 if layer == flipped else 1), (layer, fetched)
+            assert proxy.sent_for(f"/blobs/{layer}") == 200_000 * len(fetched)
+        shipped = _shipped(ws, tmp_path / "read")
+        assert set(layers) <= set(shipped.values())  # skopeo verifies every digest it reads
+        store = BlobStore(ws / "cache")
+        for layer in layers:  # never a file of its own, only a range of a registry/ layer
+            assert not store.path(Digest.parse(layer)).exists() and store.has(Digest.parse(layer), 200_000)
+        assert not any((ws / "cache/tmp").iterdir())
+        index = CacheIndex(ws / "cache")
+        try:
+            records = [index.get("step", key) or {} for key in index.names("step")]
+        finally:
+            index.close()
+        left = {d for r in records for d in r.get("left", [])}
+        assert left == set(layers)  # the pull steps left them (and do not count on them)
+        assert not left & {d for r in records if "left" in r for d in r["blobs"]}
+        assert apply_json(ws)["ran"] == []
+    finally:
+        proxy.stop()
+
+
+def test_a_layer_that_cannot_be_fetched_fails_only_its_registry_step(tmp_path: Path,
+                                                                    pushed: dict[str, Any]) -> None:
+    from registry_servers import Fault, FaultProxy
+
+    proxy = FaultProxy(pushed["registry"])
+    try:
+        ws = _workspace(tmp_path / "ws", {**pushed, "registry": proxy.address}, "a")
+        proxy.inject(Fault(f"/blobs/{pushed['a'][1]}", "status", status=404, times=100))  # arm64's
+        proc = cli("apply", "-C", str(ws), "held", "--json", check=False)
+        assert proc.returncode != 0
+        assert pushed["a"][1] in proc.stderr and "held/a" in proc.stderr, proc.stderr
+        assert not any((ws / "cache/tmp").iterdir())  # no part of a layer left behind
+        proxy.reset()
+        again = apply_json(ws, "held")
+        assert "pull" not in kinds(again)  # the pulls were done: only the missing layer is fetched
+        assert [e.path for e in proxy.log if e.method == "GET" and "/blobs/" in e.path] == [
+            f"/v2/held/a/blobs/{pushed['a'][1]}"]
+        assert set(pushed["a"]) <= set(_shipped(ws, tmp_path / "read").values())
+    finally:
+        proxy.stop()

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from clusterbuild.cache.store import BlobStore
+from clusterbuild.cache.store import Assembly, BlobStore
 from clusterbuild.errors import BuildError
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind, FileEntry
-from clusterbuild.places.tar_stream import CHUNK, write_tar
+from clusterbuild.places.tar_stream import CHUNK, data_ranges, tar_layout, write_tar, write_tar_at
 
 
 def _entries(store: BlobStore, sizes: list[int]) -> tuple[FileEntry, ...]:
@@ -71,3 +71,48 @@ def test_an_error_of_the_caller_stops_the_sink_thread(tmp_path: Path) -> None:
     with pytest.raises(BuildError):
         write_tar(entries, store.opener, io.BytesIO(), 0, threaded=True)
     assert threading.active_count() == before
+
+
+def test_a_tar_assembled_out_of_order_is_the_same_blob(tmp_path: Path) -> None:
+    """``write_tar_at`` leaves some files' ranges; threads write them at their offsets (in
+    pieces, the last first); the blob is the tar ``write_tar`` writes, byte for byte."""
+    store = BlobStore(tmp_path / "store")
+    entries = _entries(store, [0, 1, 511, 512, 3 * CHUNK + 7, 100_000, 2 * CHUNK])
+    expected = io.BytesIO()
+    write_tar(entries, store.opener, expected, mtime=7)
+    layout, total = tar_layout(entries, 7)
+    assert total == len(expected.getvalue())
+    leave = {e.digest for e in entries if e.size >= 100_000}
+
+    def fill(entry: FileEntry, start: int, at: Assembly) -> None:
+        assert entry.digest is not None
+        data = store.read_bytes(entry.digest)
+        half = len(data) // 2
+        second = at.at(start + half)
+        second.write(data[half:])
+        second.flush()
+        first = at.at(start)
+        for n in range(0, half, 4096):
+            first.write(data[n:min(n + 4096, half)])
+        first.flush()
+
+    with store.assembled(total) as layer:
+        write_tar_at(layout, store.opener, layer, leave)
+        threads = [threading.Thread(target=fill, args=(e, start, layer)) for e, _, start in layout
+                   if e.digest in leave]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert layer.digest == Digest(hashlib.sha256(expected.getvalue()).hexdigest())
+    assert store.read_bytes(layer.digest) == expected.getvalue() and layer.created
+    assert data_ranges(layout) == write_tar(entries, store.opener, io.BytesIO(), mtime=7)
+
+
+def test_an_assembly_that_fails_leaves_nothing(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "store")
+    before = set(store.digests())
+    with pytest.raises(OSError), store.assembled(1 << 20) as layer:
+        layer.at(10).write(b"x")
+        raise OSError("the download broke off")
+    assert set(store.digests()) == before and not any(store.tmp.iterdir())

@@ -7,9 +7,12 @@ processes that died are removed by ``clean_temp``.
 
 Held blobs: a blob may live only inside another blob of the store, as a range of it. A
 ``registry/`` layer is an uncompressed tar of the images it ships, so each pulled blob's
-bytes are one contiguous range of the layer; once the layer is stored, the pulled blob's
-own file is removed and ``held/<hex>`` (JSON: its size, and the containers and offsets that
-hold it) says where its bytes are: the cache holds every shipped image once. The record is
+bytes are one contiguous range of the layer. A pull leaves its large layers in the registry
+and the registry step fetches each straight into its range of the layer (``assembled``: a
+blob written out of order, hashed once complete), so they are written once; a pulled blob
+that had a file of its own loses it once the layer is stored. ``held/<hex>`` (JSON: its
+size, and the containers and offsets that hold it) says where its bytes are: the cache
+holds every shipped image once. The record is
 written before the file is removed, so a crash leaves one or the other. Readers go through
 ``open``/``locate``/``size``/``has``, which find either; ``file`` gives a blob a file of its
 own again where one is needed (a hard link into a layout). ``cache gc`` knows: a container
@@ -32,6 +35,7 @@ from clusterbuild.errors import BuildError
 from clusterbuild.oci.digest import Digest
 
 BLOB_MODE = 0o444  # world-readable, and read-only: layouts hard-link these very files
+CHUNK = 1 << 20
 HELD_MIN = 64 * 1024  # smaller blobs keep their own file: a record and a header cost as much
 
 
@@ -58,6 +62,69 @@ class HashingWriter:
     @property
     def digest(self) -> Digest:
         return Digest(self._hash.hexdigest())
+
+
+class At:
+    """A sink writing at an offset of a file and on from there (``os.pwrite``: threads may
+    write other regions of the same file at once); contiguous small writes are batched."""
+
+    def __init__(self, fd: int, offset: int) -> None:
+        self._fd, self._pos = fd, offset
+        self._pending = bytearray()
+
+    def write(self, data: bytes) -> int:
+        if len(data) >= CHUNK and not self._pending:
+            self._put(data)
+        else:
+            self._pending += data
+            if len(self._pending) >= CHUNK:
+                self.flush()
+        return len(data)
+
+    def seek(self, offset: int) -> None:
+        self.flush()
+        self._pos = offset
+
+    def flush(self) -> None:
+        if self._pending:
+            self._put(bytes(self._pending))
+            self._pending.clear()
+
+    def _put(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self._fd, view, self._pos)
+            self._pos += written
+            view = view[written:]
+
+
+class Assembly:
+    """A blob being written out of order (``BlobStore.assembled``): ``at(offset)`` gives a
+    sink for the bytes from ``offset`` on; ``digest`` is known once it is complete."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd, self.size = fd, size
+        self.created = False
+        self._digest: Digest | None = None
+
+    def at(self, offset: int) -> At:
+        return At(self.fd, offset)
+
+    def finish(self) -> None:
+        hasher, offset = hashlib.sha256(), 0
+        while offset < self.size:
+            chunk = os.pread(self.fd, min(CHUNK, self.size - offset), offset)
+            if not chunk:
+                raise BuildError(f"an assembled blob ends at {offset} of {self.size} bytes")
+            hasher.update(chunk)
+            offset += len(chunk)
+        self._digest = Digest(hasher.hexdigest())
+
+    @property
+    def digest(self) -> Digest:
+        if self._digest is None:
+            raise RuntimeError("the assembly is not complete")
+        return self._digest
 
 
 class RangeReader(io.RawIOBase):
@@ -240,6 +307,28 @@ class BlobStore:
                 os.replace(tmp_name, self.path(writer.digest))
                 writer.created = True
         finally:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+
+    @contextmanager
+    def assembled(self, size: int) -> Iterator[Assembly]:
+        """Yield an ``Assembly`` of ``size`` bytes (zeros until written) whose regions are
+        written at their offsets, by several threads at once; on clean exit it is hashed in
+        one read and becomes the blob of its digest (``Assembly.digest``)."""
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{os.getpid()}.", dir=self.tmp)
+        try:
+            os.ftruncate(fd, size)
+            assembly = Assembly(fd, size)
+            yield assembly
+            assembly.finish()
+            if not self._has_file(assembly.digest, size):
+                os.fchmod(fd, BLOB_MODE)
+                os.replace(tmp_name, self.path(assembly.digest))
+                assembly.created = True
+        finally:
+            os.close(fd)
             if os.path.exists(tmp_name):
                 os.unlink(tmp_name)
 

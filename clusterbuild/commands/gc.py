@@ -103,7 +103,8 @@ def _collect(settings: Settings, ws: LoadedWorkspace, dry_run: bool) -> GcReport
         live_blobs: set[Digest] = set()
         for key in live.keys:
             raw = index.get("step", key) or {}
-            live_blobs |= {Digest.parse(b) for b in raw.get("blobs", [])}
+            # "left": layers a pull leaves for its registry step (not needed, but wanted)
+            live_blobs |= {Digest.parse(b) for b in (*raw.get("blobs", []), *raw.get("left", []))}
         stale = [("step", k) for k in index.names("step") if k not in live.keys]
         stale += [("slot", s) for s in index.names("slot") if s not in live.slots
                   and (index.get("slot", s) or {}).get("key") not in live.keys]

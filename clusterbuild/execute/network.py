@@ -8,10 +8,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from clusterbuild.cache.store import BlobStore
+from clusterbuild.cache.store import HELD_MIN, BlobStore
 from clusterbuild.execute.fetching import Downloads
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, MediaType
@@ -22,6 +24,7 @@ from clusterbuild.settings import Settings
 
 if TYPE_CHECKING:
     from clusterbuild.places.registry import RegistryClient, RegistryConfig
+    from clusterbuild.places.registry.blobs import Into
 
 _INDEXES = {MediaType.INDEX.value, MediaType.DOCKER_LIST.value}
 
@@ -33,20 +36,33 @@ class RegistrySteps:
         self.client = client
 
     def pull_stored(self, ref: Reference, platform: Platform | None, store: BlobStore,
-                    pinned: Digest | None = None) -> tuple[StoredImage, Digest]:
+                    pinned: Digest | None = None,
+                    layers: bool = True) -> tuple[StoredImage, Digest, tuple[Digest, ...]]:
         """Pull ``ref`` (by its pinned digest when given; one platform, or all with None).
         The tag names that platform's manifest, or the whole index (all platforms, or an index
         with WebAssembly entries: it is shipped as is, with the target's manifest and the wasm
-        ones); also returns the root digest the reference resolved to (what apps.lock pins)."""
+        ones); also returns the root digest the reference resolved to (what apps.lock pins).
+        ``layers=False``: the large layers stay in the registry (``fetch_into`` later): the
+        third value names them."""
         source = replace(ref, digest=pinned) if pinned is not None else ref
-        pulled = self.client.pull([source], [platform] if platform else None, store)[source]
+        pulled = self.client.pull([source], [platform] if platform else None, store, layers)[source]
         manifests = tuple(image.manifest for image in pulled.images)
+        left = () if layers else tuple(dict.fromkeys(
+            layer.digest for image in pulled.images for layer in image.layers if layer.size >= HELD_MIN))
         blobs = tuple(dict.fromkeys(b for image in pulled.images for b in image.blobs))
         wasm = any(image.manifest.platform is not None and image.manifest.platform.is_wasm
                    for image in pulled.images)
         if (platform is None or wasm) and pulled.root.media_type in _INDEXES:
-            return StoredImage(ref, pulled.root, (pulled.root, *manifests), blobs), pulled.root.digest
-        return StoredImage(ref, manifests[0], manifests, blobs), pulled.root.digest
+            return StoredImage(ref, pulled.root, (pulled.root, *manifests), blobs), pulled.root.digest, left
+        return StoredImage(ref, manifests[0], manifests, blobs), pulled.root.digest, left
+
+    def fetch_all_into(self, wanted: Sequence[tuple[Reference, Descriptor, Into]],
+                       store: BlobStore) -> None:
+        """Each (reference, blob, where its bytes go), verified, several at once."""
+        from clusterbuild.places.transfers import run_parallel
+
+        run_parallel(self.client.config.jobs, [partial(self.client.fetch_into, ref, blob, store, into)
+                                               for ref, blob, into in wanted])
 
     def push(self, target: Reference, root: Descriptor, store: BlobStore) -> Digest:
         return self.client.push(target, root, store)

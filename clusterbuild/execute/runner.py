@@ -23,7 +23,7 @@ from clusterbuild.execute.images import run_image, run_index
 from clusterbuild.execute.layers import run_layer
 from clusterbuild.execute.pools import thread_pool
 from clusterbuild.execute.records import CacheRecords
-from clusterbuild.execute.registry import Registry, run_pull, run_push, run_registry
+from clusterbuild.execute.registry import BlobClaims, Registry, run_pull, run_push, run_registry
 from clusterbuild.execute.scripts import run_script
 from clusterbuild.places.layout import RefBatch
 from clusterbuild.plan.graph import Plan
@@ -94,6 +94,7 @@ class RunContext:
     downloads: Callable[[], Downloads]  # likewise, for fetch steps
     sandbox: ScriptSandbox  # how init.sh runs
     refs: RefBatch = field(default_factory=RefBatch)  # layout refs, written once per run
+    claims: BlobClaims = field(default_factory=BlobClaims)  # who fetches which missing blob
 
 
 def _typed(results: dict[str, StepResult], keys: Sequence[str], kind: type[R]) -> list[R]:
@@ -128,7 +129,7 @@ def _run_one(step: Step, ctx: RunContext, results: dict[str, StepResult]) -> Ste
     if isinstance(step, PullStep):
         return run_pull(step, ctx.registry(), store)
     if isinstance(step, RegistryStep):
-        return run_registry(step, store, _inputs(step, results, PullResult))
+        return run_registry(step, store, _inputs(step, results, PullResult), ctx.registry, ctx.claims)
     if isinstance(step, ChartStep):
         return run_chart(step, store)
     if isinstance(step, FetchStep):

@@ -12,12 +12,12 @@ import hashlib
 import queue
 import tarfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO
 
-from clusterbuild.cache.store import Sink
+from clusterbuild.cache.store import Assembly, Sink
 from clusterbuild.errors import BuildError, InputError
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.filetree import EntryKind, FileEntry
@@ -27,6 +27,7 @@ BLOCK = tarfile.BLOCKSIZE
 
 Source = Path | Callable[[], BinaryIO]  # a file, or something that opens a stream
 SourceOf = Callable[[Digest], Source]
+Placed = tuple[FileEntry, bytes, int]  # an entry, its header, where its data starts
 
 
 def _header(entry: FileEntry, mtime: int) -> bytes:
@@ -119,6 +120,26 @@ class ThreadedSink:
             raise self._error
 
 
+def tar_layout(entries: tuple[FileEntry, ...], mtime: int) -> tuple[list[Placed], int]:
+    """Where everything of the tar goes: (entry, its header, where its data starts) in stream
+    order, and the size of the whole stream."""
+    layout: list[Placed] = []
+    position = 0
+    for entry in entries:
+        header = _header(entry, mtime)
+        position += len(header)
+        layout.append((entry, header, position))
+        if entry.kind is EntryKind.FILE and entry.size:
+            position += entry.size + (-entry.size % BLOCK)
+    return layout, position + 2 * BLOCK
+
+
+def data_ranges(layout: list[Placed]) -> list[tuple[Digest, int, int]]:
+    """(digest, offset, size) of every file's data in the stream."""
+    return [(entry.digest, start, entry.size) for entry, _, start in layout
+            if entry.kind is EntryKind.FILE and entry.size and entry.digest is not None]
+
+
 def write_tar(entries: tuple[FileEntry, ...], source_of: SourceOf, out: Sink,
               mtime: int, threaded: bool = False) -> list[tuple[Digest, int, int]]:
     """Write the tar; returns (digest, offset, size) of every file's data in the stream.
@@ -133,16 +154,25 @@ def write_tar(entries: tuple[FileEntry, ...], source_of: SourceOf, out: Sink,
             raise
         sink.close()
         return written
-    placed: list[tuple[Digest, int, int]] = []
-    position = 0
-    for entry in entries:
-        header = _header(entry, mtime)
+    layout, _ = tar_layout(entries, mtime)
+    for entry, header, _ in layout:
         out.write(header)
-        position += len(header)
         if entry.kind is EntryKind.FILE and entry.size:
             assert entry.digest is not None
             _copy_file(entry, source_of(entry.digest), out)
-            placed.append((entry.digest, position, entry.size))
-            position += entry.size + (-entry.size % BLOCK)
     out.write(b"\0" * (2 * BLOCK))
-    return placed
+    return data_ranges(layout)
+
+
+def write_tar_at(layout: list[Placed], source_of: SourceOf, out: Assembly,
+                 leave: Collection[Digest]) -> None:
+    """Write the tar of ``layout`` into ``out`` (its size), but the data of the files in
+    ``leave``: their ranges stay zeros, for others to write (``Assembly.at``)."""
+    sink = out.at(0)
+    for entry, header, start in layout:
+        sink.seek(start - len(header))
+        sink.write(header)
+        if entry.kind is EntryKind.FILE and entry.size and entry.digest not in leave:
+            assert entry.digest is not None
+            _copy_file(entry, source_of(entry.digest), sink)
+    sink.flush()

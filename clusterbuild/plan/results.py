@@ -2,8 +2,9 @@
 
 Runners return these values and hand them to the steps that consume them; the cache
 stores ``encode(result)`` under the step's key. Every encoded result carries ``blobs``,
-the store blobs it needs (what ``cache gc`` keeps alive), so the cache can be collected
-without decoding. A record that does not decode (an older or damaged cache) is
+the store blobs it needs (what ``cache gc`` keeps alive; a pull's ``left`` too: the large
+layers it leaves for the registry step, which fetches them straight into its layer), so the
+cache can be collected without decoding. A record that does not decode (an older or damaged cache) is
 ``UndecodableResult``: the step is stale and runs again.
 
     kind       type             consumed by
@@ -151,18 +152,27 @@ class ScanResult:
 class PullResult:
     image: StoredImage
     root: Digest  # what the reference resolved to (index or manifest): apps.lock pins it
+    # large layers left in the registry: the registry step that ships the image fetches each
+    # straight into its layer (``execute.registry``), so they are not this step's blobs
+    left: tuple[Digest, ...] = ()
 
     @property
     def blobs(self) -> tuple[Digest, ...]:
-        return tuple(dict.fromkeys(d.digest for d in (*self.image.manifests, *self.image.blobs)))
+        left = set(self.left)
+        return tuple(dict.fromkeys(d.digest for d in (*self.image.manifests, *self.image.blobs)
+                                   if d.digest not in left))
 
     def to_json(self) -> dict[str, Any]:
-        return {"image": self.image.to_json(), "root": str(self.root),
-                "blobs": [str(d) for d in self.blobs]}
+        out = {"image": self.image.to_json(), "root": str(self.root),
+               "blobs": [str(d) for d in self.blobs]}
+        if self.left:
+            out["left"] = [str(d) for d in self.left]
+        return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> PullResult:
-        return cls(StoredImage.from_json(obj["image"]), Digest.parse(obj["root"]))
+        return cls(StoredImage.from_json(obj["image"]), Digest.parse(obj["root"]),
+                   tuple(Digest.parse(d) for d in obj.get("left", ())))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -36,17 +37,21 @@ class _Restart(Exception):
     """The partial download cannot be resumed: start over with a new temp file."""
 
 
+Into = Callable[[], AbstractContextManager[HashingWriter]]
+
+
 def download_blob(session: RegistrySession, endpoint: Endpoint, repository: str, blob: Descriptor,
-                  store: BlobStore) -> None:
+                  store: BlobStore, into: Into | None = None) -> None:
     """The blob into the store, verified; bytes that do not hash to its digest are fetched once
     more from the first byte (a flipped bit on the way), then refused; all within the
-    transfer deadline."""
+    transfer deadline. ``into``: where the bytes go instead of a blob of the store of their
+    own (a region of a blob being assembled), opened again for each fresh start."""
     doing = f"fetching blob {blob.digest}"
     deadline = deadline_after(session.config)
     mismatches = 0
     for restart in range(session.config.retries + 1):
         try:
-            with store.writer() as out:
+            with (into or store.writer)() as out:
                 _fill(session, endpoint, repository, blob, out, doing, deadline)
                 if out.size != blob.size or out.digest != blob.digest:
                     raise _Mismatch(out.size, out.digest)

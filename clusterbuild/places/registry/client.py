@@ -18,7 +18,7 @@ from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, to_bytes
 from clusterbuild.oci.platform import Platform
 from clusterbuild.oci.reference import Reference
-from clusterbuild.places.registry.blobs import download_blob
+from clusterbuild.places.registry.blobs import Into, download_blob
 from clusterbuild.places.registry.config import RegistryConfig
 from clusterbuild.places.registry.credentials import Credentials
 from clusterbuild.places.registry.errors import RegistryError, UnsupportedManifestError
@@ -71,9 +71,14 @@ class RegistryClient:
             raise e.within(f"resolving {ref}") from e
 
     def pull(self, refs: Sequence[Reference], platforms: Sequence[Platform] | None,
-             store: BlobStore) -> dict[Reference, PulledImage]:
-        """Store each reference's index, manifests and blobs for ``platforms`` (all when None)."""
-        return self._puller.pull(refs, platforms, store)
+             store: BlobStore, layers: bool = True) -> dict[Reference, PulledImage]:
+        """Store each reference's index, manifests and blobs for ``platforms`` (all when None);
+        ``layers=False`` leaves out the large layers (``Puller.pull``)."""
+        return self._puller.pull(refs, platforms, store, layers)
+
+    def fetch_into(self, ref: Reference, blob: Descriptor, store: BlobStore, into: Into) -> None:
+        """One blob of ``ref``'s repository into ``into``, verified (``Puller.fetch_into``)."""
+        self._puller.fetch_into(ref, blob, store, into)
 
     def push(self, target: Reference, root: Descriptor, store: BlobStore,
              present: frozenset[Digest] = frozenset()) -> Digest:

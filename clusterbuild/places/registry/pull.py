@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
-from clusterbuild.cache.store import BlobStore
+from clusterbuild.cache.store import HELD_MIN, BlobStore
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor
 from clusterbuild.oci.platform import Platform
 from clusterbuild.oci.reference import Reference
-from clusterbuild.places.registry.blobs import download_blob
+from clusterbuild.places.registry.blobs import Into, download_blob
 from clusterbuild.places.registry.errors import RegistryError
 from clusterbuild.places.registry.locations import BlobLocations
 from clusterbuild.places.registry.manifests import (
@@ -71,18 +71,33 @@ class Puller:
         self._in_flight: dict[Digest, threading.Event] = {}  # blob -> set when its download ends
 
     def pull(self, refs: Sequence[Reference], platforms: Sequence[Platform] | None,
-             store: BlobStore) -> dict[Reference, PulledImage]:
+             store: BlobStore, layers: bool = True) -> dict[Reference, PulledImage]:
+        """``layers=False``: layers of ``HELD_MIN`` bytes or more are left where they are
+        (``fetch_into`` brings each straight into the blob that will hold it)."""
         unique = list(dict.fromkeys(refs))
         jobs = self.session.config.jobs
         planned = run_parallel(jobs, [partial(self._plan, r, platforms, store) for r in unique])
         wanted: dict[Digest, _Wanted] = {}
+        left = set() if layers else {layer.digest for image, _ in planned for part in image.images
+                                     for layer in part.layers if layer.size >= HELD_MIN}
         for image, source in planned:
             for blob in (b for part in image.images for b in part.blobs):
                 self.locations.add(source.endpoints[0].host, blob.digest, source.repository)
                 wanted.setdefault(blob.digest, _Wanted(blob, source, image.ref))
-        missing = [w for w in wanted.values() if not store.has(w.blob.digest, w.blob.size)]
+        missing = [w for w in wanted.values()
+                   if w.blob.digest not in left and not store.has(w.blob.digest, w.blob.size)]
         run_parallel(jobs, [partial(self._fetch, w, store) for w in missing])
         return {image.ref: image for image, _ in planned}
+
+    def fetch_into(self, ref: Reference, blob: Descriptor, store: BlobStore, into: Into) -> None:
+        """One blob of ``ref``'s repository into ``into`` (a region of an assembled blob),
+        verified, from the mirrors or the registry as a pull would."""
+        source = self.resolver.source(ref)
+        try:
+            self.resolver.first(source, lambda endpoint: download_blob(
+                self.session, endpoint, source.repository, blob, store, into))
+        except RegistryError as e:
+            raise e.within(f"pulling {ref}") from e
 
     def _fetch(self, wanted: _Wanted, store: BlobStore) -> None:
         """Download one blob, once whatever number of concurrent pulls want it: the first
