@@ -75,7 +75,8 @@ def test_an_error_of_the_caller_stops_the_sink_thread(tmp_path: Path) -> None:
 
 def test_a_tar_assembled_out_of_order_is_the_same_blob(tmp_path: Path) -> None:
     """``write_tar_at`` leaves some files' ranges; threads write them at their offsets (in
-    pieces, the last first); the blob is the tar ``write_tar`` writes, byte for byte."""
+    pieces, the last first) while the bytes before them are hashed; the blob is the tar
+    ``write_tar`` writes, byte for byte."""
     store = BlobStore(tmp_path / "store")
     entries = _entries(store, [0, 1, 511, 512, 3 * CHUNK + 7, 100_000, 2 * CHUNK])
     expected = io.BytesIO()
@@ -95,9 +96,11 @@ def test_a_tar_assembled_out_of_order_is_the_same_blob(tmp_path: Path) -> None:
         for n in range(0, half, 4096):
             first.write(data[n:min(n + 4096, half)])
         first.flush()
+        at.done(start)
 
     with store.assembled(total) as layer:
         write_tar_at(layout, store.opener, layer, leave)
+        layer.expect(start for e, _, start in layout if e.digest in leave)  # hashes ahead of them
         threads = [threading.Thread(target=fill, args=(e, start, layer)) for e, _, start in layout
                    if e.digest in leave]
         for thread in threads:

@@ -26,7 +26,8 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -100,25 +101,75 @@ class At:
 
 class Assembly:
     """A blob being written out of order (``BlobStore.assembled``): ``at(offset)`` gives a
-    sink for the bytes from ``offset`` on; ``digest`` is known once it is complete."""
+    sink for the bytes from ``offset`` on; ``digest`` is known once it is complete. Ranges
+    announced with ``expect`` are written later by others, each reported with ``done``; the
+    bytes before the first range still to come are hashed meanwhile, on a thread of its own,
+    so the hash is nearly done when the last range is."""
 
     def __init__(self, fd: int, size: int) -> None:
         self.fd, self.size = fd, size
         self.created = False
         self._digest: Digest | None = None
+        self._hasher = hashlib.sha256()
+        self._hashed = 0
+        self._coming: set[int] = set()  # starts of the ranges not written yet
+        self._changed = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
 
     def at(self, offset: int) -> At:
         return At(self.fd, offset)
 
-    def finish(self) -> None:
-        hasher, offset = hashlib.sha256(), 0
-        while offset < self.size:
-            chunk = os.pread(self.fd, min(CHUNK, self.size - offset), offset)
+    def expect(self, starts: Iterable[int]) -> None:
+        """Every byte but the ranges starting at ``starts`` is written: hash ahead of them."""
+        with self._changed:
+            self._coming.update(starts)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._hash_ahead, name="assembly-hash", daemon=True)
+            self._thread.start()
+
+    def done(self, start: int) -> None:
+        with self._changed:
+            self._coming.discard(start)
+            self._changed.notify()
+
+    def _hash_ahead(self) -> None:
+        while self._hashed < self.size:
+            with self._changed:
+                while not self._stopping and min(self._coming, default=self.size) <= self._hashed:
+                    self._changed.wait()
+                if self._stopping:
+                    return
+                limit = min(self._coming, default=self.size)
+            self._hash_to(limit)
+
+    def _hash_to(self, limit: int) -> None:
+        while self._hashed < limit:
+            chunk = os.pread(self.fd, min(CHUNK, limit - self._hashed), self._hashed)
             if not chunk:
-                raise BuildError(f"an assembled blob ends at {offset} of {self.size} bytes")
-            hasher.update(chunk)
-            offset += len(chunk)
-        self._digest = Digest(hasher.hexdigest())
+                raise BuildError(f"an assembled blob ends at {self._hashed} of {self.size} bytes")
+            self._hasher.update(chunk)
+            self._hashed += len(chunk)
+
+    def stop(self) -> None:
+        """Stop hashing ahead (before the file is closed)."""
+        if self._thread is not None:
+            with self._changed:
+                self._stopping = True
+                self._changed.notify()
+            self._thread.join()
+            self._thread = None
+
+    def finish(self) -> None:
+        if self._thread is not None:
+            with self._changed:
+                coming = bool(self._coming)
+            if coming:
+                raise RuntimeError("an assembly finished before every expected range was done")
+            self._thread.join()  # nothing is coming: it hashes to the end
+            self._thread = None
+        self._hash_to(self.size)
+        self._digest = Digest(self._hasher.hexdigest())
 
     @property
     def digest(self) -> Digest:
@@ -318,6 +369,7 @@ class BlobStore:
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f"{os.getpid()}.", dir=self.tmp)
+        assembly: Assembly | None = None
         try:
             os.ftruncate(fd, size)
             assembly = Assembly(fd, size)
@@ -328,6 +380,8 @@ class BlobStore:
                 os.replace(tmp_name, self.path(assembly.digest))
                 assembly.created = True
         finally:
+            if assembly is not None:
+                assembly.stop()
             os.close(fd)
             if os.path.exists(tmp_name):
                 os.unlink(tmp_name)

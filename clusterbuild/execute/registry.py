@@ -112,6 +112,7 @@ def run_registry(step: RegistryStep, store: BlobStore, pulls: Sequence[PullResul
             starts = {entry.digest: start for entry, _, start in layout if entry.digest in lacking}
             with store.assembled(total) as layer:
                 write_tar_at(layout, store.opener, layer, set(lacking))
+                layer.expect(starts.values())
                 registry().fetch_all_into(
                     [(*descriptors[d], partial(_region, layer, starts[d])) for d in lacking], store)
             placed, digest, size = data_ranges(layout), layer.digest, total
@@ -133,6 +134,7 @@ def _region(layer: Assembly, start: int) -> Iterator[HashingWriter]:
     sink = layer.at(start)
     yield HashingWriter(sink)
     sink.flush()
+    layer.done(start)
 
 
 def run_push(step: PushStep, registry: Registry, store: BlobStore, index: IndexResult | None,
