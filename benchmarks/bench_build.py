@@ -80,6 +80,9 @@ TARGET_RSS_MB = 200.0
 EDITED = "manifests/000-configmap.yaml"
 BINARY_COUNT = 14
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_env import run_as_installed  # noqa: E402
+
 KUBEFILE = 'FROM scratch\nCOPY . .\nCMD ["bash entrypoint.sh"]\n'
 ENTRYPOINT = """#!/usr/bin/env bash
 set -euo pipefail
@@ -589,6 +592,7 @@ def main(argv: list[str] | None = None) -> int:
         generate_workspace(args.keep, args.size_mb, args.context)  # count in ru_maxrss
         return 0
     scratch = Path(tempfile.mkdtemp(prefix="bench-build-"))
+    run_as_installed(scratch)
     workspace = args.keep.resolve() if args.keep else scratch / "workspace"
     try:
         subprocess.run([sys.executable, __file__, "--generate-only", "--keep", str(workspace),

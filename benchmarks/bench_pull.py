@@ -79,6 +79,8 @@ TARGET_RATIO = 2.0
 TARGET_RSS_MB = 200.0
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar"
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_env import run_as_installed  # noqa: E402
 
 # --------------------------------------------------------------------------- data
 
@@ -457,6 +459,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     scratch = Path(tempfile.mkdtemp(prefix="bench-pull-"))
+    run_as_installed(scratch)
     proc = None
     try:
         print(f"writing {args.images} images of {args.image_mb:g} MB ({args.shared_mb:g} MB shared) ...",

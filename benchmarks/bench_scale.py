@@ -16,7 +16,7 @@ same commands with ``CLUSTERBUILD_NO_RECORD=1`` (a no-op whose record does not h
 the first run after an edit elsewhere) are timed beside them, as information.
 
 The commands run with Python's bytecode cache on (in a temp dir), as an installed tool
-does: with PYTHONDONTWRITEBYTECODE every run would compile ~100 modules again.
+does (``bench_env``).
 
 Usage: python benchmarks/bench_scale.py [--rounds 3] [--sizes 25,100,400,1000]
 """
@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_env import run_as_installed
 from bench_one_pass import small_workspace
 
 CLI = [sys.executable, "-m", "clusterbuild"]
@@ -78,8 +79,8 @@ def main() -> int:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as name:
         temp = Path(name)
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = str(temp / "pycache")
+        run_as_installed(temp)
+        env = dict(os.environ)
         workspaces = {n: small_workspace(temp / f"ws-{n}", n) for n in sizes}
         cold = {}
         for n, ws in workspaces.items():
