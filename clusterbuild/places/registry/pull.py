@@ -69,6 +69,9 @@ class Puller:
         self.locations = locations
         self._lock = threading.Lock()
         self._in_flight: dict[Digest, threading.Event] = {}  # blob -> set when its download ends
+        # blob bodies in flight, for all pulls and registry steps of the run together: each
+        # step's own pool would multiply them (2 cores, 8 steps x 16 threads fighting for them)
+        self._bodies = threading.BoundedSemaphore(self.session.config.jobs)
 
     def pull(self, refs: Sequence[Reference], platforms: Sequence[Platform] | None,
              store: BlobStore, layers: bool = True) -> dict[Reference, PulledImage]:
@@ -94,8 +97,9 @@ class Puller:
         verified, from the mirrors or the registry as a pull would."""
         source = self.resolver.source(ref)
         try:
-            self.resolver.first(source, lambda endpoint: download_blob(
-                self.session, endpoint, source.repository, blob, store, into))
+            with self._bodies:
+                self.resolver.first(source, lambda endpoint: download_blob(
+                    self.session, endpoint, source.repository, blob, store, into))
         except RegistryError as e:
             raise e.within(f"pulling {ref}") from e
 
@@ -121,8 +125,9 @@ class Puller:
 
     def _download(self, wanted: _Wanted, store: BlobStore) -> None:
         try:
-            self.resolver.first(wanted.source, lambda endpoint: download_blob(
-                self.session, endpoint, wanted.source.repository, wanted.blob, store))
+            with self._bodies:
+                self.resolver.first(wanted.source, lambda endpoint: download_blob(
+                    self.session, endpoint, wanted.source.repository, wanted.blob, store))
         except RegistryError as e:
             raise e.within(f"pulling {wanted.ref}") from e
 
