@@ -88,10 +88,10 @@ class At:
 
     def flush(self) -> None:
         if self._pending:
-            self._put(bytes(self._pending))
+            self._put(self._pending)  # no copy: its views are gone when _put returns
             self._pending.clear()
 
-    def _put(self, data: bytes) -> None:
+    def _put(self, data: bytes | bytearray) -> None:
         view = memoryview(data)
         while view:
             written = os.pwrite(self._fd, view, self._pos)
