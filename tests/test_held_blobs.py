@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +248,35 @@ def test_a_layer_that_cannot_be_fetched_fails_only_its_registry_step(tmp_path: P
         assert set(pushed["a"]) <= set(_shipped(ws, tmp_path / "read").values())
     finally:
         proxy.stop()
+
+
+def test_a_blob_claimed_by_a_running_step_is_waited_for_then_claimed_again() -> None:
+    """BlobClaims: the second step to lack a blob waits for the first (whatever became of it);
+    a blob nobody holds any more can be claimed again."""
+    from clusterbuild.execute.registry import BlobClaims
+
+    claims = BlobClaims()
+    x, y = Digest("a" * 64), Digest("b" * 64)
+    order: list[str] = []
+    first_in = threading.Event()
+
+    def first() -> None:
+        with claims.claim([x]) as theirs:
+            assert theirs == []
+            first_in.set()
+            order.append("first working")
+            threading.Event().wait(0.2)
+            order.append("first done")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_in.wait()
+    with claims.claim([x, y]) as theirs:
+        assert len(theirs) == 1  # x is the first's; y is this one's
+        for claimed in theirs:
+            claimed.wait()
+        order.append("second goes on")
+    thread.join()
+    assert order == ["first working", "first done", "second goes on"]
+    with claims.claim([x, y]) as theirs:
+        assert theirs == []

@@ -119,3 +119,4 @@ def test_an_assembly_that_fails_leaves_nothing(tmp_path: Path) -> None:
         layer.at(10).write(b"x")
         raise OSError("the download broke off")
     assert set(store.digests()) == before and not any(store.tmp.iterdir())
+
