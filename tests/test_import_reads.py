@@ -119,7 +119,7 @@ cat charts/openebs/values.yaml | grep "ghcr.io/openebs" | awk '{print $2}' > ima
     assert any(s.startswith("init.sh:15 unused=") and "not needed" in s for s in conversion.skipped)
 
 
-def test_a_read_is_not_a_value_outside_image_lists_nor_of_a_removed_file_the_image_would_ship() -> None:
+def test_a_read_of_a_removed_download_is_read_when_locked_by_every_line_naming_it() -> None:
     conversion = convert("""
 wget -qO- https://example.com/src-${VERSION}.tar.gz | tar -zx
 mv src-${VERSION#v}/deploy/helm charts/
@@ -132,12 +132,27 @@ cat <<'EOF' > Kubefile
 FROM scratch
 COPY . .
 EOF
-""")  # the image ships the whole app dir: a file kept only to be read would be in it
+""")  # the image ships the whole app dir: the file is not kept, its value is read when locked
     assert "images" not in conversion.spec
+    assert to_do(conversion) == []
+    assert conversion.spec["releases"] == {"tag": {
+        "url": "https://example.com/src-{{ version }}.tar.gz",
+        "file": "src-{{ version | strip_v }}/constants.go",
+        "run": "grep Tag | awk -F '\"' '{print $2}'"}}
+    placed = {i["dest"]: i for i in conversion.spec["inputs"] if "dest" in i}
+    assert placed["opt/tool"]["url"] == "https://example.com/{{ releases.tag }}/tool"
+    assert placed["images/shim/list"]["text"] == "docker.io/x/y:{{ releases.tag }}\n"
+
+
+def test_a_read_is_not_a_value_outside_image_lists_unless_the_file_is_a_download() -> None:
+    conversion = convert("""
+mkdir -p opt
+tag=$(cat scripts/constants.go | grep Tag | awk -F '"' '{print $2}')
+wget -q https://example.com/$tag/tool -O opt/tool
+""")  # a committed file: read when the images are scanned, too late for a download
+    assert "releases" not in conversion.spec
     assert [line.split(": not convertible ")[1] for line in to_do(conversion)] == [
-        "(the URL: $tag (line 10) comes from the output of `cat | grep | awk`)",
-        "(the image list: reads src-{{ version | strip_v }}/constants.go, which the build context will "
-        "not hold)"]
+        "(the URL: $tag (line 9) comes from the output of `cat | grep | awk`)"]
 
 
 def test_a_file_edited_after_it_is_read_is_not_read_at_build_time() -> None:
@@ -279,7 +294,7 @@ def test_yq_merges_a_map_as_values_set_under_its_path() -> None:
 
 
 @pytest.mark.slow
-def test_a_file_read_out_of_a_removed_archive_is_an_input_the_image_does_not_ship(
+def test_a_file_read_out_of_a_removed_archive_is_read_when_locked(
         tmp_path: Path, static_server: tuple[str, Path], seeded: str) -> None:  # noqa: F811
     from conftest import tgz
 
@@ -304,10 +319,12 @@ def test_a_file_read_out_of_a_removed_archive_is_an_input_the_image_does_not_shi
     apply_json(legacy, "shop")
     conversion = convert_init_sh(script, "shop", app_dir=app_dir)
     assert to_do(conversion) == []
-    assert conversion.spec["inputs"][1] == {
-        "kind": "archive", "url": f"{url}/shop/{{{{ version }}}}.tar.gz",
-        "path": "shop-{{ version | strip_v }}/pkg/constants.go",
-        "dest": "shop-{{ version | strip_v }}/pkg"}
+    assert conversion.spec["releases"] == {"tag": {  # read when locked: the image never holds the file
+        "url": f"{url}/shop/{{{{ version }}}}.tar.gz",
+        "file": "shop-{{ version | strip_v }}/pkg/constants.go",
+        "run": "grep SidecarTag | awk -F '\"' '{print $2}'"}}
+    assert [i["kind"] for i in conversion.spec["inputs"]] == ["binary"]
+    assert conversion.spec["images"] == {"extra": [f"{seeded}/seed/sidecar:{{{{ releases.tag }}}}"]}
     write_conversion(app_dir, conversion)
     (app_dir.parent / "README.md").write_text("# shop\n")
     cli("check", "-C", str(converted), "shop")
@@ -317,3 +334,115 @@ def test_a_file_read_out_of_a_removed_archive_is_an_input_the_image_does_not_shi
         assert _content(converted, "shop", arch, tmp_path) == _content(legacy, "shop", arch, tmp_path) \
             == {"manifests/web.yaml": b"kind: ConfigMap\nmetadata:\n  name: web\n"}
     assert _images(converted, "shop") == _images(legacy, "shop") == {f"{seeded}/seed/sidecar:1.2.3"}
+
+
+KUBEBLOCKS_SHAPE = """
+rm -rf charts
+mkdir charts
+repo_url="{url}/download"
+charts=( "blocks" "cache")
+for chart in "${{charts[@]}}"; do
+  chart_version=${{VERSION#v}}
+  if [[ "$chart" != "blocks" ]]; then
+    chart_version=$(cat charts/blocks/templates/addons/$chart-addon.yaml | (grep "\\"version\\"" || true) \\
+      | awk '{{print $2}}'| sed 's/"//g')
+    rm -rf charts/blocks
+  fi
+  {fetch} "$repo_url"/"${{chart}}"-"${{chart_version}}"/"${{chart}}"-"${{chart_version}}".tgz{tail}
+  rm -rf charts/"${{chart}}"-"${{chart_version}}".tgz
+done
+"""
+
+
+def _chart(name: str, version: str, templates: dict[str, bytes]) -> bytes:
+    from conftest import tgz
+
+    meta = f"apiVersion: v2\nname: {name}\nversion: {version}\n".encode()
+    return tgz({f"{name}/Chart.yaml": meta, f"{name}/values.yaml": b"{}\n",
+                **{f"{name}/templates/{path}": text for path, text in templates.items()}}, executables=())
+
+
+def test_a_chart_version_read_out_of_another_chart_that_is_then_removed_is_a_release() -> None:
+    conversion = convert(KUBEBLOCKS_SHAPE.format(url="https://example.com",
+                                                 fetch="helm fetch -d charts --untar", tail=""))
+    assert to_do(conversion) == []
+    assert conversion.spec["releases"] == {"chart_version": {
+        "url": "https://example.com/download/blocks-{{ version | strip_v }}/"
+               "blocks-{{ version | strip_v }}.tgz",
+        "file": "*/templates/addons/cache-addon.yaml",
+        "run": "grep '\"version\"' | awk '{print $2}' | sed 's/\"//g'"}}
+    assert conversion.spec["inputs"] == [{  # the chart read from is not shipped
+        "kind": "chart", "name": "cache",
+        "url": "https://example.com/download/cache-{{ releases.chart_version }}/"
+               "cache-{{ releases.chart_version }}.tgz"}]
+    assert any(c.endswith("-> releases.chart_version") for c in conversion.converted)
+
+
+@pytest.mark.slow
+def test_a_chart_version_read_out_of_a_removed_chart_builds_as_the_script_does(
+        tmp_path: Path, static_server: tuple[str, Path], seeded: str) -> None:  # noqa: F811
+    """The kubeblocks addons' shape. The legacy build runs the script with `wget | tar -zx -C
+    charts` where it says `helm fetch --untar -d charts` (no helm binary in the sandbox here):
+    the same files land in charts/."""
+    url, root = static_server
+    plain = VERSION.lstrip("v")
+    (root / f"download/blocks-{plain}").mkdir(parents=True)
+    (root / "download/cache-0.9.2").mkdir(parents=True)
+    (root / f"download/blocks-{plain}/blocks-{plain}.tgz").write_bytes(_chart("blocks", plain, {
+        "addons/cache-addon.yaml": b'spec:\n  install:\n    "version": "0.9.2"\n'}))
+    (root / "download/cache-0.9.2/cache-0.9.2.tgz").write_bytes(_chart("cache", "0.9.2", {
+        "pod.yaml": b"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n"
+                    + f"    - image: {seeded}/seed/sidecar:1.2.3\n".encode()}))
+    legacy_script = HEADER + KUBEBLOCKS_SHAPE.format(url=url, fetch="wget -qO- ", tail=" | tar -zx -C charts")
+    script = HEADER + KUBEBLOCKS_SHAPE.format(url=url, fetch="helm fetch -d charts --untar", tail="")
+    legacy, _ = _workspace(tmp_path / "legacy", "blocks-cache", {"init.sh": legacy_script}, seeded)
+    converted, app_dir = _workspace(tmp_path / "converted", "blocks-cache", {}, seeded)
+    apply_json(legacy, "blocks-cache")
+    conversion = convert_init_sh(script, "blocks-cache", app_dir=app_dir)
+    assert to_do(conversion) == []
+    write_conversion(app_dir, conversion)
+    (app_dir.parent / "README.md").write_text("# blocks-cache\n")
+    cli("check", "-C", str(converted), "blocks-cache")
+    cli("lock", "-C", str(converted), "blocks-cache")
+    assert "tag: 0.9.2" in (converted / "apps.lock").read_text()
+    apply_json(converted, "blocks-cache", "--frozen")
+    for arch in ("amd64", "arm64"):
+        files = _content(converted, "blocks-cache", arch, tmp_path)
+        assert files == _content(legacy, "blocks-cache", arch, tmp_path)
+        assert sorted(files) == ["charts/cache/Chart.yaml", "charts/cache/templates/pod.yaml",
+                                 "charts/cache/values.yaml"]
+    assert _images(converted, "blocks-cache") == _images(legacy, "blocks-cache") \
+        == {f"{seeded}/seed/sidecar:1.2.3"}
+
+
+def test_a_release_read_out_of_a_download_is_checked_and_a_read_giving_nothing_fails_the_lock(
+        tmp_path: Path, static_server: tuple[str, Path]) -> None:
+    url, root = static_server
+    (root / "blocks.tgz").write_bytes(_chart("blocks", "1.0.0", {"addons/cache-addon.yaml": b"spec: {}\n"}))
+    ws = copy_workspace(tmp_path / "ws")
+    app = ws / "applications/shop/latest"
+    app.mkdir(parents=True)
+    (app.parent / "README.md").write_text("# shop\n")
+    (app / "Kubefile").write_text("FROM scratch\nCOPY . .\n")
+    (ws / "apps.yaml").write_text((ws / "apps.yaml").read_text() + "  shop:\n    versions: [v1]\n")
+    spec = app / "clusterbuild.yaml"
+    for bad, says in ((f"{{url: {url}/blocks.tgz, file: '*/Chart.yaml'}}", "exactly one of yq, run"),
+                      ("{github: acme/tool, yq: .version}", "yq is read with url only"),
+                      (f"{{url: {url}/blocks.tgz, run: 'paste -s'}}", "paste")):
+        spec.write_text(f"releases:\n  v: {bad}\ninputs:\n  - kind: text\n    dest: v.txt\n"
+                        "    text: '{{ releases.v }}'\n")
+        proc = cli("check", "-C", str(ws), "shop", check=False)
+        assert proc.returncode == 3 and "releases.v" in proc.stderr and says in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    spec.write_text(f"releases:\n  v:\n    url: {url}/blocks.tgz\n"
+                    "    file: '*/templates/addons/cache-addon.yaml'\n"
+                    "    run: grep '\"version\"' | awk '{print $2}'\n"
+                    "inputs:\n  - kind: text\n    dest: v.txt\n    text: '{{ releases.v }}'\n")
+    cli("check", "-C", str(ws), "shop")  # offline: nothing is downloaded
+    proc = cli("lock", "-C", str(ws), "shop", check=False)
+    assert proc.returncode == 4 and "releases.v" in proc.stderr and "gave nothing" in proc.stderr, proc.stderr
+    assert not (ws / "apps.lock").exists() or "releases.v" not in (ws / "apps.lock").read_text()
+    spec.write_text(f"releases:\n  v: {{url: {url}/blocks.tgz, file: '*/Chart.yaml', yq: .version}}\n"
+                    "inputs:\n  - kind: text\n    dest: v.txt\n    text: '{{ releases.v }}'\n")
+    cli("lock", "-C", str(ws), "shop")
+    assert "tag: 1.0.0" in (ws / "apps.lock").read_text()

@@ -109,7 +109,7 @@ def _releases(run: Run, av: AppVersion, update: bool, changes: list[LockChange]
         changes += found
     else:
         av = replace(av, releases=pinned_releases(run.lock, av))
-    missing = tuple(f"{av.name} releases.{name} (github {av.spec.releases[name].github}): not locked, "
+    missing = tuple(f"{av.name} releases.{name} ({av.spec.releases[name].describe()}): not locked, "
                     "or changed since locked" for name in unpinned_releases(av))
     if missing and run.settings.frozen:
         raise InputError(f"{run.lock.path}: {missing[0]}",

@@ -99,7 +99,8 @@ class Collector:
         self.arch_origin: Origin | None = None
         self.reads: dict[str, tuple[dict[str, Any], Origin]] = {}  # images.read: name -> (spec, origin)
         self.used_reads: set[str] = set()  # the reads an image list names
-        self.releases: dict[str, str] = {}  # latest releases the script asks GitHub for: name -> owner/repo
+        self.releases: dict[str, dict[str, str]] = {}  # releases the templates may name: name -> spec
+        # ({github: owner/repo}: a latest release asked of GitHub; {url, file, run}: read out of a download)
         self.release_origins: dict[str, Origin] = {}  # where a variable is set to one
         self.edited_after_read: set[str] = set()  # files edited after a read of them
 
@@ -178,6 +179,25 @@ class Collector:
             archive.origins.append(replace(origin, detail=f"exclude {rel}"))
             return True
         return False
+
+    def downloaded(self, path: str) -> tuple[str, str | None] | None:
+        """Where the file at ``path`` comes from, when it is a download nothing edits: its URL
+        (a template), and its path in that archive (None: the download itself)."""
+        chart = next((d for d in self.charts.values() if path.startswith(d.where + "/")), None)
+        if chart is not None:
+            rel = path[len(chart.where) + 1:]
+            edited = chart.fields.get("edits") or (rel == "values.yaml" and chart.fields.get("values"))
+            if "url" not in chart.fields or "path" in chart.fields or edited:
+                return None
+            return str(chart.fields["url"]), f"{TOP}/{rel}"  # a chart archive's one top directory
+        pending = self.files.get(path)
+        if pending is not None and not pending.edits and pending.member is None and not pending.unpacked:
+            return pending.url.template(), None
+        archive = next((a for a in reversed(self.archives) if a.into == "." or path.startswith(a.into + "/")),
+                       None)
+        if archive is not None and not archive.clone and not archive.edits:
+            return archive.url.template(), archive.member(path)
+        return None
 
     def take(self, path: str) -> Pending | None:
         return self.files.pop(path, None)

@@ -85,9 +85,9 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
 
 
 def _releases(out: Collector, spec: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """The latest releases the spec's templates name (``{{ releases.NAME }}``)."""
+    """The releases the spec's templates name (``{{ releases.NAME }}``)."""
     text = json.dumps(spec)
-    return {name: {"github": repo} for name, repo in sorted(out.releases.items())
+    return {name: fields for name, fields in sorted(out.releases.items())
             if re.search(r"\breleases\." + name + r"\b", text)}
 
 
@@ -145,6 +145,8 @@ def _reads(out: Collector, drafts: list[Draft], files: list[Placed], walker: Wal
         placed = any(file == d.where or file.startswith(d.where.rstrip("/") + "/") for d in drafts) \
             or any(f.path == file for f in files) or walker.committed(file) is not None \
             or (name in out.used_reads and _read_only(out, drafts, files, walker, file, origin))
+        if name not in out.used_reads and name in out.releases:
+            continue  # read when locked (-> releases.NAME)
         if name not in out.used_reads:
             out.not_needed(origin, "sets a variable from a command's output; the commands using it are "
                            "reported")
@@ -292,7 +294,10 @@ def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Ori
         lines.append("# Files the script writes, kept in the app dir: "
                      + ", ".join(f"{f.path} (line {f.origins[0].line})" for f in files) + ".")
     if "releases" in spec:
-        lines += ["releases:  # latest releases the script asks GitHub for: `clusterbuild lock` pins them"]
+        asked = "latest releases the script asks GitHub for" if all(
+            "github" in fields for fields in spec["releases"].values()) else \
+            "values the script asks GitHub for or reads out of a download"
+        lines += [f"releases:  # {asked}: `clusterbuild lock` pins them"]
         for name, fields in spec["releases"].items():
             if name in out_origins:
                 lines.append(f"  # {_origin_line('', out_origins[name])}")

@@ -23,7 +23,7 @@ from typing import Any
 from clusterbuild.fetch.textread import UnsupportedRead, jsonpath_as_yq, parse_run, yq_keys
 from clusterbuild.importer.expand import Scope, expand_word
 from clusterbuild.importer.lexer import ShellSyntaxError
-from clusterbuild.importer.nodes import Pipeline, Simple
+from clusterbuild.importer.nodes import AndOr, Group, Node, Pipeline, Simple
 from clusterbuild.importer.syntax import parse_script
 from clusterbuild.importer.values import Read, Text, Unknown
 
@@ -38,12 +38,25 @@ def file_read(inner: str, scope: Scope, path_of: PathOf) -> dict[str, Any] | str
         nodes = parse_script(inner)
     except ShellSyntaxError:
         return None
-    node = nodes[0] if len(nodes) == 1 else None
+    if len(nodes) != 1:
+        return None
+    node = nodes[0]
     commands = node.commands if isinstance(node, Pipeline) and not node.negated else (node,)
+    commands = tuple(_forgiven(c) for c in commands)
     simple = [c for c in commands if isinstance(c, Simple) and c.words and not c.redirects]
     if not simple or len(simple) != len(commands):
         return None
     return read_of(simple, scope, path_of)
+
+
+def _forgiven(node: Node) -> Node:
+    """``(grep x || true)`` in a pipeline is ``grep x``: only its exit status differs."""
+    body = node.body if isinstance(node, Group) and len(node.body) == 1 else ()
+    parts = body[0].parts if body and isinstance(body[0], AndOr) else ()
+    if len(parts) == 2 and parts[1][0] == "||" and isinstance(parts[1][1], Simple) \
+            and parts[1][1].words in (("true",), (":",)) and isinstance(parts[0][1], Simple):
+        return parts[0][1]
+    return node
 
 
 def read_of(commands: Sequence[Simple], scope: Scope, path_of: PathOf) -> dict[str, Any] | str | None:

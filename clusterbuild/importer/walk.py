@@ -253,10 +253,18 @@ class Walker:
         return Scope(variables, self.positional, True, self.out.releases)
 
     def add_read(self, wanted: str, spec: dict[str, Any], origin: Origin, why: str) -> Read:
-        """A value read out of a file (``images.read``), for image lists to name."""
-        name = read_name(wanted, list(self.out.reads))
+        """A value read out of a file (``images.read``), for image lists to name; of a download,
+        also a release the lock reads, for any other line to name."""
+        name = read_name(wanted, [*self.out.reads, *self.out.releases])
         self.out.reads[name] = (spec, replace(origin, detail=f"images.read.{name}"))
-        return Read(name, f"${wanted} (line {origin.line}) {why}")
+        source = self.out.downloaded(spec["file"])
+        release = None
+        if source is not None:
+            url, member = source
+            release = {"url": url, **({"file": member} if member else {}),
+                       **{k: v for k, v in spec.items() if k in ("yq", "run")}}
+            self.out.release_origins.setdefault(name, origin)
+        return Read(name, f"${wanted} (line {origin.line}) {why}", release, spec["file"])
 
     def set_arch(self, name: str, mapping: dict[str, str], origin: Origin) -> None:
         if not mapping:

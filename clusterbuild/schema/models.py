@@ -452,11 +452,48 @@ class ImageOptions(Strict):
 class ReleaseSpec(Strict):
     """A value `clusterbuild lock` resolves once and pins in apps.lock (a frozen build never
     asks again; `lock --update` moves it): what an init.sh reads with
-    ``curl https://api.github.com/repos/O/R/releases/latest | jq -r .tag_name``."""
+    ``curl https://api.github.com/repos/O/R/releases/latest | jq -r .tag_name`` (``github``), or
+    out of a file it downloads, e.g. a chart's version in another chart
+    (``cat charts/kubeblocks/templates/addons/redis-addon.yaml | grep '"version"' | awk '{print $2}'``:
+    ``url``, ``file``, and ``run`` or ``yq``)."""
 
-    github: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/repo: "
-                        "the tag of the repository's latest release (GitHub's releases/latest: "
-                        "the newest release that is neither a draft nor a prerelease).")
+    github: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+                               description="owner/repo: the tag of the repository's latest release "
+                               "(GitHub's releases/latest: the newest release that is neither a "
+                               "draft nor a prerelease).")
+    url: str | None = Field(default=None, description="A file or archive (.tgz, .tar.gz, .zip) "
+                            "downloaded when the value is locked, not shipped (templated: app, version).")
+    file: str | None = Field(default=None, description="With url: the file of the archive read, e.g. "
+                             "*/templates/addons/redis-addon.yaml (a first segment * is the archive's "
+                             "single top directory); default: the download itself (templated).")
+    yq: str | None = Field(default=None, description="With url: a yq path read out of the file, e.g. "
+                           ".version.")
+    run: str | None = Field(default=None, description="With url: a pipeline of text filters run on the "
+                            "file (grep, awk '{print $N}', cut, sed, head, tail, sort, uniq, tr, xargs; "
+                            "templated), as images.read runs them.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ReleaseSpec:
+        if (self.github is None) == (self.url is None):
+            raise ValueError("a release needs exactly one of github, url")
+        if self.github is not None:
+            extra = [k for k in ("file", "yq", "run") if getattr(self, k) is not None]
+            if extra:
+                raise ValueError(f"{extra[0]} is read with url only (a github release is its tag)")
+            return self
+        if (self.yq is None) == (self.run is None):
+            raise ValueError("a release read from url needs exactly one of yq, run")
+        from clusterbuild.fetch.textread import parse_run, yq_keys
+
+        if self.yq is not None:
+            yq_keys(self.yq)
+        elif self.run is not None and "{{" not in self.run and "{%" not in self.run:
+            parse_run(self.run)
+        return self
+
+    def describe(self) -> str:
+        """What the value is, for messages: ``github moby/buildkit``, ``read from URL``."""
+        return f"github {self.github}" if self.github else f"read from {self.url}"
 
 
 class AppSpec(Strict):
@@ -468,7 +505,8 @@ class AppSpec(Strict):
         default_factory=dict, description="Kubefile ARG values (templated); apps.yaml wins.")
     releases: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ReleaseSpec] = Field(
         default_factory=dict, description="Values pinned by `clusterbuild lock`, named in templates "
-        "as {{ releases.NAME }}: {NAME: {github: owner/repo}} is that repository's latest release tag.")
+        "as {{ releases.NAME }}: {NAME: {github: owner/repo}} is that repository's latest release tag; "
+        "{NAME: {url, file, run | yq}} a value read out of a file downloaded at lock time.")
     inputs: list[Input] = Field(default_factory=list, description="Declared inputs.")
     images: ImageOptions = Field(default_factory=ImageOptions)
 

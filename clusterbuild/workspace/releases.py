@@ -1,9 +1,10 @@
 """Release values: what ``releases:`` of a clusterbuild.yaml names, as apps.lock pins it.
 
 Each release is pinned under the input id ``releases.<NAME>`` for every platform (``*``):
-the API URL it was read from, the tag (``tag``), and the sha256 of the tag. The entry keeps
-the digest of the release's spec (``{github: owner/repo}``), so a changed repository reads as
-"changed since locked". A release not pinned yet renders as ``unlocked-<NAME>``: ``plan`` and
+the URL it was read from (GitHub's API, or the download a ``url`` release reads a file of),
+the value (``tag``), and the sha256 of the value. The entry keeps the digest of the release's
+spec (``{github: owner/repo}``, ``{url, file, run}``), so a changed spec reads as "changed
+since locked". A release not pinned yet renders as ``unlocked-<NAME>``: ``plan`` and
 ``check`` render templates without network; ``apply`` and ``lock`` resolve it first, and a
 frozen build refuses the app version.
 """
@@ -27,7 +28,7 @@ def release_id(name: str) -> str:
 
 
 def spec_digest(spec: ReleaseSpec) -> str:
-    return hashlib.sha256(json.dumps(spec.model_dump(), sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(spec.model_dump(exclude_none=True), sort_keys=True).encode()).hexdigest()
 
 
 def locked_tag(lock: LockFile, av: AppVersion, name: str) -> str | None:
