@@ -446,3 +446,75 @@ def test_a_release_read_out_of_a_download_is_checked_and_a_read_giving_nothing_f
                     "inputs:\n  - kind: text\n    dest: v.txt\n    text: '{{ releases.v }}'\n")
     cli("lock", "-C", str(ws), "shop")
     assert "tag: 1.0.0" in (ws / "apps.lock").read_text()
+
+
+RELEASE_LIST = """
+mkdir -p opt
+release_url="{url}/repos/acme/cli/releases"
+tkn_version=$(curl -s ${{release_url}} | grep tag_name | grep -v -- '-rc' | sort -r | head -1 \\
+  | awk -F': ' '{{print $2}}' | sed 's/,//' | xargs)
+wget -qO- "{url}/acme/cli/releases/download/${{tkn_version}}/cli_${{tkn_version#v}}.tar.gz" \
+  | tar -zx -C ./opt cli
+chmod +x opt/cli
+"""
+RELEASES_JSON = b"""[
+  {
+    "tag_name": "v0.9.0",
+    "prerelease": false
+  },
+  {
+    "tag_name": "v0.10.0-rc.1",
+    "prerelease": true
+  },
+  {
+    "tag_name": "v0.8.1",
+    "prerelease": false
+  }
+]
+"""
+
+
+def test_a_value_read_out_of_a_download_through_filters_is_a_release() -> None:
+    conversion = convert(RELEASE_LIST.format(url="https://api.example.com"))
+    assert to_do(conversion) == []
+    assert conversion.spec["releases"] == {"tkn_version": {
+        "url": "https://api.example.com/repos/acme/cli/releases",
+        "run": "grep tag_name | grep -v -- -rc | sort -r | head -1 | awk '-F: ' '{print $2}' | sed s/,// "
+               "| xargs"}}
+    assert conversion.spec["inputs"][0]["url"] == "https://api.example.com/acme/cli/releases/download/" \
+        "{{ releases.tkn_version }}/cli_{{ releases.tkn_version | strip_v }}.tar.gz"
+    for unsure in ("curl -s -o out.json https://x.example.com/list | grep a",  # writes a file
+                   "curl -s https://x.example.com/list | jq -r .a",  # jq: not a text filter here
+                   "wget -q https://x.example.com/list | grep a"):  # wget without -O -: saves a file
+        body = f"mkdir -p opt\nv=$({unsure})\nwget -q https://example.com/$v/tool -O opt/tool\n"
+        assert "releases" not in convert(body).spec, unsure
+
+
+@pytest.mark.slow
+def test_a_release_read_out_of_a_release_list_builds_as_the_script_does(
+        tmp_path: Path, static_server: tuple[str, Path], seeded: str) -> None:  # noqa: F811
+    """tekton's shape: the highest tag that is not a release candidate, by the script's filters."""
+    from conftest import tgz
+
+    url, root = static_server
+    (root / "repos/acme/cli").mkdir(parents=True)
+    (root / "repos/acme/cli/releases").write_bytes(RELEASES_JSON)
+    (root / "acme/cli/releases/download/v0.9.0").mkdir(parents=True)
+    (root / "acme/cli/releases/download/v0.9.0/cli_0.9.0.tar.gz").write_bytes(
+        tgz({"cli": b"#!/bin/sh\necho 0.9.0\n", "README.md": b"cli\n"}))
+    script = HEADER + RELEASE_LIST.format(url=url)
+    legacy, _ = _workspace(tmp_path / "legacy", "cli", {"init.sh": script}, seeded)
+    converted, app_dir = _workspace(tmp_path / "converted", "cli", {}, seeded)
+    apply_json(legacy, "cli")
+    conversion = convert_init_sh(script, "cli", app_dir=app_dir)
+    assert to_do(conversion) == []
+    write_conversion(app_dir, conversion)
+    (app_dir.parent / "README.md").write_text("# cli\n")
+    cli("check", "-C", str(converted), "cli")
+    cli("lock", "-C", str(converted), "cli")
+    assert "tag: v0.9.0" in (converted / "apps.lock").read_text()
+    (root / "repos/acme/cli/releases").write_bytes(RELEASES_JSON.replace(b"v0.9.0", b"v0.9.1"))
+    apply_json(converted, "cli", "--frozen")  # pinned: the list is not read again
+    for arch in ("amd64", "arm64"):
+        files = _content(converted, "cli", arch, tmp_path)
+        assert files == _content(legacy, "cli", arch, tmp_path) == {"opt/cli": b"#!/bin/sh\necho 0.9.0\n"}

@@ -73,6 +73,10 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
     if releases:
         spec = {"releases": releases, **spec}
     _validate(spec, path)
+    for name, origin in out.release_origins.items():
+        if name not in releases and name not in reads:  # its lines were not converted: they say why
+            out.not_needed(origin, "sets a variable from a command's output; the commands using it are "
+                           "reported")
     converted = _converted(path, drafts, out.images, files) + tuple(
         f"{_origin_line(path, origin)} -> images.profiles.{name}" for name, (_, origin) in profiles.items()) \
         + tuple(f"{_origin_line(path, o)} -> images.read.{name}" for name, (_, o) in reads.items()) \

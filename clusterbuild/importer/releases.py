@@ -9,7 +9,8 @@
   redirects, ``https://github.com/O/R/releases/tag/<tag>``.
 
 ``until curl ...; do sleep 3; done | ...`` (retrying) reads as the curl. Anything else,
-e.g. a release list sorted by tag, is not this idiom.
+e.g. a release list sorted by tag, is not this idiom: ``reads.download_read`` reads it by its
+own filters (a ``{url, run}`` release).
 """
 
 from __future__ import annotations

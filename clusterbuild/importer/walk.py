@@ -35,7 +35,7 @@ from clusterbuild.importer.nodes import (
     text_of,
     touches_files,
 )
-from clusterbuild.importer.reads import file_read, read_name
+from clusterbuild.importer.reads import download_read, file_read, read_name
 from clusterbuild.importer.values import (
     ARCH,
     ARCH_NAME,
@@ -214,6 +214,13 @@ class Walker:
         read = file_read(inner, self.scope, self.in_cwd) if inner is not None else None
         if isinstance(read, dict) and isinstance(value, Unknown):
             self.variables[name] = self.add_read(name, read, origin, value.why)
+            return
+        fetched = download_read(inner, self.scope) if inner is not None else None
+        if fetched is not None and isinstance(value, Unknown):  # read when locked, wherever it is named
+            wanted = read_name(name, [*self.out.reads, *self.out.releases])
+            self.out.release_origins.setdefault(wanted, origin)
+            self.variables[name] = Read(wanted, f"${name} (line {origin.line}) {value.why}", fetched,
+                                        scanned=False)
             return
         if isinstance(value, ArchMapping):
             self.set_arch(name, value.mapping, origin)
