@@ -243,9 +243,13 @@ def test_a_chart_rendered_only_for_the_image_scan_is_an_image_profile(tmp_path: 
     assert any("not needed (renders a chart with its defaults" in line for line in conversion.skipped)
     (tmp_path / "Kubefile").write_text("FROM scratch\nCOPY . .\n")
     shipped = convert(pull + "helm template web charts/web --set a=1 > manifests/web.yaml\n", tmp_path)
-    assert to_do(shipped) == ["init.sh:10 helm template web charts/web --set a=1 > manifests/web.yaml: not "
-                              "convertible (renders a chart into manifests/web.yaml, which the image ships: "
-                              "keep the rendered file, or install the chart with its values)"]
+    assert to_do(shipped) == []  # the image holds the file: rendered in each build (test_render_inputs)
+    assert shipped.spec["inputs"][1] == {"kind": "render", "chart": "charts/web", "release": "web",
+                                         "set": ["a=1"], "dest": "manifests/web.yaml"}
+    crds = convert(pull + "helm template web charts/web --include-crds > manifests/web.yaml\n", tmp_path)
+    assert to_do(crds) == ["init.sh:10 helm template web charts/web --include-crds > manifests/web.yaml: not "
+                           "convertible (renders a chart with --include-crds, which a render input does not "
+                           "take: keep the rendered file)"]
 
 
 def test_an_image_list_named_by_a_variable_is_read_as_one() -> None:
@@ -260,7 +264,8 @@ def test_an_image_list_named_by_a_variable_is_read_as_one() -> None:
                                                           "run": "grep tag: | awk '{print $2}'"}}
 
 
-def test_a_render_of_a_chart_outside_charts_is_to_do_as_the_scan_does_not_render_it() -> None:
+def test_a_render_of_a_chart_outside_charts_is_a_render_input_or_to_do_as_the_scan_does_not_render_it(
+        ) -> None:
     conversion = convert("helm repo add example https://charts.example.com\n"
                          "helm pull example/web --version 1.2.0 --untar -d chart\nmkdir -p manifests\n"
                          "helm template web chart/web > manifests/web.yaml\n"
@@ -270,14 +275,14 @@ def test_a_render_of_a_chart_outside_charts_is_to_do_as_the_scan_does_not_render
                          "EOF\n")
     why = ", a chart the image scan does not render (it renders those of charts/): list its images in " \
         "images.extra)"
-    assert to_do(conversion) == [
-        f"init.sh:10 helm template web chart/web > manifests/web.yaml: not convertible (renders "
-        f"chart/web{why}",
+    assert to_do(conversion) == [  # line 10 renders a chart the context holds: a render input
         "init.sh:11 helm template chart/web | grep image: | awk '{print $2}' > images/shim/web: not "
         f"convertible (renders chart/web{why}",
         "init.sh:12 helm template web example/web --set a=1 > manifests/repo.yaml: not convertible (renders "
         f"example/web{why}"]
     assert "images" not in conversion.spec
+    assert conversion.spec["inputs"][1] == {"kind": "render", "chart": "chart/web", "release": "web",
+                                            "dest": "manifests/web.yaml"}
 
 
 def test_a_chart_pulled_into_another_directory_keeps_it() -> None:

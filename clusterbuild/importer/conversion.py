@@ -55,7 +55,7 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
     drafts = unique_drafts([*out.charts.values(), *(d for d in placed if d is not None), *out.leftovers(),
                             *texts])
     out.replacing(drafts)
-    profiles = _profiles(out, files, walker)
+    profiles = _profiles(out, files, walker, drafts)
     reads = _reads(out, drafts, files, walker)
     images = list(dict.fromkeys(image for image, _ in out.images))
     spec: dict[str, Any] = {}
@@ -104,9 +104,11 @@ def _committed(app_dir: Path | None, rel: str) -> str | None:
         return None
 
 
-def _profiles(out: Collector, files: list[Placed], walker: Walker
+def _profiles(out: Collector, files: list[Placed], walker: Walker, drafts: list[Draft]
               ) -> dict[str, tuple[dict[str, Any], Origin]]:
-    """Charts rendered into files only for the image scan: image profiles (see ``rendered``)."""
+    """Charts rendered into files only for the image scan: image profiles (see ``rendered``); a
+    render into a file the image ships, or of a chart the scan does not render, is a ``render``
+    input (added to ``drafts``) when the chart is in the build context."""
     from clusterbuild.importer.rendered import ships
     from clusterbuild.importer.written import RECIPES
 
@@ -116,10 +118,16 @@ def _profiles(out: Collector, files: list[Placed], walker: Walker
     profiles: dict[str, tuple[dict[str, Any], Origin]] = {}
     for rendered in out.rendered:
         listing = rendered.target.startswith("images/shim/")
-        if not listing and ships(recipe, rendered.target):
-            out.not_convertible(rendered.origin, f"renders a chart into {rendered.target}, which the image "
-                                "ships: keep the rendered file, or install the chart with its values")
-        elif not rendered.scanned and not _copied_into_charts(rendered.chart, files, walker):
+        shipped = not listing and ships(recipe, rendered.target)
+        unscanned = not rendered.scanned and not _copied_into_charts(rendered.chart, files, walker)
+        render = _render_input(rendered, drafts, walker) if not listing and (shipped or unscanned) else None
+        if isinstance(render, Draft):
+            drafts.append(render)
+        elif shipped:
+            why = f"renders a chart into {rendered.target}, which the image ships: keep the rendered file, " \
+                "or install the chart with its values"
+            out.not_convertible(rendered.origin, render or why)
+        elif unscanned:
             out.not_convertible(rendered.origin, f"renders {rendered.chart}, a chart the image scan does not "
                                 "render (it renders those of charts/): list its images in images.extra")
         elif rendered.values:
@@ -127,6 +135,20 @@ def _profiles(out: Collector, files: list[Placed], walker: Walker
         else:
             out.not_needed(rendered.origin, "renders a chart with its defaults: the image scan does")
     return profiles
+
+
+def _render_input(rendered: Rendered, drafts: list[Draft], walker: Walker) -> Draft | str | None:
+    """The ``render`` input of ``helm template CHART > FILE``, when the build context holds the
+    chart (a chart input's directory, or a committed chart); else why not (None: no chart)."""
+    from clusterbuild.importer.rendered import render_fields
+
+    placed = any(d.fields.get("kind") == "chart" and d.where == rendered.chart for d in drafts)
+    if not placed and walker.committed(f"{rendered.chart}/Chart.yaml") is None:
+        return None
+    fields = render_fields(list(rendered.args), rendered.chart, rendered.target)
+    if isinstance(fields, str):
+        return fields
+    return Draft(fields, [rendered.origin], rendered.target, rendered.origin.line)
 
 
 def _copied_into_charts(chart: str, files: list[Placed], walker: Walker) -> bool:
@@ -311,7 +333,8 @@ def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Ori
         lines += ["  " + line for line in _dump(spec["build_args"]).splitlines()]
     lines.append("inputs:" if drafts else "inputs: []")
     for draft in drafts:
-        lines += [f"  # {_origin_line('', o)}" for o in sorted(set(draft.origins), key=lambda o: o.line)]
+        origins = sorted(set(draft.origins), key=lambda o: (o.line, o.detail, o.text))
+        lines += [f"  # {_origin_line('', o)}" for o in origins]
         lines += ["  " + line for line in _dump([draft.fields]).splitlines()]
     if "images" in spec:
         lines.append("images:")

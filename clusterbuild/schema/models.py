@@ -351,10 +351,32 @@ class TextInput(Strict):
     _platforms = field_validator("platforms")(_check_platforms)
 
 
+class RenderInput(Strict):
+    """A chart of the build context rendered into one file, as an init.sh does with
+    ``helm template NAME CHART -n NS --set a=b > manifests/x.yaml``: written in each build,
+    once the other inputs are in its context, as ``helm template`` prints it."""
+
+    kind: Literal["render"]
+    chart: str = Field(description="The chart's directory in the build context, e.g. charts/openebs "
+                       "(a chart input's, or one of the app dir) (templated).")
+    release: str = Field(default="release-name", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                         description="The release name (helm template's NAME; default release-name).")
+    namespace: str = Field(default="", description="The release namespace (-n; default: default).")
+    set: list[str] = Field(default_factory=list, description="--set expressions in order, parsed as "
+                           "Helm parses them, e.g. [jiva.enabled=true, 'a.b=x,c=1'] (templated).")
+    values_files: list[str] = Field(default_factory=list, description="-f files of the build context, "
+                                    "in order, before `set` (templated).")
+    dest: str = Field(description="Path in the build context, e.g. manifests/app.yaml (templated).")
+    platforms: list[str] | None = Field(default=None, description="Only for these platforms "
+                                        "(default: all).")
+
+    _platforms = field_validator("platforms")(_check_platforms)
+
+
 INPUT_KINDS: tuple[type[Strict], ...] = (FileInput, ChartInput, ManifestInput, BinaryInput, ArchiveInput,
-                                         UrlInput, TextInput)
-Input = Annotated[FileInput | ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput | TextInput,
-                  Field(discriminator="kind")]
+                                         UrlInput, TextInput, RenderInput)
+Input = Annotated[FileInput | ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput | TextInput
+                  | RenderInput, Field(discriminator="kind")]
 RemoteInput = ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput | TextInput
 
 
