@@ -518,3 +518,75 @@ def test_a_release_read_out_of_a_release_list_builds_as_the_script_does(
     for arch in ("amd64", "arm64"):
         files = _content(converted, "cli", arch, tmp_path)
         assert files == _content(legacy, "cli", arch, tmp_path) == {"opt/cli": b"#!/bin/sh\necho 0.9.0\n"}
+
+
+@pytest.mark.slow
+def test_a_directory_s_entries_moved_out_of_an_archive_and_a_makefile_read_before_removal_build_as_the_script(
+        tmp_path: Path, static_server: tuple[str, Path], seeded: str) -> None:  # noqa: F811
+    """milvus-operator's shape: `mv src/config/samples/* manifests/` (hidden entries stay behind),
+    tags read out of the source archive's Makefile for an image list written before `rm -rf src`."""
+    from conftest import tgz
+
+    url, root = static_server
+    plain = VERSION.lstrip("v")
+    (root / "op").mkdir()
+    (root / f"op/{VERSION}.tar.gz").write_bytes(tgz({
+        f"op-{plain}/config/samples/db.yaml": b"kind: ConfigMap\nmetadata:\n  name: db\n",
+        f"op-{plain}/config/samples/sub/cache.yaml": b"kind: ConfigMap\nmetadata:\n  name: cache\n",
+        f"op-{plain}/config/samples/.hidden.yaml": b"kind: Secret\n",
+        f"op-{plain}/Makefile": b"deps:\n\tdocker pull -q example/sidecar:1.2.3\n"
+                                 b"\tdocker pull -q example/web:1\n"},
+        executables=()))
+    script = HEADER + (
+        "mkdir -p manifests images/shim\n"
+        f'wget -qO- "{url}/op/${{VERSION}}.tar.gz" | tar -zx\n'
+        'mv "op-${VERSION#v}"/config/samples/* manifests/\n'
+        "makefile=op-${VERSION#v}/Makefile\n"
+        "sidecar=$(cat $makefile | grep 'docker pull -q example/sidecar:' | awk -F: '{print $2}')\n"
+        "web=$(cat $makefile | grep 'docker pull -q example/web:' | awk -F: '{print $2}')\n"
+        f"cat > images/shim/images.txt <<EOF\n{seeded}/seed/sidecar:${{sidecar}}\n"
+        f"{seeded}/seed/web:${{web}}\nEOF\n"
+        'rm -rf "op-${VERSION#v}"\n')
+    legacy, _ = _workspace(tmp_path / "legacy", "op", {"init.sh": script}, seeded)
+    converted, app_dir = _workspace(tmp_path / "converted", "op", {}, seeded)
+    apply_json(legacy, "op")
+    conversion = convert_init_sh(script, "op", app_dir=app_dir)
+    assert to_do(conversion) == []
+    assert sorted(conversion.spec["releases"]) == ["sidecar", "web"]
+    assert conversion.spec["inputs"][0] == {
+        "kind": "archive", "url": f"{url}/op/{{{{ version }}}}.tar.gz",
+        "path": "op-{{ version | strip_v }}/config/samples",
+        "dest": "manifests", "exclude": [".*", ".*/*"]}
+    write_conversion(app_dir, conversion)
+    (app_dir.parent / "README.md").write_text("# op\n")
+    cli("check", "-C", str(converted), "op")
+    cli("lock", "-C", str(converted), "op")
+    apply_json(converted, "op", "--frozen")
+    for arch in ("amd64", "arm64"):
+        files = _content(converted, "op", arch, tmp_path)
+        assert files == _content(legacy, "op", arch, tmp_path)
+        assert sorted(files) == ["manifests/db.yaml", "manifests/sub/cache.yaml"]
+    assert _images(converted, "op") == _images(legacy, "op") \
+        == {f"{seeded}/seed/sidecar:1.2.3", f"{seeded}/seed/web:1"}
+
+
+def test_a_read_of_a_directory_moved_out_of_an_archive_is_read_at_its_archive_path_when_locked() -> None:
+    conversion = convert("""
+wget -qO- https://example.com/src-${VERSION}.tar.gz | tar -zx
+mv src-${VERSION#v} manifests/src
+tag=$(yq .image.tag manifests/src/values.yaml)
+wget -q https://example.com/$tag/tool -O opt/tool
+echo "docker.io/x/y:$tag" > images/shim/list
+""")  # the image list reads the shipped file when scanned; the download needs the value when locked
+    assert to_do(conversion) == []
+    assert conversion.spec["images"]["read"] == {"tag": {"file": "manifests/src/values.yaml",
+                                                         "yq": ".image.tag"}}
+    assert conversion.spec["releases"] == {"tag": {"url": "https://example.com/src-{{ version }}.tar.gz",
+                                                   "file": "src-{{ version | strip_v }}/values.yaml",
+                                                   "yq": ".image.tag"}}
+    copied = convert("helm pull oci://ghcr.io/x/gateway-helm --version 1.0.0 -d charts/ --untar\n"
+                     "cp -rf charts/gateway-helm/crds/* manifests/\n")
+    assert to_do(copied) == [
+        "init.sh:8 cp -rf charts/gateway-helm/crds/* manifests/: not convertible (copies "
+        "charts/gateway-helm/crds out of chart gateway-helm, which a chart input places only whole: keep the "
+        "files in the app dir)"]

@@ -137,6 +137,15 @@ def _profiles(out: Collector, files: list[Placed], walker: Walker, drafts: list[
     return profiles
 
 
+def _read_as_release(out: Collector, drafts: list[Draft], name: str) -> None:
+    """Image lists name ``releases.NAME`` where they named ``read.NAME``."""
+    pattern = re.compile(r"\bread\." + re.escape(name) + r"\b")
+    out.images = [(pattern.sub(f"releases.{name}", image), origin) for image, origin in out.images]
+    for draft in drafts:
+        if draft.fields.get("kind") == "text":
+            draft.fields["text"] = pattern.sub(f"releases.{name}", draft.fields["text"])
+
+
 def _render_input(rendered: Rendered, drafts: list[Draft], walker: Walker) -> Draft | str | None:
     """The ``render`` input of ``helm template CHART > FILE``, when the build context holds the
     chart (a chart input's directory, or a committed chart); else why not (None: no chart)."""
@@ -178,6 +187,9 @@ def _reads(out: Collector, drafts: list[Draft], files: list[Placed], walker: Wal
                            "reported")
         elif file in out.edited_after_read:
             wrong[name] = f"reads {file} before the script edits it: read it after the edits"
+        elif not placed and name in out.read_releases:  # a download the image does not hold: read when locked
+            out.releases.setdefault(name, out.read_releases[name])
+            _read_as_release(out, drafts, name)
         elif not placed:
             wrong[name] = f"reads {file}, which the build context will not hold"
         else:

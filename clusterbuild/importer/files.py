@@ -192,8 +192,12 @@ def move(w: Walker, node: Simple) -> None:
         final = posixpath.normpath(posixpath.join(dest_path, posixpath.basename(source))) if into_dir \
             else dest_path
         committed = node.words[0] == "cp" and bool(w.committed_files(source))
-        why = _copy_committed(w, source, final, origin) if committed else \
-            w.out.move(source, final, origin, keep=node.words[0] == "cp")
+        contents = into_dir and source.endswith("/*") and not any(c in source[:-2] for c in "*?[")
+        if contents and not committed:  # mv DIR/* DEST/: what DIR holds (but its hidden entries)
+            why = w.out.move(source[:-2], dest_path, origin, keep=node.words[0] == "cp", contents=True)
+        else:
+            why = _copy_committed(w, source, final, origin) if committed else \
+                w.out.move(source, final, origin, keep=node.words[0] == "cp")
         if why is not None:
             w.out.not_convertible(origin, why)
 

@@ -271,6 +271,7 @@ class Walker:
             release = {"url": url, **({"file": member} if member else {}),
                        **{k: v for k, v in spec.items() if k in ("yq", "run")}}
             self.out.release_origins.setdefault(name, origin)
+            self.out.read_releases[name] = release
         return Read(name, f"${wanted} (line {origin.line}) {why}", release, spec["file"])
 
     def set_arch(self, name: str, mapping: dict[str, str], origin: Origin) -> None:
