@@ -396,3 +396,44 @@ def test_commands_with_no_conversion_say_what_to_do_instead() -> None:
         "app dir)",
         "runs another script (charts.sh): convert what it does into this spec, or keep what it leaves in the "
         "app dir)"]
+
+
+@pytest.mark.slow
+def test_a_list_of_words_echoed_one_per_line_then_edited_at_its_version_builds_as_the_script(
+        tmp_path: Path, seeded: str) -> None:  # noqa: F811
+    """rainbond's shape: `echo -e $IMAGE_LIST | tr ' ' '\\n' > images/shim/list` of a list written
+    over several lines, then `sed -i "s#extra:${V}#extra:1#g"` of the list."""
+    from test_import import HEADER, _images, _workspace
+
+    from conftest import apply_json, cli
+
+    script = HEADER + (
+        "mkdir -p images/shim\nRELEASE=${VERSION}-release\n"
+        f'IMAGE_LIST="{seeded}/seed/web:1\n    {seeded}/seed/extra:${{RELEASE}}\n'
+        f'    {seeded}/seed/sidecar:1.2.3"\n'
+        "echo -e $IMAGE_LIST | tr ' ' '\\n' > images/shim/list\n"
+        'sed -i "s#extra:${RELEASE}#extra:1#g" images/shim/list\n')
+    legacy, _ = _workspace(tmp_path / "legacy", "shop", {"init.sh": script}, seeded)
+    converted, app_dir = _workspace(tmp_path / "converted", "shop", {}, seeded)
+    apply_json(legacy, "shop")
+    conversion = convert_init_sh(script, "shop", app_dir=app_dir)
+    assert to_do(conversion) == []
+    want = [f"{seeded}/seed/web:1", f"{seeded}/seed/extra:1", f"{seeded}/seed/sidecar:1.2.3"]
+    kept = [(f.path, f.content) for f in conversion.files]  # the image ships it (COPY . .): a file
+    assert kept == [("images/shim/list", "".join(f"{w}\n" for w in want))]
+    write_conversion(app_dir, conversion)
+    (app_dir.parent / "README.md").write_text("# shop\n")
+    cli("check", "-C", str(converted), "shop")
+    apply_json(converted, "shop")
+    assert _images(converted, "shop") == _images(legacy, "shop") == set(want)
+
+
+def test_a_sed_pattern_names_a_build_time_value_only_where_the_text_holds_it_as_is() -> None:
+    head = "mkdir -p images/shim\nLIST=\"a:${VERSION} b:${VERSION}x\"\n" \
+        "echo $LIST | tr ' ' '\\n' > images/shim/l\n"
+    exact = convert(head + 'sed -i "s#a:${VERSION}#a:latest#" images/shim/l\n')
+    assert exact.spec["images"]["extra"] == ["a:latest", "b:{{ version }}x"]
+    for sed in ('sed -i "s#a:${VERSION}*#a#" images/shim/l',  # a quantifier on the value's last character
+                'sed -i "s#c:${ARCH}#c#" images/shim/l'):  # a value the text does not hold
+        refused = to_do(convert(head + sed))
+        assert any("matching values known only at build time" in line for line in refused), sed

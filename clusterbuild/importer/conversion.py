@@ -24,7 +24,7 @@ from clusterbuild.importer.rendered import Rendered
 from clusterbuild.importer.syntax import parse_script
 from clusterbuild.importer.values import Origin
 from clusterbuild.importer.walk import Walker
-from clusterbuild.importer.written import RECIPES, Placed, place_written
+from clusterbuild.importer.written import RECIPES, Placed, Written, place_written
 
 SPEC_NAME = "clusterbuild.yaml"
 
@@ -258,6 +258,7 @@ def _written(out: Collector, walker: Walker) -> tuple[list[Placed], list[Draft]]
         else next((text for name in RECIPES if (text := walker.committed(name)) is not None), "")
     for written in out.written.values():
         if written.listing and not ships(recipe_text, written.path):
+            _listed_as_edited(out, written)
             continue
         if written.listing:
             listed = {(o.line, o.text) for o in written.origins}
@@ -268,6 +269,21 @@ def _written(out: Collector, walker: Walker) -> tuple[list[Placed], list[Draft]]
         else:
             texts.append(Draft(kept, list(written.origins), written.path, written.origins[0].line))
     return placed, texts
+
+
+def _listed_as_edited(out: Collector, written: Written) -> None:
+    """The images of an image list that the script edits after writing it (``sed -i``): those
+    of its final text (they were taken as it was written)."""
+    from clusterbuild.importer.commands import split_images
+
+    if not any(o.detail.startswith("edits ") for o in written.origins):
+        return
+    listed = {(o.line, o.text) for o in written.origins}
+    out.images = [(i, o) for i, o in out.images if (o.line, o.text) not in listed]
+    images = [image.template() for image in split_images(written.text)]
+    out.images += [(image, replace(written.origins[0], detail="images.extra")) for image in images]
+    out.images += [(images[0], replace(o, detail="images.extra")) for o in written.origins
+                   if o.detail.startswith("edits ") and images]  # the edits are converted too
 
 
 def _validate(spec: dict[str, Any], path: str) -> None:
