@@ -5,7 +5,9 @@ registry) and the imported way, shipping the same images."""
 
 from __future__ import annotations
 
+import io
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -590,3 +592,44 @@ echo "docker.io/x/y:$tag" > images/shim/list
         "init.sh:8 cp -rf charts/gateway-helm/crds/* manifests/: not convertible (copies "
         "charts/gateway-helm/crds out of chart gateway-helm, which a chart input places only whole: keep the "
         "files in the app dir)"]
+
+
+@pytest.mark.slow
+def test_files_copied_out_of_a_pulled_chart_are_a_copy_input_built_as_the_script_does(
+        tmp_path: Path, static_server: tuple[str, Path], seeded: str) -> None:  # noqa: F811
+    """enovy-gateway's shape: `cp -rf charts/gateway-helm/crds/* manifests/`. The legacy script
+    has `wget | tar -zx -C charts` where the imported one has `helm fetch --untar -d charts`."""
+    url, root = static_server
+    (root / "web-1.0.0.tgz").write_bytes(_chart("web", "1.0.0", {"pod.yaml": (
+        f"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - image: {seeded}/seed/web:1\n").encode()}))
+    with tarfile.open(root / "web-1.0.0.tgz") as tar:  # add crds/ (and a hidden file cp's * leaves)
+        members = [(m, tar.extractfile(m).read() if m.isfile() else b"") for m in tar]  # type: ignore[union-attr]
+    with tarfile.open(root / "web-1.0.0.tgz", "w:gz") as tar:
+        for member, data in members:
+            tar.addfile(member, io.BytesIO(data))
+        for name, data in (("web/crds/widget.yaml", b"kind: CustomResourceDefinition\n"),
+                           ("web/crds/.hidden", b"x\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    fetch = f"mkdir -p charts manifests\n{{}} {url}/web-1.0.0.tgz{{}}\ncp -rf charts/web/crds/* manifests/\n"
+    legacy_script = HEADER + fetch.format("wget -qO-", " | tar -zx -C charts")
+    script = HEADER + fetch.format("helm fetch -d charts --untar", "")
+    legacy, _ = _workspace(tmp_path / "legacy", "web", {"init.sh": legacy_script}, seeded)
+    converted, app_dir = _workspace(tmp_path / "converted", "web", {}, seeded)
+    apply_json(legacy, "web")
+    conversion = convert_init_sh(script, "web", app_dir=app_dir)
+    assert to_do(conversion) == []
+    assert conversion.spec["inputs"][1] == {"kind": "copy", "src": "charts/web/crds", "dest": "manifests",
+                                            "contents": True}
+    write_conversion(app_dir, conversion)
+    (app_dir.parent / "README.md").write_text("# web\n")
+    cli("check", "-C", str(converted), "web")
+    cli("lock", "-C", str(converted), "web")
+    apply_json(converted, "web", "--frozen")
+    for arch in ("amd64", "arm64"):
+        files = _content(converted, "web", arch, tmp_path)
+        assert files == _content(legacy, "web", arch, tmp_path)
+        assert files["manifests/widget.yaml"] == b"kind: CustomResourceDefinition\n"
+        assert "manifests/.hidden" not in files and "charts/web/crds/.hidden" in files
+    assert _images(converted, "web") == _images(legacy, "web") == {f"{seeded}/seed/web:1"}

@@ -142,3 +142,21 @@ def test_the_image_scan_reads_what_a_render_input_renders_of_a_chart_outside_cha
         "    - image: ghcr.io/acme/{{ .Release.Name }}:1.0\n")
     found = json.loads(cli("images", "-C", str(ws), "shop", "--json").stdout)
     assert {item["reference"] for item in found} == {"ghcr.io/acme/traffic:1.0"}
+
+
+def test_a_copy_input_copies_context_files_in_each_build_and_a_missing_source_is_bad_input(
+        tmp_path: Path) -> None:
+    spec = ("inputs:\n  - kind: copy\n    src: web/templates\n    dest: manifests\n    contents: true\n"
+            "images:\n  discover: sealos\n")
+    ws, app = _app(tmp_path / "ws", spec)
+    (app / "web/templates/.hidden.yaml").write_text("kind: Secret\n")
+    cli("check", "-C", str(ws), "shop")
+    apply_json(ws, "shop")
+    files = _layer_files(ws, tmp_path)
+    assert sorted(files) == sorted(f"manifests/{name.removeprefix('templates/')}" for name in CHART
+                                   if name.startswith("templates/"))
+    assert files["manifests/deploy.yaml"] == CHART["templates/deploy.yaml"].encode()
+    (app / "clusterbuild.yaml").write_text(spec.replace("web/templates", "nowhere"))
+    proc = cli("apply", "-C", str(ws), "shop", check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert "inputs[0].src: nowhere is not in the build context" in proc.stderr

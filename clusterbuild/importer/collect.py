@@ -104,6 +104,7 @@ class Collector:
         # ({github: owner/repo}: a latest release asked of GitHub; {url, file, run}: read out of a download)
         self.release_origins: dict[str, Origin] = {}  # where a variable is set to one
         self.read_releases: dict[str, dict[str, str]] = {}  # a read of a download: the release reading it
+        self.copies: list[Draft] = []  # files copied out of a chart input (copy inputs)
         self.edited_after_read: set[str] = set()  # files edited after a read of them
 
     def not_needed(self, origin: Origin, why: str, end_line: int = 0) -> None:
@@ -265,9 +266,14 @@ class Collector:
         if moved or written:
             return None
         chart = next((n for n, d in self.charts.items() if source.startswith(d.where + "/")), None)
+        if chart is not None and keep:  # cp -r charts/x/crds/* manifests/: copied in each build
+            fields: dict[str, Any] = {"kind": "copy", "src": source, "dest": dest}
+            fields |= {"contents": True} if contents else {}
+            self.copies.append(Draft(fields, [origin], dest, origin.line))
+            return None
         if chart is not None:
-            return f"{'copies' if keep else 'moves'} {source} out of chart {chart}, which a chart input " \
-                "places only whole: keep the files in the app dir"
+            return f"moves {source} out of chart {chart}, which a chart input places only whole: copy it " \
+                "(cp -r), or keep the files in the app dir"
         for archive in reversed(self.archives):
             if archive.top and source == archive.into:
                 return f"{'copies' if keep else 'moves'} the whole clone {source}, .git included, which " \

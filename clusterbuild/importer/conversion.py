@@ -53,7 +53,7 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
     placed = [out.place(p, pending) for p, pending in out.files.items()]
     files, texts = _written(out, walker)  # before the images: an image list may be kept as a file
     drafts = unique_drafts([*out.charts.values(), *(d for d in placed if d is not None), *out.leftovers(),
-                            *texts])
+                            *texts, *out.copies])
     out.replacing(drafts)
     profiles = _profiles(out, files, walker, drafts)
     reads = _reads(out, drafts, files, walker)

@@ -243,6 +243,11 @@ def remove(w: Walker, node: Simple) -> None:
             continue
         chart = next((n for n, d in w.out.charts.items() if f"{path}/".startswith(f"{d.where}/")), None)
         if chart is not None and path == w.out.charts[chart].where:
+            if any(c.fields["src"].startswith(path + "/") for c in w.out.copies):
+                w.out.not_convertible(origin, f"removes chart {chart} after files are copied out of "
+                                      "it (a copy input copies them in each build): keep the copies in the "
+                                      "app dir")
+                return
             _drop_chart(w, chart, origin)
             continue
         if chart is not None:  # a part of the chart: left out of it

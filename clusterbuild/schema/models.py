@@ -373,10 +373,28 @@ class RenderInput(Strict):
     _platforms = field_validator("platforms")(_check_platforms)
 
 
+class CopyInput(Strict):
+    """Files of the build context copied to another path in each build, once the other inputs
+    are in it: what an init.sh does with ``cp -r charts/x/crds/* manifests/`` out of a chart it
+    pulled (a chart input is placed only whole)."""
+
+    kind: Literal["copy"]
+    src: str = Field(description="A file or directory of the build context, e.g. charts/x/crds "
+                     "(templated).")
+    dest: str = Field(description="Where it is copied: the file's path, or the directory that the "
+                      "directory `src` becomes (templated).")
+    contents: bool = Field(default=False, description="Copy what the directory `src` holds into "
+                           "`dest`, as `cp -r src/* dest/` does: its hidden entries are left out.")
+    platforms: list[str] | None = Field(default=None, description="Only for these platforms "
+                                        "(default: all).")
+
+    _platforms = field_validator("platforms")(_check_platforms)
+
+
 INPUT_KINDS: tuple[type[Strict], ...] = (FileInput, ChartInput, ManifestInput, BinaryInput, ArchiveInput,
-                                         UrlInput, TextInput, RenderInput)
+                                         UrlInput, TextInput, RenderInput, CopyInput)
 Input = Annotated[FileInput | ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput | TextInput
-                  | RenderInput, Field(discriminator="kind")]
+                  | RenderInput | CopyInput, Field(discriminator="kind")]
 RemoteInput = ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput | TextInput
 
 

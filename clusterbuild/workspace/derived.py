@@ -1,10 +1,12 @@
 """Inputs written once the other inputs are in the build context: text inputs that name
 ``images.read`` values, as an init.sh writes an image list after reading a tag out of a chart,
-and ``render`` inputs, a chart of the context rendered into a file (``helm template > x.yaml``).
+``copy`` inputs (``cp -r charts/x/crds/* manifests/``), and ``render`` inputs, a chart of the
+context rendered into a file (``helm template > x.yaml``).
 
 Neither is a remote input (its content is not known when the inputs are pinned): each
 platform's build renders it out of that build's context, stores the bytes as a blob and
-places it at its ``dest``; renders come after the texts (a text may be a values file).
+places it at its ``dest``; texts first, then copies, then renders (a text may be a values file,
+a copy may make a chart).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from clusterbuild.cache.store import BlobStore
 from clusterbuild.kubefile.context import ContextFile
 from clusterbuild.oci.filetree import EntryKind, FileEntry
 from clusterbuild.plan.planner import PlatformBuild
-from clusterbuild.schema.models import RenderInput, TextInput
+from clusterbuild.schema.models import CopyInput, RenderInput, TextInput
 from clusterbuild.workspace.load import AppVersion, LoadedWorkspace
 from clusterbuild.workspace.prepare import template_variables
 from clusterbuild.workspace.templates import render
@@ -46,8 +48,36 @@ def renders(av: AppVersion) -> list[tuple[int, RenderInput]]:
 
 def with_derived(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild, store: BlobStore
                  ) -> PlatformBuild:
-    """``build`` with its late text inputs, then its renders, placed."""
-    return with_renders(ws, av, with_late_texts(ws, av, build, store), store)
+    """``build`` with its late text inputs, then its copies, then its renders, placed."""
+    return with_renders(ws, av, with_copies(ws, av, with_late_texts(ws, av, build, store)), store)
+
+
+def copies(av: AppVersion) -> list[tuple[int, CopyInput]]:
+    return [(n, item) for n, item in enumerate(av.spec.inputs) if isinstance(item, CopyInput)]
+
+
+def with_copies(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild) -> PlatformBuild:
+    """``build`` with each ``copy`` input's files placed again at its ``dest``."""
+    from clusterbuild.errors import ConfigError
+
+    for n, item in copies(av):
+        if item.platforms is not None and str(build.platform) not in item.platforms:
+            continue
+        variables = template_variables(ws, av, build.platform)
+        src = posixpath.normpath(render(item.src, variables, av.spec_path, f"inputs[{n}].src"))
+        dest = posixpath.normpath(render(item.dest, variables, av.spec_path, f"inputs[{n}].dest"))
+        placed: dict[str, ContextFile] = {}
+        for path, found in build.context.files.items():
+            rel = "" if path == src else path[len(src) + 1:] if path.startswith(src + "/") else None
+            if rel is None or (item.contents and (not rel or rel.startswith("."))):
+                continue
+            target = posixpath.join(dest, rel) if rel else dest
+            placed[target] = replace(found, entry=replace(found.entry, path=target))
+        if not placed:
+            raise ConfigError(av.spec_path, f"inputs[{n}].src", f"{src} is not in the build context",
+                              hint="name a file or directory an input places, or one of the app dir")
+        build = replace(build, context=build.context.overlay(placed))
+    return build
 
 
 def with_renders(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild, store: BlobStore

@@ -21,6 +21,7 @@ from clusterbuild.schema.models import (
     ArchiveInput,
     BinaryInput,
     ChartInput,
+    CopyInput,
     FileInput,
     ManifestInput,
     RemoteInput,
@@ -119,7 +120,7 @@ def remote_inputs(ws: LoadedWorkspace, av: AppVersion) -> list[InputPlan]:
     """Every remote input of ``av`` for each of its platforms (merged when identical)."""
     plans: list[InputPlan] = []
     for n, item in enumerate(av.spec.inputs):
-        if isinstance(item, FileInput | RenderInput) or names_reads(item):
+        if isinstance(item, FileInput | RenderInput | CopyInput) or names_reads(item):
             continue  # a local file; a text naming reads or a render, written in each build (``derived``)
         per_platform = []
         for platform in av.platforms:
