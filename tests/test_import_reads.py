@@ -633,3 +633,17 @@ def test_files_copied_out_of_a_pulled_chart_are_a_copy_input_built_as_the_script
         assert files["manifests/widget.yaml"] == b"kind: CustomResourceDefinition\n"
         assert "manifests/.hidden" not in files and "charts/web/crds/.hidden" in files
     assert _images(converted, "web") == _images(legacy, "web") == {f"{seeded}/seed/web:1"}
+
+
+def test_an_image_naming_releases_not_locked_yet_passes_the_offline_check(tmp_path: Path) -> None:
+    ws = copy_workspace(tmp_path / "ws")  # the importer names releases after shell variables
+    app = ws / "applications/shop/latest"
+    app.mkdir(parents=True)
+    (app.parent / "README.md").write_text("# shop\n")
+    (app / "Kubefile").write_text("FROM scratch\nCOPY . .\n")
+    (app / "clusterbuild.yaml").write_text(
+        "releases:\n  GrafanaImage: {url: https://example.com/x.tgz, file: '*/a', yq: .a}\n"
+        "  Tag_2: {github: a/b}\n"
+        "images:\n  extra: ['ghcr.io/x/{{ releases.GrafanaImage }}:{{ releases.Tag_2 }}']\n")
+    (ws / "apps.yaml").write_text((ws / "apps.yaml").read_text() + "  shop:\n    versions: [v1]\n")
+    cli("check", "-C", str(ws), "shop")  # ghcr.io/x/unlocked-grafanaimage:unlocked-tag-2

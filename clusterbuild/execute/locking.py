@@ -153,7 +153,7 @@ RELEASE_FILE_MAX = 256 << 20  # what a release's archive may expand to (the defa
 
 def _release_file(blob: Digest, file: str | None, store: BlobStore, what: str) -> str:
     """The text of ``file`` in the archive ``blob`` (the download itself when None)."""
-    from clusterbuild.execute.fetching import TOP, _under_top
+    from clusterbuild.execute.fetching import TOP, under_top
     from clusterbuild.fetch.archives import unpack
 
     if file is None:
@@ -162,7 +162,7 @@ def _release_file(blob: Digest, file: str | None, store: BlobStore, what: str) -
         root = posixpath.normpath(file).strip("/")
         entries = unpack(store.file(blob), None, store, members=[root], what=what, max_bytes=RELEASE_FILE_MAX)
         if root.split("/", 1)[0] == TOP:
-            root, entries = _under_top(entries, root, what)
+            root, entries = under_top(entries, root, what)
         found = [e.digest for e in entries if e.path == root and e.digest is not None]
         if not found:
             raise BuildError(f"{what}: {file} is not a file of the archive", hint="check the release's file")
