@@ -586,12 +586,18 @@ echo "docker.io/x/y:$tag" > images/shim/list
     assert conversion.spec["releases"] == {"tag": {"url": "https://example.com/src-{{ version }}.tar.gz",
                                                    "file": "src-{{ version | strip_v }}/values.yaml",
                                                    "yq": ".image.tag"}}
-    copied = convert("helm pull oci://ghcr.io/x/gateway-helm --version 1.0.0 -d charts/ --untar\n"
-                     "cp -rf charts/gateway-helm/crds/* manifests/\n")
-    assert to_do(copied) == [
-        "init.sh:8 cp -rf charts/gateway-helm/crds/* manifests/: not convertible (copies "
-        "charts/gateway-helm/crds out of chart gateway-helm, which a chart input places only whole: keep the "
+    pull = "helm pull oci://ghcr.io/x/gateway-helm --version 1.0.0 -d charts/ --untar\n"
+    moved = convert(pull + "mv charts/gateway-helm/crds/* manifests/\n")
+    assert to_do(moved) == [
+        "init.sh:8 mv charts/gateway-helm/crds/* manifests/: not convertible (moves charts/gateway-helm/crds "
+        "out of chart gateway-helm, which a chart input places only whole: copy it (cp -r), or keep the "
         "files in the app dir)"]
+    removed = convert(pull + "cp -r charts/gateway-helm/crds manifests/\nrm -rf charts/gateway-helm\n")
+    assert removed.spec["inputs"][1] == {"kind": "copy", "src": "charts/gateway-helm/crds",
+                                         "dest": "manifests/crds"}
+    assert [line.split(": not convertible ")[1] for line in to_do(removed)] == [
+        "(removes chart gateway-helm after files are copied out of it (a copy input copies them in each "
+        "build): keep the copies in the app dir)"]
 
 
 @pytest.mark.slow
