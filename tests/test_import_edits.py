@@ -243,9 +243,13 @@ def test_a_chart_rendered_only_for_the_image_scan_is_an_image_profile(tmp_path: 
     assert any("not needed (renders a chart with its defaults" in line for line in conversion.skipped)
     (tmp_path / "Kubefile").write_text("FROM scratch\nCOPY . .\n")
     shipped = convert(pull + "helm template web charts/web --set a=1 > manifests/web.yaml\n", tmp_path)
-    assert to_do(shipped) == ["init.sh:10 helm template web charts/web --set a=1 > manifests/web.yaml: not "
-                              "convertible (renders a chart into manifests/web.yaml, which the image ships: "
-                              "keep the rendered file, or install the chart with its values)"]
+    assert to_do(shipped) == []  # the image holds the file: rendered in each build (test_render_inputs)
+    assert shipped.spec["inputs"][1] == {"kind": "render", "chart": "charts/web", "release": "web",
+                                         "set": ["a=1"], "dest": "manifests/web.yaml"}
+    crds = convert(pull + "helm template web charts/web --include-crds > manifests/web.yaml\n", tmp_path)
+    assert to_do(crds) == ["init.sh:10 helm template web charts/web --include-crds > manifests/web.yaml: not "
+                           "convertible (renders a chart with --include-crds, which a render input does not "
+                           "take: keep the rendered file)"]
 
 
 def test_an_image_list_named_by_a_variable_is_read_as_one() -> None:
@@ -260,7 +264,8 @@ def test_an_image_list_named_by_a_variable_is_read_as_one() -> None:
                                                           "run": "grep tag: | awk '{print $2}'"}}
 
 
-def test_a_render_of_a_chart_outside_charts_is_to_do_as_the_scan_does_not_render_it() -> None:
+def test_a_render_of_a_chart_outside_charts_is_a_render_input_or_to_do_as_the_scan_does_not_render_it(
+        ) -> None:
     conversion = convert("helm repo add example https://charts.example.com\n"
                          "helm pull example/web --version 1.2.0 --untar -d chart\nmkdir -p manifests\n"
                          "helm template web chart/web > manifests/web.yaml\n"
@@ -270,14 +275,14 @@ def test_a_render_of_a_chart_outside_charts_is_to_do_as_the_scan_does_not_render
                          "EOF\n")
     why = ", a chart the image scan does not render (it renders those of charts/): list its images in " \
         "images.extra)"
-    assert to_do(conversion) == [
-        f"init.sh:10 helm template web chart/web > manifests/web.yaml: not convertible (renders "
-        f"chart/web{why}",
+    assert to_do(conversion) == [  # line 10 renders a chart the context holds: a render input
         "init.sh:11 helm template chart/web | grep image: | awk '{print $2}' > images/shim/web: not "
         f"convertible (renders chart/web{why}",
         "init.sh:12 helm template web example/web --set a=1 > manifests/repo.yaml: not convertible (renders "
         f"example/web{why}"]
     assert "images" not in conversion.spec
+    assert conversion.spec["inputs"][1] == {"kind": "render", "chart": "chart/web", "release": "web",
+                                            "dest": "manifests/web.yaml"}
 
 
 def test_a_chart_pulled_into_another_directory_keeps_it() -> None:
@@ -391,3 +396,44 @@ def test_commands_with_no_conversion_say_what_to_do_instead() -> None:
         "app dir)",
         "runs another script (charts.sh): convert what it does into this spec, or keep what it leaves in the "
         "app dir)"]
+
+
+@pytest.mark.slow
+def test_a_list_of_words_echoed_one_per_line_then_edited_at_its_version_builds_as_the_script(
+        tmp_path: Path, seeded: str) -> None:  # noqa: F811
+    """rainbond's shape: `echo -e $IMAGE_LIST | tr ' ' '\\n' > images/shim/list` of a list written
+    over several lines, then `sed -i "s#extra:${V}#extra:1#g"` of the list."""
+    from test_import import HEADER, _images, _workspace
+
+    from conftest import apply_json, cli
+
+    script = HEADER + (
+        "mkdir -p images/shim\nRELEASE=${VERSION}-release\n"
+        f'IMAGE_LIST="{seeded}/seed/web:1\n    {seeded}/seed/extra:${{RELEASE}}\n'
+        f'    {seeded}/seed/sidecar:1.2.3"\n'
+        "echo -e $IMAGE_LIST | tr ' ' '\\n' > images/shim/list\n"
+        'sed -i "s#extra:${RELEASE}#extra:1#g" images/shim/list\n')
+    legacy, _ = _workspace(tmp_path / "legacy", "shop", {"init.sh": script}, seeded)
+    converted, app_dir = _workspace(tmp_path / "converted", "shop", {}, seeded)
+    apply_json(legacy, "shop")
+    conversion = convert_init_sh(script, "shop", app_dir=app_dir)
+    assert to_do(conversion) == []
+    want = [f"{seeded}/seed/web:1", f"{seeded}/seed/extra:1", f"{seeded}/seed/sidecar:1.2.3"]
+    kept = [(f.path, f.content) for f in conversion.files]  # the image ships it (COPY . .): a file
+    assert kept == [("images/shim/list", "".join(f"{w}\n" for w in want))]
+    write_conversion(app_dir, conversion)
+    (app_dir.parent / "README.md").write_text("# shop\n")
+    cli("check", "-C", str(converted), "shop")
+    apply_json(converted, "shop")
+    assert _images(converted, "shop") == _images(legacy, "shop") == set(want)
+
+
+def test_a_sed_pattern_names_a_build_time_value_only_where_the_text_holds_it_as_is() -> None:
+    head = "mkdir -p images/shim\nLIST=\"a:${VERSION} b:${VERSION}x\"\n" \
+        "echo $LIST | tr ' ' '\\n' > images/shim/l\n"
+    exact = convert(head + 'sed -i "s#a:${VERSION}#a:latest#" images/shim/l\n')
+    assert exact.spec["images"]["extra"] == ["a:latest", "b:{{ version }}x"]
+    for sed in ('sed -i "s#a:${VERSION}*#a#" images/shim/l',  # a quantifier on the value's last character
+                'sed -i "s#c:${ARCH}#c#" images/shim/l'):  # a value the text does not hold
+        refused = to_do(convert(head + sed))
+        assert any("matching values known only at build time" in line for line in refused), sed

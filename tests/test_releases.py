@@ -122,14 +122,21 @@ def test_latest_release_idioms_become_releases() -> None:
     assert "https://github.com/kubevirt/cdi/releases/download/{{ releases.cdi }}/cdi.yaml" in urls
 
 
-def test_other_release_lookups_stay_not_convertible() -> None:
+def test_a_release_list_sorted_by_tag_is_read_by_its_own_filters_not_as_the_latest_release() -> None:
     conversion = convert(  # a release list sorted by tag is not "the latest release"
         "v=$(curl -s https://api.github.com/repos/acme/cli/releases | grep tag_name | grep -v -- '-rc' "
         "| sort -r | head -1 | awk -F': ' '{print $2}' | sed 's/,//' | xargs)\n"
         "wget -qP manifests https://github.com/acme/cli/releases/download/$v/cli.yaml\n")
-    assert "releases" not in conversion.spec
-    assert any("not convertible" in line and "comes from the output of `curl | grep" in line
-               for line in to_do(conversion))
+    assert conversion.spec["releases"] == {"v": {
+        "url": "https://api.github.com/repos/acme/cli/releases",
+        "run": "grep tag_name | grep -v -- -rc | sort -r | head -1 | awk '-F: ' '{print $2}' | sed s/,// "
+               "| xargs"}}
+    assert to_do(conversion) == []
+    other = convert("v=$(curl -s https://api.github.com/repos/acme/cli/releases | jq -r '.[0].tag_name')\n"
+                    "wget -qP manifests https://github.com/acme/cli/releases/download/$v/cli.yaml\n")
+    assert "releases" not in other.spec
+    assert any("not convertible" in line and "comes from the output of `curl | jq" in line
+               for line in to_do(other))
 
 
 LEGACY_SETUP = """_rw() { REWRITTEN=(); local x; for x in "$@"; do x="${x//https:\\/\\/api.github.com/API}"; \

@@ -13,6 +13,7 @@ exist. Apps built by their init.sh are checked for what exists before the script
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shlex
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clusterbuild.errors import ClusterbuildError, InputError
+from clusterbuild.errors import ClusterbuildError, ConfigError, InputError
 from clusterbuild.kubefile.context import Context, ContextFile
 from clusterbuild.kubefile.copy import resolve_copy
 from clusterbuild.kubefile.evaluate import BuildRecipe, CopyOp, evaluate
@@ -29,7 +30,7 @@ from clusterbuild.oci.filetree import EntryKind, FileEntry
 from clusterbuild.oci.platform import Platform
 from clusterbuild.settings import Settings
 from clusterbuild.workspace.context import walk_context
-from clusterbuild.workspace.derived import late_dest, late_texts
+from clusterbuild.workspace.derived import copies, late_dest, late_texts, renders
 from clusterbuild.workspace.inputs import remote_inputs
 from clusterbuild.workspace.legacy import SCRIPT, is_legacy
 from clusterbuild.workspace.load import APPS_DIR, AppVersion, LoadedWorkspace, select
@@ -139,13 +140,37 @@ def _context(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> Context
             variables["read"] = read_values(av, variables, None)
             render(item.text, variables, av.spec_path, f"inputs[{n}].text")
             declared[late_dest(ws, av, n, item, variables)] = _file("late")
+    for n, copied in copies(av):  # what it holds is known once the inputs are fetched
+        if copied.platforms is None or str(platform) in copied.platforms:
+            dest = posixpath.normpath(render(copied.dest, dict(template_variables(ws, av, platform)),
+                                             av.spec_path, f"inputs[{n}].dest"))
+            declared[dest] = _dir(dest) if copied.contents or "." not in posixpath.basename(dest) \
+                else _file(dest)
+    archived = [p for p, e in declared.items()  # archive dests: what they hold is not known here
+                if e.entry.kind is EntryKind.DIR and f"{p}/Chart.yaml" not in declared]
+    for n, rendered in renders(av):  # a chart rendered at build time: its file is there
+        if rendered.platforms is None or str(platform) in rendered.platforms:
+            variables = dict(template_variables(ws, av, platform))
+            chart = posixpath.normpath(render(rendered.chart, variables, av.spec_path, f"inputs[{n}].chart"))
+            if not any(f"{chart}/Chart.yaml" in files for files in (context.files, declared)) \
+                    and not any(chart.startswith(d.rstrip("/") + "/") or chart == d for d in archived):
+                raise ConfigError(av.spec_path, f"inputs[{n}].chart", f"{chart} is not a chart of the build "
+                                  "context", hint="name the directory a chart input unpacks into "
+                                  "(charts/<name>) or a chart of the app dir")
+            dest = posixpath.normpath(render(rendered.dest, variables, av.spec_path, f"inputs[{n}].dest"))
+            declared[dest] = _file("render")
     return context.overlay(declared)
 
 
 def _unlisted_dirs(ws: LoadedWorkspace, av: AppVersion, platform: Platform) -> tuple[str, ...]:
-    """Where archive inputs unpack: what lies under them is known only once they are fetched."""
-    return tuple(str(plan.fields["dest"]).rstrip("/") for plan in remote_inputs(ws, av)
-                 if plan.kind == "archive" and plan.platform in ("*", str(platform)))
+    """Where archive inputs unpack and copy inputs copy: what lies under them is known only once
+    the inputs are fetched."""
+    archives = tuple(str(plan.fields["dest"]).rstrip("/") for plan in remote_inputs(ws, av)
+                     if plan.kind == "archive" and plan.platform in ("*", str(platform)))
+    variables = template_variables(ws, av, platform)
+    copied = tuple(render(item.dest, variables, av.spec_path, f"inputs[{n}].dest") for n, item in copies(av)
+                   if item.platforms is None or str(platform) in item.platforms)
+    return archives + tuple(posixpath.normpath(dest) for dest in copied)
 
 
 def _dir(path: str) -> ContextFile:

@@ -39,7 +39,7 @@ from clusterbuild.plan.results import FilesResult, LayerResult, StepResult
 from clusterbuild.plan.status import Assessment, assess
 from clusterbuild.plan.steps import ScriptStep, Step
 from clusterbuild.workspace.deferred import deferrable
-from clusterbuild.workspace.derived import with_late_texts
+from clusterbuild.workspace.derived import with_derived
 from clusterbuild.workspace.fetched import AppInputs, input_files, input_producers, pinned, plan_inputs
 from clusterbuild.workspace.inputs import remote_inputs
 from clusterbuild.workspace.legacy import build_from_outputs, is_legacy, script_steps
@@ -109,7 +109,7 @@ def _releases(run: Run, av: AppVersion, update: bool, changes: list[LockChange]
         changes += found
     else:
         av = replace(av, releases=pinned_releases(run.lock, av))
-    missing = tuple(f"{av.name} releases.{name} (github {av.spec.releases[name].github}): not locked, "
+    missing = tuple(f"{av.name} releases.{name} ({av.spec.releases[name].describe()}): not locked, "
                     "or changed since locked" for name in unpinned_releases(av))
     if missing and run.settings.frozen:
         raise InputError(f"{run.lock.path}: {missing[0]}",
@@ -224,7 +224,7 @@ def _builds(run: Run, source: Sources, results: dict[str, StepResult]
         if source.inputs.unpinned or isinstance(files, str):
             return source.inputs.unpinned + ((files,) if isinstance(files, str) else ())
         producers = input_producers(source.inputs, results)
-        return [replace(with_late_texts(run.ws, av, build, run.store), producers=producers)
+        return [replace(with_derived(run.ws, av, build, run.store), producers=producers)
                 for build in prepare(run.ws, av, run.digests, files)]
     builds = []
     for step in source.scripts:

@@ -128,7 +128,7 @@ def _unpack_binary(blob: Digest, params: dict[str, Any], store: BlobStore, what:
 TOP = "*"  # an archive path's first segment: the archive's single top directory
 
 
-def _under_top(entries: list[FileEntry], root: str, what: str) -> tuple[str, list[FileEntry]]:
+def under_top(entries: list[FileEntry], root: str, what: str) -> tuple[str, list[FileEntry]]:
     """``*/x/y``: the root with ``*`` as the archive's one top directory (a source archive's
     ``repo-1.2.3/``), and the entries under it (the glob also matches deeper)."""
     tops = sorted({e.path.split("/", 1)[0] for e in entries})
@@ -151,7 +151,7 @@ def _unpack_archive(blob: Digest, params: dict[str, Any], store: BlobStore, what
     entries = unpack(store.file(blob), None, store, members=[root] if root else None, what=what,
                      max_bytes=limit[0], limit_hint=limit[1])
     if root.split("/", 1)[0] == TOP:
-        root, entries = _under_top(entries, root, what)
+        root, entries = under_top(entries, root, what)
     single = len(entries) == 1 and entries[0].path == root and entries[0].kind is EntryKind.FILE
     if single:  # a file named by path: it lands in dest
         return [replace(entries[0], path=posixpath.join(params["dest"], posixpath.basename(root)))]

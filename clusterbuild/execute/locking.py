@@ -7,6 +7,7 @@ its URL. Each is fetched into the store and its sha256 recorded.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -107,23 +108,70 @@ def lock_releases(av: AppVersion, lock: LockFile, downloads: Downloads, store: B
                   update: bool = False) -> tuple[AppVersion, list[LockChange]]:
     """Pin every release of ``av`` not pinned yet (all of them with ``update``); ``av`` with
     the tags, and what changed."""
-    from clusterbuild.fetch.releases import api_url, latest_release_tag
-
     changes = []
+    fetched: dict[str, Digest] = {}  # URL -> download: several values read out of one archive
     for name in sorted(av.spec.releases):
         if not update and locked_tag(lock, av, name) is not None:
             continue
-        repo = av.spec.releases[name].github
+        spec = av.spec.releases[name]
         before = lock.get(av.app, av.version, release_id(name), ALL)
-        tag = latest_release_tag(repo, downloads.fetcher, store,
-                                 f"{av.name} releases.{name} (the latest release of {repo})")
-        locked = Locked(spec_digest(av.spec.releases[name]), api_url(repo), Digest.of_bytes(tag.encode()),
-                        ((TAG, tag),))
+        url, tag = _resolve_release(av, name, downloads, store, fetched)
+        locked = Locked(spec_digest(spec), url, Digest.of_bytes(tag.encode()), ((TAG, tag),))
         lock.set(av.app, av.version, release_id(name), ALL, locked)
         if before != locked:
             old = dict(before.extra).get(TAG, "") if before else ""
-            changes.append(LockChange(f"{av.name} releases.{name} (github {repo})", old, tag))
+            changes.append(LockChange(f"{av.name} releases.{name} ({spec.describe()})", old, tag))
     return replace(av, releases=pinned_releases(lock, av)), changes
+
+
+def _resolve_release(av: AppVersion, name: str, downloads: Downloads, store: BlobStore,
+                     fetched: dict[str, Digest]) -> tuple[str, str]:
+    """Where release ``name`` of ``av`` was read, and its value (``fetched``: downloads made)."""
+    from clusterbuild.fetch.releases import api_url, latest_release_tag
+
+    spec = av.spec.releases[name]
+    if spec.github is not None:
+        what = f"{av.name} releases.{name} (the latest release of {spec.github})"
+        return api_url(spec.github), latest_release_tag(spec.github, downloads.fetcher, store, what)
+    from clusterbuild.fetch.releases import value_of_text
+    from clusterbuild.workspace.templates import render
+
+    field = f"releases.{name}"
+    variables = {"app": av.app, "version": av.version}
+    url = render(str(spec.url), variables, av.spec_path, f"{field}.url")
+    file = render(spec.file, variables, av.spec_path, f"{field}.file") if spec.file else None
+    run = render(spec.run, variables, av.spec_path, f"{field}.run") if spec.run is not None else None
+    what = f"{av.name} {field} ({url})"
+    blob = fetched.get(url) or downloads.fetch(url, None, what, store)
+    fetched[url] = blob
+    text = _release_file(blob, file, store, what)
+    return url, value_of_text(text, spec.yq, run, f"{av.spec_path}: {field}", f"{file or url}")
+
+
+RELEASE_FILE_MAX = 256 << 20  # what a release's archive may expand to (the default of charts)
+
+
+def _release_file(blob: Digest, file: str | None, store: BlobStore, what: str) -> str:
+    """The text of ``file`` in the archive ``blob`` (the download itself when None)."""
+    from clusterbuild.execute.fetching import TOP, under_top
+    from clusterbuild.fetch.archives import unpack
+
+    if file is None:
+        data = store.read_bytes(blob)
+    else:
+        root = posixpath.normpath(file).strip("/")
+        entries = unpack(store.file(blob), None, store, members=[root], what=what, max_bytes=RELEASE_FILE_MAX)
+        if root.split("/", 1)[0] == TOP:
+            root, entries = under_top(entries, root, what)
+        found = [e.digest for e in entries if e.path == root and e.digest is not None]
+        if not found:
+            raise BuildError(f"{what}: {file} is not a file of the archive", hint="check the release's file")
+        data = store.read_bytes(found[0])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BuildError(f"{what}: {file or 'the download'} is not text",
+                         hint="check the release's url and file") from None
 
 
 SCRIPT_ID = "init.sh"

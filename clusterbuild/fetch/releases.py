@@ -37,3 +37,22 @@ def latest_release_tag(repo: str, fetcher: Fetcher, store: BlobStore, what: str 
     if not isinstance(tag, str) or not _TAG.match(tag):
         raise BuildError(f"{url}: the release's tag_name {tag!r} is not a tag", hint=hint)
     return tag
+
+
+def value_of_text(text: str, yq: str | None, run: str | None, what: str, source: str) -> str:
+    """The value a ``url`` release reads out of ``text`` (the file ``source``): ``yq`` or the
+    filters of ``run``, one non-blank line (a version or a tag)."""
+    import yaml
+
+    from clusterbuild.fetch.textread import UnsupportedRead, parse_run, read_yq
+
+    try:
+        value = read_yq(text, yq) if yq is not None else parse_run(str(run)).apply(text)
+    except (UnsupportedRead, yaml.YAMLError) as exc:
+        raise BuildError(f"{what}: reading {source}: {exc}", hint="fix the yq path or the filters") from None
+    value = value.strip()
+    if not _TAG.match(value) or value == "null":
+        shown = repr(value[:80]) if value and value != "null" else "nothing"
+        raise BuildError(f"{what}: reading {source} gave {shown}, not one word (a version or a tag)",
+                         hint="check the release's file and its yq path or filters against the download")
+    return value

@@ -76,7 +76,7 @@ def template(w: Walker, node: Simple, target_raw: str | None, origin: Origin) ->
     elif target is None:
         w.out.not_needed(origin, "prints a render")
     else:
-        w.out.rendered.append(Rendered(target, values, origin, chart))
+        w.out.rendered.append(Rendered(target, values, origin, chart, tuple(_templated(args, exprs))))
 
 
 def _standing_in(value: Text, exprs: dict[str, str]) -> str:

@@ -37,6 +37,7 @@ class Pending:
     checksums: Text | None = None  # a checksum file the script verified this download with
     edits: list[dict[str, Any]] = field(default_factory=list)  # sed/yq edits, "file" set when placed
     exclude: list[str] = field(default_factory=list)  # parts of a directory member removed after
+    directory: bool = False  # the member is a directory (`mv DIR/* DEST/`)
 
 
 @dataclass
@@ -99,8 +100,11 @@ class Collector:
         self.arch_origin: Origin | None = None
         self.reads: dict[str, tuple[dict[str, Any], Origin]] = {}  # images.read: name -> (spec, origin)
         self.used_reads: set[str] = set()  # the reads an image list names
-        self.releases: dict[str, str] = {}  # latest releases the script asks GitHub for: name -> owner/repo
+        self.releases: dict[str, dict[str, str]] = {}  # releases the templates may name: name -> spec
+        # ({github: owner/repo}: a latest release asked of GitHub; {url, file, run}: read out of a download)
         self.release_origins: dict[str, Origin] = {}  # where a variable is set to one
+        self.read_releases: dict[str, dict[str, str]] = {}  # a read of a download: the release reading it
+        self.copies: list[Draft] = []  # files copied out of a chart input (copy inputs)
         self.edited_after_read: set[str] = set()  # files edited after a read of them
 
     def not_needed(self, origin: Origin, why: str, end_line: int = 0) -> None:
@@ -179,6 +183,34 @@ class Collector:
             return True
         return False
 
+    def downloaded(self, path: str) -> tuple[str, str | None] | None:
+        """Where the file at ``path`` comes from, when it is a download nothing edits: its URL
+        (a template), and its path in that archive (None: the download itself)."""
+        chart = next((d for d in self.charts.values() if path.startswith(d.where + "/")), None)
+        if chart is not None:
+            rel = path[len(chart.where) + 1:]
+            edited = chart.fields.get("edits") or (rel == "values.yaml" and chart.fields.get("values"))
+            if "url" not in chart.fields or "path" in chart.fields or edited:
+                return None
+            return str(chart.fields["url"]), f"{TOP}/{rel}"  # a chart archive's one top directory
+        pending = self.files.get(path)
+        if pending is not None and not pending.edits and pending.member is None and not pending.unpacked:
+            return pending.url.template(), None
+        moved = next((p for p, f in self.files.items() if f.member is not None and path.startswith(p + "/")),
+                     None)
+        if moved is not None:  # in a directory taken out of an archive
+            taken = self.files[moved]
+            return (taken.url.template(), f"{taken.member}{path[len(moved):]}") if not taken.edits else None
+        archive = next((a for a in reversed(self.archives) if a.into == "." or path.startswith(a.into + "/")),
+                       None)
+        if archive is None or archive.clone or archive.edits:
+            return None
+        member = archive.member(path)
+        rel = path if archive.into == "." else path[len(archive.into) + 1:]
+        if any(rel == t or rel.startswith(t.rstrip("/") + "/") for t in archive.members_taken):
+            return None  # moved out of the extracted tree: not there any more
+        return archive.url.template(), member
+
     def take(self, path: str) -> Pending | None:
         return self.files.pop(path, None)
 
@@ -215,11 +247,14 @@ class Collector:
     def is_dir(self, path: str) -> bool:
         return path in self.dirs or any(p.startswith(path + "/") for p in self.files)
 
-    def move(self, source: str, dest: str, origin: Origin, keep: bool) -> str | None:
-        """Move (or copy, ``keep``) the file or directory at ``source`` to ``dest``; why not, if not."""
+    def move(self, source: str, dest: str, origin: Origin, keep: bool, contents: bool = False) -> str | None:
+        """Move (or copy, ``keep``) the file or directory at ``source`` to ``dest`` (``contents``:
+        what the directory ``source`` holds into ``dest``, as ``mv source/* dest/``, hidden
+        entries left); why not, if not."""
         if any(c in source for c in "*?["):
             return f"moves the files matching {source}: name each one"
-        moved = [p for p in self.files if p == source or p.startswith(source + "/")]
+        moved = [p for p in self.files if (p == source and not contents) or (p.startswith(source + "/")
+                 and not (contents and p[len(source) + 1:].startswith(".")))]
         for path in moved:
             pending = self.files[path] if keep else self.files.pop(path)
             self.files[dest + path[len(source):]] = replace(pending, origins=[*pending.origins, origin])
@@ -230,6 +265,15 @@ class Collector:
                                                               origins=[*kept.origins, origin])
         if moved or written:
             return None
+        chart = next((n for n, d in self.charts.items() if source.startswith(d.where + "/")), None)
+        if chart is not None and keep:  # cp -r charts/x/crds/* manifests/: copied in each build
+            fields: dict[str, Any] = {"kind": "copy", "src": source, "dest": dest}
+            fields |= {"contents": True} if contents else {}
+            self.copies.append(Draft(fields, [origin], dest, origin.line))
+            return None
+        if chart is not None:
+            return f"moves {source} out of chart {chart}, which a chart input places only whole: copy it " \
+                "(cp -r), or keep the files in the app dir"
         for archive in reversed(self.archives):
             if archive.top and source == archive.into:
                 return f"{'copies' if keep else 'moves'} the whole clone {source}, .git included, which " \
@@ -238,9 +282,10 @@ class Collector:
                 archive.taken = True
                 rel = source if archive.into == "." else source[len(archive.into) + 1:]
                 if not keep or dest == source:
-                    archive.members_taken.append(rel)
+                    archive.members_taken += [rel, f"{rel}/*"] if contents else [rel]
                 self.files[dest] = Pending(archive.url, [*archive.origins, origin], archive.member(source),
-                                           True, checksums=archive.checksums)
+                                           True, checksums=archive.checksums,
+                                           exclude=[".*", ".*/*"] if contents else [], directory=contents)
                 return None
         return f"{source} is not a file the script downloaded"
 
@@ -334,7 +379,8 @@ class Collector:
             if pending.exclude:
                 chart["exclude"] = pending.exclude
             return _checked(Draft(chart, pending.origins, path, pending.origins[0].line), pending)
-        one_file = path.startswith("opt/") or "/" not in path or "." in posixpath.basename(path)
+        one_file = not pending.directory and (path.startswith("opt/") or "/" not in path
+                                              or "." in posixpath.basename(path))
         if path != "charts" and (one_file or pending.mode) and not any("file" in e for e in pending.edits):
             return self._binary(path, pending)
         fields: dict[str, Any] = {"kind": "archive", "url": pending.url.template(), "path": member,

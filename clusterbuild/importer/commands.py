@@ -100,6 +100,8 @@ def run_pipeline(w: Walker, node: Pipeline) -> None:
     first = commands[0] if commands else None
     filters = all(c.words[0] in IMAGE_FILTERS for c in commands[1:]) and len(commands) == len(node.commands)
     listing = writes is not None and _lists(w, writes)  # an image list, wherever its path comes from
+    if writes is not None and _words_per_line(w, commands, len(node.commands), writes, origin, last):
+        return
     if first is not None and first.words[:2] == ("helm", "template") and writes and listing \
             and filters and not stdout_target(first):
         charts.template(w, first, writes, origin)  # the image list of a render: the scan's own
@@ -112,6 +114,43 @@ def run_pipeline(w: Walker, node: Pipeline) -> None:
         w.out.not_convertible(origin, "a pipeline that writes files")
     else:
         w.out.not_needed(origin, "prints")
+
+
+_ONE_PER_LINE = ("tr", "' '", "'\\n'")  # tr ' ' '\n'
+
+
+def _words_per_line(w: Walker, commands: list[Simple], length: int, writes: str, origin: Origin,
+                    last: Simple | object) -> bool:
+    """``echo $LIST | tr ' ' '\n' > FILE``: the words of known text, one per line (the shell
+    splits the unquoted variable on blanks; echo joins them with spaces), written to FILE."""
+    if length != 2 or len(commands) != 2 or commands[1].words != _ONE_PER_LINE \
+            or commands[0].words[0] != "echo":
+        return False
+    args = list(commands[0].words[1:])
+    if args[:1] == ["-e"]:
+        args = args[1:]
+    words: list[Text] = []
+    for raw in args:
+        value = w.text(raw, reads=True)
+        if not isinstance(value, Text) or raw.startswith(("'", '"')) or "\\" in raw:
+            return False
+        words += _split_blanks(value)
+    _write(w, origin, writes, Text.of(*(p for word in words for p in (*word.parts, "\n"))),
+           _appends(last) if isinstance(last, Simple) else False)
+    return True
+
+
+def _split_blanks(value: Text) -> list[Text]:
+    """``value`` split as the shell splits an unquoted expansion (on blanks in its literal text)."""
+    words: list[list[Part]] = [[]]
+    for part in value.parts:
+        if isinstance(part, Expr):
+            words[-1].append(part)
+            continue
+        pieces = re.split(r"\s+", part)
+        words[-1].append(pieces[0])
+        words += [[piece] for piece in pieces[1:]]
+    return [Text.of(*word) for word in words if Text.of(*word).parts]
 
 
 def _listed(w: Walker, commands: list[Simple], writes: str, origin: Origin, last: object) -> bool:

@@ -24,7 +24,7 @@ from clusterbuild.importer.rendered import Rendered
 from clusterbuild.importer.syntax import parse_script
 from clusterbuild.importer.values import Origin
 from clusterbuild.importer.walk import Walker
-from clusterbuild.importer.written import RECIPES, Placed, place_written
+from clusterbuild.importer.written import RECIPES, Placed, Written, place_written
 
 SPEC_NAME = "clusterbuild.yaml"
 
@@ -53,9 +53,9 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
     placed = [out.place(p, pending) for p, pending in out.files.items()]
     files, texts = _written(out, walker)  # before the images: an image list may be kept as a file
     drafts = unique_drafts([*out.charts.values(), *(d for d in placed if d is not None), *out.leftovers(),
-                            *texts])
+                            *texts, *out.copies])
     out.replacing(drafts)
-    profiles = _profiles(out, files, walker)
+    profiles = _profiles(out, files, walker, drafts)
     reads = _reads(out, drafts, files, walker)
     images = list(dict.fromkeys(image for image, _ in out.images))
     spec: dict[str, Any] = {}
@@ -73,6 +73,10 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
     if releases:
         spec = {"releases": releases, **spec}
     _validate(spec, path)
+    for name, origin in out.release_origins.items():
+        if name not in releases and name not in reads:  # its lines were not converted: they say why
+            out.not_needed(origin, "sets a variable from a command's output; the commands using it are "
+                           "reported")
     converted = _converted(path, drafts, out.images, files) + tuple(
         f"{_origin_line(path, origin)} -> images.profiles.{name}" for name, (_, origin) in profiles.items()) \
         + tuple(f"{_origin_line(path, o)} -> images.read.{name}" for name, (_, o) in reads.items()) \
@@ -85,9 +89,9 @@ def convert_init_sh(script: str, app: str, path: str = "init.sh", app_dir: Path 
 
 
 def _releases(out: Collector, spec: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """The latest releases the spec's templates name (``{{ releases.NAME }}``)."""
+    """The releases the spec's templates name (``{{ releases.NAME }}``)."""
     text = json.dumps(spec)
-    return {name: {"github": repo} for name, repo in sorted(out.releases.items())
+    return {name: fields for name, fields in sorted(out.releases.items())
             if re.search(r"\breleases\." + name + r"\b", text)}
 
 
@@ -100,9 +104,11 @@ def _committed(app_dir: Path | None, rel: str) -> str | None:
         return None
 
 
-def _profiles(out: Collector, files: list[Placed], walker: Walker
+def _profiles(out: Collector, files: list[Placed], walker: Walker, drafts: list[Draft]
               ) -> dict[str, tuple[dict[str, Any], Origin]]:
-    """Charts rendered into files only for the image scan: image profiles (see ``rendered``)."""
+    """Charts rendered into files only for the image scan: image profiles (see ``rendered``); a
+    render into a file the image ships, or of a chart the scan does not render, is a ``render``
+    input (added to ``drafts``) when the chart is in the build context."""
     from clusterbuild.importer.rendered import ships
     from clusterbuild.importer.written import RECIPES
 
@@ -112,10 +118,16 @@ def _profiles(out: Collector, files: list[Placed], walker: Walker
     profiles: dict[str, tuple[dict[str, Any], Origin]] = {}
     for rendered in out.rendered:
         listing = rendered.target.startswith("images/shim/")
-        if not listing and ships(recipe, rendered.target):
-            out.not_convertible(rendered.origin, f"renders a chart into {rendered.target}, which the image "
-                                "ships: keep the rendered file, or install the chart with its values")
-        elif not rendered.scanned and not _copied_into_charts(rendered.chart, files, walker):
+        shipped = not listing and ships(recipe, rendered.target)
+        unscanned = not rendered.scanned and not _copied_into_charts(rendered.chart, files, walker)
+        render = _render_input(rendered, drafts, walker) if not listing and (shipped or unscanned) else None
+        if isinstance(render, Draft):
+            drafts.append(render)
+        elif shipped:
+            why = f"renders a chart into {rendered.target}, which the image ships: keep the rendered file, " \
+                "or install the chart with its values"
+            out.not_convertible(rendered.origin, render or why)
+        elif unscanned:
             out.not_convertible(rendered.origin, f"renders {rendered.chart}, a chart the image scan does not "
                                 "render (it renders those of charts/): list its images in images.extra")
         elif rendered.values:
@@ -123,6 +135,29 @@ def _profiles(out: Collector, files: list[Placed], walker: Walker
         else:
             out.not_needed(rendered.origin, "renders a chart with its defaults: the image scan does")
     return profiles
+
+
+def _read_as_release(out: Collector, drafts: list[Draft], name: str) -> None:
+    """Image lists name ``releases.NAME`` where they named ``read.NAME``."""
+    pattern = re.compile(r"\bread\." + re.escape(name) + r"\b")
+    out.images = [(pattern.sub(f"releases.{name}", image), origin) for image, origin in out.images]
+    for draft in drafts:
+        if draft.fields.get("kind") == "text":
+            draft.fields["text"] = pattern.sub(f"releases.{name}", draft.fields["text"])
+
+
+def _render_input(rendered: Rendered, drafts: list[Draft], walker: Walker) -> Draft | str | None:
+    """The ``render`` input of ``helm template CHART > FILE``, when the build context holds the
+    chart (a chart input's directory, or a committed chart); else why not (None: no chart)."""
+    from clusterbuild.importer.rendered import render_fields
+
+    placed = any(d.fields.get("kind") == "chart" and d.where == rendered.chart for d in drafts)
+    if not placed and walker.committed(f"{rendered.chart}/Chart.yaml") is None:
+        return None
+    fields = render_fields(list(rendered.args), rendered.chart, rendered.target)
+    if isinstance(fields, str):
+        return fields
+    return Draft(fields, [rendered.origin], rendered.target, rendered.origin.line)
 
 
 def _copied_into_charts(chart: str, files: list[Placed], walker: Walker) -> bool:
@@ -145,11 +180,16 @@ def _reads(out: Collector, drafts: list[Draft], files: list[Placed], walker: Wal
         placed = any(file == d.where or file.startswith(d.where.rstrip("/") + "/") for d in drafts) \
             or any(f.path == file for f in files) or walker.committed(file) is not None \
             or (name in out.used_reads and _read_only(out, drafts, files, walker, file, origin))
+        if name not in out.used_reads and name in out.releases:
+            continue  # read when locked (-> releases.NAME)
         if name not in out.used_reads:
             out.not_needed(origin, "sets a variable from a command's output; the commands using it are "
                            "reported")
         elif file in out.edited_after_read:
             wrong[name] = f"reads {file} before the script edits it: read it after the edits"
+        elif not placed and name in out.read_releases:  # a download the image does not hold: read when locked
+            out.releases.setdefault(name, out.read_releases[name])
+            _read_as_release(out, drafts, name)
         elif not placed:
             wrong[name] = f"reads {file}, which the build context will not hold"
         else:
@@ -218,6 +258,7 @@ def _written(out: Collector, walker: Walker) -> tuple[list[Placed], list[Draft]]
         else next((text for name in RECIPES if (text := walker.committed(name)) is not None), "")
     for written in out.written.values():
         if written.listing and not ships(recipe_text, written.path):
+            _listed_as_edited(out, written)
             continue
         if written.listing:
             listed = {(o.line, o.text) for o in written.origins}
@@ -228,6 +269,21 @@ def _written(out: Collector, walker: Walker) -> tuple[list[Placed], list[Draft]]
         else:
             texts.append(Draft(kept, list(written.origins), written.path, written.origins[0].line))
     return placed, texts
+
+
+def _listed_as_edited(out: Collector, written: Written) -> None:
+    """The images of an image list that the script edits after writing it (``sed -i``): those
+    of its final text (they were taken as it was written)."""
+    from clusterbuild.importer.commands import split_images
+
+    if not any(o.detail.startswith("edits ") for o in written.origins):
+        return
+    listed = {(o.line, o.text) for o in written.origins}
+    out.images = [(i, o) for i, o in out.images if (o.line, o.text) not in listed]
+    images = [image.template() for image in split_images(written.text)]
+    out.images += [(image, replace(written.origins[0], detail="images.extra")) for image in images]
+    out.images += [(images[0], replace(o, detail="images.extra")) for o in written.origins
+                   if o.detail.startswith("edits ") and images]  # the edits are converted too
 
 
 def _validate(spec: dict[str, Any], path: str) -> None:
@@ -292,7 +348,10 @@ def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Ori
         lines.append("# Files the script writes, kept in the app dir: "
                      + ", ".join(f"{f.path} (line {f.origins[0].line})" for f in files) + ".")
     if "releases" in spec:
-        lines += ["releases:  # latest releases the script asks GitHub for: `clusterbuild lock` pins them"]
+        asked = "latest releases the script asks GitHub for" if all(
+            "github" in fields for fields in spec["releases"].values()) else \
+            "values the script asks GitHub for or reads out of a download"
+        lines += [f"releases:  # {asked}: `clusterbuild lock` pins them"]
         for name, fields in spec["releases"].items():
             if name in out_origins:
                 lines.append(f"  # {_origin_line('', out_origins[name])}")
@@ -302,7 +361,8 @@ def _yaml(spec: dict[str, Any], drafts: list[Draft], images: list[tuple[str, Ori
         lines += ["  " + line for line in _dump(spec["build_args"]).splitlines()]
     lines.append("inputs:" if drafts else "inputs: []")
     for draft in drafts:
-        lines += [f"  # {_origin_line('', o)}" for o in sorted(set(draft.origins), key=lambda o: o.line)]
+        origins = sorted(set(draft.origins), key=lambda o: (o.line, o.detail, o.text))
+        lines += [f"  # {_origin_line('', o)}" for o in origins]
         lines += ["  " + line for line in _dump([draft.fields]).splitlines()]
     if "images" in spec:
         lines.append("images:")

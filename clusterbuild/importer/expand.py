@@ -34,7 +34,7 @@ class Scope:
     variables: Mapping[str, Value]
     positional: Sequence[Value]
     reads: bool = False  # values read out of files are {{ read.<name> }} (in image lists only)
-    releases: MutableMapping[str, str] | None = None  # latest releases read: name -> owner/repo
+    releases: MutableMapping[str, dict[str, str]] | None = None  # releases named: name -> spec
 
     def lookup(self, name: str) -> Value | None:
         if name.isdigit():
@@ -49,6 +49,18 @@ class _Unknowable(Exception):
         self.why = why
 
 
+def read_value(read: Read, scope: Scope) -> Text | Unknown:
+    """A value read out of a file: ``{{ read.NAME }}`` in an image list (the scan reads the
+    file), else ``{{ releases.NAME }}`` when the file is a download (read when locked)."""
+    if scope.reads and read.scanned:
+        return Text((Expr(f"read.{read.name}"),))
+    if read.release is None or scope.releases is None:
+        return Unknown(read.why)
+    if scope.releases.setdefault(read.name, read.release) != read.release:
+        return Unknown(f"{read.why}, and releases.{read.name} names another value")
+    return Text((Expr(f"releases.{read.name}"),))
+
+
 def expand_word(raw: str, scope: Scope) -> Value:
     """The value of the raw word ``raw``."""
     single = _SINGLE.match(raw)
@@ -56,7 +68,7 @@ def expand_word(raw: str, scope: Scope) -> Value:
         name = single.group(1) or single.group(2)
         value = scope.lookup(name)
         if isinstance(value, Read):
-            return Text((Expr(f"read.{value.name}"),)) if scope.reads else Unknown(value.why)
+            return read_value(value, scope)
         return value if value is not None else Unknown(f"${name} is not set by the script")
     return _scan(raw, scope, quotes=True)
 
@@ -155,9 +167,10 @@ class _Scanner:
         if isinstance(value, Unknown):
             raise _Unknowable(value.why)
         if isinstance(value, Read):
-            if self.scope.reads:
-                return Text((Expr(f"read.{value.name}"),))
-            raise _Unknowable(value.why)
+            read = read_value(value, self.scope)
+            if isinstance(read, Unknown):
+                raise _Unknowable(read.why)
+            return read
         raise _Unknowable(f"${name} holds a Helm search result, usable only as a chart version")
 
     def parameter(self, body: str) -> list[Part]:

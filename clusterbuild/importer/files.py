@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from clusterbuild.importer.collect import Pending, url_name
 from clusterbuild.importer.nodes import Simple
 from clusterbuild.importer.options import COPY, CURL, TAR, UNZIP, WGET, Options, parse_options
-from clusterbuild.importer.values import Origin, Text, Unknown
+from clusterbuild.importer.values import Origin, Read, Text, Unknown
 
 if TYPE_CHECKING:
     from clusterbuild.importer.walk import Walker
@@ -192,8 +192,12 @@ def move(w: Walker, node: Simple) -> None:
         final = posixpath.normpath(posixpath.join(dest_path, posixpath.basename(source))) if into_dir \
             else dest_path
         committed = node.words[0] == "cp" and bool(w.committed_files(source))
-        why = _copy_committed(w, source, final, origin) if committed else \
-            w.out.move(source, final, origin, keep=node.words[0] == "cp")
+        contents = into_dir and source.endswith("/*") and not any(c in source[:-2] for c in "*?[")
+        if contents and not committed:  # mv DIR/* DEST/: what DIR holds (but its hidden entries)
+            why = w.out.move(source[:-2], dest_path, origin, keep=node.words[0] == "cp", contents=True)
+        else:
+            why = _copy_committed(w, source, final, origin) if committed else \
+                w.out.move(source, final, origin, keep=node.words[0] == "cp")
         if why is not None:
             w.out.not_convertible(origin, why)
 
@@ -239,20 +243,44 @@ def remove(w: Walker, node: Simple) -> None:
             continue
         chart = next((n for n, d in w.out.charts.items() if f"{path}/".startswith(f"{d.where}/")), None)
         if chart is not None and path == w.out.charts[chart].where:
-            w.out.not_convertible(origin, f"removes {path} from chart {chart}: keep a trimmed copy")
-            return
+            if any(c.fields["src"].startswith(path + "/") for c in w.out.copies):
+                w.out.not_convertible(origin, f"removes chart {chart} after files are copied out of "
+                                      "it (a copy input copies them in each build): keep the copies in the "
+                                      "app dir")
+                return
+            _drop_chart(w, chart, origin)
+            continue
         if chart is not None:  # a part of the chart: left out of it
             draft = w.out.charts[chart]
             rel = path[len(draft.where) + 1:]
             draft.fields.setdefault("exclude", []).extend([rel, f"{rel}/*"])
             draft.origins.append(replace(origin, detail=f"exclude {rel}"))
             continue
+        unscanned(w, path)
         if w.out.exclude_inside(path, origin):
             continue
         w.out.remove(path)
         if w.committed_dir(path) and not any(path == r for r, _ in w.out.removed):
             w.out.removed.append((path, origin))
     w.out.not_needed(origin, "cleanup: clusterbuild builds in a fresh directory")
+
+
+def _drop_chart(w: Walker, chart: str, origin: Origin) -> None:
+    """``rm -rf charts/<name>`` of a whole chart: it is not shipped (the script pulled it to
+    read a value out of it: that value is read when locked, or not known)."""
+    draft = w.out.charts.pop(chart)
+    for pulled in draft.origins:
+        w.out.not_needed(pulled, f"chart {chart} is removed at line {origin.line}, so not shipped")
+    unscanned(w, draft.where)
+    w.out.remove(draft.where)
+
+
+def unscanned(w: Walker, path: str) -> None:
+    """Values read out of files under ``path``, which the script removes: the image scan
+    cannot read them (those of a download are read when locked)."""
+    for name, value in list(w.variables.items()):
+        if isinstance(value, Read) and (value.file == path or value.file.startswith(path + "/")):
+            w.variables[name] = replace(value, scanned=False)
 
 
 def mkdir(w: Walker, node: Simple) -> None:

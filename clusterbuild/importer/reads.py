@@ -8,8 +8,10 @@
 Each becomes a named read ``{file, yq}`` or ``{file, run}`` that clusterbuild evaluates on the
 build context when it scans the images (``fetch.textread`` runs the same filters), and the
 image list names it: ``docker.io/openebs/linux-utils:{{ read.tag }}``. Only image lists may use
-a read: anywhere else the variable stays unknown, as before. A read of a file that the
-conversion does not place (an archive extracted whole, then removed) is not convertible.
+a read at scan time. A read of a file that is a download (a chart by URL, an archive extracted
+whole) is also a release, ``{url, file, run | yq}``, that ``clusterbuild lock`` reads: any line
+may name it (a download URL), and image lists do once the script removes the file. So is a
+read of what a download prints (``$(curl -s URL | grep … | awk …)``: ``download_read``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import json
 import re
 import shlex
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from clusterbuild.fetch.textread import UnsupportedRead, jsonpath_as_yq, parse_run, yq_keys
 from clusterbuild.importer.expand import Scope, expand_word
 from clusterbuild.importer.lexer import ShellSyntaxError
-from clusterbuild.importer.nodes import Pipeline, Simple
+from clusterbuild.importer.nodes import AndOr, Group, Node, Pipeline, Simple
 from clusterbuild.importer.syntax import parse_script
 from clusterbuild.importer.values import Read, Text, Unknown
 
@@ -38,12 +41,25 @@ def file_read(inner: str, scope: Scope, path_of: PathOf) -> dict[str, Any] | str
         nodes = parse_script(inner)
     except ShellSyntaxError:
         return None
-    node = nodes[0] if len(nodes) == 1 else None
+    if len(nodes) != 1:
+        return None
+    node = nodes[0]
     commands = node.commands if isinstance(node, Pipeline) and not node.negated else (node,)
+    commands = tuple(_forgiven(c) for c in commands)
     simple = [c for c in commands if isinstance(c, Simple) and c.words and not c.redirects]
     if not simple or len(simple) != len(commands):
         return None
     return read_of(simple, scope, path_of)
+
+
+def _forgiven(node: Node) -> Node:
+    """``(grep x || true)`` in a pipeline is ``grep x``: only its exit status differs."""
+    body = node.body if isinstance(node, Group) and len(node.body) == 1 else ()
+    parts = body[0].parts if body and isinstance(body[0], AndOr) else ()
+    if len(parts) == 2 and parts[1][0] == "||" and isinstance(parts[1][1], Simple) \
+            and parts[1][1].words in (("true",), (":",)) and isinstance(parts[0][1], Simple):
+        return parts[0][1]
+    return node
 
 
 def read_of(commands: Sequence[Simple], scope: Scope, path_of: PathOf) -> dict[str, Any] | str | None:
@@ -117,6 +133,60 @@ def _run(raw_file: str, filters: Sequence[Sequence[str]], scope: Scope, path_of:
     target = _file(raw_file, scope, path_of)
     if isinstance(target, Unknown):
         return target.why
+    run = filters_run(filters, scope)
+    return run if isinstance(run, str) else {"file": target, "run": run.text}
+
+
+@dataclass(frozen=True)
+class Run:
+    text: str  # a ``run`` of ``fetch.textread``
+
+
+_FETCH_QUIET = ("-s", "--silent", "-L", "--location", "-sL", "-Ls", "-fsSL", "-sSL", "-fsL", "-f", "-q")
+_TO_STDOUT = ("-qO-", "-O-", "-qO", "-O")  # wget: -qO- URL, or -O - URL
+
+
+def download_read(inner: str, scope: Scope) -> dict[str, str] | None:
+    """``$(curl -s URL | grep … | awk …)``: a value read out of a download (``{url, run}``,
+    a release the lock reads), or None when ``inner`` is no such read."""
+    try:
+        nodes = parse_script(inner)
+    except ShellSyntaxError:
+        return None
+    node = nodes[0] if len(nodes) == 1 else None
+    if not isinstance(node, Pipeline) or node.negated:
+        return None
+    commands = [_forgiven(c) for c in node.commands]
+    simple = [c for c in commands if isinstance(c, Simple) and c.words and not c.redirects]
+    if len(simple) != len(commands) or simple[0].words[0] not in ("curl", "wget") \
+            or not all(c.words[0] in _FILTERS for c in simple[1:]):
+        return None
+    url = _download_url(simple[0].words, scope)
+    run = filters_run([c.words for c in simple[1:]], scope)
+    if url is None or isinstance(run, str):
+        return None
+    return {"url": url, "run": run.text}
+
+
+def _download_url(words: Sequence[str], scope: Scope) -> str | None:
+    """The one URL ``curl``/``wget`` writes to stdout, when its options change nothing else."""
+    values = [expand_word(w, scope) for w in words[1:]]
+    if not all(isinstance(v, Text) for v in values):
+        return None
+    texts = [v.template() for v in values if isinstance(v, Text)]
+    urls = [t for t in texts if t.startswith(("https://", "http://"))]
+    options = [t for t in texts if t not in urls and t != "-"]
+    to_stdout = words[0] == "curl" or any(o in _TO_STDOUT for o in options)
+    allowed = _FETCH_QUIET + (_TO_STDOUT if words[0] == "wget" else ())
+    if len(urls) != 1 or not to_stdout or any(o not in allowed for o in options):
+        return None
+    if words[0] == "wget" and any(o in ("-qO", "-O") for o in options) and "-" not in texts:
+        return None
+    return urls[0]
+
+
+def filters_run(filters: Sequence[Sequence[str]], scope: Scope) -> Run | str:
+    """The filters as a ``run`` of ``fetch.textread``, or why not."""
     words: list[list[str]] = []
     for command in filters:
         words.append([])
@@ -131,7 +201,7 @@ def _run(raw_file: str, filters: Sequence[Sequence[str]], scope: Scope, path_of:
             parse_run(run)
         except UnsupportedRead as e:
             return str(e)
-    return {"file": target, "run": run}
+    return Run(run)
 
 
 _TERM = re.compile(r'\s*(?:"((?:[^"\\]|\\.)*)"|(\.[^\s+"]*))\s*(\+|$)')

@@ -9,7 +9,8 @@
   redirects, ``https://github.com/O/R/releases/tag/<tag>``.
 
 ``until curl ...; do sleep 3; done | ...`` (retrying) reads as the curl. Anything else,
-e.g. a release list sorted by tag, is not this idiom.
+e.g. a release list sorted by tag, is not this idiom: ``reads.download_read`` reads it by its
+own filters (a ``{url, run}`` release).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def request(node: Node) -> Simple | None:
 
 
 def release_value(first: Simple, rest: Sequence[Simple], words: Sequence[Sequence[str] | None],
-                  releases: MutableMapping[str, str] | None) -> Value | None:
+                  releases: MutableMapping[str, dict[str, str]] | None) -> Value | None:
     """The value of ``first | rest`` (``words``: each command's words expanded to literals, None
     where one is not literal) when it reads a latest release; the release is named in ``releases``."""
     if releases is None or first.words[0] not in ("curl", "wget") or any(w is None for w in words):
@@ -70,12 +71,12 @@ def release_value(first: Simple, rest: Sequence[Simple], words: Sequence[Sequenc
     return None
 
 
-def _name(repo: str, releases: MutableMapping[str, str]) -> str | None:
+def _name(repo: str, releases: MutableMapping[str, dict[str, str]]) -> str | None:
     """The release's name in the spec: the repository's name as an identifier (with its owner
     when another repository has that name)."""
     for candidate in (repo.split("/")[1], repo.replace("/", "_")):
         name = re.sub(r"\W", "_", candidate)
         name = f"_{name}" if name[0].isdigit() else name
-        if releases.setdefault(name, repo) == repo:
+        if releases.setdefault(name, {"github": repo}) == {"github": repo}:
             return name
     return None

@@ -3,9 +3,12 @@ a chart rendered only so that the image scan of sealos finds what the ``--set`` 
 
 The image scan renders every chart of ``charts/`` itself, so a render with the defaults is not
 needed, and one with ``--set`` values is an image profile (``images.profiles``) with those
-values. That is exact only when the image does not ship the rendered file (when the Kubefile
-copies it, the line stays to do by hand), and only for a chart of ``charts/``: the scan renders
-no other, so the images of a render of ``chart/x`` or of a repository chart stay to do by hand.
+values. That is exact only when the image does not ship the rendered file, and only for a chart
+of ``charts/``: the scan renders no other. A render into a file the image ships, or of a chart
+outside ``charts/`` that the build context holds (a chart input's directory, a committed chart),
+is a ``render`` input instead (``render_fields``): the chart rendered into that file in each build,
+as ``helm template`` prints it. A render of a repository chart, or into an image list through a
+pipeline, stays to do by hand.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class Rendered:
     values: dict[str, Any]
     origin: Origin
     chart: str  # the chart's directory, or a repository chart's reference
+    args: tuple[str, ...] = ()  # the words after ``template``, expanded (templates for build-time values)
 
     @property
     def scanned(self) -> bool:
@@ -105,3 +109,38 @@ def ships(recipe: str, target: str) -> bool:
             if src == "." or target == src or target.startswith(src.rstrip("/") + "/") or "*" in src:
                 return True
     return False
+
+
+_RENDER_FLAGS = ("debug", "create-namespace")  # no effect on what helm template prints
+_RENDER_VALUES = {"set": "set", "f": "values_files", "values": "values_files"}
+
+
+def render_fields(args: list[str], chart: str, target: str) -> dict[str, Any] | str:
+    """The ``render`` input that ``helm template ARGS > target`` is (``args``: its words after
+    ``template``, expanded; ``chart``: the chart's path), or why there is none."""
+    from clusterbuild.importer.options import HELM_TEMPLATE, parse_options
+
+    opts = parse_options(args, HELM_TEMPLATE)
+    other = sorted({*(f for f in opts.flags if f not in _RENDER_FLAGS),
+                    *(v for v in opts.values if v not in (*_RENDER_VALUES, "namespace"))})
+    if other:
+        return f"renders a chart with --{other[0]}, which a render input does not take: keep the " \
+            "rendered file"
+    if len(opts.args) not in (1, 2):
+        return "renders a chart named by more than a release name and a chart"
+    fields: dict[str, Any] = {"kind": "render", "chart": chart}
+    if len(opts.args) == 2:
+        fields["release"] = opts.args[0]
+    if opts.values.get("namespace"):
+        fields["namespace"] = opts.values["namespace"]
+    i = 0
+    while i < len(args):  # every --set and -f, in order (parse_options keeps the last)
+        name, equals, inline = args[i].lstrip("-").partition("=")
+        if args[i].startswith("-") and name in _RENDER_VALUES:
+            value = inline if equals else (args[i + 1] if i + 1 < len(args) else "")
+            fields.setdefault(_RENDER_VALUES[name], []).append(value)
+            i += 1 if equals else 2
+            continue
+        i += 1
+    fields["dest"] = target
+    return fields

@@ -127,16 +127,18 @@ def edit_file(w: Walker, raw_path: str, kind: str, expression: Text, extended: b
 
 
 def _edited(text: Text, kind: str, expression: Text, extended: bool) -> Text | None:
-    """``text`` edited now; build-time values in either stay expressions. None when the edit
-    would have to match such a value (it is known only when the script runs)."""
+    """``text`` edited now; build-time values in either stay expressions. A sed pattern may name
+    a value that the text holds as the same expression (``s#runner:${V}#runner:latest#`` of a
+    list written with ``${V}``): it matches there, as one literal piece. None when the edit would
+    have to match such a value otherwise (it is known only when the script runs)."""
     codes: list[str] = []
 
     def tokens(value: Text) -> str:
         out = []
         for part in value.parts:
             if isinstance(part, Expr):
-                codes.append(part.code)
-                out.append(f"\x00{len(codes) - 1}\x00")
+                codes.append(part.code) if part.code not in codes else None
+                out.append(f"\x00{codes.index(part.code)}\x00")
             else:
                 out.append(part)
         return "".join(out)
@@ -144,7 +146,10 @@ def _edited(text: Text, kind: str, expression: Text, extended: bool) -> Text | N
     source, script = tokens(text), tokens(expression)
     if kind == "sed":
         parsed = parse_sed(script, extended)
-        if any("\x00" in getattr(p, "pattern", "") for c in parsed.commands for p in (c.pattern, c.address)):
+        patterns = [getattr(p, "pattern", "") for c in parsed.commands for p in (c.pattern, c.address)]
+        named = {t for pattern in patterns for t in re.findall(r"\x00\d+\x00", pattern)}
+        quantified = any(re.search(r"\x00\d+\x00[*+?{]", pattern) for pattern in patterns)
+        if quantified or any(t not in source for t in named):
             return None
     elif "\x00" in script:
         return None

@@ -99,10 +99,15 @@ class ChartByApp:
 @dataclass(frozen=True)
 class Read:
     """A value the script reads out of one of its files (``images.read.<name>``): usable in an
-    image list only; elsewhere it is unknown (``why``)."""
+    image list only; elsewhere it is unknown (``why``) — unless the file is a download
+    (``release``: the ``releases`` spec reading it at lock time, ``{{ releases.<name> }}``).
+    ``scanned`` is False once the file is removed: the image scan cannot read it."""
 
     name: str
     why: str
+    release: dict[str, str] | None = None
+    file: str = ""
+    scanned: bool = True
 
 
 Value = Text | Unknown | HelmListing | ChartByApp | Read

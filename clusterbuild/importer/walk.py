@@ -35,7 +35,7 @@ from clusterbuild.importer.nodes import (
     text_of,
     touches_files,
 )
-from clusterbuild.importer.reads import file_read, read_name
+from clusterbuild.importer.reads import download_read, file_read, read_name
 from clusterbuild.importer.values import (
     ARCH,
     ARCH_NAME,
@@ -215,6 +215,13 @@ class Walker:
         if isinstance(read, dict) and isinstance(value, Unknown):
             self.variables[name] = self.add_read(name, read, origin, value.why)
             return
+        fetched = download_read(inner, self.scope) if inner is not None else None
+        if fetched is not None and isinstance(value, Unknown):  # read when locked, wherever it is named
+            wanted = read_name(name, [*self.out.reads, *self.out.releases])
+            self.out.release_origins.setdefault(wanted, origin)
+            self.variables[name] = Read(wanted, f"${name} (line {origin.line}) {value.why}", fetched,
+                                        scanned=False)
+            return
         if isinstance(value, ArchMapping):
             self.set_arch(name, value.mapping, origin)
             return
@@ -253,10 +260,19 @@ class Walker:
         return Scope(variables, self.positional, True, self.out.releases)
 
     def add_read(self, wanted: str, spec: dict[str, Any], origin: Origin, why: str) -> Read:
-        """A value read out of a file (``images.read``), for image lists to name."""
-        name = read_name(wanted, list(self.out.reads))
+        """A value read out of a file (``images.read``), for image lists to name; of a download,
+        also a release the lock reads, for any other line to name."""
+        name = read_name(wanted, [*self.out.reads, *self.out.releases])
         self.out.reads[name] = (spec, replace(origin, detail=f"images.read.{name}"))
-        return Read(name, f"${wanted} (line {origin.line}) {why}")
+        source = self.out.downloaded(spec["file"])
+        release = None
+        if source is not None:
+            url, member = source
+            release = {"url": url, **({"file": member} if member else {}),
+                       **{k: v for k, v in spec.items() if k in ("yq", "run")}}
+            self.out.release_origins.setdefault(name, origin)
+            self.out.read_releases[name] = release
+        return Read(name, f"${wanted} (line {origin.line}) {why}", release, spec["file"])
 
     def set_arch(self, name: str, mapping: dict[str, str], origin: Origin) -> None:
         if not mapping:

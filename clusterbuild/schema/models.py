@@ -351,10 +351,50 @@ class TextInput(Strict):
     _platforms = field_validator("platforms")(_check_platforms)
 
 
+class RenderInput(Strict):
+    """A chart of the build context rendered into one file, as an init.sh does with
+    ``helm template NAME CHART -n NS --set a=b > manifests/x.yaml``: written in each build,
+    once the other inputs are in its context, as ``helm template`` prints it."""
+
+    kind: Literal["render"]
+    chart: str = Field(description="The chart's directory in the build context, e.g. charts/openebs "
+                       "(a chart input's, or one of the app dir) (templated).")
+    release: str = Field(default="release-name", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                         description="The release name (helm template's NAME; default release-name).")
+    namespace: str = Field(default="", description="The release namespace (-n; default: default).")
+    set: list[str] = Field(default_factory=list, description="--set expressions in order, parsed as "
+                           "Helm parses them, e.g. [jiva.enabled=true, 'a.b=x,c=1'] (templated).")
+    values_files: list[str] = Field(default_factory=list, description="-f files of the build context, "
+                                    "in order, before `set` (templated).")
+    dest: str = Field(description="Path in the build context, e.g. manifests/app.yaml (templated).")
+    platforms: list[str] | None = Field(default=None, description="Only for these platforms "
+                                        "(default: all).")
+
+    _platforms = field_validator("platforms")(_check_platforms)
+
+
+class CopyInput(Strict):
+    """Files of the build context copied to another path in each build, once the other inputs
+    are in it: what an init.sh does with ``cp -r charts/x/crds/* manifests/`` out of a chart it
+    pulled (a chart input is placed only whole)."""
+
+    kind: Literal["copy"]
+    src: str = Field(description="A file or directory of the build context, e.g. charts/x/crds "
+                     "(templated).")
+    dest: str = Field(description="Where it is copied: the file's path, or the directory that the "
+                      "directory `src` becomes (templated).")
+    contents: bool = Field(default=False, description="Copy what the directory `src` holds into "
+                           "`dest`, as `cp -r src/* dest/` does: its hidden entries are left out.")
+    platforms: list[str] | None = Field(default=None, description="Only for these platforms "
+                                        "(default: all).")
+
+    _platforms = field_validator("platforms")(_check_platforms)
+
+
 INPUT_KINDS: tuple[type[Strict], ...] = (FileInput, ChartInput, ManifestInput, BinaryInput, ArchiveInput,
-                                         UrlInput, TextInput)
-Input = Annotated[FileInput | ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput | TextInput,
-                  Field(discriminator="kind")]
+                                         UrlInput, TextInput, RenderInput, CopyInput)
+Input = Annotated[FileInput | ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput | TextInput
+                  | RenderInput | CopyInput, Field(discriminator="kind")]
 RemoteInput = ChartInput | ManifestInput | BinaryInput | ArchiveInput | UrlInput | TextInput
 
 
@@ -452,11 +492,48 @@ class ImageOptions(Strict):
 class ReleaseSpec(Strict):
     """A value `clusterbuild lock` resolves once and pins in apps.lock (a frozen build never
     asks again; `lock --update` moves it): what an init.sh reads with
-    ``curl https://api.github.com/repos/O/R/releases/latest | jq -r .tag_name``."""
+    ``curl https://api.github.com/repos/O/R/releases/latest | jq -r .tag_name`` (``github``), or
+    out of a file it downloads, e.g. a chart's version in another chart
+    (``cat charts/kubeblocks/templates/addons/redis-addon.yaml | grep '"version"' | awk '{print $2}'``:
+    ``url``, ``file``, and ``run`` or ``yq``)."""
 
-    github: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/repo: "
-                        "the tag of the repository's latest release (GitHub's releases/latest: "
-                        "the newest release that is neither a draft nor a prerelease).")
+    github: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+                               description="owner/repo: the tag of the repository's latest release "
+                               "(GitHub's releases/latest: the newest release that is neither a "
+                               "draft nor a prerelease).")
+    url: str | None = Field(default=None, description="A file or archive (.tgz, .tar.gz, .zip) "
+                            "downloaded when the value is locked, not shipped (templated: app, version).")
+    file: str | None = Field(default=None, description="With url: the file of the archive read, e.g. "
+                             "*/templates/addons/redis-addon.yaml (a first segment * is the archive's "
+                             "single top directory); default: the download itself (templated).")
+    yq: str | None = Field(default=None, description="With url: a yq path read out of the file, e.g. "
+                           ".version.")
+    run: str | None = Field(default=None, description="With url: a pipeline of text filters run on the "
+                            "file (grep, awk '{print $N}', cut, sed, head, tail, sort, uniq, tr, xargs; "
+                            "templated), as images.read runs them.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ReleaseSpec:
+        if (self.github is None) == (self.url is None):
+            raise ValueError("a release needs exactly one of github, url")
+        if self.github is not None:
+            extra = [k for k in ("file", "yq", "run") if getattr(self, k) is not None]
+            if extra:
+                raise ValueError(f"{extra[0]} is read with url only (a github release is its tag)")
+            return self
+        if (self.yq is None) == (self.run is None):
+            raise ValueError("a release read from url needs exactly one of yq, run")
+        from clusterbuild.fetch.textread import parse_run, yq_keys
+
+        if self.yq is not None:
+            yq_keys(self.yq)
+        elif self.run is not None and "{{" not in self.run and "{%" not in self.run:
+            parse_run(self.run)
+        return self
+
+    def describe(self) -> str:
+        """What the value is, for messages: ``github moby/buildkit``, ``read from URL``."""
+        return f"github {self.github}" if self.github else f"read from {self.url}"
 
 
 class AppSpec(Strict):
@@ -468,7 +545,8 @@ class AppSpec(Strict):
         default_factory=dict, description="Kubefile ARG values (templated); apps.yaml wins.")
     releases: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ReleaseSpec] = Field(
         default_factory=dict, description="Values pinned by `clusterbuild lock`, named in templates "
-        "as {{ releases.NAME }}: {NAME: {github: owner/repo}} is that repository's latest release tag.")
+        "as {{ releases.NAME }}: {NAME: {github: owner/repo}} is that repository's latest release tag; "
+        "{NAME: {url, file, run | yq}} a value read out of a file downloaded at lock time.")
     inputs: list[Input] = Field(default_factory=list, description="Declared inputs.")
     images: ImageOptions = Field(default_factory=ImageOptions)
 

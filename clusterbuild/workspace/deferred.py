@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from clusterbuild.kubefile.parse import RECIPE_NAMES
 from clusterbuild.plan.steps import UnpackStep
-from clusterbuild.schema.models import TextInput
+from clusterbuild.schema.models import CopyInput, RenderInput, TextInput
 from clusterbuild.workspace.load import AppVersion
 from clusterbuild.workspace.scanning import IGNORE_FILE, SCANNED
 
@@ -52,7 +52,8 @@ def _recipe_adds(av: AppVersion) -> bool:
 
 def deferrable(av: AppVersion, unpacks: Sequence[UnpackStep]) -> list[UnpackStep]:
     """The unpack steps of ``av`` whose files planning never reads."""
-    if not unpacks or av.spec.images.read or any(isinstance(i, TextInput) for i in av.spec.inputs):
+    derived = any(isinstance(i, TextInput | RenderInput | CopyInput) for i in av.spec.inputs)
+    if not unpacks or av.spec.images.read or derived:
         return []
     if _recipe_adds(av):
         return []

@@ -21,9 +21,11 @@ from clusterbuild.schema.models import (
     ArchiveInput,
     BinaryInput,
     ChartInput,
+    CopyInput,
     FileInput,
     ManifestInput,
     RemoteInput,
+    RenderInput,
     TextInput,
 )
 from clusterbuild.workspace.derived import names_reads
@@ -118,8 +120,8 @@ def remote_inputs(ws: LoadedWorkspace, av: AppVersion) -> list[InputPlan]:
     """Every remote input of ``av`` for each of its platforms (merged when identical)."""
     plans: list[InputPlan] = []
     for n, item in enumerate(av.spec.inputs):
-        if isinstance(item, FileInput) or names_reads(item):
-            continue  # a local file; a text naming reads, written in each build (``derived``)
+        if isinstance(item, FileInput | RenderInput | CopyInput) or names_reads(item):
+            continue  # a local file; a text naming reads or a render, written in each build (``derived``)
         per_platform = []
         for platform in av.platforms:
             if item.platforms is not None and str(platform) not in item.platforms:

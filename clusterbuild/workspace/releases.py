@@ -1,10 +1,11 @@
 """Release values: what ``releases:`` of a clusterbuild.yaml names, as apps.lock pins it.
 
 Each release is pinned under the input id ``releases.<NAME>`` for every platform (``*``):
-the API URL it was read from, the tag (``tag``), and the sha256 of the tag. The entry keeps
-the digest of the release's spec (``{github: owner/repo}``), so a changed repository reads as
-"changed since locked". A release not pinned yet renders as ``unlocked-<NAME>``: ``plan`` and
-``check`` render templates without network; ``apply`` and ``lock`` resolve it first, and a
+the URL it was read from (GitHub's API, or the download a ``url`` release reads a file of),
+the value (``tag``), and the sha256 of the value. The entry keeps the digest of the release's
+spec (``{github: owner/repo}``, ``{url, file, run}``), so a changed spec reads as "changed
+since locked". A release not pinned yet renders as ``unlocked-<name>`` (``stand_in``): ``plan``
+and ``check`` render templates without network; ``apply`` and ``lock`` resolve it first, and a
 frozen build refuses the app version.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from clusterbuild.lockfile import LockFile
 from clusterbuild.schema.models import ReleaseSpec
@@ -27,7 +29,7 @@ def release_id(name: str) -> str:
 
 
 def spec_digest(spec: ReleaseSpec) -> str:
-    return hashlib.sha256(json.dumps(spec.model_dump(), sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(spec.model_dump(exclude_none=True), sort_keys=True).encode()).hexdigest()
 
 
 def locked_tag(lock: LockFile, av: AppVersion, name: str) -> str | None:
@@ -51,4 +53,10 @@ def unpinned_releases(av: AppVersion) -> list[str]:
 def release_variables(av: AppVersion) -> dict[str, str]:
     """``releases`` of the templates: each tag, or a stand-in for one not locked yet."""
     known = dict(av.releases)
-    return {name: known.get(name, f"unlocked-{name}") for name in sorted(av.spec.releases)}
+    return {name: known.get(name, stand_in(name)) for name in sorted(av.spec.releases)}
+
+
+def stand_in(name: str) -> str:
+    """What a release not locked yet reads as: ``unlocked-<name>``, lower case with dashes, so that
+    an image reference naming it (``ghcr.io/x/{{ releases.GrafanaImage }}``) still parses."""
+    return "unlocked-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "value")
