@@ -93,7 +93,7 @@ def test_only_needed_blobs_move_when_pushing_to_the_cache_registry(tmp_path: Pat
                    "--push-to", f"{registry}/second")
     assert kinds_ran(b) == {"push"}, kinds_ran(b)
     registry_layer = max(int(r["size"]) for r in _layers(registry, "first/with-images:v1-amd64"))
-    assert b["remote_cache"]["bytes"] < registry_layer, b["remote_cache"]
+    assert b["remote_cache"]["blob_bytes"] < registry_layer, b["remote_cache"]  # records: bundles
     for arch in ("amd64", "arm64"):
         first = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry}/first/with-images:v1-{arch}")
         second = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry}/second/with-images:v1-{arch}")
@@ -195,7 +195,7 @@ def test_inputs_planning_never_reads_stay_in_the_remote_cache(tmp_path: Path, st
     store = BlobStore(b_ws / "cache")
     for body in tools.values():
         assert not store.has(Digest.of_bytes(body)), "B fetched a file only a layer reads"
-    assert _drop_tags(data, "ci/cache", ("layer-", "image-", "index-")) > 0
+    assert _drop_tags(data, "ci/cache", ("layer-", "image-", "index-", "bundle-")) > 0
     c_ws = _with_tool(machine(tmp_path, "c", registry, lock_from=a_ws), url)
     c = apply_json(c_ws, "--remote-cache", remote)
     assert "layer" in kinds_ran(c) and "fetch" not in kinds_ran(c), kinds_ran(c)

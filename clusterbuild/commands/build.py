@@ -212,10 +212,7 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
             run.finish_remote()
             pushed = tuple(ref for r in outcome.results.values() if isinstance(r, PushResult)
                            for ref in r.pushed)
-            traffic = run.remote.traffic if run.remote is not None else None
-            remote = {"records": traffic.records, "blobs": traffic.blobs, "bytes": traffic.bytes,
-                      "blob_bytes": traffic.blob_bytes,
-                      "uploads": traffic.uploads} if traffic is not None else {}
+            remote = run.remote.traffic.to_json() if run.remote is not None else {}
             failures, ran = tuple(run.failures), run.ran
             warnings = tuple(dict.fromkeys((*planned.warnings, *run.warnings)))
         planned = replace(planned, failures=failures, warnings=warnings)
