@@ -192,7 +192,7 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
                        if isinstance(s, ExportStep)]
             exported = tuple(ref for _, r in exports if isinstance(r, ExportResult) for ref in r.refs)
             built = [(s.app, s.version) for s, r in exports if isinstance(r, ExportResult)]
-            run.attempt("sbom", lambda: write_sboms(settings, planned, built))
+            run.attempt("sbom", lambda: write_sboms(settings, planned, built, run.lock))
             attached: tuple[Attached, ...] = ()
             signed: tuple[Signed, ...] = ()
             if any(isinstance(s, PushStep) for s in planned.plan.steps):  # only then: it imports
