@@ -39,7 +39,7 @@ from clusterbuild.execute.step_artifacts import (
     step_artifact,
     step_tag,
 )
-from clusterbuild.execute.step_bundles import MAX_STEPS, BundleGroup, bundle_index, bundle_steps
+from clusterbuild.execute.step_bundles import MAX_STEPS, Bundle, BundleGroup, bundle_index, read_bundle
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, MediaType
 from clusterbuild.oci.reference import Reference
@@ -118,7 +118,7 @@ class RemoteCache:
         self._lock = threading.Lock()
         self._down = ""  # why the remote cache was given up for this run (unreachable)
         self._groups: dict[tuple[str, str], list[BundleGroup]] = {}  # (app, version) -> its bundles
-        self._read: dict[str, dict[str, bytes] | None] = {}  # bundle tag -> its steps (None: none)
+        self._read: dict[str, Bundle | None] = {}  # bundle tag -> the bundle (None: none)
         self._bundled: dict[str, bytes] = {}  # step key -> its artifact manifest, from a bundle
         self._known: dict[str, tuple[Step, bytes]] = {}  # step key -> manifest the repository has
         self._bundle_lock = threading.Lock()  # one reader of bundles at a time: others wait for it
@@ -171,21 +171,30 @@ class RemoteCache:
 
     def _read_bundles(self, steps: Sequence[Step]) -> None:
         """Read the bundles of ``steps`` not read yet, several at a time, each once per run."""
-        with self._bundle_lock:
-            with self._lock:
-                todo = list({g.tag: g for s in steps for g in self._groups_of(s)
-                             if g.tag not in self._read}.values())
-            self._read_groups(todo)
+        with self._lock:
+            todo = list({g.tag: g for s in steps for g in self._groups_of(s)}.values())
+        self._read_groups(todo)
 
     def _read_groups(self, groups: Sequence[BundleGroup]) -> None:
-        found = list(self._executor().map(self._read_bundle, groups)) if groups else []
-        with self._lock:
-            for group, steps in zip(groups, found, strict=True):
-                self._read[group.tag] = steps
-                for key, manifest in (steps or {}).items():
-                    self._bundled.setdefault(key, manifest)
+        """Each group's bundle, unless read already: first one per app version, then those
+        the first did not cover (``step_bundles``: a run of every platform covers them all)."""
+        with self._bundle_lock:
+            for batch in range(2):
+                with self._lock:
+                    todo = [g for g in groups if g.tag not in self._read]
+                    if batch == 0:
+                        todo = list({(g.app, g.version): g for g in reversed(todo)}.values())
+                found = list(self._executor().map(self._read_bundle, todo)) if todo else []
+                with self._lock:
+                    for group, bundle in zip(todo, found, strict=True):
+                        self._read[group.tag] = bundle
+                        for key, manifest in (bundle.steps if bundle else {}).items():
+                            self._bundled.setdefault(key, manifest)
+                        for other in self._groups.get((group.app, group.version), ()):
+                            if bundle is not None and other.tag in bundle.covers:
+                                self._read.setdefault(other.tag, bundle)
 
-    def _read_bundle(self, group: BundleGroup) -> dict[str, bytes] | None:
+    def _read_bundle(self, group: BundleGroup) -> Bundle | None:
         """The steps of ``group``'s bundle; None when there is none (silent) or it is damaged
         (a warning): its steps are looked up one by one."""
         if self.down:
@@ -193,7 +202,7 @@ class RemoteCache:
         try:
             resolved = self.client.resolve(replace(self.repo, tag=group.tag))
             self.traffic.add(size=resolved.size)
-            steps = bundle_steps(resolved.data)
+            bundle = read_bundle(resolved.data)
         except RegistryError as exc:
             if not self._unreachable(exc) and exc.status != 404 and exc.code not in MISSING:
                 self._warn(f"remote cache {self.access}: the bundle of {group.label}: {exc} "
@@ -204,7 +213,7 @@ class RemoteCache:
                        "looking its steps up one by one")
             return None
         self.traffic.add(bundles=1)
-        return steps
+        return bundle
 
     # look-ups
     def lookup(self, steps: Sequence[Step]) -> dict[str, StepResult]:
@@ -384,35 +393,38 @@ class RemoteCache:
             pool.shutdown(wait=True)
 
     def _write_bundles(self) -> None:
-        """Each bundle of this run's app versions and platforms, with the steps the repository
-        holds that this run uploaded or found outside it, when that changes it (once a run)."""
+        """The bundles of this run's app versions and platforms, with the steps the repository
+        holds that this run uploaded or found outside them, where that changes them (once a
+        run). The bundles of one app version get the records of all its platforms of the run,
+        and say they cover each other: a reader needs one of them."""
         with self._lock:
             if self._bundles_written or not self.push or self._down:
                 return
             self._bundles_written = True
-            groups = [g for found in self._groups.values() for g in found]
-            known = list(self._known.items())
-        ours = {g.tag: {key: body for key, (step, body) in known if g.holds(step)} for g in groups}
-        with self._bundle_lock:  # a bundle never read (nothing of it was looked up) is read first
-            with self._lock:
-                unread = [g for g in groups if ours[g.tag] and g.tag not in self._read]
-            self._read_groups(unread)
-        with self._lock:
-            read = {g.tag: self._read.get(g.tag) or {} for g in groups}
+            versions = list(self._groups.values())  # the bundles of each app version
+            known = list(self._known.values())
+        by_version: dict[tuple[str, str], list[tuple[Step, bytes]]] = {}
+        for step, body in known:
+            by_version.setdefault((step.app, step.version), []).append((step, body))
+        ours = [{step.key: body for step, body in by_version.get((groups[0].app, groups[0].version), [])
+                 if any(g.holds(step) for g in groups)} for groups in versions]
+        self._read_groups([g for groups, mine in zip(versions, ours, strict=True) if mine for g in groups])
         todo = []
-        for group in groups:
-            steps = {**read[group.tag], **ours[group.tag]}
+        for groups, mine in zip(versions, ours, strict=True):
+            with self._lock:
+                read = {g.tag: self._read.get(g.tag) for g in groups}
+            steps = {k: v for bundle in read.values() if bundle for k, v in bundle.steps.items()} | mine
             if len(steps) > MAX_STEPS:  # stale records of earlier builds: start again from this one
-                steps = ours[group.tag]
-            if ours[group.tag] and steps != read[group.tag]:
-                todo.append((group, steps))
+                steps = mine
+            covers = frozenset(g.tag for g in groups)
+            todo += [(g, steps, covers) for g in groups if mine and read[g.tag] != Bundle(steps, covers)]
         list(self._executor().map(lambda item: self._push_bundle(*item), todo))
 
-    def _push_bundle(self, group: BundleGroup, steps: dict[str, bytes]) -> None:
+    def _push_bundle(self, group: BundleGroup, steps: dict[str, bytes], covers: frozenset[str]) -> None:
         """One PUT: the step manifests it names are in the repository (uploaded or found)."""
         if self.down:
             return
-        index = bundle_index(group, steps)
+        index = bundle_index(group, steps, covers)
         try:
             descriptor = Descriptor(MediaType.INDEX.value, self.store.put_bytes(index), len(index))
             self.client.put_manifest(replace(self.repo, tag=group.tag), descriptor, self.store)

@@ -9,6 +9,9 @@ empty cache reads in one request instead of a look-up per step (``step_artifacts
     manifests  one descriptor per step: its artifact manifest, the very one its per-step tag
                names (the registry checks it is in the repository), the step key annotated,
                the manifest's bytes embedded (``data``) up to EMBED_TOTAL bytes in all
+    covers     (annotation) the tags of the bundles whose records this one holds too: a run
+               that built every platform of an app version writes the records of all of them
+               under each platform's tag, so that a reader of the first needs no other
 
 A reader checks each embedded manifest against its descriptor's digest and size, and reads it
 as a per-step look-up does (``step_artifacts.read_record`` checks it is the record of the
@@ -24,7 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from clusterbuild.execute.step_artifacts import BadArtifact
@@ -40,6 +43,7 @@ EMBED_TOTAL = 2 << 20  # bytes of step manifests embedded in one bundle (registr
 MAX_STEPS = 128  # records of one bundle; past it a bundle keeps only what its last writer used
 KEY_ANNOTATION = "org.clusterbuild.step.key"
 BUNDLE_ANNOTATION = "org.clusterbuild.bundle"
+COVERS_ANNOTATION = "org.clusterbuild.bundle.covers"
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,15 @@ def bundle_group(app: str, version: str, platform: Platform, source_keys: list[s
     return BundleGroup(app, version, platform, f"bundle-{step_key('bundle', IMPLEMENTATION, fingerprint)}")
 
 
-def bundle_index(group: BundleGroup, steps: Mapping[str, bytes]) -> bytes:
-    """The bundle of ``steps`` (step key -> the bytes of its artifact manifest)."""
+@dataclass(frozen=True)
+class Bundle:
+    steps: dict[str, bytes]  # step key -> the bytes of its artifact manifest
+    covers: frozenset[str] = frozenset()  # tags of bundles whose records these include
+
+
+def bundle_index(group: BundleGroup, steps: Mapping[str, bytes], covers: Collection[str] = ()) -> bytes:
+    """The bundle of ``steps`` (step key -> the bytes of its artifact manifest) that holds the
+    records of the bundles tagged ``covers`` too."""
     manifests, budget = [], EMBED_TOTAL
     for key, data in sorted(steps.items()):
         entry = {"mediaType": MediaType.MANIFEST.value, "digest": str(Digest.of_bytes(data)),
@@ -78,18 +89,21 @@ def bundle_index(group: BundleGroup, steps: Mapping[str, bytes]) -> bytes:
             budget -= len(data)
         manifests.append(entry)
     return to_bytes({"schemaVersion": 2, "mediaType": MediaType.INDEX.value, "artifactType": BUNDLE_TYPE,
-                     "manifests": manifests, "annotations": {BUNDLE_ANNOTATION: group.label}})
+                     "manifests": manifests, "annotations": {
+                         BUNDLE_ANNOTATION: group.label, COVERS_ANNOTATION: " ".join(sorted(covers))}})
 
 
-def bundle_steps(data: bytes) -> dict[str, bytes]:
+def read_bundle(data: bytes) -> Bundle:
     """The step manifests a bundle embeds, by step key, each checked against its digest (an
     entry without its bytes, or with others, is left out: looked up by its tag)."""
     try:
         body = json.loads(data)
         kind = body.get("artifactType")
         if kind == BUNDLE_TYPE:
-            return {str(entry["annotations"][KEY_ANNOTATION]): got for entry in body["manifests"]
-                    if (got := _embedded(entry)) is not None}
+            steps = {str(entry["annotations"][KEY_ANNOTATION]): got for entry in body["manifests"]
+                     if (got := _embedded(entry)) is not None}
+            covers = str(body.get("annotations", {}).get(COVERS_ANNOTATION, ""))
+            return Bundle(steps, frozenset(covers.split()))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadArtifact(f"not a bundle of step records ({type(exc).__name__}: {exc})") from None
     raise BadArtifact(f"artifact type {kind!r}, expected {BUNDLE_TYPE}")
