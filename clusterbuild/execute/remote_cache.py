@@ -271,6 +271,7 @@ class RemoteCache:
                 self._warn(f"remote cache {self.access}: {exc} (building locally)")
             return None
         except ClusterbuildError as exc:  # e.g. not a manifest this client reads
+            self.traffic.add(lookups=1)
             self._warn(f"remote cache {self.access}: {step.label}: {exc} (building locally)")
             return None
         self.traffic.add(size=resolved.size, lookups=1)
