@@ -1,16 +1,17 @@
 """The remote step cache: step records and blobs in one OCI repository (``step_artifacts``).
 
-    bundles  GET, at the first look-up of a step of an app version and platform of the run,
-             the bundle of that app version and platform (``step_bundles``): the artifact
-             manifests of all its steps in one request
+    bundles  GET, at the first look-up of a step of an app version of the run, the bundle of
+             its first platform (``step_bundles``): the artifact manifests of all its steps in
+             one request; the bundles of its other platforms only when that one does not
+             cover them
     lookup   a step's artifact manifest from a bundle read, else GET the one tagged from its
              step key (the record is embedded in it; its blob is fetched only from an
              artifact without it)
     fetch    the blobs a consumer needs (``plan.demand.Need``), each verified by its digest
     upload   after a step ran (when pushing is allowed): blobs (HEAD first, else a mount,
              else an upload), the record, then the manifest under its tag; at ``finish``, the
-             bundle of each app version and platform whose steps this run uploaded or found
-             outside its bundle (the bundle read, with those added)
+             bundles of each app version whose steps this run uploaded or found outside its
+             bundles (those read, with these added; every platform of the run in each)
 
 Every problem with the remote cache (unreachable, refused, missing, corrupt, another
 step's record) is a warning and the step runs locally: never a failure of the build. A
