@@ -20,7 +20,7 @@ from test_remote_cache import kinds_ran, machine, storage  # noqa: F401 (a fixtu
 
 from clusterbuild.oci.digest import Digest
 
-from conftest import apply_json, images
+from conftest import apply_json, images, ran_steps
 
 pytestmark = pytest.mark.slow
 
@@ -156,6 +156,27 @@ def test_the_next_pushing_run_writes_missing_bundles_and_adds_to_older_ones(
     assert images(e) == images(d) and not e["warnings"], e["warnings"]
     f = apply_json(machine(tmp_path, "f", registry, lock_from=a_ws), *_cache(proxy))  # the older build
     assert kinds_ran(f) == {"export"} and f["remote_cache"]["lookups"] == 0 and images(f) == images(a)
+
+
+def test_a_shard_writes_the_bundle_of_its_platform_only(
+        tmp_path: Path, storage: Any, proxy: FaultProxy) -> None:  # noqa: F811
+    registry, _ = storage
+    a_ws = machine(tmp_path, "a", registry)
+    a = apply_json(a_ws, *_cache(proxy), "--cache-push", "--shard", "--push-to", f"{registry}/first",
+                   "with-images:v1@linux/amd64")
+    assert a["remote_cache"]["bundle_uploads"] == 1 and not a["warnings"], a["warnings"]
+    served = _served(registry)
+    assert list(served) == ["with-images:v1 [linux/amd64]"]
+    tag, data = served["with-images:v1 [linux/amd64]"]
+    assert json.loads(data)["annotations"]["org.clusterbuild.bundle.covers"] == tag
+    proxy.reset()
+    b = apply_json(machine(tmp_path, "b", registry, lock_from=a_ws), *_cache(proxy))
+    asked = [m for m in _manifests(proxy) if m.startswith("bundle-")]
+    assert len(asked) == GROUPS and b["remote_cache"]["bundles"] == 1, asked  # the rest: 404
+    ran = ran_steps(b)
+    assert ("image", "with-images", ("linux/arm64",)) in ran, ran
+    assert ("image", "with-images", ("linux/amd64",)) not in ran, ran
+    assert not b["warnings"], b["warnings"]
 
 
 def test_bundle_keys_follow_the_sources() -> None:
