@@ -21,7 +21,8 @@ empty local cache):
 Each round has a registry of its own. B must run no build step (only ``export``, resp.
 ``push``) and produce A's digests. Printed: medians, B / A-cold ratios (target <= 10 %), what
 B moved (records and manifests vs blobs fetched by a request of their own; small blobs come
-embedded in the look-ups), and the load average.
+embedded in the look-ups; records come in one bundle per app version, step look-ups only for
+what the bundles lack), and the load average.
 
 Usage: python benchmarks/bench_remote_cache.py [--apps 200] [--rounds 2] [--file-kb 256] [--keep DIR]
 
@@ -217,6 +218,7 @@ def contenders(n: int, temp: Path, template: Path, registry: str, data: Path,
         raise SystemExit("B's layout does not hold A's digests")
     out["layout_traffic"], out["shard_traffic"] = layout["remote_cache"], shard["remote_cache"]
     out["a_uploads"] = pushed["remote_cache"]["uploads"]
+    out["a_bundles"] = pushed["remote_cache"].get("bundle_uploads", 0)
     for name in (f"a{n}", f"as{n}", f"ap{n}", f"b{n}", f"bs{n}"):
         if not keep:
             shutil.rmtree(temp / name)
@@ -229,8 +231,8 @@ def mib(size: int) -> str:
 
 def traffic(t: dict[str, Any]) -> str:
     blob_bytes = t.get("blob_bytes", 0)
-    return (f"{t['records']} records + manifests {mib(t['bytes'] - blob_bytes)}, "
-            f"{t['blobs']} blobs {mib(blob_bytes)}")
+    return (f"{t['records']} records ({t.get('bundles', 0)} bundles, {t.get('lookups', 0)} look-ups "
+            f"by step) + manifests {mib(t['bytes'] - blob_bytes)}, {t['blobs']} blobs {mib(blob_bytes)}")
 
 
 def main() -> int:
@@ -263,7 +265,7 @@ def main() -> int:
     print(f"  A cold apply                      {med['a_cold']:7.2f} s")
     print(f"  A cold apply --shard --push-to    {med['a_shard']:7.2f} s")
     print(f"  A cold apply + cache push         {med['a_push']:7.2f} s  ({last['a_uploads']} records, "
-          f"{mib(last['uploaded'])} written to the registry)")
+          f"{last['a_bundles']} bundles, {mib(last['uploaded'])} written to the registry)")
     for key, cold, label, t in (("b_layout", "a_cold", "B apply (out/ layout)", last["layout_traffic"]),
                                 ("b_shard", "a_shard", "B apply --shard --push-to", last["shard_traffic"])):
         ratio = med[key] / med[cold]

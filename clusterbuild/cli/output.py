@@ -207,8 +207,9 @@ def print_summary(applied: Applied, printer: Printer) -> None:
         printer.line(f"signed {signed.subject} ({signed.tag}{'' if signed.new else ', already'})")
     if applied.remote:
         r = applied.remote
-        printer.line(f"remote cache: {r['records']} records and {r['blobs']} blobs fetched "
-                     f"({r['bytes']} bytes), {r['uploads']} records stored")
+        printer.line(f"remote cache: {r['records']} records ({r['bundles']} bundles, {r['lookups']} look-ups "
+                     f"by step) and {r['blobs']} blobs fetched ({r['bytes']} bytes), {r['uploads']} records "
+                     f"and {r['bundle_uploads']} bundles stored")
     total = len(applied.planned.plan)
     ran = len(applied.ran)
     failed = f", {len(applied.failures)} failed" if applied.failures else ""

@@ -192,7 +192,7 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
                        if isinstance(s, ExportStep)]
             exported = tuple(ref for _, r in exports if isinstance(r, ExportResult) for ref in r.refs)
             built = [(s.app, s.version) for s, r in exports if isinstance(r, ExportResult)]
-            run.attempt("sbom", lambda: write_sboms(settings, planned, built))
+            run.attempt("sbom", lambda: write_sboms(settings, planned, built, run.lock))
             attached: tuple[Attached, ...] = ()
             signed: tuple[Signed, ...] = ()
             if any(isinstance(s, PushStep) for s in planned.plan.steps):  # only then: it imports
@@ -212,10 +212,7 @@ def apply_workspace(settings: Settings, ws: LoadedWorkspace, progress: Progress,
             run.finish_remote()
             pushed = tuple(ref for r in outcome.results.values() if isinstance(r, PushResult)
                            for ref in r.pushed)
-            traffic = run.remote.traffic if run.remote is not None else None
-            remote = {"records": traffic.records, "blobs": traffic.blobs, "bytes": traffic.bytes,
-                      "blob_bytes": traffic.blob_bytes,
-                      "uploads": traffic.uploads} if traffic is not None else {}
+            remote = run.remote.traffic.to_json() if run.remote is not None else {}
             failures, ran = tuple(run.failures), run.ran
             warnings = tuple(dict.fromkeys((*planned.warnings, *run.warnings)))
         planned = replace(planned, failures=failures, warnings=warnings)

@@ -32,6 +32,7 @@ from clusterbuild.execute.locking import (
 from clusterbuild.execute.pools import thread_pool
 from clusterbuild.execute.runner import Progress, RunContext, RunOutcome, run_plan
 from clusterbuild.execute.step_artifacts import CACHED_KINDS
+from clusterbuild.execute.step_bundles import BundleGroup, bundle_group
 from clusterbuild.plan.demand import Need, demand
 from clusterbuild.plan.graph import Plan
 from clusterbuild.plan.planner import AppImages, PlanOptions, PlatformBuild, plan_builds
@@ -133,8 +134,18 @@ def _source_plan(sources: Sequence[Sources]) -> Plan:
     return plan
 
 
+def bundle_groups(sources: Sequence[Sources]) -> list[BundleGroup]:
+    """The bundle of each app version and platform (``execute.step_bundles``), keyed by the
+    source steps of that platform: known before anything is looked up."""
+    return [bundle_group(s.av.app, s.av.version, platform,
+                         [step.key for step in s.steps if not step.platforms or platform in step.platforms])
+            for s in sources for platform in s.av.platforms]
+
+
 def run_sources(run: Run, sources: list[Sources], progress: Progress) -> dict[str, StepResult]:
     """Fetch, unpack and (apply only) run init.sh where stale; every source step's result."""
+    if run.remote is not None:
+        run.remote.expect(bundle_groups(sources))
     plan = _source_plan(sources)
     assessments = assess(plan, run.records)
     if run.mode is Mode.PLAN:

@@ -41,14 +41,16 @@ def store_reader(cache_dir: Path) -> ReadBlob:
     return read
 
 
-def inventories(settings: Settings, planned: Planned, names: Iterable[tuple[str, str]]) -> list[Inventory]:
-    """The inventory of each (app, version) of ``names`` that the plan got to."""
+def inventories(settings: Settings, planned: Planned, names: Iterable[tuple[str, str]],
+                lock: LockFile | None = None) -> list[Inventory]:
+    """The inventory of each (app, version) of ``names`` that the plan got to (``lock``: the
+    run's apps.lock, else it is read)."""
     ws = planned.workspace
     wanted = [f"{app}:{version}" for app, version in dict.fromkeys(names)]
     if not wanted:
         return []
     selected, _ = select(ws, wanted)
-    lock, read = LockFile.read(ws.root), store_reader(settings.cache_dir)
+    lock, read = lock or LockFile.read(ws.root), store_reader(settings.cache_dir)
     return [build_inventory(ws, av, lock, planned.shipped.get((av.app, av.version)), read, settings.mtime)
             for av in selected]
 
@@ -82,14 +84,15 @@ def _read_stamps(directory: Path) -> dict[str, list[str]]:
     return {}
 
 
-def write_sboms(settings: Settings, planned: Planned, names: Iterable[tuple[str, str]]) -> list[Path]:
+def write_sboms(settings: Settings, planned: Planned, names: Iterable[tuple[str, str]],
+                lock: LockFile | None = None) -> list[Path]:
     """Write both documents of every app version of ``names`` (only when they changed). A
     document whose inventory, encoder and bytes are those its stamp records is not encoded."""
     written = []
     directory = settings.layout_dir / SBOM_DIR
     stamps = _read_stamps(directory)
     before = dict(stamps)
-    for inv in inventories(settings, planned, names):
+    for inv in inventories(settings, planned, names, lock):
         key = _inventory_key(inv)
         for fmt, (_, encode) in FORMATS.items():
             path = sbom_path(settings.layout_dir, inv.app, inv.version, fmt)

@@ -1,13 +1,21 @@
 """The remote step cache: step records and blobs in one OCI repository (``step_artifacts``).
 
-    lookup   GET the artifact manifest tagged from each step key (the record is embedded in
-             it; its blob is fetched only from an artifact without it)
+    bundles  GET, at the first look-up of a step of an app version of the run, the bundle of
+             its first platform (``step_bundles``): the artifact manifests of all its steps in
+             one request; the bundles of its other platforms only when that one does not
+             cover them
+    lookup   a step's artifact manifest from a bundle read, else GET the one tagged from its
+             step key (the record is embedded in it; its blob is fetched only from an
+             artifact without it)
     fetch    the blobs a consumer needs (``plan.demand.Need``), each verified by its digest
     upload   after a step ran (when pushing is allowed): blobs (HEAD first, else a mount,
-             else an upload), the record, then the manifest under its tag
+             else an upload), the record, then the manifest under its tag; at ``finish``, the
+             bundles of each app version whose steps this run uploaded or found outside its
+             bundles (those read, with these added; every platform of the run in each)
 
 Every problem with the remote cache (unreachable, refused, missing, corrupt, another
-step's record) is a warning and the step runs locally: never a failure of the build.
+step's record) is a warning and the step runs locally: never a failure of the build. A
+missing bundle is silent and a damaged one a warning: its steps are looked up one by one.
 A remote cache that cannot be connected to (refused, no route, timeout) is given up for the
 rest of the run at the first such error: one warning, and every later look-up, fetch and
 upload is skipped at once (1,200 look-ups each retrying against a dead registry took
@@ -32,8 +40,9 @@ from clusterbuild.execute.step_artifacts import (
     step_artifact,
     step_tag,
 )
+from clusterbuild.execute.step_bundles import MAX_STEPS, Bundle, BundleGroup, bundle_index, read_bundle
 from clusterbuild.oci.digest import Digest
-from clusterbuild.oci.model import Descriptor
+from clusterbuild.oci.model import Descriptor, MediaType
 from clusterbuild.oci.reference import Reference
 from clusterbuild.places.registry import RegistryClient
 from clusterbuild.places.registry.errors import RegistryError
@@ -46,6 +55,7 @@ from clusterbuild.settings import RemoteCacheAccess
 # (the GIL is released meanwhile), so more of them than cores keep a CI runner busy.
 IO_JOBS = 16
 UNREACHABLE = frozenset({"CONNECTION", "TIMEOUT", "TLS"})  # error codes that give the remote cache up
+MISSING = frozenset({"MANIFEST_UNKNOWN", "NAME_UNKNOWN"})  # a tag the repository lacks: a miss
 
 
 def needed_blobs(result: StepResult, need: Need) -> tuple[Digest, ...]:
@@ -63,20 +73,32 @@ def needed_blobs(result: StepResult, need: Need) -> tuple[Digest, ...]:
 class Traffic:
     """What moved, for the summary and benchmarks."""
 
-    records: int = 0  # records read
+    records: int = 0  # records read (from bundles or by a look-up of their own)
+    lookups: int = 0  # manifests asked for by a step's tag (hits and misses)
+    bundles: int = 0  # bundles read (each one request, or two for a large one)
     blobs: int = 0  # blobs fetched (small ones come embedded in the look-up: no request)
     bytes: int = 0  # bytes of records, manifests and blobs fetched
     blob_bytes: int = 0  # of which blobs fetched by a request of their own
     uploads: int = 0  # records written
+    bundle_uploads: int = 0  # bundles written
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, records: int = 0, blobs: int = 0, size: int = 0, uploads: int = 0) -> None:
+    def add(self, records: int = 0, blobs: int = 0, size: int = 0, uploads: int = 0,
+            lookups: int = 0, bundles: int = 0, bundle_uploads: int = 0) -> None:
         with self.lock:
             self.records += records
+            self.lookups += lookups
+            self.bundles += bundles
             self.blobs += blobs
             self.bytes += size
             self.blob_bytes += size if blobs else 0
             self.uploads += uploads
+            self.bundle_uploads += bundle_uploads
+
+    def to_json(self) -> dict[str, int]:
+        return {"records": self.records, "lookups": self.lookups, "bundles": self.bundles,
+                "blobs": self.blobs, "bytes": self.bytes, "blob_bytes": self.blob_bytes,
+                "uploads": self.uploads, "bundle_uploads": self.bundle_uploads}
 
 
 class RemoteCache:
@@ -96,6 +118,12 @@ class RemoteCache:
         self._small: dict[Digest, bytes] = {}  # blobs embedded in the artifacts looked up
         self._lock = threading.Lock()
         self._down = ""  # why the remote cache was given up for this run (unreachable)
+        self._groups: dict[tuple[str, str], list[BundleGroup]] = {}  # (app, version) -> its bundles
+        self._read: dict[str, Bundle | None] = {}  # bundle tag -> the bundle (None: none)
+        self._bundled: dict[str, bytes] = {}  # step key -> its artifact manifest, from a bundle
+        self._known: dict[str, tuple[Step, bytes]] = {}  # step key -> manifest the repository has
+        self._bundle_lock = threading.Lock()  # one reader of bundles at a time: others wait for it
+        self._bundles_written = False
 
     @property
     def push(self) -> bool:
@@ -129,16 +157,83 @@ class RemoteCache:
                 self._pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="remote-cache")
             return self._pool
 
+    # bundles
+    def expect(self, groups: Sequence[BundleGroup]) -> None:
+        """The app versions and platforms of this run: a look-up of one of their steps reads
+        their bundles first; ``finish`` writes them (when pushing)."""
+        with self._lock:
+            for group in groups:
+                known = self._groups.setdefault((group.app, group.version), [])
+                if group not in known:
+                    known.append(group)
+
+    def _groups_of(self, step: Step) -> list[BundleGroup]:
+        return [g for g in self._groups.get((step.app, step.version), ()) if g.holds(step)]
+
+    def _read_bundles(self, steps: Sequence[Step]) -> None:
+        """Read the bundles of ``steps`` not read yet, several at a time, each once per run."""
+        with self._lock:
+            todo = list({g.tag: g for s in steps for g in self._groups_of(s)}.values())
+        self._read_groups(todo)
+
+    def _read_groups(self, groups: Sequence[BundleGroup]) -> None:
+        """Each group's bundle, unless read already: first one per app version, then those
+        the first did not cover (``step_bundles``: a run of every platform covers them all)."""
+        with self._bundle_lock:
+            for batch in range(2):
+                with self._lock:
+                    todo = [g for g in groups if g.tag not in self._read]
+                    if batch == 0:
+                        todo = list({(g.app, g.version): g for g in reversed(todo)}.values())
+                found = list(self._executor().map(self._read_bundle, todo)) if todo else []
+                with self._lock:
+                    for group, bundle in zip(todo, found, strict=True):
+                        self._read[group.tag] = bundle
+                        for key, manifest in (bundle.steps if bundle else {}).items():
+                            self._bundled.setdefault(key, manifest)
+                        for other in self._groups.get((group.app, group.version), ()):
+                            if bundle is not None and other.tag in bundle.covers:
+                                self._read.setdefault(other.tag, bundle)
+
+    def _read_bundle(self, group: BundleGroup) -> Bundle | None:
+        """The steps of ``group``'s bundle; None when there is none (silent) or it is damaged
+        (a warning): its steps are looked up one by one."""
+        if self.down:
+            return None
+        try:
+            resolved = self.client.resolve(replace(self.repo, tag=group.tag))
+            self.traffic.add(size=resolved.size)
+            bundle = read_bundle(resolved.data)
+        except RegistryError as exc:
+            if not self._unreachable(exc) and exc.status != 404 and exc.code not in MISSING:
+                self._warn(f"remote cache {self.access}: the bundle of {group.label}: {exc} "
+                           "(looking its steps up one by one)")
+            return None
+        except (BadArtifact, ClusterbuildError, OSError) as exc:
+            self._warn(f"remote cache {self.access}: the bundle of {group.label} is unusable ({exc}); "
+                       "looking its steps up one by one")
+            return None
+        self.traffic.add(bundles=1)
+        return bundle
+
     # look-ups
     def lookup(self, steps: Sequence[Step]) -> dict[str, StepResult]:
-        """The results the remote cache holds for ``steps``, by key (several at a time)."""
-        found = list(self._executor().map(self.lookup_one, steps))
-        return {step.key: result for step, result in zip(steps, found, strict=True) if result is not None}
+        """The results the remote cache holds for ``steps``, by key (several at a time; those
+        of the bundles read here, without a request)."""
+        self._read_bundles(steps)
+        with self._lock:
+            known = {s.key for s in steps if s.key in self._bundled or s.key in self._looked}
+        inline = [s for s in steps if s.key in known]
+        rest = [s for s in steps if s.key not in known]
+        found = dict(zip((s.key for s in inline), map(self.lookup_one, inline), strict=True))
+        found |= dict(zip((s.key for s in rest), self._executor().map(self.lookup_one, rest), strict=True))
+        return {key: result for key, result in found.items() if result is not None}
 
     def lookup_one(self, step: Step) -> StepResult | None:
         with self._lock:
             if step.key in self._looked:
                 return self._looked[step.key]
+        self._read_bundles([step])
         result = self._lookup(step)
         with self._lock:
             self._looked[step.key] = result
@@ -147,36 +242,54 @@ class RemoteCache:
     def _lookup(self, step: Step) -> StepResult | None:
         if self.down:
             return None
-        tag = replace(self.repo, tag=step_tag(step))
-        try:
-            resolved = self.client.resolve(tag)
-        except RegistryError as exc:
-            if self._unreachable(exc):
-                return None
-            if exc.status != 404 and exc.code not in ("MANIFEST_UNKNOWN", "NAME_UNKNOWN"):
-                self._warn(f"remote cache {self.access}: {exc} (building locally)")
+        with self._lock:
+            bundled = self._bundled.get(step.key)
+        if bundled is not None:
+            try:
+                return self._take(step, bundled)
+            except (BadArtifact, ClusterbuildError, OSError) as exc:
+                self._warn(f"remote cache {self.access}: {step.label}: unusable record in its bundle "
+                           f"({exc}); looking it up by its tag")
+        body = self._manifest(step)
+        if body is None:
             return None
-        except ClusterbuildError as exc:  # e.g. not a manifest this client reads
-            self._warn(f"remote cache {self.access}: {step.label}: {exc} (building locally)")
-            return None
-        self.traffic.add(size=resolved.size)
         try:
-            parts = artifact_parts(resolved.data)
-            result = read_record(step, self._record_bytes(parts))
+            return self._take(step, body)
         except (BadArtifact, ClusterbuildError, OSError) as exc:
             self._warn(f"remote cache {self.access}: {step.label}: unusable record ({exc}); "
                        "building locally")
             return None
-        self.traffic.add(records=1)
+
+    def _manifest(self, step: Step) -> bytes | None:
+        """The artifact manifest tagged from ``step``'s key; None: a miss (or warned)."""
+        try:
+            resolved = self.client.resolve(replace(self.repo, tag=step_tag(step)))
+        except RegistryError as exc:
+            self.traffic.add(lookups=1)
+            if self._unreachable(exc):
+                return None
+            if exc.status != 404 and exc.code not in MISSING:
+                self._warn(f"remote cache {self.access}: {exc} (building locally)")
+            return None
+        except ClusterbuildError as exc:  # e.g. not a manifest this client reads
+            self.traffic.add(lookups=1)
+            self._warn(f"remote cache {self.access}: {step.label}: {exc} (building locally)")
+            return None
+        self.traffic.add(size=resolved.size, lookups=1)
+        return resolved.data
+
+    def _take(self, step: Step, manifest: bytes) -> StepResult:
+        """The result of ``step`` from its artifact manifest (its blobs noted for fetching)."""
+        parts = artifact_parts(manifest)
+        result = read_record(step, self._record_bytes(parts))
         listed = {blob.digest: blob for blob in parts.blobs}
+        if not set(needed_blobs(result, Need.BLOBS)) <= set(listed):
+            raise BadArtifact("the record lacks blobs")
+        self.traffic.add(records=1)
         with self._lock:
             self._small.update(parts.small)
-        if not set(needed_blobs(result, Need.BLOBS)) <= set(listed):
-            self._warn(f"remote cache {self.access}: {step.label}: the record lacks blobs; "
-                       "building locally")
-            return None
-        with self._lock:
             self._blobs[step.key] = listed
+            self._known[step.key] = (step, manifest)
         self.client.remember(self.repo, list(listed))
         return result
 
@@ -243,6 +356,8 @@ class RemoteCache:
             self.client.push(replace(self.repo, tag=step_tag(step)), artifact.manifest_descriptor,
                              self.store)
             self.traffic.add(uploads=1)
+            with self._lock:
+                self._known[step.key] = (step, artifact.manifest)
         except RegistryError as exc:
             if not self._unreachable(exc):
                 self._warn(f"remote cache {self.access}: not stored: {step.label}: {exc}")
@@ -268,11 +383,56 @@ class RemoteCache:
         return listed[0].size
 
     def finish(self) -> None:
-        """Wait for the uploads; stop the workers."""
+        """Wait for the uploads, write the bundles that changed (when pushing); stop the workers."""
         with self._lock:
             uploads, self._uploads = self._uploads, []
-            pool, self._pool = self._pool, None
         for future in uploads:
             future.result()
+        self._write_bundles()
+        with self._lock:
+            pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
+
+    def _write_bundles(self) -> None:
+        """The bundles of this run's app versions and platforms, with the steps the repository
+        holds that this run uploaded or found outside them, where that changes them (once a
+        run). The bundles of one app version get the records of all its platforms of the run,
+        and say they cover each other: a reader needs one of them."""
+        with self._lock:
+            if self._bundles_written or not self.push or self._down:
+                return
+            self._bundles_written = True
+            versions = list(self._groups.values())  # the bundles of each app version
+            known = list(self._known.values())
+        by_version: dict[tuple[str, str], list[tuple[Step, bytes]]] = {}
+        for step, body in known:
+            by_version.setdefault((step.app, step.version), []).append((step, body))
+        ours = [{step.key: body for step, body in by_version.get((groups[0].app, groups[0].version), [])
+                 if any(g.holds(step) for g in groups)} for groups in versions]
+        self._read_groups([g for groups, mine in zip(versions, ours, strict=True) if mine for g in groups])
+        todo = []
+        for groups, mine in zip(versions, ours, strict=True):
+            with self._lock:
+                read = {g.tag: self._read.get(g.tag) for g in groups}
+            steps = {k: v for bundle in read.values() if bundle for k, v in bundle.steps.items()} | mine
+            if len(steps) > MAX_STEPS:  # stale records of earlier builds: start again from this one
+                steps = mine
+            covers = frozenset(g.tag for g in groups)
+            todo += [(g, steps, covers) for g in groups if mine and read[g.tag] != Bundle(steps, covers)]
+        list(self._executor().map(lambda item: self._push_bundle(*item), todo))
+
+    def _push_bundle(self, group: BundleGroup, steps: dict[str, bytes], covers: frozenset[str]) -> None:
+        """One PUT: the step manifests it names are in the repository (uploaded or found)."""
+        if self.down:
+            return
+        index = bundle_index(group, steps, covers)
+        try:
+            descriptor = Descriptor(MediaType.INDEX.value, self.store.put_bytes(index), len(index))
+            self.client.put_manifest(replace(self.repo, tag=group.tag), descriptor, self.store)
+            self.traffic.add(bundle_uploads=1)
+        except RegistryError as exc:
+            if not self._unreachable(exc):
+                self._warn(f"remote cache {self.access}: not stored: the bundle of {group.label}: {exc}")
+        except (ClusterbuildError, OSError) as exc:
+            self._warn(f"remote cache {self.access}: not stored: the bundle of {group.label}: {exc}")

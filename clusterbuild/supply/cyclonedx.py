@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from clusterbuild.supply.inventory import ALL, Inventory
-from clusterbuild.supply.sbom import canonical, image_purl, timestamp
+from clusterbuild.supply.sbom import image_purl, self_named, timestamp
 
 
 def _hashes(hex_: str) -> list[dict[str, str]]:
@@ -47,6 +47,7 @@ def _components(inv: Inventory) -> list[dict[str, Any]]:
 
 
 def cyclonedx_document(inv: Inventory) -> dict[str, Any]:
+    """The document, its ``serialNumber`` (from a digest of the rest) left empty: ``cyclonedx_bytes``."""
     components = _components(inv)
     doc: dict[str, Any] = {
         "bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "serialNumber": "",
@@ -58,10 +59,12 @@ def cyclonedx_document(inv: Inventory) -> dict[str, Any]:
         "components": components,
         "dependencies": [{"ref": "cluster-image", "dependsOn": [c["bom-ref"] for c in components]}]
                         + [{"ref": c["bom-ref"]} for c in components]}
-    digest = hashlib.sha256(canonical(doc)).digest()
-    doc["serialNumber"] = f"urn:uuid:{uuid.UUID(bytes=digest[:16], version=5)}"
     return doc
 
 
+def _serial(text: bytes) -> str:
+    return f"urn:uuid:{uuid.UUID(bytes=hashlib.sha256(text).digest()[:16], version=5)}"
+
+
 def cyclonedx_bytes(inv: Inventory) -> bytes:
-    return canonical(cyclonedx_document(inv))
+    return self_named(cyclonedx_document(inv), "serialNumber", _serial)

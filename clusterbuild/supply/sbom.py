@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +34,18 @@ def timestamp(epoch: int) -> str:
 
 def canonical(doc: dict[str, Any]) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def self_named(doc: dict[str, Any], field: str, name: Callable[[bytes], str]) -> bytes:
+    """``canonical(doc)`` once ``doc[field]`` (empty, at the top level) is ``name(canonical(doc))``:
+    the document is encoded once (the indenting encoder is pure Python), the field filled in
+    its text (a top-level key is the only one at two spaces of indent; a string's quotes are
+    escaped, so none can look like it)."""
+    assert doc[field] == ""
+    text = canonical(doc)
+    marker = f'\n  "{field}": ""'.encode()
+    assert text.count(marker) == 1
+    return text.replace(marker, f'\n  "{field}": {json.dumps(name(text), ensure_ascii=False)}'.encode())
 
 
 def _spdx_id(kind: str, n: int, name: str) -> str:
@@ -92,6 +105,7 @@ def _input_package(n: int, item: InputItem) -> dict[str, Any]:
 
 
 def spdx_document(inv: Inventory) -> dict[str, Any]:
+    """The document, its ``documentNamespace`` (a digest of the rest) left empty: ``spdx_bytes``."""
     root_id = "SPDXRef-ClusterImage"
     root: dict[str, Any] = {"SPDXID": root_id, "name": inv.image_ref, "versionInfo": inv.version,
             "downloadLocation": "NOASSERTION", "filesAnalyzed": False, "supplier": "NOASSERTION",
@@ -111,10 +125,13 @@ def spdx_document(inv: Inventory) -> dict[str, Any]:
         "creationInfo": {"created": timestamp(inv.created),
                          "creators": [f"Tool: clusterbuild-{inv.tool_version}"]},
         "packages": packages, "relationships": relationships}
-    digest = hashlib.sha256(canonical(doc)).hexdigest()
-    doc["documentNamespace"] = f"{NAMESPACE_BASE}/{quote(inv.app)}/{quote(inv.version)}/{digest}"
     return doc
 
 
+def _namespace(inv: Inventory) -> Callable[[bytes], str]:
+    base = f"{NAMESPACE_BASE}/{quote(inv.app)}/{quote(inv.version)}"
+    return lambda text: f"{base}/{hashlib.sha256(text).hexdigest()}"
+
+
 def spdx_bytes(inv: Inventory) -> bytes:
-    return canonical(spdx_document(inv))
+    return self_named(spdx_document(inv), "documentNamespace", _namespace(inv))
