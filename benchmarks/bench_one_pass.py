@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_env import run_as_installed
 from bench_scan import write_chart  # a chart of realistic size
 
 CLI = [sys.executable, "-m", "clusterbuild"]
@@ -123,6 +124,7 @@ def main() -> int:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     with tempfile.TemporaryDirectory(prefix="bench-one-pass-") as name:
         temp = Path(name)
+        run_as_installed(temp)
         measured = bench_plan(temp, sizes, args.runs)
         print(f"a. N apps x 2 platforms: cold apply, then no-op plan and apply (median of {args.runs})")
         for n in sizes:

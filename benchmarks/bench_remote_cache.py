@@ -52,6 +52,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_env import run_as_installed
+
 CLI = [sys.executable, "-m", "clusterbuild"]
 TARGET = 0.10
 SEEDS = 4
@@ -249,6 +252,7 @@ def main() -> int:
             temp = args.keep.resolve()
         else:
             temp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-remote-cache-")))
+        run_as_installed(temp)
         (temp / "files").mkdir()
         with static_server(temp / "files") as url:
             rounds = []
