@@ -10,7 +10,8 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.errors import BuildError, InputError
@@ -229,14 +230,24 @@ def pin_images(images: AppImages, lock: LockFile, frozen: bool) -> AppImages:
 
 def lock_images(references: Iterable[str], lock: LockFile, downloads: Downloads,
                 update: bool = False) -> list[LockChange]:
-    """Pin each image reference to the digest it names now (every one with ``update``)."""
+    """Pin each image reference to the digest it names now (every one with ``update``). The
+    references are resolved several at once (a catalogue app lists tens of images, each a
+    round trip to a registry); nothing is pinned unless every one resolved."""
+    from clusterbuild.places.transfers import run_parallel
+
+    todo = [ref for ref in sorted(set(references)) if update or ref not in lock.images]
+    registry = downloads.registry
+    roots = run_parallel(registry.config.jobs, [partial(_root, registry, ref) for ref in todo],
+                         name="resolve")
     changes = []
-    for ref in sorted(set(references)):
+    for ref, root in zip(todo, roots, strict=True):
         before = lock.images.get(ref)
-        if before is not None and not update:
-            continue
-        root = downloads.registry.resolve(Reference.parse(ref)).digest
         lock.images[ref] = root
         if before != root:
             changes.append(LockChange(f"image {ref}", before.hex if before else "", root.hex))
     return changes
+
+
+def _root(registry: Any, ref: str) -> Digest:
+    digest: Digest = registry.resolve(Reference.parse(ref)).digest
+    return digest
