@@ -115,19 +115,20 @@ def artifact_parts(data: bytes) -> ArtifactParts:
     if config.media_type != STEP_TYPE:
         raise BadArtifact(f"config media type {config.media_type!r}, expected {STEP_TYPE}")
     small = {blob.digest: got for blob, given in zip(blobs, inline[1:], strict=True)
-             if (got := _embedded(blob, given)) is not None}
-    return ArtifactParts(config, blobs, _embedded(config, inline[0]), small)
+             if (got := embedded(given, blob.size, blob.digest)) is not None}
+    return ArtifactParts(config, blobs, embedded(inline[0], config.size, config.digest), small)
 
 
-def _embedded(config: Descriptor, inline: object) -> bytes | None:
-    """Embedded bytes when they are the ones the descriptor names (else they are fetched)."""
+def embedded(inline: object, size: object, digest: object) -> bytes | None:
+    """Embedded bytes (base64, a descriptor's ``data``) when they are the ``size`` bytes of
+    ``digest`` (a Digest or its text); else None, and they are fetched."""
     if not isinstance(inline, str):
         return None
     try:
         data = base64.b64decode(inline, validate=True)
     except (binascii.Error, ValueError):
         return None
-    return data if len(data) == config.size and Digest.of_bytes(data) == config.digest else None
+    return data if len(data) == size and str(Digest.of_bytes(data)) == str(digest) else None
 
 
 def read_record(step: Step, data: bytes) -> StepResult:

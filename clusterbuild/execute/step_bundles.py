@@ -25,12 +25,11 @@ Nothing here touches the network.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from clusterbuild.execute.step_artifacts import BadArtifact
+from clusterbuild.execute.step_artifacts import BadArtifact, embedded
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import MediaType, to_bytes
 from clusterbuild.oci.platform import Platform
@@ -101,20 +100,9 @@ def read_bundle(data: bytes) -> Bundle:
         kind = body.get("artifactType")
         if kind == BUNDLE_TYPE:
             steps = {str(entry["annotations"][KEY_ANNOTATION]): got for entry in body["manifests"]
-                     if (got := _embedded(entry)) is not None}
+                     if (got := embedded(entry.get("data"), entry["size"], entry["digest"])) is not None}
             covers = str(body.get("annotations", {}).get(COVERS_ANNOTATION, ""))
             return Bundle(steps, frozenset(covers.split()))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadArtifact(f"not a bundle of step records ({type(exc).__name__}: {exc})") from None
     raise BadArtifact(f"artifact type {kind!r}, expected {BUNDLE_TYPE}")
-
-
-def _embedded(entry: dict[str, object]) -> bytes | None:
-    inline, size, digest = entry.get("data"), entry["size"], entry["digest"]
-    if not isinstance(inline, str):
-        return None
-    try:
-        data = base64.b64decode(inline, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return data if len(data) == size and str(Digest.of_bytes(data)) == digest else None
