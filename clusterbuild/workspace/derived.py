@@ -14,7 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from clusterbuild.cache.store import BlobStore
 from clusterbuild.kubefile.context import ContextFile
@@ -38,8 +38,18 @@ def late_texts(av: AppVersion) -> list[tuple[int, TextInput]]:
             and names_reads(item)]
 
 
-def late_dest(ws: LoadedWorkspace, av: AppVersion, n: int, item: TextInput, variables: dict[str, Any]) -> str:
+def late_dest(ws: LoadedWorkspace, av: AppVersion, n: int, item: TextInput | CopyInput | RenderInput,
+              variables: dict[str, Any]) -> str:
+    """Where ``inputs[n]`` places its file (its ``dest``, rendered)."""
     return posixpath.normpath(render(item.dest, variables, av.spec_path, f"inputs[{n}].dest"))
+
+
+Derived = TypeVar("Derived", TextInput, CopyInput, RenderInput)
+
+
+def _of_platform(items: list[tuple[int, Derived]], build: PlatformBuild) -> list[tuple[int, Derived]]:
+    """The inputs of ``items`` that the build's platform has (all, or those naming it)."""
+    return [(n, item) for n, item in items if item.platforms is None or str(build.platform) in item.platforms]
 
 
 def renders(av: AppVersion) -> list[tuple[int, RenderInput]]:
@@ -60,12 +70,13 @@ def with_copies(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild) -> Pl
     """``build`` with each ``copy`` input's files placed again at its ``dest``."""
     from clusterbuild.errors import ConfigError
 
-    for n, item in copies(av):
-        if item.platforms is not None and str(build.platform) not in item.platforms:
-            continue
-        variables = template_variables(ws, av, build.platform)
+    wanted = _of_platform(copies(av), build)
+    if not wanted:
+        return build
+    variables = template_variables(ws, av, build.platform)
+    for n, item in wanted:
         src = posixpath.normpath(render(item.src, variables, av.spec_path, f"inputs[{n}].src"))
-        dest = posixpath.normpath(render(item.dest, variables, av.spec_path, f"inputs[{n}].dest"))
+        dest = late_dest(ws, av, n, item, variables)
         placed: dict[str, ContextFile] = {}
         for path, found in build.context.files.items():
             rel = "" if path == src else path[len(src) + 1:] if path.startswith(src + "/") else None
@@ -83,15 +94,14 @@ def with_copies(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild) -> Pl
 def with_renders(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild, store: BlobStore
                  ) -> PlatformBuild:
     """``build`` with each ``render`` input's file placed (its chart rendered out of the context)."""
-    wanted = [(n, item) for n, item in renders(av)
-              if item.platforms is None or str(build.platform) in item.platforms]
+    wanted = _of_platform(renders(av), build)
     if not wanted:
         return build
     variables: dict[str, Any] = dict(template_variables(ws, av, build.platform))
     for n, item in wanted:
         data = _render(av, n, item, variables, build).encode("utf-8")
         digest = store.put_bytes(data)
-        dest = posixpath.normpath(render(item.dest, variables, av.spec_path, f"inputs[{n}].dest"))
+        dest = late_dest(ws, av, n, item, variables)
         entry = FileEntry(dest, EntryKind.FILE, 0o644, len(data), digest)
         build = replace(build, context=build.context.overlay({dest: ContextFile(entry, store.file(digest))}))
     return build
@@ -137,8 +147,7 @@ def with_late_texts(ws: LoadedWorkspace, av: AppVersion, build: PlatformBuild, s
     """``build`` with its late text inputs placed (rendered with the reads of its context)."""
     from clusterbuild.workspace.scanning import read_values, text_reader
 
-    texts = [(n, item) for n, item in late_texts(av)
-             if item.platforms is None or str(build.platform) in item.platforms]
+    texts = _of_platform(late_texts(av), build)
     if not texts:
         return build
     variables: dict[str, Any] = dict(template_variables(ws, av, build.platform))
