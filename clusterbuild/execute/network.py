@@ -13,7 +13,7 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from clusterbuild.cache.store import HELD_MIN, BlobStore
+from clusterbuild.cache.store import BlobStore
 from clusterbuild.execute.fetching import Downloads
 from clusterbuild.oci.digest import Digest
 from clusterbuild.oci.model import Descriptor, MediaType
@@ -36,19 +36,19 @@ class RegistrySteps:
         self.client = client
 
     def pull_stored(self, ref: Reference, platform: Platform | None, store: BlobStore,
-                    pinned: Digest | None = None,
-                    layers: bool = True) -> tuple[StoredImage, Digest, tuple[Digest, ...]]:
+                    pinned: Digest | None = None) -> tuple[StoredImage, Digest, tuple[Digest, ...]]:
         """Pull ``ref`` (by its pinned digest when given; one platform, or all with None).
         The tag names that platform's manifest, or the whole index (all platforms, or an index
         with WebAssembly entries: it is shipped as is, with the target's manifest and the wasm
         ones); also returns the root digest the reference resolved to (what apps.lock pins).
-        ``layers=False``: the large layers stay in the registry (``fetch_into`` later): the
-        third value names them."""
+        The large layers stay in the registry (``fetch_all_into`` brings them into the
+        registry/ layer): the third value names them."""
+        from clusterbuild.places.registry.pull import left_layers
+
         source = replace(ref, digest=pinned) if pinned is not None else ref
-        pulled = self.client.pull([source], [platform] if platform else None, store, layers)[source]
+        pulled = self.client.pull([source], [platform] if platform else None, store, layers=False)[source]
         manifests = tuple(image.manifest for image in pulled.images)
-        left = () if layers else tuple(dict.fromkeys(
-            layer.digest for image in pulled.images for layer in image.layers if layer.size >= HELD_MIN))
+        left = left_layers([pulled])
         blobs = tuple(dict.fromkeys(b for image in pulled.images for b in image.blobs))
         wasm = any(image.manifest.platform is not None and image.manifest.platform.is_wasm
                    for image in pulled.images)

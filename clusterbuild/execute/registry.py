@@ -29,8 +29,7 @@ class Registry(Protocol):
     """Registries as steps use them (``execute.network`` implements it over the client)."""
 
     def pull_stored(self, ref: Reference, platform: Platform | None, store: BlobStore,
-                    pinned: Digest | None = None,
-                    layers: bool = True) -> tuple[StoredImage, Digest, tuple[Digest, ...]]: ...
+                    pinned: Digest | None = None) -> tuple[StoredImage, Digest, tuple[Digest, ...]]: ...
     def fetch_all_into(self, wanted: Sequence[tuple[Reference, Descriptor, Into]],
                        store: BlobStore) -> None: ...
     def push(self, target: Reference, root: Descriptor, store: BlobStore) -> Digest: ...
@@ -41,8 +40,7 @@ def run_pull(step: PullStep, registry: Registry, store: BlobStore) -> PullResult
     the registry step, which fetches each straight into its own layer (one write)."""
     platform = None if step.all_platforms else step.platforms[0]
     pinned = Digest.parse(step.pinned) if step.pinned else None
-    image, root, left = registry.pull_stored(Reference.parse(step.reference), platform, store,
-                                             pinned, layers=False)
+    image, root, left = registry.pull_stored(Reference.parse(step.reference), platform, store, pinned)
     return PullResult(image, root, left)
 
 

@@ -55,6 +55,13 @@ class PulledImage:
         return self.root.digest
 
 
+def left_layers(images: Sequence[PulledImage]) -> tuple[Digest, ...]:
+    """The layers a pull with ``layers=False`` leaves in the registry: those of ``HELD_MIN``
+    bytes or more (smaller ones keep a file of their own in the store anyway)."""
+    return tuple(dict.fromkeys(layer.digest for image in images for part in image.images
+                               for layer in part.layers if layer.size >= HELD_MIN))
+
+
 @dataclass(frozen=True)
 class _Wanted:
     blob: Descriptor
@@ -81,8 +88,7 @@ class Puller:
         jobs = self.session.config.jobs
         planned = run_parallel(jobs, [partial(self._plan, r, platforms, store) for r in unique])
         wanted: dict[Digest, _Wanted] = {}
-        left = set() if layers else {layer.digest for image, _ in planned for part in image.images
-                                     for layer in part.layers if layer.size >= HELD_MIN}
+        left = set() if layers else set(left_layers([image for image, _ in planned]))
         for image, source in planned:
             for blob in (b for part in image.images for b in part.blobs):
                 self.locations.add(source.endpoints[0].host, blob.digest, source.repository)
