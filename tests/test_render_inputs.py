@@ -6,11 +6,9 @@ prints for this chart, written out below.)"""
 from __future__ import annotations
 
 import json
-import subprocess
-import tarfile
 from pathlib import Path
 
-from conftest import apply_json, cli, copy_workspace
+from conftest import apply_json, cli, copy_workspace, image_files
 
 CHART = {
     "Chart.yaml": "apiVersion: v2\nname: web\nversion: 1.0.0\n",
@@ -61,17 +59,7 @@ def _app(root: Path, spec: str, chart_dir: str = "web") -> tuple[Path, Path]:
 
 
 def _layer_files(ws: Path, tmp: Path) -> dict[str, bytes]:
-    copied = tmp / "copied"
-    ref = "docker.io/labring/shop:v1.0.0-amd64"
-    subprocess.run(["skopeo", "copy", f"oci:{ws / 'out'}:{ref}", f"dir:{copied}"], check=True,
-                   capture_output=True)
-    out = {}
-    for layer in json.loads((copied / "manifest.json").read_text())["layers"]:
-        with tarfile.open(copied / layer["digest"].split(":")[1]) as tar:
-            for member in tar:
-                if member.isfile():
-                    out[member.name] = tar.extractfile(member).read()  # type: ignore[union-attr]
-    return out
+    return image_files(ws / "out", "docker.io/labring/shop:v1.0.0-amd64", tmp)
 
 
 RENDER = ("inputs:\n  - kind: render\n    chart: web\n    release: web-prod\n    namespace: shop\n"
